@@ -1,0 +1,6 @@
+//! The integration test binary: real aws-sdk-rust clients against moto_server on loopback,
+//! started by integration/emulator/emulator.sh (see README.md, "Tests").
+
+mod support;
+
+mod emulator;

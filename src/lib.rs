@@ -1,0 +1,10 @@
+//! nightshift: scales DocumentDB clusters and ECS services up for a nightly batch and back down when
+//! the batch is done, safely under at-least-once, possibly concurrent deliveries.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view and the code map.
+
+pub mod config;
+pub mod domain;
+pub mod event;
+
+pub use domain::{Action, Outcome, Response, Step};

@@ -3,8 +3,13 @@
 //!
 //! See ARCHITECTURE.md for the bird's-eye view and the code map.
 
+pub mod app;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod event;
+pub mod history;
+pub mod idempotency;
+pub mod migrations;
 
 pub use domain::{Action, Outcome, Response, Step};

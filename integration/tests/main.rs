@@ -3,4 +3,9 @@
 
 mod support;
 
+mod harness;
+
 mod emulator;
+mod guard;
+mod history;
+mod migrate;

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""moto_server for nightshift's integration tests, with two gaps of moto 5.2.5 bridged.
+
+    launcher.py [--host 127.0.0.1] --port PORT
+
+1. DocumentDB: moto's RDS backend (which the DocumentDB API is) rejects Engine=docdb.
+   `patch_docdb_engine()` teaches it the engine and its defaults.
+2. CloudWatch: aws-sdk-cloudwatch >= 1.100 speaks Smithy RPC v2 CBOR, which moto does not serve
+   (getmoto/moto#9195). `CborToJson` translates those requests to the JSON 1.0 protocol moto does
+   serve, and the answers back, using botocore's CloudWatch model to know each member's type.
+
+Everything else is moto's own server (moto.server.main), only with the app wrapped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import gzip
+import io
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+import botocore.session
+import cbor2
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.rds import models as rds_models
+from moto.rds import utils as rds_utils
+from werkzeug.serving import run_simple
+
+# --------------------------------------------------------------------------------------------
+# 1. DocumentDB engine
+# --------------------------------------------------------------------------------------------
+
+DOCDB = "docdb"
+DOCDB_ENGINE_VERSION = "5.0.0"
+DOCDB_PORT = 27017
+# DocumentDB storage grows with the data: its API "always returns 1" for AllocatedStorage.
+DOCDB_ALLOCATED_STORAGE = 1
+
+
+def _with_docdb(lookup: Any, value: Any) -> staticmethod:
+    """Wrap one of moto's per-engine `staticmethod(engine, ...)` tables to answer for docdb."""
+
+    def patched(engine: str, *args: Any, **kwargs: Any) -> Any:
+        return value if engine == DOCDB else lookup(engine, *args, **kwargs)
+
+    return staticmethod(patched)
+
+
+def patch_docdb_engine() -> None:
+    # The accepted engine lists are computed from Enums, which cannot gain members: replace the
+    # classmethods that list them (moto.rds.models calls them through the class).
+    cluster_engines = rds_utils.ClusterEngine.list_cluster_engines
+    rds_utils.ClusterEngine.list_cluster_engines = classmethod(
+        lambda cls: sorted({*cluster_engines(), DOCDB})
+    )
+    instance_engines = rds_utils.DbInstanceEngine.valid_db_instance_engine
+    rds_utils.DbInstanceEngine.valid_db_instance_engine = classmethod(
+        lambda cls: sorted({*instance_engines(), DOCDB})
+    )
+
+    cluster = rds_models.DBCluster
+    cluster.default_engine_version = _with_docdb(
+        cluster.default_engine_version, DOCDB_ENGINE_VERSION
+    )
+    cluster.default_port = _with_docdb(cluster.default_port, DOCDB_PORT)
+    cluster.default_allocated_storage = _with_docdb(
+        cluster.default_allocated_storage, DOCDB_ALLOCATED_STORAGE
+    )
+
+    instance = rds_models.DBInstance
+    # DBInstance keeps its engine versions in a class-level dict rather than a staticmethod.
+    instance.default_engine_versions = {
+        **instance.default_engine_versions,
+        DOCDB: DOCDB_ENGINE_VERSION,
+    }
+    instance.default_port = _with_docdb(instance.default_port, DOCDB_PORT)
+    instance.default_allocated_storage = _with_docdb(
+        instance.default_allocated_storage, DOCDB_ALLOCATED_STORAGE
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. CloudWatch over Smithy RPC v2 CBOR
+# --------------------------------------------------------------------------------------------
+
+CBOR_SERVICE = "GraniteServiceVersion20100801"
+CBOR_PREFIX = f"/service/{CBOR_SERVICE}/operation/"
+CBOR_TYPE = "application/cbor"
+TIMESTAMP_TAG = 1  # RFC 8949 epoch-based date/time
+
+
+def cbor_to_json_value(value: Any) -> Any:
+    """A decoded CBOR request value as JSON 1.0 wants it (timestamps as epoch seconds)."""
+    if isinstance(value, dict):
+        return {k: cbor_to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cbor_to_json_value(v) for v in value]
+    if isinstance(value, datetime.datetime):  # cbor2 decodes tag 1 to an aware datetime
+        return value.timestamp()
+    if isinstance(value, cbor2.CBORTag) and value.tag == TIMESTAMP_TAG:
+        return value.value
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    # JSON protocols may also answer ISO 8601.
+    parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
+
+
+def json_to_cbor_value(shape: Any, value: Any) -> Any:
+    """A JSON answer value typed by its botocore shape, ready for CBOR.
+
+    The SDK's CBOR decoder is strict: a double must be a CBOR float, an integer a CBOR int and a
+    timestamp tag 1, so JSON's loose numbers are coerced by shape here.
+    """
+    if value is None or shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure":
+        members = shape.members
+        return {k: json_to_cbor_value(members.get(k), v) for k, v in value.items()}
+    if kind == "list":
+        return [json_to_cbor_value(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: json_to_cbor_value(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        return cbor2.CBORTag(TIMESTAMP_TAG, _epoch_seconds(value))
+    if kind in ("double", "float"):
+        # cbor2 writes every float as float64; the pinned model has no 32-bit `float` shape.
+        return float(value)
+    if kind in ("integer", "long", "short", "byte"):
+        return int(value)
+    if kind == "blob":
+        return base64.b64decode(value)
+    return value
+
+
+class CborToJson:
+    """WSGI middleware: CloudWatch rpc-v2-cbor in front of moto's JSON 1.0 CloudWatch."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.model = botocore.session.get_session().get_service_model("cloudwatch")
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") != "POST" or not path.startswith(CBOR_PREFIX):
+            return self.app(environ, start_response)
+        operation = path[len(CBOR_PREFIX) :]
+        if operation not in self.model.operation_names:
+            return self._error(start_response, "404 Not Found", "UnknownOperation", operation)
+
+        try:
+            body = self._read_body(environ)
+            payload = cbor2.loads(body) if body else {}
+        except Exception as error:  # noqa: BLE001 - an undecodable body is the client's fault
+            return self._error(
+                start_response, "400 Bad Request", "SerializationException", str(error)
+            )
+        json_body = json.dumps(cbor_to_json_value(payload)).encode()
+
+        inner = dict(environ)
+        inner.update(
+            {
+                "PATH_INFO": "/",
+                "CONTENT_TYPE": "application/x-amz-json-1.0",
+                "CONTENT_LENGTH": str(len(json_body)),
+                "HTTP_X_AMZ_TARGET": f"{CBOR_SERVICE}.{operation}",
+                "wsgi.input": io.BytesIO(json_body),
+            }
+        )
+        inner.pop("HTTP_CONTENT_ENCODING", None)  # decompressed above
+
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None  # moto never uses the legacy write() callable
+
+        chunks = self.app(inner, capture)
+        try:
+            answer = b"".join(chunks)
+        finally:
+            if hasattr(chunks, "close"):
+                chunks.close()
+
+        status = captured["status"]
+        headers = [
+            (name, value)
+            for name, value in captured["headers"]
+            if name.lower() not in ("content-type", "content-length")
+        ]
+        if not status.startswith("2"):
+            return self._error(start_response, status, *self._json_error(answer), headers)
+
+        output = self.model.operation_model(operation).output_shape
+        if output is None:
+            cbor_body = b""
+        else:
+            document = json.loads(answer) if answer.strip() else {}
+            cbor_body = cbor2.dumps(json_to_cbor_value(output, document))
+        return self._respond(start_response, status, cbor_body, headers)
+
+    @staticmethod
+    def _read_body(environ: dict[str, Any]) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        # The SDK gzips large PutMetricData bodies (request compression).
+        if environ.get("HTTP_CONTENT_ENCODING", "").lower() == "gzip":
+            body = gzip.decompress(body)
+        return body
+
+    @staticmethod
+    def _json_error(answer: bytes) -> tuple[str, str]:
+        """(code, message) of a moto error answer, whatever shape it came in."""
+        try:
+            document = json.loads(answer)
+            code = document.get("__type") or document.get("code") or "InternalFailure"
+            message = document.get("message") or document.get("Message") or ""
+            return str(code), str(message)
+        except (ValueError, AttributeError):
+            return "InternalFailure", answer.decode("utf-8", "replace")[:1000]
+
+    @staticmethod
+    def _error(
+        start_response: Any,
+        status: str,
+        code: str,
+        message: str,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> Any:
+        # rpc-v2-cbor errors: a CBOR map with `__type` (the SDK strips any `ns#` prefix) and
+        # `message`; an `x-amzn-query-error` header from moto, kept in `headers`, wins over it.
+        body = cbor2.dumps({"__type": code, "message": message})
+        return CborToJson._respond(start_response, status, body, headers or [])
+
+    @staticmethod
+    def _respond(
+        start_response: Any, status: str, body: bytes, headers: list[tuple[str, str]]
+    ) -> Any:
+        start_response(
+            status,
+            [
+                *headers,
+                ("Content-Type", CBOR_TYPE),
+                ("Content-Length", str(len(body))),
+                ("smithy-protocol", "rpc-v2-cbor"),
+            ],
+        )
+        return [body]
+
+
+# --------------------------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    patch_docdb_engine()
+    # moto sends some requests to itself through this port (as moto.server.main sets it).
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    # As moto.server.main does, minus its argument handling, plus the CBOR wrapper.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        args.host,
+        args.port,
+        CborToJson(moto_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+//! The idempotency guard against a real DynamoDB-protocol server: exactly-once steps over
+//! sequential, concurrent and timed-out deliveries.
+
+use crate::harness::{self, invocation};
+use nightshift::aws::calls::CallLog;
+use nightshift::aws::dynamodb::DynamoStore;
+use nightshift::aws::Timeouts;
+use nightshift::idempotency::{
+    Claim, ClaimRequest, DedupId, FinishError, Guard, GuardPolicy, GuardStore, Status,
+};
+use nightshift::{Outcome, Response, Step};
+
+const SCALE_UP: &str = r#"{"scenario": "nightly-batch", "step": "scale-up", "id": "evt-42"}"#;
+
+#[tokio::test]
+async fn first_delivery_claims_and_completes_a_second_is_a_duplicate_whose_only_write_is_the_failed_put(
+) {
+    let table = harness::fresh_table().await;
+    let log = CallLog::new();
+    let app = harness::app(&table, &log).await;
+
+    let first = app
+        .handle(
+            SCALE_UP.as_bytes(),
+            &invocation("req-1", "2026-11-25T13:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Skipped, "{first:?}");
+    assert_eq!(first.key.as_deref(), Some("evt-42"));
+    // Claim, record, complete.
+    assert_eq!(log.operations(), ["PutItem", "PutItem", "UpdateItem"]);
+
+    log.clear();
+    let second = app
+        .handle(
+            SCALE_UP.as_bytes(),
+            &invocation("req-2", "2026-11-25T13:00:05Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.outcome, Outcome::Duplicate, "{second:?}");
+    assert_eq!(second.scenario.as_deref(), Some("nightly-batch"));
+    assert_eq!(second.step, Some(Step::ScaleUp));
+    assert!(
+        second.reason.contains("already handled") && second.reason.contains(&first.reason),
+        "the duplicate carries the stored result: {}",
+        second.reason
+    );
+    // The only call, and the only write: the conditional put, refused (HTTP 400), whose ALL_OLD
+    // item served the stored result without a second read.
+    let calls = log.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].operation, "PutItem");
+    assert_eq!(calls[0].status, Some(400));
+}
+
+#[tokio::test]
+async fn thirty_two_concurrent_deliveries_exactly_one_proceeds() {
+    let table = harness::fresh_table().await;
+    let mut apps = Vec::new();
+    for _ in 0..32 {
+        // A separate SDK client (and connection pool) per delivery, as in 32 Lambda sandboxes.
+        apps.push(harness::app(&table, &CallLog::new()).await);
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(apps.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, app) in apps.into_iter().enumerate() {
+        let barrier = barrier.clone();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            app.handle(
+                SCALE_UP.as_bytes(),
+                &invocation(&format!("req-{i}"), "2026-11-25T13:00:00Z"),
+            )
+            .await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        outcomes.push(result.unwrap().unwrap().outcome);
+    }
+    let proceeded = outcomes.iter().filter(|o| **o == Outcome::Skipped).count();
+    let others_ok = outcomes.iter().all(|o| {
+        matches!(
+            o,
+            Outcome::Skipped | Outcome::InProgress | Outcome::Duplicate
+        )
+    });
+    assert_eq!(proceeded, 1, "exactly one delivery proceeds: {outcomes:?}");
+    assert!(others_ok, "{outcomes:?}");
+
+    // The history holds the one event that proceeded, nothing for the 31 others.
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let day = "2026-11-25T00:00:00Z".parse().unwrap();
+    use nightshift::history::HistoryStore;
+    let page = store.unattached_events(day, 100, None).await.unwrap();
+    assert_eq!(page.items.len(), 1, "{:?}", page.items);
+}
+
+fn claim_request(key: &str, hash: &str, now: &str, deadline: Option<&str>) -> ClaimRequest {
+    ClaimRequest {
+        id: DedupId {
+            key: key.into(),
+            step: Step::ScaleDown,
+        },
+        payload_hash: hash.into(),
+        now: now.parse().unwrap(),
+        deadline: deadline.map(|d| d.parse().unwrap()),
+    }
+}
+
+fn result(reason: &str) -> Response {
+    Response {
+        outcome: Outcome::Acted,
+        scenario: Some("nightly-batch".into()),
+        run: Some("2026-11-25".into()),
+        step: Some(Step::ScaleDown),
+        actions: vec![],
+        reason: reason.into(),
+        key: Some("k".into()),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over_and_the_old_owner_can_no_longer_complete() {
+    let table = harness::fresh_table().await;
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let guard = Guard::new(store.clone(), GuardPolicy::default());
+    let first = match guard
+        .claim(&claim_request(
+            "timeout-1",
+            "h",
+            "2026-11-25T22:00:00Z",
+            Some("2026-11-25T22:00:30Z"),
+        ))
+        .await
+        .unwrap()
+    {
+        Claim::Proceed(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    // Within the lease: in progress.
+    assert_eq!(
+        guard
+            .claim(&claim_request(
+                "timeout-1",
+                "h",
+                "2026-11-25T22:00:29Z",
+                None
+            ))
+            .await
+            .unwrap(),
+        Claim::InProgress {
+            lease_until: "2026-11-25T22:00:30Z".parse().unwrap()
+        }
+    );
+    // The first invocation timed out; a retry after the deadline takes over.
+    let second = match guard
+        .claim(&claim_request(
+            "timeout-1",
+            "h",
+            "2026-11-25T22:01:30Z",
+            None,
+        ))
+        .await
+        .unwrap()
+    {
+        Claim::Proceed(lease) => lease,
+        other => panic!("{other:?}"),
+    };
+    assert!(second.takeover);
+    let before = store.get(&first.id).await.unwrap().unwrap();
+    assert_eq!(before.owner, second.owner);
+
+    // The stale owner wakes up and tries to complete, then to fail: refused, nothing changes.
+    let stale = guard
+        .complete(
+            &first,
+            &result("stale"),
+            "2026-11-25T22:01:40Z".parse().unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(FinishError::StaleOwner { .. })),
+        "{stale:?}"
+    );
+    let stale = guard
+        .fail(&first, "late", "2026-11-25T22:01:41Z".parse().unwrap())
+        .await;
+    assert!(
+        matches!(stale, Err(FinishError::StaleOwner { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(store.get(&first.id).await.unwrap().unwrap(), before);
+
+    // The new owner completes; later deliveries replay its result.
+    guard
+        .complete(
+            &second,
+            &result("fresh"),
+            "2026-11-25T22:01:50Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    match guard
+        .claim(&claim_request(
+            "timeout-1",
+            "h",
+            "2026-11-25T22:05:00Z",
+            None,
+        ))
+        .await
+        .unwrap()
+    {
+        Claim::Replay(record) => {
+            assert_eq!(record.status, Status::Completed);
+            assert_eq!(record.result.unwrap().reason, "fresh");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn same_key_with_a_different_payload_is_rejected_and_nothing_is_acted() {
+    let table = harness::fresh_table().await;
+    let log = CallLog::new();
+    let app = harness::app(&table, &log).await;
+    let first = app
+        .handle(
+            SCALE_UP.as_bytes(),
+            &invocation("req-1", "2026-11-25T13:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Skipped);
+
+    let other = r#"{"scenario": "nightly-batch", "step": "scale-up", "id": "evt-42", "scheduled_time": "2026-11-25T13:00:00Z"}"#;
+    log.clear();
+    let response = app
+        .handle(
+            other.as_bytes(),
+            &invocation("req-2", "2026-11-25T13:00:10Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.outcome, Outcome::Rejected, "{response:?}");
+    assert!(
+        response.reason.contains("different payload"),
+        "{}",
+        response.reason
+    );
+    assert!(response.actions.is_empty());
+    // The failed claim, then the rejection recorded; the dedup record is untouched.
+    assert_eq!(log.operations(), ["PutItem", "PutItem"]);
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let record = store
+        .get(&DedupId {
+            key: "evt-42".into(),
+            step: Step::ScaleUp,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, Status::Completed);
+    assert_eq!(record.result.unwrap(), first);
+}
+
+#[tokio::test]
+async fn a_zero_remaining_deadline_still_writes_a_lease_that_expires() {
+    let table = harness::fresh_table().await;
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let guard = Guard::new(store.clone(), GuardPolicy::default());
+    // Deadline == now: remaining time 0.
+    let claim = guard
+        .claim(&claim_request(
+            "zero",
+            "h",
+            "2026-11-25T22:00:00Z",
+            Some("2026-11-25T22:00:00Z"),
+        ))
+        .await
+        .unwrap();
+    let Claim::Proceed(lease) = claim else {
+        panic!("{claim:?}")
+    };
+    let record = store.get(&lease.id).await.unwrap().unwrap();
+    assert_eq!(record.lease_until, "2026-11-25T22:02:00Z".parse().unwrap());
+    // And it does expire: a delivery after it takes over.
+    assert!(matches!(
+        guard
+            .claim(&claim_request("zero", "h", "2026-11-25T22:02:01Z", None))
+            .await
+            .unwrap(),
+        Claim::Proceed(_)
+    ));
+}

@@ -1,0 +1,232 @@
+//! Adapters to AWS: the only modules that import `aws_sdk_*`.
+//!
+//! The SDK configuration comes from the environment only (`AWS_REGION`, `AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_<SERVICE>`, credentials), so the same binary runs against AWS or a local
+//! emulator without code changes (local-aws.md).
+
+pub mod calls;
+pub mod dynamodb;
+pub mod migrate;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::time::Duration;
+
+/// SDK timeouts. The SDK sets no operation timeout by default (aws-facts.md): without one a
+/// stalled connection would eat the whole Lambda deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// One HTTP attempt.
+    pub attempt: Duration,
+    /// One operation, all retries included.
+    pub operation: Duration,
+    /// Kept free before the invocation deadline to record the outcome.
+    pub deadline_margin: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            attempt: Duration::from_secs(5),
+            operation: Duration::from_secs(12),
+            deadline_margin: Duration::from_millis(1500),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The timeout config for one operation given the time left in the invocation: the operation
+    /// and its attempts end before the deadline, leaving `deadline_margin` to record the outcome.
+    pub fn within(&self, remaining: Option<Duration>) -> TimeoutConfig {
+        let floor = Duration::from_millis(500);
+        let operation = match remaining {
+            Some(left) => self
+                .operation
+                .min(left.saturating_sub(self.deadline_margin))
+                .max(floor),
+            None => self.operation,
+        };
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect.min(operation))
+            .operation_attempt_timeout(self.attempt.min(operation))
+            .operation_timeout(operation)
+            .build()
+    }
+}
+
+/// Load the shared SDK config from the environment, with nightshift's timeouts and retries.
+pub async fn load_sdk_config(timeouts: &Timeouts) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts.within(None))
+        // Standard retries: 3 attempts with backoff, bounded by the operation timeout above.
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
+/// How a failed AWS call should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Throttling, timeouts, connection failures, 5xx: retry later.
+    Transient,
+    /// Access denied: fail clearly, naming the missing permission.
+    AccessDenied,
+    /// A named resource does not exist.
+    NotFound,
+    /// Anything else a retry will not fix.
+    Permanent,
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "TransactionInProgressException",
+];
+
+/// Classify an SDK error by its transport failure or error code.
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> ErrorClass
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorClass::Transient
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            let status = service.raw().status().as_u16();
+            classify_code(code, status)
+        }
+        // A request the SDK could not build is a bug or bad input, not a passing fault.
+        _ => ErrorClass::Permanent,
+    }
+}
+
+fn classify_code(code: &str, status: u16) -> ErrorClass {
+    if THROTTLING_CODES.contains(&code) || status >= 500 || status == 429 {
+        ErrorClass::Transient
+    } else if code.contains("AccessDenied") || code == "UnauthorizedOperation" || status == 403 {
+        ErrorClass::AccessDenied
+    } else if code == "ResourceNotFoundException"
+        || code.ends_with("NotFound")
+        || code.ends_with("NotFoundFault")
+    {
+        ErrorClass::NotFound
+    } else {
+        ErrorClass::Permanent
+    }
+}
+
+/// A one-line description of an SDK error: code and message when the service sent them, the
+/// transport failure otherwise (the SDK's own Display is just "service error").
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                _ => format!("{e}"),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(d) => {
+            if d.is_timeout() {
+                "timed out connecting".to_string()
+            } else if d.is_io() {
+                format!("could not connect ({})", source_chain(err))
+            } else {
+                format!("request failed ({})", source_chain(err))
+            }
+        }
+        other => source_chain(other),
+    }
+}
+
+fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_timeout_fits_inside_the_remaining_time() {
+        let t = Timeouts::default();
+        let cfg = t.within(Some(Duration::from_secs(4)));
+        assert_eq!(cfg.operation_timeout(), Some(Duration::from_millis(2500)));
+        assert_eq!(
+            cfg.operation_attempt_timeout(),
+            Some(Duration::from_millis(2500))
+        );
+        let cfg = t.within(Some(Duration::from_secs(600)));
+        assert_eq!(cfg.operation_timeout(), Some(Duration::from_secs(12)));
+        assert_eq!(
+            cfg.operation_attempt_timeout(),
+            Some(Duration::from_secs(5))
+        );
+        // Out of time: still a small positive timeout, never "none".
+        let cfg = t.within(Some(Duration::ZERO));
+        assert_eq!(cfg.operation_timeout(), Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn codes_are_classified() {
+        assert_eq!(
+            classify_code("ThrottlingException", 400),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            classify_code("ProvisionedThroughputExceededException", 400),
+            ErrorClass::Transient
+        );
+        assert_eq!(classify_code("Whatever", 503), ErrorClass::Transient);
+        assert_eq!(
+            classify_code("AccessDeniedException", 400),
+            ErrorClass::AccessDenied
+        );
+        assert_eq!(
+            classify_code("ResourceNotFoundException", 400),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify_code("DBClusterNotFoundFault", 404),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify_code("ValidationException", 400),
+            ErrorClass::Permanent
+        );
+    }
+}

@@ -1,0 +1,711 @@
+//! The idempotency guard: exactly-once steps over at-least-once, possibly concurrent deliveries.
+//!
+//! The policy (what a claim means, when a lease is expired, when a payload mismatches) lives here
+//! and is pure: `now` is always passed in, nothing reads the clock. Storage is four primitives
+//! behind [`GuardStore`] (conditional put, consistent get, owner-checked complete and fail); the
+//! DynamoDB adapter is `crate::aws::dynamodb`.
+//!
+//! A record is keyed by (dedup key, step). Its life:
+//!
+//! ```text
+//!   (none) --claim--> IN_PROGRESS --complete(owner)--> COMPLETED   (replayed to later deliveries)
+//!                         |  \--fail(owner)---------> FAILED      (a later delivery may re-claim)
+//!                         \--lease expired: a later delivery takes over (new owner)
+//! ```
+//!
+//! Units are explicit in every name (`_ms`, `_s`): mixing them up is a known failure of other
+//! idempotency libraries (aws-facts.md).
+
+use crate::domain::{Response, Step};
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// (dedup key, step): the identity of one step delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DedupId {
+    pub key: String,
+    pub step: Step,
+}
+
+impl std::fmt::Display for DedupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.key, self.step)
+    }
+}
+
+/// The random token a claim writes; complete and fail succeed only for the current owner.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OwnerToken(pub String);
+
+impl OwnerToken {
+    pub fn random() -> Self {
+        OwnerToken(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "IN_PROGRESS" => Some(Status::InProgress),
+            "COMPLETED" => Some(Status::Completed),
+            "FAILED" => Some(Status::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A dedup record as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DedupRecord {
+    pub id: DedupId,
+    pub status: Status,
+    pub owner: OwnerToken,
+    pub payload_hash: String,
+    /// Until when the owner may work; past it another delivery may take over.
+    pub lease_until: Timestamp,
+    /// Retention: the DynamoDB TTL attribute (epoch seconds). Checked in code too, because TTL
+    /// deletion can lag by days.
+    pub expires_at: Timestamp,
+    pub claimed_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// The stored response of a COMPLETED record.
+    pub result: Option<Response>,
+    /// Why a FAILED record failed.
+    pub error: Option<String>,
+}
+
+/// What the guard tells the caller to do with a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This delivery owns the step now: act, then complete or fail with the lease.
+    Proceed(Lease),
+    /// The step already completed with the same payload: return the stored result, call nothing.
+    Replay(Box<DedupRecord>),
+    /// Another delivery holds a live lease.
+    InProgress { lease_until: Timestamp },
+    /// The same key+step was used with a different payload: refuse it, call nothing.
+    PayloadMismatch { stored_hash: String },
+}
+
+/// Proof of ownership returned by a successful claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub id: DedupId,
+    pub owner: OwnerToken,
+    pub lease_until: Timestamp,
+    /// True when this claim replaced an expired or failed earlier attempt.
+    pub takeover: bool,
+}
+
+/// The inputs of one claim. `now` is passed in; the guard never reads the clock.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub id: DedupId,
+    pub payload_hash: String,
+    pub now: Timestamp,
+    /// The invocation's deadline (Lambda context), if known.
+    pub deadline: Option<Timestamp>,
+}
+
+/// Lease and retention policy.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardPolicy {
+    /// Lease used when the invocation has no usable deadline (CLI invoke, or a deadline already
+    /// past): never "no expiry".
+    pub default_lease: Duration,
+    /// How long a record is kept (the TTL attribute).
+    pub retention: Duration,
+}
+
+impl Default for GuardPolicy {
+    fn default() -> Self {
+        GuardPolicy {
+            default_lease: Duration::from_secs(120),
+            // EventBridge retries for up to 24 h and Lambda's async queue keeps events up to 6 h;
+            // a week covers both with room, and keeps ops able to see the records.
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+fn add(ts: Timestamp, d: Duration) -> Timestamp {
+    let signed = SignedDuration::try_from(d).unwrap_or(SignedDuration::MAX);
+    ts.checked_add(signed).unwrap_or(Timestamp::MAX)
+}
+
+impl GuardPolicy {
+    /// The lease expiry for a claim at `now`.
+    ///
+    /// The lease ends with the invocation's deadline: when Lambda kills a timed-out invocation
+    /// its record must become claimable again. A deadline that is missing, zero or already past
+    /// is not "unknown, never expire" (a Powertools bug): the default lease applies.
+    pub fn lease_until(&self, now: Timestamp, deadline: Option<Timestamp>) -> Timestamp {
+        match deadline {
+            Some(deadline) if deadline > now => deadline,
+            _ => add(now, self.default_lease),
+        }
+    }
+
+    pub fn expires_at(&self, now: Timestamp) -> Timestamp {
+        add(now, self.retention)
+    }
+
+    /// May a new delivery with `payload_hash` claim over `existing` at `now`?
+    ///
+    /// This is the same rule as the store's conditional write (see `crate::aws::dynamodb`); the
+    /// store evaluates it atomically, this copy classifies the record a failed write returned.
+    pub fn is_claimable(&self, existing: &DedupRecord, payload_hash: &str, now: Timestamp) -> bool {
+        if existing.expires_at < now {
+            return true;
+        }
+        existing.payload_hash == payload_hash
+            && match existing.status {
+                Status::Failed => true,
+                Status::InProgress => existing.lease_until < now,
+                Status::Completed => false,
+            }
+    }
+
+    /// What an existing record that blocks a claim means for this delivery.
+    pub fn classify(&self, existing: DedupRecord, payload_hash: &str, now: Timestamp) -> Blocked {
+        if self.is_claimable(&existing, payload_hash, now) {
+            return Blocked::Claimable;
+        }
+        if existing.payload_hash != payload_hash {
+            return Blocked::Claim(Claim::PayloadMismatch {
+                stored_hash: existing.payload_hash,
+            });
+        }
+        match existing.status {
+            Status::Completed => Blocked::Claim(Claim::Replay(Box::new(existing))),
+            // A live lease (the claimable cases returned above).
+            Status::InProgress | Status::Failed => Blocked::Claim(Claim::InProgress {
+                lease_until: existing.lease_until,
+            }),
+        }
+    }
+}
+
+/// The classification of a record that made a conditional claim fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Blocked {
+    Claim(Claim),
+    /// The record changed between the write and the read (e.g. its lease expired, or its owner
+    /// failed it): claim again.
+    Claimable,
+}
+
+/// The new record a claim writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewClaim {
+    pub id: DedupId,
+    pub owner: OwnerToken,
+    pub payload_hash: String,
+    pub now: Timestamp,
+    pub lease_until: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Result of the conditional put.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PutResult {
+    /// Written: no record existed (`takeover` false), or the existing one was claimable.
+    Written { takeover: bool },
+    /// The condition failed. The old item, when the store returned it (ALL_OLD); some DynamoDB
+    /// implementations return none, and the guard then reads it with a consistent get.
+    ConditionFailed(Option<Box<DedupRecord>>),
+}
+
+/// Errors of the storage primitives.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, timeouts, 5xx: the delivery should be retried.
+    #[error("DynamoDB is unavailable or throttling ({0}); the delivery will be retried")]
+    Transient(String),
+    /// The table does not exist.
+    #[error("DynamoDB table \"{0}\" does not exist: run `nightshift migrate --table {0}` (or set NIGHTSHIFT_TABLE to the right table)")]
+    MissingTable(String),
+    /// Access denied and other errors a retry will not fix.
+    #[error("DynamoDB refused the request: {0}")]
+    Permanent(String),
+    /// An item that does not decode: written by something else, or corrupted.
+    #[error("corrupt record in the table: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
+}
+
+/// Why complete or fail did not take effect.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FinishError {
+    /// This delivery's lease was taken over: another delivery owns the step now, and this
+    /// delivery's result was not stored.
+    #[error("the lease on {id} was taken over by another delivery; this delivery's result was not stored and nothing was changed")]
+    StaleOwner { id: DedupId },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Four storage primitives; the policy above them is in [`Guard`].
+#[async_trait]
+pub trait GuardStore: Send + Sync {
+    /// One conditional write: succeeds when no record exists or the existing one is claimable
+    /// by [`GuardPolicy::is_claimable`].
+    async fn put_claim(&self, claim: &NewClaim) -> Result<PutResult, StoreError>;
+    /// A strongly consistent read (never a GSI: those are eventually consistent).
+    async fn get(&self, id: &DedupId) -> Result<Option<DedupRecord>, StoreError>;
+    /// IN_PROGRESS → COMPLETED with `result`, only if `owner` still owns the record.
+    async fn complete(
+        &self,
+        lease: &Lease,
+        result: &Response,
+        now: Timestamp,
+    ) -> Result<(), FinishError>;
+    /// IN_PROGRESS → FAILED with `error`, only if `owner` still owns the record.
+    async fn fail(&self, lease: &Lease, error: &str, now: Timestamp) -> Result<(), FinishError>;
+}
+
+/// The guard: policy over a [`GuardStore`].
+pub struct Guard<S> {
+    store: S,
+    policy: GuardPolicy,
+}
+
+impl<S: GuardStore> Guard<S> {
+    pub fn new(store: S, policy: GuardPolicy) -> Self {
+        Guard { store, policy }
+    }
+
+    pub fn policy(&self) -> &GuardPolicy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Claim (key, step) for this delivery.
+    pub async fn claim(&self, req: &ClaimRequest) -> Result<Claim, StoreError> {
+        // Two rounds cover the one legitimate race: the blocking record became claimable between
+        // our conditional write and our read of it. Anything still contended after that is
+        // reported as in progress, which is safe (the other delivery acts, or its lease expires
+        // and the next retry takes over).
+        let mut last_seen_lease = None;
+        for _ in 0..2 {
+            let new = NewClaim {
+                id: req.id.clone(),
+                owner: OwnerToken::random(),
+                payload_hash: req.payload_hash.clone(),
+                now: req.now,
+                lease_until: self.policy.lease_until(req.now, req.deadline),
+                expires_at: self.policy.expires_at(req.now),
+            };
+            let existing = match self.store.put_claim(&new).await? {
+                PutResult::Written { takeover } => {
+                    return Ok(Claim::Proceed(Lease {
+                        id: new.id,
+                        owner: new.owner,
+                        lease_until: new.lease_until,
+                        takeover,
+                    }))
+                }
+                PutResult::ConditionFailed(Some(old)) => *old,
+                PutResult::ConditionFailed(None) => match self.store.get(&req.id).await? {
+                    Some(old) => old,
+                    // Deleted between the write and the read (TTL): claim again.
+                    None => continue,
+                },
+            };
+            last_seen_lease = Some(existing.lease_until);
+            match self.policy.classify(existing, &req.payload_hash, req.now) {
+                Blocked::Claim(claim) => return Ok(claim),
+                Blocked::Claimable => continue,
+            }
+        }
+        Ok(Claim::InProgress {
+            lease_until: last_seen_lease.unwrap_or(req.now),
+        })
+    }
+
+    pub async fn complete(
+        &self,
+        lease: &Lease,
+        result: &Response,
+        now: Timestamp,
+    ) -> Result<(), FinishError> {
+        self.store.complete(lease, result, now).await
+    }
+
+    pub async fn fail(
+        &self,
+        lease: &Lease,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<(), FinishError> {
+        self.store.fail(lease, error, now).await
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod memory {
+    //! An in-memory [`GuardStore`] for unit tests of the policy only. It evaluates the same
+    //! claim rule as the DynamoDB condition expression; the integration tests check the real one.
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct MemoryStore {
+        pub records: Mutex<HashMap<DedupId, DedupRecord>>,
+        /// Simulate DynamoDB implementations that return no old item on condition failure.
+        pub no_all_old: bool,
+        pub policy: GuardPolicy,
+    }
+
+    #[async_trait]
+    impl GuardStore for MemoryStore {
+        async fn put_claim(&self, claim: &NewClaim) -> Result<PutResult, StoreError> {
+            let mut records = self.records.lock().unwrap();
+            let previous = records.get(&claim.id).cloned();
+            if let Some(old) = &previous {
+                if !self
+                    .policy
+                    .is_claimable(old, &claim.payload_hash, claim.now)
+                {
+                    return Ok(PutResult::ConditionFailed(
+                        (!self.no_all_old).then(|| Box::new(old.clone())),
+                    ));
+                }
+            }
+            records.insert(
+                claim.id.clone(),
+                DedupRecord {
+                    id: claim.id.clone(),
+                    status: Status::InProgress,
+                    owner: claim.owner.clone(),
+                    payload_hash: claim.payload_hash.clone(),
+                    lease_until: claim.lease_until,
+                    expires_at: claim.expires_at,
+                    claimed_at: claim.now,
+                    finished_at: None,
+                    result: None,
+                    error: None,
+                },
+            );
+            Ok(PutResult::Written {
+                takeover: previous.is_some(),
+            })
+        }
+
+        async fn get(&self, id: &DedupId) -> Result<Option<DedupRecord>, StoreError> {
+            Ok(self.records.lock().unwrap().get(id).cloned())
+        }
+
+        async fn complete(
+            &self,
+            lease: &Lease,
+            result: &Response,
+            now: Timestamp,
+        ) -> Result<(), FinishError> {
+            let mut records = self.records.lock().unwrap();
+            match records.get_mut(&lease.id) {
+                Some(r) if r.owner == lease.owner && r.status == Status::InProgress => {
+                    r.status = Status::Completed;
+                    r.result = Some(result.clone());
+                    r.finished_at = Some(now);
+                    Ok(())
+                }
+                _ => Err(FinishError::StaleOwner {
+                    id: lease.id.clone(),
+                }),
+            }
+        }
+
+        async fn fail(
+            &self,
+            lease: &Lease,
+            error: &str,
+            now: Timestamp,
+        ) -> Result<(), FinishError> {
+            let mut records = self.records.lock().unwrap();
+            match records.get_mut(&lease.id) {
+                Some(r) if r.owner == lease.owner && r.status == Status::InProgress => {
+                    r.status = Status::Failed;
+                    r.error = Some(error.to_string());
+                    r.finished_at = Some(now);
+                    Ok(())
+                }
+                _ => Err(FinishError::StaleOwner {
+                    id: lease.id.clone(),
+                }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::MemoryStore;
+    use super::*;
+    use crate::domain::Outcome;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn req(hash: &str, now: &str, deadline: Option<&str>) -> ClaimRequest {
+        ClaimRequest {
+            id: DedupId {
+                key: "evt-1".into(),
+                step: Step::ScaleUp,
+            },
+            payload_hash: hash.into(),
+            now: t(now),
+            deadline: deadline.map(t),
+        }
+    }
+
+    fn response() -> Response {
+        Response {
+            outcome: Outcome::Skipped,
+            scenario: Some("nightly-batch".into()),
+            run: None,
+            step: Some(Step::ScaleUp),
+            actions: vec![],
+            reason: "test".into(),
+            key: Some("evt-1".into()),
+        }
+    }
+
+    fn guard(no_all_old: bool) -> Guard<MemoryStore> {
+        let policy = GuardPolicy::default();
+        Guard::new(
+            MemoryStore {
+                no_all_old,
+                policy,
+                ..Default::default()
+            },
+            policy,
+        )
+    }
+
+    fn lease(claim: Claim) -> Lease {
+        match claim {
+            Claim::Proceed(lease) => lease,
+            other => panic!("expected Proceed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lease_ends_with_the_deadline() {
+        let p = GuardPolicy::default();
+        let now = t("2026-11-25T13:00:00Z");
+        assert_eq!(
+            p.lease_until(now, Some(t("2026-11-25T13:00:30Z"))),
+            t("2026-11-25T13:00:30Z")
+        );
+    }
+
+    #[test]
+    fn zero_or_past_deadline_still_gets_a_lease_not_no_expiry() {
+        let p = GuardPolicy::default();
+        let now = t("2026-11-25T13:00:00Z");
+        // Remaining time 0 (deadline == now) and a deadline in the past.
+        for deadline in [Some(now), Some(t("2026-11-25T12:59:00Z")), None] {
+            assert_eq!(p.lease_until(now, deadline), t("2026-11-25T13:02:00Z"));
+        }
+    }
+
+    #[tokio::test]
+    async fn first_claim_proceeds_then_completed_replays() {
+        let g = guard(false);
+        let now = "2026-11-25T13:00:00Z";
+        let l = lease(g.claim(&req("h1", now, None)).await.unwrap());
+        assert!(!l.takeover);
+        g.complete(&l, &response(), t(now)).await.unwrap();
+        match g
+            .claim(&req("h1", "2026-11-25T13:05:00Z", None))
+            .await
+            .unwrap()
+        {
+            Claim::Replay(rec) => {
+                assert_eq!(rec.status, Status::Completed);
+                assert_eq!(rec.result, Some(response()));
+            }
+            other => panic!("expected Replay, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn live_lease_is_in_progress_and_expired_lease_is_taken_over() {
+        for no_all_old in [false, true] {
+            let g = guard(no_all_old);
+            let first = lease(
+                g.claim(&req(
+                    "h1",
+                    "2026-11-25T13:00:00Z",
+                    Some("2026-11-25T13:01:00Z"),
+                ))
+                .await
+                .unwrap(),
+            );
+            assert_eq!(
+                g.claim(&req("h1", "2026-11-25T13:00:59Z", None))
+                    .await
+                    .unwrap(),
+                Claim::InProgress {
+                    lease_until: t("2026-11-25T13:01:00Z")
+                }
+            );
+            let second = lease(
+                g.claim(&req("h1", "2026-11-25T13:01:01Z", None))
+                    .await
+                    .unwrap(),
+            );
+            assert!(second.takeover);
+            assert_ne!(first.owner, second.owner);
+            // The old owner can neither complete nor fail, and the record is untouched.
+            let before = g.store().get(&first.id).await.unwrap();
+            assert!(matches!(
+                g.complete(&first, &response(), t("2026-11-25T13:01:02Z"))
+                    .await,
+                Err(FinishError::StaleOwner { .. })
+            ));
+            assert!(matches!(
+                g.fail(&first, "boom", t("2026-11-25T13:01:02Z")).await,
+                Err(FinishError::StaleOwner { .. })
+            ));
+            assert_eq!(g.store().get(&first.id).await.unwrap(), before);
+            g.complete(&second, &response(), t("2026-11-25T13:01:03Z"))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn different_payload_is_a_mismatch_whatever_the_status() {
+        let g = guard(false);
+        let l = lease(
+            g.claim(&req("h1", "2026-11-25T13:00:00Z", None))
+                .await
+                .unwrap(),
+        );
+        // In progress, then expired lease, then completed: never taken over by another payload.
+        for now in ["2026-11-25T13:00:10Z", "2026-11-25T13:30:00Z"] {
+            assert_eq!(
+                g.claim(&req("h2", now, None)).await.unwrap(),
+                Claim::PayloadMismatch {
+                    stored_hash: "h1".into()
+                }
+            );
+        }
+        g.complete(&l, &response(), t("2026-11-25T13:00:20Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            g.claim(&req("h2", "2026-11-25T13:40:00Z", None))
+                .await
+                .unwrap(),
+            Claim::PayloadMismatch {
+                stored_hash: "h1".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_attempt_can_be_reclaimed_by_a_retry() {
+        let g = guard(true);
+        let now = "2026-11-25T13:00:00Z";
+        let l = lease(g.claim(&req("h1", now, None)).await.unwrap());
+        g.fail(&l, "throttled", t(now)).await.unwrap();
+        let retry = lease(
+            g.claim(&req("h1", "2026-11-25T13:00:05Z", None))
+                .await
+                .unwrap(),
+        );
+        assert!(retry.takeover);
+    }
+
+    #[tokio::test]
+    async fn a_record_past_retention_counts_as_absent_even_if_ttl_has_not_deleted_it() {
+        let g = guard(false);
+        let l = lease(
+            g.claim(&req("h1", "2026-11-01T13:00:00Z", None))
+                .await
+                .unwrap(),
+        );
+        g.complete(&l, &response(), t("2026-11-01T13:00:01Z"))
+            .await
+            .unwrap();
+        // Eight days later, a different payload under the same key is a fresh event.
+        assert!(matches!(
+            g.claim(&req("h2", "2026-11-09T13:00:02Z", None))
+                .await
+                .unwrap(),
+            Claim::Proceed(_)
+        ));
+    }
+
+    #[test]
+    fn classify_covers_every_status() {
+        let p = GuardPolicy::default();
+        let now = t("2026-11-25T13:00:00Z");
+        let rec = |status, lease_until: &str| DedupRecord {
+            id: DedupId {
+                key: "k".into(),
+                step: Step::Check,
+            },
+            status,
+            owner: OwnerToken("o".into()),
+            payload_hash: "h".into(),
+            lease_until: t(lease_until),
+            expires_at: t("2026-12-01T00:00:00Z"),
+            claimed_at: now,
+            finished_at: None,
+            result: None,
+            error: None,
+        };
+        assert!(matches!(
+            p.classify(rec(Status::Completed, "2026-11-25T12:00:00Z"), "h", now),
+            Blocked::Claim(Claim::Replay(_))
+        ));
+        assert!(matches!(
+            p.classify(rec(Status::InProgress, "2026-11-25T13:00:01Z"), "h", now),
+            Blocked::Claim(Claim::InProgress { .. })
+        ));
+        assert_eq!(
+            p.classify(rec(Status::InProgress, "2026-11-25T12:59:59Z"), "h", now),
+            Blocked::Claimable
+        );
+        assert_eq!(
+            p.classify(rec(Status::Failed, "2026-11-25T13:30:00Z"), "h", now),
+            Blocked::Claimable
+        );
+        assert!(matches!(
+            p.classify(rec(Status::Failed, "2026-11-25T13:30:00Z"), "other", now),
+            Blocked::Claim(Claim::PayloadMismatch { .. })
+        ));
+    }
+}

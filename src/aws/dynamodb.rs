@@ -203,8 +203,11 @@ impl DynamoStore {
             .expression_attribute_values(":new_status", s(status.as_str()))
             .expression_attribute_values(":finished_at", s(keys::rfc3339(now)));
         for (name, value) in extra {
-            update.push_str(&format!(", {name} = :{name}"));
-            req = req.expression_attribute_values(format!(":{name}"), value);
+            // Through a name placeholder: `result` and `error` are DynamoDB reserved words.
+            update.push_str(&format!(", #{name} = :{name}"));
+            req = req
+                .expression_attribute_names(format!("#{name}"), name)
+                .expression_attribute_values(format!(":{name}"), value);
         }
         match req
             .update_expression(update)

@@ -1139,12 +1139,22 @@ fn check_strings<'a>(value: &'a Value, path: &mut Vec<Segment<'a>>) -> Result<()
             Ok(())
         }
         Value::Object(map) => {
+            // The `detail` of an AWS service event (ECS, Batch) is AWS's own text: container
+            // overrides there can legitimately hold long environment values, and nightshift reads
+            // only a few short fields of it. It stays bounded by MAX_EVENT_BYTES.
+            let aws_detail = path.is_empty()
+                && map
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .is_some_and(|source| source.starts_with("aws."));
             for (key, item) in map {
                 path.push(Segment::Key(key));
                 if key.len() > MAX_STRING_BYTES {
                     return Err(too_long("key", key.len(), path));
                 }
-                check_strings(item, path)?;
+                if !(aws_detail && key == "detail") {
+                    check_strings(item, path)?;
+                }
                 path.pop();
             }
             Ok(())
@@ -1243,6 +1253,33 @@ fn excerpt(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_strings_inside_an_aws_service_detail_are_accepted() {
+        // A real ECS task can carry long environment overrides; the event must still count.
+        let mut event: serde_json::Value = serde_json::from_str(include_str!(
+            "../integration/fixtures/events/ecs-task-state-change.json"
+        ))
+        .unwrap();
+        event["detail"]["overrides"] = serde_json::json!({
+            "containerOverrides": [{"environment": [{"name": "BIG", "value": "x".repeat(8 * 1024)}]}]
+        });
+        let parsed = parse(&serde_json::to_vec(&event).unwrap()).unwrap();
+        assert!(matches!(
+            parsed.kind,
+            EventKind::Completion(Completion::EcsTaskStopped { .. })
+        ));
+        // The same string in a step command's own fields is still refused.
+        let command = format!(
+            r#"{{"scenario": "a", "step": "check", "id": "{}"}}"#,
+            "x".repeat(8 * 1024)
+        );
+        assert_eq!(
+            parse(command.as_bytes()).unwrap_err().code,
+            RejectCode::StringTooLong
+        );
+    }
+
     use super::*;
 
     const STEP_COMMAND: &str = include_str!("../integration/fixtures/events/step-command.json");
@@ -1824,14 +1861,10 @@ mod tests {
         assert!(r.message.contains("string at `id` is 4097 bytes"), "{r}");
 
         let r = rejected(&format!(
-            r#"{{"id":"e","detail-type":"ECS Task State Change","source":"aws.ecs","detail":{{"lastStatus":"STOPPED","group":"g","overrides":{{"containerOverrides":[{{"environment":[{{"name":"A","value":"{long}"}}]}}]}}}}}}"#
+            r#"{{"id":"e","detail-type":"Nightly","source":"nightshift","detail":{{"scenario":"a","step":"check","extra":[{{"notes":{{"value":"{long}"}}}}]}}}}"#
         ));
         assert_eq!(r.code, RejectCode::StringTooLong);
-        assert!(
-            r.message
-                .contains("`detail.overrides.containerOverrides[0].environment[0].value`"),
-            "{r}"
-        );
+        assert!(r.message.contains("`detail.extra[0].notes.value`"), "{r}");
 
         let r = rejected(&format!(r#"{{"{long}":1}}"#));
         assert_eq!(r.code, RejectCode::StringTooLong);

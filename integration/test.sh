@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command of README.md: every unit and integration test, against a local AWS emulator
+# that this script installs (Python virtualenv), starts on a free loopback port, and stops.
+#
+#   integration/test.sh                 run everything
+#   integration/test.sh guard           extra arguments go to `cargo test` (here: a name filter)
+#
+# Needs only what a fresh machine has: cargo, python3. The Lambda sandbox tests also need
+# bubblewrap; as root this script installs it from Debian's packages when it is missing.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+if ! command -v bwrap >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "test: installing bubblewrap (the Lambda-like sandbox of the end-to-end tests)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >&2
+fi
+
+# A server of our own (not one a developer left running), stopped however the tests end.
+export NIGHTSHIFT_EMULATOR_STATE="$repo/target/emulator-test"
+integration/emulator/emulator.sh stop
+eval "$(integration/emulator/emulator.sh start)"
+trap 'integration/emulator/emulator.sh stop' EXIT
+
+cargo test --locked --all-targets "$@"

@@ -4,15 +4,21 @@
 //! a rehearsal on a laptop exercises the exact production path.
 
 use crate::aws::dynamodb::DynamoStore;
+use crate::aws::scaling::{CallError, CallErrorKind, ScalingClients};
 use crate::aws::Timeouts;
 use crate::config::{CompletionMatcher, Config, Scenario};
-use crate::domain::{Outcome, Response, Step};
+use crate::domain::{Action, Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
-use crate::history::{EventRecord, HistoryStore};
+use crate::history::{EventRecord, HistoryStore, OpenRun, RunRecord, RunStatus, ScalingLease};
 use crate::idempotency::{
     Claim, ClaimRequest, DedupId, FinishError, Guard, GuardPolicy, StoreError,
 };
+use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
+use crate::plan::{
+    self, Baseline, Call, Plan, PlanError, Readiness, RunState, ScaleDownDecision, Snapshot,
+};
 use jiff::Timestamp;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,6 +116,9 @@ pub struct App {
     config: Arc<Config>,
     settings: Settings,
     store: DynamoStore,
+    /// The ECS, Application Auto Scaling and DocumentDB adapters. `None` for an app built with
+    /// [`App::new`] (guard and history only): steps are then recorded and nothing is scaled.
+    scaling: Option<ScalingClients>,
 }
 
 /// What an event resolved to once the config is known.
@@ -126,11 +135,29 @@ enum Target<'a> {
 }
 
 impl App {
+    /// An app with the guard and the run history only: steps are claimed and recorded, and no
+    /// scaling call is made (tests of the guard and the history use it).
     pub fn new(config: Arc<Config>, settings: Settings, store: DynamoStore) -> App {
         App {
             config,
             settings,
             store,
+            scaling: None,
+        }
+    }
+
+    /// The full app: guard, history and the scaling adapters.
+    pub fn with_scaling(
+        config: Arc<Config>,
+        settings: Settings,
+        store: DynamoStore,
+        scaling: ScalingClients,
+    ) -> App {
+        App {
+            config,
+            settings,
+            store,
+            scaling: Some(scaling),
         }
     }
 
@@ -142,7 +169,16 @@ impl App {
             config.table.clone(),
             settings.timeouts,
         );
-        App::new(config, settings, store)
+        let scaling = ScalingClients::from_sdk_config(&sdk, settings.timeouts);
+        App::with_scaling(config, settings, store, scaling)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn scaling(&self) -> Option<&ScalingClients> {
+        self.scaling.as_ref()
     }
 
     pub fn config(&self) -> &Config {
@@ -310,16 +346,47 @@ impl App {
             }
         };
 
-        // The scaling engine plugs in here. Until it exists a step is recorded, honestly, as
-        // skipped: no AWS scaling call is made.
-        let response = Response {
-            outcome: Outcome::Skipped,
-            reason: format!(
-                "{step} for scenario \"{}\" was recorded; this build of nightshift has no scaling engine yet, so no AWS scaling call was made",
-                scenario.name
+        let stepped = match &self.scaling {
+            Some(scaling) => {
+                let scaling = scaling.with_budget(inv.remaining());
+                let force = matches!(&event.kind, EventKind::Step(cmd) if cmd.force);
+                let ctx = StepContext {
+                    store: &store,
+                    clients: &scaling,
+                    scenario,
+                    key: &key,
+                    now,
+                    deadline: inv.deadline,
+                    dry_run: self.settings.dry_run,
+                };
+                self.run_step(&ctx, step, force).await
+            }
+            None => StepResult::new(
+                Outcome::Skipped,
+                None,
+                format!(
+                    "{step} for scenario \"{}\" was recorded; this app was built without AWS scaling clients (App::new), so no AWS scaling call was made",
+                    scenario.name
+                ),
             ),
+        };
+        let response = Response {
+            outcome: stepped.outcome,
+            run: stepped.run.clone(),
+            actions: stepped.actions.clone(),
+            reason: stepped.reason.clone(),
             ..base
         };
+        let mut evidence = stepped.evidence.clone();
+        if lease.takeover {
+            let note = serde_json::json!("an earlier delivery failed or its lease expired");
+            match evidence.as_mut().and_then(|e| e.as_object_mut()) {
+                Some(map) => {
+                    map.insert("takeover".into(), note);
+                }
+                None => evidence = Some(serde_json::json!({ "takeover": note })),
+            }
+        }
         let record = EventRecord {
             key: key.clone(),
             step: Some(step),
@@ -331,14 +398,17 @@ impl App {
             actions: response.actions.clone(),
             received_at: now,
             finished_at: now,
-            evidence: lease
-                .takeover
-                .then(|| serde_json::json!({"takeover": "an earlier delivery failed or its lease expired"})),
+            evidence,
             payload_hash: Some(event.payload_hash.clone()),
         };
         if let Err(e) = store.record_event(&record).await {
             let _ = guard.fail(&lease, &e.to_string(), now).await;
             return Err(e.into());
+        }
+        if let Some(failure) = stepped.failure {
+            // The step stays open: a retry of this delivery may claim it again.
+            let _ = guard.fail(&lease, &failure.to_string(), now).await;
+            return Err(failure);
         }
         match guard.complete(&lease, &response, now).await {
             Ok(()) => Ok(response),
@@ -472,4 +542,977 @@ fn quoted_list(names: &[&str]) -> String {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scaling engine's shell: the run state machine, the scaling lease, and the convergence
+// loop (snapshot → plan → safety check → execute, until nothing is left to do right now).
+// ---------------------------------------------------------------------------------------------
+
+/// Most plan-and-execute rounds in one invocation. A resize takes four (readers, failover, old
+/// writer, confirm); on AWS the later rounds find instances busy and stop early, and a later
+/// check continues.
+const MAX_ROUNDS: usize = 8;
+
+/// How long a delivery waits for another delivery's scaling lease on the same scenario.
+const SCALING_LEASE_WAIT: Duration = Duration::from_secs(30);
+
+/// How often a waiting delivery tries the scaling lease again.
+const SCALING_LEASE_POLL: Duration = Duration::from_millis(200);
+
+/// Everything one step needs, borrowed from the invocation.
+struct StepContext<'a> {
+    store: &'a DynamoStore,
+    clients: &'a ScalingClients,
+    scenario: &'a Scenario,
+    /// The dedup key of this delivery (recorded as `opened_by` of a run it opens).
+    key: &'a str,
+    now: Timestamp,
+    deadline: Option<Timestamp>,
+    dry_run: bool,
+}
+
+/// What a step did, before it is recorded and answered.
+struct StepResult {
+    outcome: Outcome,
+    run: Option<String>,
+    actions: Vec<Action>,
+    reason: String,
+    evidence: Option<serde_json::Value>,
+    /// Set when the invocation must fail (after recording): the guard record is failed so that
+    /// a retry can claim the step again.
+    failure: Option<HandleError>,
+}
+
+impl StepResult {
+    fn new(outcome: Outcome, run: Option<String>, reason: String) -> StepResult {
+        StepResult {
+            outcome,
+            run,
+            actions: Vec::new(),
+            reason,
+            evidence: None,
+            failure: None,
+        }
+    }
+
+    /// The run store failed: retryable when DynamoDB said so.
+    fn store_failure(run: Option<String>, actions: Vec<Action>, e: StoreError) -> StepResult {
+        let retryable = e.is_retryable();
+        StepResult {
+            outcome: if retryable {
+                Outcome::Deferred
+            } else {
+                Outcome::Rejected
+            },
+            run,
+            actions,
+            reason: e.to_string(),
+            evidence: None,
+            failure: Some(e.into()),
+        }
+    }
+}
+
+/// Why a convergence stopped short.
+enum Stopped {
+    /// A configured resource does not exist (scale-up only).
+    Plan(PlanError),
+    /// A call (read or write) failed in a way that ends the step: retryable or access denied.
+    Call(CallError),
+}
+
+/// What the convergence loop did.
+#[derive(Default)]
+struct Converged {
+    /// Every call made, dry-run or refused, in order.
+    actions: Vec<Action>,
+    /// Calls actually sent to AWS (successful or not).
+    made: usize,
+    /// Every call that was allowed and executed (or, in dry run, recorded).
+    planned: Vec<Call>,
+    /// The last plan (made from `snapshot`); its calls are empty unless the loop stopped early.
+    last: Plan,
+    /// Waiting, drift and notes of every round, deduplicated, in order.
+    waiting: Vec<String>,
+    drift: Vec<String>,
+    notes: Vec<String>,
+    /// The latest snapshot read.
+    snapshot: Option<Snapshot>,
+    refused: Vec<Violation>,
+    /// Calls that failed without ending the step (quota, capacity, invalid parameters).
+    degraded: Vec<String>,
+    stopped: Option<Stopped>,
+    hit_round_limit: bool,
+}
+
+impl Converged {
+    /// Keep what a round's plan said. Notes are the first round's only: later rounds confirm
+    /// the calls just made, and "already at desired count 10" right after setting it would
+    /// mislead.
+    fn absorb(&mut self, plan: &Plan, first_round: bool) {
+        fn add(into: &mut Vec<String>, from: &[String]) {
+            for line in from {
+                if !into.contains(line) {
+                    into.push(line.clone());
+                }
+            }
+        }
+        add(&mut self.drift, &plan.drift);
+        if first_round {
+            add(&mut self.notes, &plan.notes);
+        }
+        // Waiting lines describe the latest state only.
+        self.waiting = plan.waiting.clone();
+    }
+
+    /// Nothing left to call or wait for, and nothing refused, failed or merely dry-run.
+    fn is_done(&self, dry_run: bool) -> bool {
+        self.stopped.is_none()
+            && self.refused.is_empty()
+            && self.degraded.is_empty()
+            && !self.hit_round_limit
+            && self.last.is_done()
+            && (!dry_run || self.planned.is_empty())
+    }
+
+    fn evidence(&self, dry_run: bool) -> serde_json::Value {
+        serde_json::json!({
+            "dry_run": dry_run,
+            "planned": self.planned,
+            "waiting": self.waiting,
+            "drift": self.drift,
+            "notes": self.notes,
+            "refused": self.refused.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            "degraded": self.degraded,
+        })
+    }
+
+    /// "3 calls made; waiting: …; drift: …" for the response's reason.
+    fn summary(&self, dry_run: bool) -> String {
+        let mut parts = Vec::new();
+        if dry_run {
+            parts.push(format!(
+                "NIGHTSHIFT_DRY_RUN=1: {} call(s) planned and recorded, none made{}",
+                self.planned.len(),
+                if self.planned.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        self.planned
+                            .iter()
+                            .map(|c| format!("{} {}", c.operation(), c.resource()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        } else if self.made > 0 {
+            parts.push(format!("{} call(s) made", self.made));
+        }
+        if !self.refused.is_empty() {
+            parts.push(format!(
+                "SAFETY CHECK refused {} call(s), a nightshift bug to report: {}",
+                self.refused.len(),
+                self.refused
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        if !self.degraded.is_empty() {
+            parts.push(format!(
+                "degraded, the night goes on with what it got: {}",
+                self.degraded.join("; ")
+            ));
+        }
+        if !self.drift.is_empty() {
+            parts.push(format!("drift left alone: {}", self.drift.join("; ")));
+        }
+        if !self.waiting.is_empty() {
+            parts.push(format!("waiting: {}", self.waiting.join("; ")));
+        }
+        if self.hit_round_limit {
+            parts.push(format!(
+                "stopped after {MAX_ROUNDS} rounds; a later check or step continues"
+            ));
+        }
+        if self.made == 0 && !dry_run && !self.notes.is_empty() {
+            parts.push(self.notes.join("; "));
+        }
+        parts.join("; ")
+    }
+}
+
+/// What set a scale-down going.
+enum ScaleDownTrigger {
+    /// A scale-down step: ask [`plan::decide_scale_down`] (unless one already started).
+    Step { force: bool },
+    /// A check whose decision was "scale down", with its reason.
+    Decided(String),
+    /// A check continuing a scale-down that already started.
+    Continue,
+}
+
+/// Which planner a convergence runs.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    ScaleUp,
+    /// A check continuing the asynchronous part of scale-up (resize).
+    Continue,
+    /// Read the state, plan nothing (a check of a run whose scale-up was a dry run).
+    Observe,
+    ScaleDown(&'a Baseline),
+}
+
+/// The identity of a call for "do not retry it in this invocation".
+fn call_key(call: &Call) -> String {
+    format!("{} {}", call.operation(), call.resource())
+}
+
+fn add_duration(at: Timestamp, d: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| at.checked_add(d).ok())
+        .unwrap_or(at)
+}
+
+impl App {
+    /// One step of a scenario, under the scenario's scaling lease.
+    async fn run_step(&self, ctx: &StepContext<'_>, step: Step, force: bool) -> StepResult {
+        let owner = uuid::Uuid::new_v4().to_string();
+        match self.take_scaling_lease(ctx, &owner).await {
+            Ok(None) => {}
+            Ok(Some(until)) => {
+                let reason = format!(
+                    "another delivery is scaling scenario \"{}\" (its scaling lease runs until {until}); {}",
+                    ctx.scenario.name,
+                    if step == Step::Check {
+                        "this check is skipped, the next one looks again"
+                    } else {
+                        "this step will be retried"
+                    }
+                );
+                let mut result = StepResult::new(Outcome::InProgress, None, reason.clone());
+                if step != Step::Check {
+                    result.outcome = Outcome::Deferred;
+                    result.failure = Some(HandleError::Retryable(reason));
+                }
+                return result;
+            }
+            Err(e) => return StepResult::store_failure(None, Vec::new(), e),
+        }
+        let result = match step {
+            Step::ScaleUp => self.scale_up(ctx).await,
+            Step::Check => self.check(ctx).await,
+            Step::ScaleDown => {
+                self.scale_down(ctx, Step::ScaleDown, ScaleDownTrigger::Step { force })
+                    .await
+            }
+        };
+        self.release(ctx, &owner, result).await
+    }
+
+    /// Give the scaling lease back and pass `result` through.
+    async fn release(&self, ctx: &StepContext<'_>, owner: &str, result: StepResult) -> StepResult {
+        if let Err(e) = ctx
+            .store
+            .release_scaling_lease(&ctx.scenario.name, owner)
+            .await
+        {
+            // It expires by itself; the next delivery waits at most until then.
+            tracing::warn!(scenario = %ctx.scenario.name, "could not release the scaling lease: {e}");
+        }
+        result
+    }
+
+    /// Take the scenario's scaling lease, waiting for another holder for a while. `Ok(Some(t))`:
+    /// still held by another delivery until `t`.
+    async fn take_scaling_lease(
+        &self,
+        ctx: &StepContext<'_>,
+        owner: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let started = tokio::time::Instant::now();
+        let budget = match ctx.deadline {
+            Some(deadline) => {
+                let left: Duration = deadline
+                    .duration_since(ctx.now)
+                    .try_into()
+                    .unwrap_or(Duration::ZERO);
+                // Keep at least half of the invocation for the step itself.
+                SCALING_LEASE_WAIT.min(left / 2)
+            }
+            None => SCALING_LEASE_WAIT,
+        };
+        loop {
+            let now = add_duration(ctx.now, started.elapsed());
+            let until = self.settings.guard.lease_until(now, ctx.deadline);
+            match ctx
+                .store
+                .acquire_scaling_lease(&ctx.scenario.name, owner, until, now)
+                .await?
+            {
+                ScalingLease::Acquired => return Ok(None),
+                ScalingLease::Held { until, .. } => {
+                    if started.elapsed() + SCALING_LEASE_POLL > budget {
+                        return Ok(Some(until));
+                    }
+                    tokio::time::sleep(SCALING_LEASE_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// The run state of an open run, or a result explaining why it cannot be used.
+    fn run_state(run: &RunRecord) -> Result<RunState, Box<StepResult>> {
+        let Some(json) = &run.baseline else {
+            return Err(Box::new(StepResult::new(
+                Outcome::Skipped,
+                Some(run.run.clone()),
+                format!(
+                    "run {} of {} has no recorded baseline (it was not opened by a scale-up of this build): nothing is scaled for it",
+                    run.run, run.scenario
+                ),
+            )));
+        };
+        RunState::from_json(json).map_err(|e| {
+            let mut result = StepResult::new(
+                Outcome::Rejected,
+                Some(run.run.clone()),
+                format!(
+                    "run {} of {}: its recorded baseline does not decode ({e}); nothing was called",
+                    run.run, run.scenario
+                ),
+            );
+            result.failure = Some(HandleError::NonRetryable(result.reason.clone()));
+            Box::new(result)
+        })
+    }
+
+    /// Plan, check, execute; again from a fresh snapshot while calls succeed and more is due.
+    async fn converge(
+        &self,
+        ctx: &StepContext<'_>,
+        run: &str,
+        mode: Mode<'_>,
+        mut first: Option<Snapshot>,
+    ) -> Converged {
+        let mut out = Converged::default();
+        let baseline = match mode {
+            Mode::ScaleDown(b) => Some(b),
+            _ => None,
+        };
+        let mut failed: BTreeSet<String> = BTreeSet::new();
+        for round in 0..MAX_ROUNDS {
+            let snapshot = match first.take() {
+                Some(s) => s,
+                None => match ctx.clients.snapshot(ctx.scenario).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        out.stopped = Some(Stopped::Call(e));
+                        return out;
+                    }
+                },
+            };
+            let mut plan = match mode {
+                Mode::ScaleUp => match plan::plan_scale_up(ctx.scenario, &snapshot, run) {
+                    Ok(plan) => plan,
+                    Err(e) => {
+                        out.snapshot = Some(snapshot);
+                        out.stopped = Some(Stopped::Plan(e));
+                        return out;
+                    }
+                },
+                Mode::Continue => plan::plan_resize_continuation(ctx.scenario, &snapshot, run),
+                Mode::Observe => Plan::default(),
+                Mode::ScaleDown(b) => plan::plan_scale_down(ctx.scenario, b, &snapshot, run),
+            };
+            // A call that failed without ending the step is not repeated in this invocation.
+            plan.calls.retain(|c| !failed.contains(&call_key(c)));
+            let verdicts = safety::vet(
+                &plan,
+                &SafetyContext {
+                    scenario: ctx.scenario,
+                    run,
+                    snapshot: &snapshot,
+                    baseline,
+                },
+            );
+            out.absorb(&plan, round == 0);
+            out.last = plan;
+            out.snapshot = Some(snapshot);
+            if verdicts.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for vetted in verdicts {
+                let call = match vetted {
+                    Vetted::Allowed(call) => call,
+                    Vetted::Refused(violation) => {
+                        tracing::error!(scenario = %ctx.scenario.name, run, "{violation}");
+                        out.actions.push(
+                            violation
+                                .call
+                                .action(format!("refused: {} ({})", violation.why, violation.rule)),
+                        );
+                        out.refused.push(violation);
+                        continue;
+                    }
+                };
+                let executed = ctx.clients.execute(&call, ctx.dry_run).await;
+                out.actions.push(executed.action);
+                if !ctx.dry_run {
+                    out.made += 1;
+                }
+                match executed.error {
+                    None => progressed = true,
+                    Some(e) => match e.kind {
+                        CallErrorKind::Retryable | CallErrorKind::AccessDenied => {
+                            out.planned.push(call);
+                            out.stopped = Some(Stopped::Call(e));
+                            return out;
+                        }
+                        CallErrorKind::Degraded
+                        | CallErrorKind::NotFound
+                        | CallErrorKind::Permanent => {
+                            out.degraded.push(e.to_string());
+                            failed.insert(call_key(&call));
+                        }
+                    },
+                }
+                out.planned.push(call);
+            }
+            if ctx.dry_run || !progressed || !out.refused.is_empty() {
+                break;
+            }
+            if round + 1 == MAX_ROUNDS {
+                out.hit_round_limit = true;
+            }
+        }
+        out
+    }
+
+    /// The result of a convergence that stopped on an error, or None.
+    fn stopped_result(
+        run: Option<&str>,
+        step: Step,
+        conv: &mut Converged,
+        dry_run: bool,
+    ) -> Option<StepResult> {
+        let stopped = conv.stopped.take()?;
+        Some(Self::failure_result(run, step, stopped, conv, dry_run))
+    }
+
+    /// The result of a step ended by `stopped`: rejected for a missing resource or denied
+    /// access, deferred (and, except for a check, failed so that it is retried) otherwise.
+    fn failure_result(
+        run: Option<&str>,
+        step: Step,
+        stopped: Stopped,
+        conv: &mut Converged,
+        dry_run: bool,
+    ) -> StepResult {
+        let (outcome, reason, failure) = match stopped {
+            Stopped::Plan(e) => (Outcome::Rejected, e.to_string(), None),
+            Stopped::Call(e) => match e.kind {
+                CallErrorKind::AccessDenied => (
+                    Outcome::Rejected,
+                    e.to_string(),
+                    Some(HandleError::NonRetryable(e.to_string())),
+                ),
+                _ if step == Step::Check => (
+                    Outcome::Deferred,
+                    format!("{e}; the next check tries again"),
+                    None,
+                ),
+                _ => {
+                    let reason = format!("{e}; the step stays open and will be retried");
+                    (
+                        Outcome::Deferred,
+                        reason.clone(),
+                        Some(HandleError::Retryable(reason)),
+                    )
+                }
+            },
+        };
+        let done = conv.summary(dry_run);
+        StepResult {
+            outcome,
+            run: run.map(str::to_string),
+            actions: std::mem::take(&mut conv.actions),
+            reason: if done.is_empty() {
+                reason
+            } else {
+                format!("{reason} ({done})")
+            },
+            evidence: Some(conv.evidence(dry_run)),
+            failure,
+        }
+    }
+
+    /// Outcome of a step that ran to its end: `acted` when calls were made.
+    fn finished_outcome(conv: &Converged, otherwise: Outcome) -> Outcome {
+        if conv.made > 0 {
+            Outcome::Acted
+        } else {
+            otherwise
+        }
+    }
+
+    /// Best effort: the summary line of the history table.
+    async fn set_summary(
+        ctx: &StepContext<'_>,
+        run: &str,
+        summary: &str,
+        state: Option<&RunState>,
+    ) {
+        let json = state.map(RunState::to_json);
+        if let Err(e) = ctx
+            .store
+            .update_run(&ctx.scenario.name, run, &truncate(summary), json.as_ref())
+            .await
+        {
+            tracing::warn!(scenario = %ctx.scenario.name, run, "could not update the run summary: {e}");
+        }
+    }
+
+    /// Scale-up: open the night's run (or re-plan against the open one) and converge.
+    async fn scale_up(&self, ctx: &StepContext<'_>) -> StepResult {
+        let scenario = ctx.scenario;
+        let open = match ctx.store.latest_open_run(&scenario.name).await {
+            Ok(open) => open,
+            Err(e) => return StepResult::store_failure(None, Vec::new(), e),
+        };
+        let (run, first, context) = match open {
+            Some(run) => {
+                let state = match Self::run_state(&run) {
+                    Ok(state) => state,
+                    Err(result) => return *result,
+                };
+                if let Some(at) = state.scale_down_started_at {
+                    return StepResult::new(
+                        Outcome::Skipped,
+                        Some(run.run.clone()),
+                        format!(
+                            "out of order: run {} started scaling down at {at}; this scale-up is ignored (the next scale-up opens a new run once this one closes)",
+                            run.run
+                        ),
+                    );
+                }
+                let context = format!(
+                    "run {} was already open (opened {} by {}): re-planned against it",
+                    run.run, run.opened_at, run.opened_by
+                );
+                (run.run, None, context)
+            }
+            None => {
+                let snapshot = match ctx.clients.snapshot(scenario).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return Self::failure_result(
+                            None,
+                            Step::ScaleUp,
+                            Stopped::Call(e),
+                            &mut Converged::default(),
+                            ctx.dry_run,
+                        )
+                    }
+                };
+                let baseline = match plan::capture_baseline(scenario, &snapshot, ctx.now) {
+                    Ok(b) => b,
+                    // A configured resource does not exist: no run is opened, nothing is called.
+                    Err(e) => return StepResult::new(Outcome::Rejected, None, e.to_string()),
+                };
+                let state = RunState::new(baseline, ctx.dry_run);
+                match self.open_run(ctx, &state).await {
+                    Ok((run, true)) => {
+                        let context = format!("opened run {run} and recorded its baseline");
+                        (run, Some(snapshot), context)
+                    }
+                    Ok((run, false)) => {
+                        let context = format!(
+                            "run {run} was opened by a concurrent delivery: re-planned against it"
+                        );
+                        (run, None, context)
+                    }
+                    Err(e) => return StepResult::store_failure(None, Vec::new(), e),
+                }
+            }
+        };
+        let mut conv = self.converge(ctx, &run, Mode::ScaleUp, first).await;
+        if let Some(result) =
+            Self::stopped_result(Some(&run), Step::ScaleUp, &mut conv, ctx.dry_run)
+        {
+            Self::set_summary(ctx, &run, &format!("scale-up: {}", result.reason), None).await;
+            return result;
+        }
+        let at_target = conv.made == 0 && !ctx.dry_run && conv.is_done(false);
+        let outcome = Self::finished_outcome(
+            &conv,
+            if at_target || ctx.dry_run {
+                Outcome::Skipped
+            } else {
+                Outcome::Deferred
+            },
+        );
+        let reason = join_parts([
+            format!("scale-up: {context}"),
+            if at_target {
+                "already at the night's capacity, nothing to call".to_string()
+            } else {
+                String::new()
+            },
+            conv.summary(ctx.dry_run),
+        ]);
+        Self::set_summary(ctx, &run, &reason, None).await;
+        StepResult {
+            outcome,
+            run: Some(run),
+            actions: conv.actions.clone(),
+            reason,
+            evidence: Some(conv.evidence(ctx.dry_run)),
+            failure: None,
+        }
+    }
+
+    /// Open the night's run: id = the scenario-local date, `.2`, `.3`… when taken. Returns the
+    /// run id and whether this delivery opened it (false: a concurrent delivery had).
+    async fn open_run(
+        &self,
+        ctx: &StepContext<'_>,
+        state: &RunState,
+    ) -> Result<(String, bool), StoreError> {
+        let night = ctx
+            .now
+            .to_zoned_datetime(ctx.scenario.timezone.clone())
+            .date()
+            .to_string();
+        for n in 1..=99 {
+            let id = if n == 1 {
+                night.clone()
+            } else {
+                format!("{night}.{n}")
+            };
+            let record = RunRecord {
+                scenario: ctx.scenario.name.clone(),
+                run: id.clone(),
+                status: RunStatus::Open,
+                opened_at: ctx.now,
+                closed_at: None,
+                opened_by: ctx.key.to_string(),
+                baseline: Some(state.to_json()),
+                summary: if state.opened_by_dry_run {
+                    "scale-up (dry run)".into()
+                } else {
+                    "scaling up".into()
+                },
+            };
+            match ctx.store.open_run(&record).await? {
+                OpenRun::Opened => return Ok((id, true)),
+                OpenRun::AlreadyOpen(other) => return Ok((other, false)),
+                OpenRun::RunIdTaken => continue,
+            }
+        }
+        Err(StoreError::Permanent(format!(
+            "scenario {} already has 99 runs for the night of {night}",
+            ctx.scenario.name
+        )))
+    }
+
+    /// Check: continue an asynchronous scale-up (or scale-down) and report readiness.
+    async fn check(&self, ctx: &StepContext<'_>) -> StepResult {
+        let scenario = ctx.scenario;
+        let run = match ctx.store.latest_open_run(&scenario.name).await {
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                return StepResult::new(
+                    Outcome::Skipped,
+                    None,
+                    format!(
+                        "no open run of scenario \"{}\": nothing to check (no scale-up has run, or the night's run is already closed)",
+                        scenario.name
+                    ),
+                )
+            }
+            Err(e) => return StepResult::store_failure(None, Vec::new(), e),
+        };
+        let mut state = match Self::run_state(&run) {
+            Ok(state) => state,
+            Err(result) => return *result,
+        };
+        if state.scale_down_started_at.is_some() {
+            return self
+                .scale_down(ctx, Step::Check, ScaleDownTrigger::Continue)
+                .await;
+        }
+        let hold = match plan::decide_scale_down(Step::Check, false) {
+            ScaleDownDecision::ScaleDown { reason } => {
+                return self
+                    .scale_down(ctx, Step::Check, ScaleDownTrigger::Decided(reason))
+                    .await
+            }
+            ScaleDownDecision::Hold { reason } => reason,
+        };
+        // A rehearsed (dry-run) scale-up changed nothing: a real check must not start its resize.
+        let mode = if state.opened_by_dry_run && !ctx.dry_run {
+            Mode::Observe
+        } else {
+            Mode::Continue
+        };
+        let mut conv = self.converge(ctx, &run.run, mode, None).await;
+        if let Some(result) =
+            Self::stopped_result(Some(&run.run), Step::Check, &mut conv, ctx.dry_run)
+        {
+            return result;
+        }
+        let ready = match &conv.snapshot {
+            Some(snapshot) => plan::readiness(scenario, snapshot),
+            None => Readiness {
+                ready: false,
+                waiting: vec!["no snapshot".into()],
+                degraded: Vec::new(),
+            },
+        };
+        let mut evidence = conv.evidence(ctx.dry_run);
+        let done = conv.summary(ctx.dry_run);
+        let reason = if ready.ready {
+            let first_time = state.ready_at.is_none();
+            let ready_at = *state.ready_at.get_or_insert(ctx.now);
+            let secs = ready_at.duration_since(run.opened_at).as_secs();
+            evidence["ready_at"] = serde_json::json!(ready_at.to_string());
+            evidence["time_to_ready_s"] = serde_json::json!(secs);
+            let line = format!(
+                "capacity ready since {ready_at} ({secs}s after scale-up){}",
+                if ready.degraded.is_empty() {
+                    String::new()
+                } else {
+                    format!(", degraded: {}", ready.degraded.join("; "))
+                }
+            );
+            if first_time {
+                Self::set_summary(ctx, &run.run, &line, Some(&state)).await;
+            }
+            line
+        } else {
+            format!("capacity not ready: {}", ready.waiting.join("; "))
+        };
+        evidence["readiness"] = serde_json::to_value(&ready).unwrap_or_default();
+        let reason = join_parts([reason, done, format!("scale-down: {hold}")]);
+        StepResult {
+            outcome: Self::finished_outcome(&conv, Outcome::Deferred),
+            run: Some(run.run.clone()),
+            actions: conv.actions,
+            reason,
+            evidence: Some(evidence),
+            failure: None,
+        }
+    }
+
+    /// Scale-down: restore the run's baseline; close the run once nothing is left.
+    ///
+    /// `step` is the step being handled: a check continues a started scale-down, or starts one
+    /// when the decision said so.
+    async fn scale_down(
+        &self,
+        ctx: &StepContext<'_>,
+        step: Step,
+        trigger: ScaleDownTrigger,
+    ) -> StepResult {
+        let scenario = ctx.scenario;
+        let run = match ctx.store.latest_open_run(&scenario.name).await {
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                return StepResult::new(
+                    Outcome::Skipped,
+                    None,
+                    format!(
+                        "no open run of scenario \"{}\": a scale-down for a run that never scaled up (or is already closed) does nothing",
+                        scenario.name
+                    ),
+                )
+            }
+            Err(e) => return StepResult::store_failure(None, Vec::new(), e),
+        };
+        let mut state = match Self::run_state(&run) {
+            Ok(state) => state,
+            Err(result) => return *result,
+        };
+        let why = match (trigger, state.scale_down_started_at) {
+            (ScaleDownTrigger::Decided(reason), _) => reason,
+            (_, Some(started)) => format!("continuing the scale-down started at {started}"),
+            (ScaleDownTrigger::Continue, None) => "scale-down".to_string(),
+            (ScaleDownTrigger::Step { force }, None) => {
+                match plan::decide_scale_down(Step::ScaleDown, force) {
+                    ScaleDownDecision::ScaleDown { reason } => reason,
+                    // The decision holds: nothing is called and the run stays as it is.
+                    ScaleDownDecision::Hold { reason } => {
+                        return StepResult::new(Outcome::Deferred, Some(run.run.clone()), reason)
+                    }
+                }
+            }
+        };
+        if state.scale_down_started_at.is_none() && !ctx.dry_run {
+            // From now on checks continue the scale-down and a late scale-up is out of order.
+            state.scale_down_started_at = Some(ctx.now);
+            if let Err(e) = ctx
+                .store
+                .update_run(
+                    &scenario.name,
+                    &run.run,
+                    "scaling down",
+                    Some(&state.to_json()),
+                )
+                .await
+            {
+                return StepResult::store_failure(Some(run.run.clone()), Vec::new(), e);
+            }
+        }
+        let mut conv = self
+            .converge(ctx, &run.run, Mode::ScaleDown(&state.baseline), None)
+            .await;
+        if let Some(result) = Self::stopped_result(Some(&run.run), step, &mut conv, ctx.dry_run) {
+            Self::set_summary(
+                ctx,
+                &run.run,
+                &format!("scale-down: {}", result.reason),
+                None,
+            )
+            .await;
+            return result;
+        }
+        let done = conv.is_done(ctx.dry_run);
+        let summary = conv.summary(ctx.dry_run);
+        let mut evidence = conv.evidence(ctx.dry_run);
+        evidence["decision"] = serde_json::json!(why);
+        let (outcome, reason) = if done {
+            let restored = if !conv.drift.is_empty() {
+                "restored except the drifted values left alone"
+            } else if conv.made == 0 {
+                "already at the baseline"
+            } else {
+                "back at the baseline"
+            };
+            let reason = format!(
+                "scale-down ({why}): {}; run {} closed",
+                join_parts([summary, restored.to_string()]),
+                run.run
+            );
+            if let Err(e) = ctx
+                .store
+                .close_run(&scenario.name, &run.run, ctx.now, &truncate(&reason))
+                .await
+            {
+                return StepResult::store_failure(Some(run.run.clone()), conv.actions, e);
+            }
+            (Self::finished_outcome(&conv, Outcome::Skipped), reason)
+        } else {
+            let reason = format!(
+                "scale-down ({why}) in progress: {summary}; run {} stays open and a later check or scale-down continues it",
+                run.run
+            );
+            Self::set_summary(ctx, &run.run, &reason, None).await;
+            let otherwise = if ctx.dry_run {
+                Outcome::Skipped
+            } else {
+                Outcome::Deferred
+            };
+            (Self::finished_outcome(&conv, otherwise), reason)
+        };
+        StepResult {
+            outcome,
+            run: Some(run.run.clone()),
+            actions: conv.actions,
+            reason,
+            evidence: Some(evidence),
+            failure: None,
+        }
+    }
+}
+
+/// The non-empty parts, joined with "; ".
+fn join_parts<const N: usize>(parts: [String; N]) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Run summaries are one line in a table: keep them short.
+fn truncate(text: &str) -> String {
+    const MAX: usize = 400;
+    if text.len() <= MAX {
+        return text.to_string();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_convergence_is_done_only_when_nothing_is_left_failed_refused_or_merely_rehearsed() {
+        let done = Converged::default();
+        assert!(done.is_done(false));
+        let rehearsed = Converged {
+            planned: vec![Call::DeleteDbInstance {
+                cluster: "db".into(),
+                instance: "i".into(),
+            }],
+            ..Converged::default()
+        };
+        assert!(
+            !rehearsed.is_done(true),
+            "a dry run that planned calls did not restore anything"
+        );
+        assert!(rehearsed.is_done(false));
+        let degraded = Converged {
+            degraded: vec!["DeleteDBInstance on i: InvalidParameterValue".into()],
+            ..Converged::default()
+        };
+        assert!(!degraded.is_done(false));
+        let waiting = Converged {
+            last: Plan {
+                waiting: vec!["reader i is modifying".into()],
+                ..Plan::default()
+            },
+            ..Converged::default()
+        };
+        assert!(!waiting.is_done(false));
+    }
+
+    #[test]
+    fn summaries_name_the_dry_run_and_what_was_left_alone() {
+        let conv = Converged {
+            planned: vec![Call::UpdateService {
+                cluster: "b".into(),
+                service: "w".into(),
+                desired: 10,
+                from: 2,
+            }],
+            drift: vec!["b/w: desired count is 7 but nightshift set 10".into()],
+            ..Converged::default()
+        };
+        let text = conv.summary(true);
+        assert!(
+            text.starts_with("NIGHTSHIFT_DRY_RUN=1: 1 call(s) planned and recorded, none made (UpdateService b/w)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("drift left alone: b/w: desired count is 7"),
+            "{text}"
+        );
+        assert_eq!(join_parts(["a".into(), String::new(), "b".into()]), "a; b");
+        let long = "é".repeat(300);
+        let cut = truncate(&long);
+        assert!(cut.len() <= 404 && cut.ends_with('…'), "{}", cut.len());
+    }
 }

@@ -182,6 +182,22 @@ pub enum OpenRun {
     RunIdTaken,
 }
 
+/// What [`crate::aws::dynamodb::DynamoStore::acquire_scaling_lease`] found.
+///
+/// The scaling lease serializes the scaling steps of one scenario: two deliveries with different
+/// dedup keys (a manual invoke next to a schedule, a check fired by a completion event during a
+/// scale-up) must not plan from two snapshots at once, or one could resize an instance the other
+/// has just made the writer. It lives on the scenario's state item and ends by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScalingLease {
+    Acquired,
+    /// Another delivery is scaling this scenario until `until`.
+    Held {
+        owner: String,
+        until: Timestamp,
+    },
+}
+
 /// The run-history storage primitives.
 #[async_trait]
 pub trait HistoryStore: Send + Sync {

@@ -8,8 +8,11 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod event;
+pub mod gate;
 pub mod history;
 pub mod idempotency;
+pub mod logging;
 pub mod migrations;
+pub mod plan;
 
 pub use domain::{Action, Outcome, Response, Step};

@@ -8,4 +8,7 @@ mod harness;
 mod emulator;
 mod guard;
 mod history;
+mod lambda;
+mod metrics;
 mod migrate;
+mod scaling;

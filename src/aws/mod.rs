@@ -4,9 +4,14 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>`, credentials), so the same binary runs against AWS or a local
 //! emulator without code changes (local-aws.md).
 
+pub mod autoscaling;
 pub mod calls;
+pub mod cloudwatch;
+pub mod docdb;
 pub mod dynamodb;
+pub mod ecs;
 pub mod migrate;
+pub mod scaling;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

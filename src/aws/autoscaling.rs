@@ -1,0 +1,114 @@
+//! Application Auto Scaling adapter: an ECS service's scalable target (`ecs:service:DesiredCount`).
+//!
+//! Target tracking overrides a desired count set by UpdateService, so for the night nightshift
+//! raises the target's MinCapacity (and MaxCapacity when below) and restores both afterwards.
+
+use super::scaling::CallError;
+use super::Timeouts;
+use crate::plan::Capacity;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_applicationautoscaling::Client;
+use std::time::Duration;
+
+/// The scalable target's resource id of an ECS service.
+pub fn resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{cluster}/{service}")
+}
+
+#[derive(Debug, Clone)]
+pub struct AutoScalingAdapter {
+    client: Client,
+    timeouts: Timeouts,
+    remaining: Option<Duration>,
+}
+
+impl AutoScalingAdapter {
+    pub fn new(client: Client, timeouts: Timeouts) -> Self {
+        AutoScalingAdapter {
+            client,
+            timeouts,
+            remaining: None,
+        }
+    }
+
+    pub fn with_budget(&self, remaining: Option<Duration>) -> Self {
+        AutoScalingAdapter {
+            remaining,
+            ..self.clone()
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn overrides(&self) -> aws_sdk_applicationautoscaling::config::Builder {
+        aws_sdk_applicationautoscaling::config::Builder::default()
+            .timeout_config(self.timeouts.within(self.remaining))
+    }
+
+    /// The service's scalable target, if it has one.
+    pub async fn describe(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<Capacity>, CallError> {
+        let id = resource_id(cluster, service);
+        let out = self
+            .client
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_ids(&id)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalableTargets",
+                    format!("scalable target {id}"),
+                )
+            })?;
+        Ok(out
+            .scalable_targets()
+            .iter()
+            .find(|t| t.resource_id() == id)
+            .map(|t| Capacity {
+                min: t.min_capacity(),
+                max: t.max_capacity(),
+            }))
+    }
+
+    /// Set the target's bounds (RegisterScalableTarget on an existing target updates it).
+    pub async fn register(
+        &self,
+        cluster: &str,
+        service: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        let id = resource_id(cluster, service);
+        self.client
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(&id)
+            .min_capacity(capacity.min)
+            .max_capacity(capacity.max)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "RegisterScalableTarget",
+                    "application-autoscaling:RegisterScalableTarget",
+                    format!("scalable target {id}"),
+                )
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,333 @@
+//! DocumentDB adapter (the RDS control plane with engine `docdb`, through aws-sdk-docdb, which
+//! reads `AWS_ENDPOINT_URL_DOCDB`).
+//!
+//! Reads: DescribeDBClusters (members and the writer flag), DescribeDBInstances filtered by
+//! cluster (class, status, pending class, ARN), ListTagsForResource per instance (DescribeDBInstances
+//! carries no tags in the DocumentDB API, and none on the emulator either).
+//!
+//! Writes are requests: DocumentDB creates, resizes and deletes instances in minutes, so every
+//! write returns once accepted and a later snapshot confirms. Each is safe to repeat:
+//! DBInstanceAlreadyExists on a create and "not found / already being deleted" on a delete count
+//! as done.
+
+use super::scaling::{Applied, CallError};
+use super::Timeouts;
+use crate::plan::{ClusterState, InstanceState};
+use aws_sdk_docdb::types::{Filter, Tag};
+use aws_sdk_docdb::Client;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct DocDbAdapter {
+    client: Client,
+    timeouts: Timeouts,
+    remaining: Option<Duration>,
+}
+
+fn instance_resource(id: &str) -> String {
+    format!("DocumentDB instance {id} (arn:aws:rds:<region>:<account>:db:{id})")
+}
+
+fn cluster_resource(id: &str) -> String {
+    format!("DocumentDB cluster {id} (arn:aws:rds:<region>:<account>:cluster:{id})")
+}
+
+impl DocDbAdapter {
+    pub fn new(client: Client, timeouts: Timeouts) -> Self {
+        DocDbAdapter {
+            client,
+            timeouts,
+            remaining: None,
+        }
+    }
+
+    pub fn with_budget(&self, remaining: Option<Duration>) -> Self {
+        DocDbAdapter {
+            remaining,
+            ..self.clone()
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn overrides(&self) -> aws_sdk_docdb::config::Builder {
+        aws_sdk_docdb::config::Builder::default()
+            .timeout_config(self.timeouts.within(self.remaining))
+    }
+
+    /// The cluster with every instance (writer flag, class, status, tags); None when the cluster
+    /// does not exist.
+    pub async fn describe_cluster(&self, cluster: &str) -> Result<Option<ClusterState>, CallError> {
+        let out = match self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(cluster)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let err = CallError::from_sdk(
+                    &e,
+                    "DescribeDBClusters",
+                    "rds:DescribeDBClusters",
+                    cluster_resource(cluster),
+                );
+                return if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let Some(found) = out
+            .db_clusters()
+            .iter()
+            .find(|c| c.db_cluster_identifier() == Some(cluster))
+        else {
+            return Ok(None);
+        };
+        let status = found.status().unwrap_or("unknown").to_string();
+        let members: BTreeMap<String, (bool, Option<i32>)> = found
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| {
+                m.db_instance_identifier().map(|id| {
+                    (
+                        id.to_string(),
+                        (m.is_cluster_writer().unwrap_or(false), m.promotion_tier()),
+                    )
+                })
+            })
+            .collect();
+
+        let mut details = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .describe_db_instances()
+                .filters(
+                    Filter::builder()
+                        .name("db-cluster-id")
+                        .values(cluster)
+                        .build(),
+                )
+                .set_marker(marker.clone())
+                .customize()
+                .config_override(self.overrides())
+                .send()
+                .await
+                .map_err(|e| {
+                    CallError::from_sdk(
+                        &e,
+                        "DescribeDBInstances",
+                        "rds:DescribeDBInstances",
+                        cluster_resource(cluster),
+                    )
+                })?;
+            details.extend(page.db_instances().iter().cloned());
+            marker = page.marker().filter(|m| !m.is_empty()).map(str::to_string);
+            if marker.is_none() {
+                break;
+            }
+        }
+
+        let tag_reads = details.iter().map(|d| async move {
+            match d.db_instance_arn() {
+                Some(arn) => {
+                    self.tags(arn, d.db_instance_identifier().unwrap_or(arn))
+                        .await
+                }
+                // Without an ARN the tags cannot be read: the instance counts as unmanaged,
+                // which only ever makes nightshift leave it alone.
+                None => Ok(BTreeMap::new()),
+            }
+        });
+        let tags = futures::future::try_join_all(tag_reads).await?;
+
+        let mut instances = Vec::new();
+        for (d, tags) in details.iter().zip(tags) {
+            let Some(id) = d.db_instance_identifier() else {
+                continue;
+            };
+            if d.db_cluster_identifier().is_some_and(|c| c != cluster) {
+                continue;
+            }
+            let (writer, member_tier) = members.get(id).copied().unwrap_or((false, None));
+            instances.push(InstanceState {
+                id: id.to_string(),
+                writer,
+                class: d.db_instance_class().unwrap_or("unknown").to_string(),
+                pending_class: d
+                    .pending_modified_values()
+                    .and_then(|p| p.db_instance_class())
+                    .map(str::to_string),
+                status: d.db_instance_status().unwrap_or("unknown").to_string(),
+                promotion_tier: d.promotion_tier().or(member_tier),
+                tags,
+            });
+        }
+        instances.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Some(ClusterState {
+            cluster: cluster.to_string(),
+            status,
+            instances,
+        }))
+    }
+
+    async fn tags(&self, arn: &str, id: &str) -> Result<BTreeMap<String, String>, CallError> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "ListTagsForResource",
+                    "rds:ListTagsForResource",
+                    instance_resource(id),
+                )
+            })?;
+        Ok(out
+            .tag_list()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+            .collect())
+    }
+
+    /// CreateDBInstance of a reader; DBInstanceAlreadyExists counts as done (a retry re-issued
+    /// the same deterministic identifier).
+    pub async fn create_reader(
+        &self,
+        cluster: &str,
+        instance: &str,
+        class: &str,
+        promotion_tier: i32,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Applied, CallError> {
+        let mut req = self
+            .client
+            .create_db_instance()
+            .db_cluster_identifier(cluster)
+            .db_instance_identifier(instance)
+            .db_instance_class(class)
+            .engine("docdb")
+            .promotion_tier(promotion_tier);
+        for (key, value) in tags {
+            req = req.tags(Tag::builder().key(key).value(value).build());
+        }
+        match req
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Applied::Done),
+            Err(e) => {
+                let err = CallError::from_sdk(
+                    &e,
+                    "CreateDBInstance",
+                    "rds:CreateDBInstance (and rds:AddTagsToResource)",
+                    instance_resource(instance),
+                );
+                if err.code.as_deref() == Some("DBInstanceAlreadyExists") {
+                    Ok(Applied::AlreadyDone(
+                        "already exists (DBInstanceAlreadyExists): an earlier delivery created it"
+                            .into(),
+                    ))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// ModifyDBInstance to `class`, applied now (it restarts the instance).
+    pub async fn modify_class(&self, instance: &str, class: &str) -> Result<Applied, CallError> {
+        self.client
+            .modify_db_instance()
+            .db_instance_identifier(instance)
+            .db_instance_class(class)
+            .apply_immediately(true)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "ModifyDBInstance",
+                    "rds:ModifyDBInstance",
+                    instance_resource(instance),
+                )
+            })?;
+        Ok(Applied::Done)
+    }
+
+    /// FailoverDBCluster to `target`.
+    pub async fn failover(&self, cluster: &str, target: &str) -> Result<Applied, CallError> {
+        self.client
+            .failover_db_cluster()
+            .db_cluster_identifier(cluster)
+            .target_db_instance_identifier(target)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "FailoverDBCluster",
+                    "rds:FailoverDBCluster",
+                    cluster_resource(cluster),
+                )
+            })?;
+        Ok(Applied::Done)
+    }
+
+    /// DeleteDBInstance; "not found" and "already being deleted" count as done.
+    pub async fn delete_instance(&self, instance: &str) -> Result<Applied, CallError> {
+        match self
+            .client
+            .delete_db_instance()
+            .db_instance_identifier(instance)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Applied::Done),
+            Err(e) => {
+                let err = CallError::from_sdk(
+                    &e,
+                    "DeleteDBInstance",
+                    "rds:DeleteDBInstance",
+                    instance_resource(instance),
+                );
+                if err.is_not_found() {
+                    Ok(Applied::AlreadyDone(
+                        "already gone (DBInstanceNotFound)".into(),
+                    ))
+                } else if err
+                    .message
+                    .to_ascii_lowercase()
+                    .contains("already being deleted")
+                {
+                    Ok(Applied::AlreadyDone("already being deleted".into()))
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}

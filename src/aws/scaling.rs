@@ -1,0 +1,432 @@
+//! The scaling adapters together: the [`Snapshot`] reader and the one executor through which
+//! every mutating scaling call goes.
+//!
+//! [`ScalingClients::execute`] is the only code that makes a mutating ECS, Application Auto
+//! Scaling or DocumentDB call, and it returns the call as an [`Action`] (service, call, resource,
+//! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
+//! in dry run the action is recorded with result `dry-run` and nothing is sent.
+
+use super::autoscaling::AutoScalingAdapter;
+use super::docdb::DocDbAdapter;
+use super::ecs::EcsAdapter;
+use super::{classify, describe, ErrorClass, Timeouts};
+use crate::config::Scenario;
+use crate::domain::Action;
+use crate::plan::{Call, ServiceState, Snapshot};
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::fmt;
+use std::time::Duration;
+
+/// How a failed scaling call is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallErrorKind {
+    /// Throttling, 5xx, timeouts, and DocumentDB's "busy right now" states
+    /// (InvalidDBInstanceState, InvalidDBClusterStateFault): retry later; the step stays open.
+    Retryable,
+    /// Quota or capacity (InstanceQuotaExceeded, InsufficientDBInstanceCapacity): record it and
+    /// go on with what the night got.
+    Degraded,
+    /// The function's role may not make this call: fail clearly, naming the action and resource.
+    AccessDenied,
+    /// The addressed resource does not exist.
+    NotFound,
+    /// Anything else a retry will not fix (e.g. an invalid instance class in the config).
+    Permanent,
+}
+
+/// A failed scaling call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub kind: CallErrorKind,
+    /// API operation, e.g. `CreateDBInstance`.
+    pub operation: &'static str,
+    /// The IAM action(s) the call needs, e.g. `rds:CreateDBInstance`.
+    pub iam_action: &'static str,
+    /// What it addressed, for humans.
+    pub resource: String,
+    /// The service's error code, when it sent one.
+    pub code: Option<String>,
+    /// Code and message, or the transport failure.
+    pub message: String,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            CallErrorKind::AccessDenied => write!(
+                f,
+                "{} on {} was denied ({}): the function's role lacks {} on {}; grant it (`nightshift iam-policy` prints the policy) and re-send the event",
+                self.operation, self.resource, self.message, self.iam_action, self.resource
+            ),
+            _ => write!(f, "{} on {}: {}", self.operation, self.resource, self.message),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Error codes that mean "the cluster or instance is busy (modifying, failing over, backing
+/// up)": a later attempt can succeed.
+const BUSY_CODES: &[&str] = &[
+    "InvalidDBInstanceState",
+    "InvalidDBInstanceStateFault",
+    "InvalidDBClusterStateFault",
+    "InvalidDBClusterState",
+    // ECS and Application Auto Scaling server-side and concurrency faults.
+    "ServerException",
+    "ConcurrentUpdateException",
+    "InternalServiceException",
+];
+
+/// Error codes of quota and capacity shortfalls: the night goes on with what it has.
+const DEGRADED_CODES: &[&str] = &[
+    "InstanceQuotaExceeded",
+    "InstanceQuotaExceededFault",
+    "InsufficientDBInstanceCapacity",
+    "InsufficientDBInstanceCapacityFault",
+    "StorageQuotaExceeded",
+    "StorageQuotaExceededFault",
+];
+
+fn kind_of_code(code: Option<&str>, general: ErrorClass) -> CallErrorKind {
+    match code {
+        Some(c) if BUSY_CODES.contains(&c) => CallErrorKind::Retryable,
+        Some(c) if DEGRADED_CODES.contains(&c) => CallErrorKind::Degraded,
+        _ => match general {
+            ErrorClass::Transient => CallErrorKind::Retryable,
+            ErrorClass::AccessDenied => CallErrorKind::AccessDenied,
+            ErrorClass::NotFound => CallErrorKind::NotFound,
+            ErrorClass::Permanent => CallErrorKind::Permanent,
+        },
+    }
+}
+
+impl CallError {
+    pub fn from_sdk<E>(
+        err: &SdkError<E, HttpResponse>,
+        operation: &'static str,
+        iam_action: &'static str,
+        resource: impl Into<String>,
+    ) -> CallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let code = match err {
+            SdkError::ServiceError(s) => s.err().code().map(str::to_string),
+            _ => None,
+        };
+        CallError {
+            kind: kind_of_code(code.as_deref(), classify(err)),
+            operation,
+            iam_action,
+            resource: resource.into(),
+            code,
+            message: describe(err),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == CallErrorKind::NotFound
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind == CallErrorKind::Retryable
+    }
+}
+
+/// A write the service accepted, or found already done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Nothing changed: the effect was already in place (why).
+    AlreadyDone(String),
+}
+
+/// One executed (or dry-run) call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub action: Action,
+    pub error: Option<CallError>,
+}
+
+/// The ECS, Application Auto Scaling and DocumentDB adapters of one process.
+#[derive(Debug, Clone)]
+pub struct ScalingClients {
+    pub ecs: EcsAdapter,
+    pub autoscaling: AutoScalingAdapter,
+    pub docdb: DocDbAdapter,
+}
+
+impl ScalingClients {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        autoscaling: aws_sdk_applicationautoscaling::Client,
+        docdb: aws_sdk_docdb::Client,
+        timeouts: Timeouts,
+    ) -> Self {
+        ScalingClients {
+            ecs: EcsAdapter::new(ecs, timeouts),
+            autoscaling: AutoScalingAdapter::new(autoscaling, timeouts),
+            docdb: DocDbAdapter::new(docdb, timeouts),
+        }
+    }
+
+    /// Clients from the shared SDK config (endpoints from `AWS_ENDPOINT_URL_ECS`,
+    /// `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, `AWS_ENDPOINT_URL_DOCDB` or `AWS_ENDPOINT_URL`).
+    pub fn from_sdk_config(sdk: &SdkConfig, timeouts: Timeouts) -> Self {
+        ScalingClients::new(
+            aws_sdk_ecs::Client::new(sdk),
+            aws_sdk_applicationautoscaling::Client::new(sdk),
+            aws_sdk_docdb::Client::new(sdk),
+            timeouts,
+        )
+    }
+
+    /// A copy whose calls end before the invocation's deadline.
+    pub fn with_budget(&self, remaining: Option<Duration>) -> Self {
+        ScalingClients {
+            ecs: self.ecs.with_budget(remaining),
+            autoscaling: self.autoscaling.with_budget(remaining),
+            docdb: self.docdb.with_budget(remaining),
+        }
+    }
+
+    /// Read the live state of every resource the scenario configures. A resource that does not
+    /// exist is left out (the planner decides what that means); a failed read is an error.
+    pub async fn snapshot(&self, scenario: &Scenario) -> Result<Snapshot, CallError> {
+        let services = futures::future::try_join_all(scenario.ecs.iter().map(|t| async move {
+            let counts = self.ecs.describe_service(&t.cluster, &t.service).await?;
+            let Some(counts) = counts else {
+                return Ok::<_, CallError>(None);
+            };
+            let scalable_target = self.autoscaling.describe(&t.cluster, &t.service).await?;
+            Ok(Some(ServiceState {
+                cluster: t.cluster.clone(),
+                service: t.service.clone(),
+                status: counts.status,
+                desired: counts.desired,
+                running: counts.running,
+                pending: counts.pending,
+                scalable_target,
+            }))
+        }))
+        .await?;
+        let clusters = futures::future::try_join_all(
+            scenario
+                .docdb
+                .iter()
+                .map(|t| self.docdb.describe_cluster(&t.cluster)),
+        )
+        .await?;
+        Ok(Snapshot {
+            services: services.into_iter().flatten().collect(),
+            clusters: clusters.into_iter().flatten().collect(),
+        })
+    }
+
+    /// Make one planned call (or, in dry run, only record it).
+    pub async fn execute(&self, call: &Call, dry_run: bool) -> Executed {
+        if dry_run {
+            return Executed {
+                action: call.action("dry-run"),
+                error: None,
+            };
+        }
+        let result = match call {
+            Call::RegisterScalableTarget {
+                cluster,
+                service,
+                to,
+                ..
+            } => self
+                .autoscaling
+                .register(cluster, service, *to)
+                .await
+                .map(|()| Applied::Done),
+            Call::UpdateService {
+                cluster,
+                service,
+                desired,
+                ..
+            } => self
+                .ecs
+                .update_desired(cluster, service, *desired)
+                .await
+                .map(|()| Applied::Done),
+            Call::CreateDbInstance {
+                cluster,
+                instance,
+                class,
+                promotion_tier,
+                tags,
+            } => {
+                self.docdb
+                    .create_reader(cluster, instance, class, *promotion_tier, tags)
+                    .await
+            }
+            Call::ModifyDbInstanceClass {
+                instance, class, ..
+            } => self.docdb.modify_class(instance, class).await,
+            Call::FailoverDbCluster {
+                cluster, target, ..
+            } => self.docdb.failover(cluster, target).await,
+            Call::DeleteDbInstance { instance, .. } => self.docdb.delete_instance(instance).await,
+        };
+        match result {
+            Ok(Applied::Done) => Executed {
+                action: call.action("ok"),
+                error: None,
+            },
+            Ok(Applied::AlreadyDone(why)) => Executed {
+                action: call.action(format!("ok: {why}")),
+                error: None,
+            },
+            Err(error) => Executed {
+                action: call.action(format!("error: {}", error.message)),
+                error: Some(error),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::calls::CallLog;
+    use aws_config::{BehaviorVersion, Region};
+    use std::collections::BTreeMap;
+
+    fn clients(log: &CallLog) -> ScalingClients {
+        // Port 9 (discard) on loopback: any call that did go out would fail, and be logged.
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        ScalingClients::new(
+            aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(&sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_docdb::Client::from_conf(
+                aws_sdk_docdb::config::Builder::from(&sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            Timeouts::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn dry_run_records_every_call_and_sends_none() {
+        let log = CallLog::new();
+        let c = clients(&log);
+        let calls = [
+            Call::UpdateService {
+                cluster: "b".into(),
+                service: "w".into(),
+                desired: 3,
+                from: 1,
+            },
+            Call::RegisterScalableTarget {
+                cluster: "b".into(),
+                service: "w".into(),
+                to: crate::plan::Capacity { min: 3, max: 3 },
+                from: crate::plan::Capacity { min: 1, max: 3 },
+            },
+            Call::CreateDbInstance {
+                cluster: "db".into(),
+                instance: "db-ns-abcdef-1".into(),
+                class: "db.r6g.large".into(),
+                promotion_tier: 15,
+                tags: BTreeMap::new(),
+            },
+            Call::ModifyDbInstanceClass {
+                cluster: "db".into(),
+                instance: "i".into(),
+                class: "c".into(),
+                from: "d".into(),
+            },
+            Call::FailoverDbCluster {
+                cluster: "db".into(),
+                target: "i".into(),
+                from: "w".into(),
+            },
+            Call::DeleteDbInstance {
+                cluster: "db".into(),
+                instance: "i".into(),
+            },
+        ];
+        for call in &calls {
+            let done = c.execute(call, true).await;
+            assert_eq!(done.action.result, "dry-run");
+            assert_eq!(done.action.call, call.operation());
+            assert!(done.error.is_none());
+        }
+        assert_eq!(log.calls(), [], "dry run sent a request");
+    }
+
+    #[test]
+    fn error_codes_map_to_the_handling_issue_b_asks_for() {
+        let k = |code: &str, general| kind_of_code(Some(code), general);
+        assert_eq!(
+            k("InvalidDBInstanceState", ErrorClass::Permanent),
+            CallErrorKind::Retryable
+        );
+        assert_eq!(
+            k("InvalidDBClusterStateFault", ErrorClass::Permanent),
+            CallErrorKind::Retryable
+        );
+        assert_eq!(
+            k("InstanceQuotaExceeded", ErrorClass::Permanent),
+            CallErrorKind::Degraded
+        );
+        assert_eq!(
+            k("InsufficientDBInstanceCapacity", ErrorClass::Permanent),
+            CallErrorKind::Degraded
+        );
+        assert_eq!(
+            k("Throttling", ErrorClass::Transient),
+            CallErrorKind::Retryable
+        );
+        assert_eq!(
+            k("AccessDenied", ErrorClass::AccessDenied),
+            CallErrorKind::AccessDenied
+        );
+        assert_eq!(
+            kind_of_code(None, ErrorClass::Transient),
+            CallErrorKind::Retryable
+        );
+        assert_eq!(
+            k("DBInstanceNotFound", ErrorClass::NotFound),
+            CallErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn access_denied_names_the_iam_action_and_the_resource() {
+        let e = CallError {
+            kind: CallErrorKind::AccessDenied,
+            operation: "DeleteDBInstance",
+            iam_action: "rds:DeleteDBInstance",
+            resource: "DocumentDB instance x".into(),
+            code: Some("AccessDenied".into()),
+            message: "AccessDenied: not authorized".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("lacks rds:DeleteDBInstance on DocumentDB instance x"),
+            "{text}"
+        );
+        assert!(text.contains("nightshift iam-policy"));
+    }
+}

@@ -1,0 +1,1531 @@
+//! The scale-down gate: is the night over? Pure policy: no I/O, no clock (`now` is passed in).
+//!
+//! A `check` (scheduled, or triggered by a completion event) and a `scale-down` without
+//! `force` ask [`decide`]. It scales down when
+//!
+//! 1. the command says `force = true` (rule [`Rule::Forced`]), or
+//! 2. `now` is at or past the deadline (rule [`Rule::Deadline`]): the first time the scenario's
+//!    local clock reads `deadline` after the scale-up, whatever the metrics say, or
+//! 3. every metric was quiet for `quiet_for` **and** `min_hold` has passed since the scale-up
+//!    (rule [`Rule::Quiet`]).
+//!
+//! Otherwise it defers, with a reason that names each busy metric with its worst value and
+//! threshold, when `min_hold` ends if it has not, and when the deadline falls. Every decision
+//! carries its [`Evidence`]: the value of every period of every metric, the thresholds, the rule
+//! that fired and the deadline instant, for the run history.
+//!
+//! # The window
+//!
+//! Periods are aligned to the metric's period counted from the Unix epoch, as CloudWatch aligns
+//! them when the query's StartTime is aligned ([`query_range`] makes it so). A metric is judged on
+//! the last `ceil(quiet_for / period)` *settled* periods (see lag below). Each period's statistic
+//! must be strictly below `below`; a period without a datapoint is *missing* and counts as
+//! `missing_data` says ("busy" → busy, "quiet" → quiet). Datapoints may arrive in any order
+//! (AWS answers newest first by default, the emulator oldest first): they are bucketed by
+//! timestamp, never by position. Two datapoints in one period (only possible when a query's
+//! StartTime was not aligned) count as the higher of them: higher is busier, so this errs busy.
+//!
+//! # Ingestion lag: settled periods only; busy evidence taken at once
+//!
+//! CloudWatch makes a datapoint readable a minute or two after its timestamp, so the newest
+//! period(s) may still be filling: empty, or holding part of their datapoints. The gate counts a
+//! period as *settled* once it ended at least `lag` ([`INGESTION_LAG`], 2 minutes) before `now`,
+//! and the window is the last `quiet_for` of settled periods: `[end - n·period, end)` with
+//! `end = floor(now - lag, period)`. Periods after `end` are *pending*: shown in the evidence,
+//! never counted as quiet or missing, but a pending value already at or above the threshold makes
+//! the metric busy, because that datapoint exists whatever else arrives later.
+//!
+//! Why not "a partial newest period counts as missing"? Under `missing_data = "busy"` a check
+//! would then always find a missing period and never scale down before the deadline; under
+//! `"quiet"` it would count a period nobody has seen yet as quiet, which is the early scale-down
+//! this gate exists to prevent. Excluding unsettled periods is both safe and live; its price is
+//! that a scale-down comes up to `lag + period` later than the last quiet datapoint.
+//!
+//! # Deadline and daylight saving time
+//!
+//! [`deadline_instant`] is the first instant after the scale-up at which the scenario's local
+//! clock reads `deadline` (a deadline earlier in the day than the scale-up is the next day's), in
+//! zoned arithmetic so DST changes in between are counted in real hours. A local time that does
+//! not exist (inside a spring-forward gap) resolves with jiff's *compatible* rule, the one of
+//! RFC 5545 and Temporal: it moves forward by the length of the gap (02:30 on a night whose
+//! clocks jump 02:00 → 03:00 is 03:30 new time). A local time that happens twice (fall-back)
+//! is its first occurrence after the scale-up: normally the earlier one, the later one when the
+//! scale-up happened between the two.
+//!
+//! # Failures are not quiet
+//!
+//! When GetMetricData fails, nothing is known about the metrics: the gate treats every metric as
+//! busy, records the error and the fallback in the evidence, and waits for a later check or the
+//! deadline, whatever `missing_data` says (that setting is about periods without datapoints in a
+//! successful answer). A successful answer without any datapoint follows `missing_data`, and the
+//! evidence says so.
+
+use crate::config::{MetricSpec, MissingData, ScaleDown, Scenario};
+use jiff::civil::Time;
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// How long after a period ends the gate waits before it trusts the period's statistic: about
+/// CloudWatch's usual delay between a datapoint's timestamp and it being readable.
+pub const INGESTION_LAG: Duration = Duration::from_secs(120);
+
+/// The longest alignment [`query_range`] uses for the query's StartTime: periods whose least
+/// common multiple is longer than this fall back to the longest period's alignment.
+const MAX_ALIGNMENT_SECS: i64 = 86_400;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------------------------
+
+/// What was fetched for one metric: its datapoints as (period start, statistic), in any order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricWindow {
+    pub spec: MetricSpec,
+    pub points: Vec<(Timestamp, f64)>,
+}
+
+/// The result of reading the metrics: what the CloudWatch adapter's `fetch` returned, with the
+/// error reduced to its message (the gate only records it). Build it with `.into()` from the
+/// adapter's `Result`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsFetch {
+    Windows(Vec<MetricWindow>),
+    Failed(String),
+}
+
+impl<E: fmt::Display> From<Result<Vec<MetricWindow>, E>> for MetricsFetch {
+    fn from(result: Result<Vec<MetricWindow>, E>) -> Self {
+        match result {
+            Ok(windows) => MetricsFetch::Windows(windows),
+            Err(e) => MetricsFetch::Failed(e.to_string()),
+        }
+    }
+}
+
+/// The time range to ask CloudWatch for, covering every metric's window: `from` is aligned to
+/// every metric's period (so CloudWatch's buckets are the gate's), `to` (exclusive) is `now`
+/// rounded up to the minute, so pending periods are read too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryRange {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// The range [`decide`] needs datapoints for at `now`, with [`INGESTION_LAG`].
+pub fn query_range(scale_down: &ScaleDown, now: Timestamp) -> QueryRange {
+    let now_s = now.as_second();
+    let lag = secs(INGESTION_LAG);
+    let mut alignment: i64 = 60;
+    let mut from = now_s;
+    for spec in &scale_down.metrics {
+        let p = period_secs(spec);
+        let start = settled_end(now_s, lag, p)
+            .saturating_sub(p.saturating_mul(periods_in(scale_down.quiet_for, p)));
+        from = from.min(start);
+        alignment = match lcm(alignment, p) {
+            Some(l) if l <= MAX_ALIGNMENT_SECS => l,
+            _ => alignment.max(p),
+        };
+    }
+    let to = ceil_to(now_s + i64::from(now.subsec_nanosecond() > 0), 60);
+    QueryRange {
+        from: at(floor_to(from, alignment)),
+        to: at(to.max(from.saturating_add(60))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-metric verdict
+// ---------------------------------------------------------------------------------------------
+
+/// How one period counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeriodState {
+    /// Settled, statistic strictly below the threshold.
+    Quiet,
+    /// Statistic at or above the threshold (settled, or pending with a value already too high).
+    Busy,
+    /// Settled, no datapoint: counts as `missing_data` says.
+    Missing,
+    /// Ended less than the ingestion lag ago (or not ended yet): not counted.
+    Pending,
+}
+
+/// One period of one metric: its start and statistic (`null` when no datapoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodValue {
+    pub start: Timestamp,
+    pub value: Option<f64>,
+    pub state: PeriodState,
+}
+
+/// A metric's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricState {
+    /// Every settled period has a value below the threshold.
+    Quiet,
+    /// Some period is at or above the threshold.
+    Busy,
+    /// No period is busy, but some settled period has no datapoint.
+    Missing,
+}
+
+impl MetricState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricState::Quiet => "quiet",
+            MetricState::Busy => "busy",
+            MetricState::Missing => "missing",
+        }
+    }
+}
+
+/// The highest value seen in a metric's periods, and the start of its period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Worst {
+    pub value: f64,
+    pub at: Timestamp,
+}
+
+/// One metric judged over its window; also its part of the [`Evidence`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricVerdict {
+    /// `Namespace/Name{Dim=value,…}`, e.g. `Batch/JobsRunning{Job=nightly}`.
+    pub metric: String,
+    pub stat: String,
+    /// The period, e.g. `1m`.
+    pub period: String,
+    /// Threshold: quiet means strictly below it.
+    pub below: f64,
+    /// The settled window `[from, to)` that must be quiet.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Settled periods, then pending ones, oldest first.
+    pub periods: Vec<PeriodValue>,
+    /// The highest value among the counted periods (settled ones, and pending ones already busy).
+    pub worst: Option<Worst>,
+    pub verdict: MetricState,
+    /// Whether this metric lets the night end (quiet, or missing under `missing_data = "quiet"`).
+    pub counts_as_quiet: bool,
+}
+
+/// Judges one metric at `now`: the last `quiet_for` of periods that ended at least `lag` ago,
+/// aligned to the metric's period (see the module docs for the window and the lag rule).
+pub fn evaluate_metrics(
+    spec: &MetricSpec,
+    points: &[(Timestamp, f64)],
+    now: Timestamp,
+    quiet_for: Duration,
+    missing_data: MissingData,
+    lag: Duration,
+) -> MetricVerdict {
+    let p = period_secs(spec);
+    let end = settled_end(now.as_second(), secs(lag), p);
+    let start = end.saturating_sub(p.saturating_mul(periods_in(quiet_for, p)));
+
+    // Period start → statistic; several datapoints in one period count as the highest.
+    let mut by_period: BTreeMap<i64, f64> = BTreeMap::new();
+    for &(t, value) in points {
+        if !value.is_finite() {
+            continue;
+        }
+        let slot = by_period.entry(floor_to(t.as_second(), p)).or_insert(value);
+        *slot = slot.max(value);
+    }
+
+    let mut periods = Vec::new();
+    let mut s = start;
+    while s < end {
+        let value = by_period.get(&s).copied();
+        let state = match value {
+            Some(v) if v < spec.below => PeriodState::Quiet,
+            Some(_) => PeriodState::Busy,
+            None => PeriodState::Missing,
+        };
+        periods.push(PeriodValue {
+            start: at(s),
+            value,
+            state,
+        });
+        s = s.saturating_add(p);
+    }
+    while at(s) < now {
+        let value = by_period.get(&s).copied();
+        let state = match value {
+            Some(v) if v >= spec.below => PeriodState::Busy,
+            _ => PeriodState::Pending,
+        };
+        periods.push(PeriodValue {
+            start: at(s),
+            value,
+            state,
+        });
+        s = s.saturating_add(p);
+    }
+
+    // The highest counted value (pending periods count only when already busy); the newest of
+    // equal ones, as the most telling.
+    let worst = periods
+        .iter()
+        .filter(|pv| pv.state != PeriodState::Pending)
+        .filter_map(|pv| {
+            pv.value.map(|value| Worst {
+                value,
+                at: pv.start,
+            })
+        })
+        .fold(None, |best: Option<Worst>, w| match best {
+            Some(b) if b.value > w.value => Some(b),
+            _ => Some(w),
+        });
+    let has = |state| periods.iter().any(|pv| pv.state == state);
+    let verdict = if has(PeriodState::Busy) {
+        MetricState::Busy
+    } else if has(PeriodState::Missing) {
+        MetricState::Missing
+    } else {
+        MetricState::Quiet
+    };
+    let counts_as_quiet = match verdict {
+        MetricState::Quiet => true,
+        MetricState::Missing => missing_data == MissingData::Quiet,
+        MetricState::Busy => false,
+    };
+    MetricVerdict {
+        metric: metric_label(spec),
+        stat: spec.stat.clone(),
+        period: format_duration(spec.period),
+        below: spec.below,
+        from: at(start),
+        to: at(end),
+        periods,
+        worst,
+        verdict,
+        counts_as_quiet,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadline
+// ---------------------------------------------------------------------------------------------
+
+/// The first instant after `scaled_up_at` at which the local clock of `tz` reads `deadline`.
+///
+/// A deadline earlier in the day than the scale-up is the next day's. A local time skipped by a
+/// DST change moves forward by the gap (jiff's compatible rule); a repeated one is the first of
+/// its occurrences after the scale-up. See the module docs.
+pub fn deadline_instant(tz: &TimeZone, deadline: Time, scaled_up_at: Timestamp) -> Timestamp {
+    let mut date = tz.to_datetime(scaled_up_at).date();
+    // The scale-up's local date, then the next: the next day's deadline is always after it.
+    for _ in 0..3 {
+        let local = tz.to_ambiguous_timestamp(date.to_datetime(deadline));
+        let candidates = match local.offset() {
+            AmbiguousOffset::Fold { .. } => [local.earlier().ok(), local.later().ok()],
+            _ => [local.compatible().ok(), None],
+        };
+        if let Some(t) = candidates.into_iter().flatten().find(|t| *t > scaled_up_at) {
+            return t;
+        }
+        match date.tomorrow() {
+            Ok(next) => date = next,
+            Err(_) => break,
+        }
+    }
+    // Only at the end of jiff's supported range (year 9999): a day later, at the latest.
+    scaled_up_at
+        .checked_add(SignedDuration::from_hours(24))
+        .unwrap_or(Timestamp::MAX)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decision
+// ---------------------------------------------------------------------------------------------
+
+/// Which rule let the night end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Every metric quiet for `quiet_for`, and `min_hold` passed.
+    Quiet,
+    /// The deadline passed: scale down regardless of metrics.
+    Deadline,
+    /// The command said `force = true`.
+    Forced,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Quiet => "quiet",
+            Rule::Deadline => "deadline",
+            Rule::Forced => "forced",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    ScaleDown {
+        rule: Rule,
+    },
+    /// Keep the capacity; `reason` is the response's reason.
+    Defer {
+        reason: String,
+    },
+}
+
+/// Everything a decision was based on, recorded with the run (`EventRecord::evidence`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The rule that fired; `None` when deferred.
+    pub rule: Option<Rule>,
+    /// The decision in one sentence (the response's reason).
+    pub summary: String,
+    pub now: Timestamp,
+    pub scaled_up_at: Timestamp,
+    /// When the deadline falls (or fell), as an instant and on the scenario's local clock.
+    pub deadline: Timestamp,
+    pub deadline_local: String,
+    pub min_hold_until: Timestamp,
+    pub quiet_for: String,
+    /// `busy` or `quiet`.
+    pub missing_data: String,
+    pub ingestion_lag: String,
+    pub force: bool,
+    /// One verdict per configured metric, in config order; empty when the fetch failed.
+    pub metrics: Vec<MetricVerdict>,
+    /// The GetMetricData error, when the metrics could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_error: Option<String>,
+    /// How missing knowledge was counted: a failed fetch (busy until the deadline) or an answer
+    /// without any datapoint (per `missing_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub evidence: Evidence,
+}
+
+impl Decision {
+    pub fn scales_down(&self) -> bool {
+        matches!(self.verdict, Verdict::ScaleDown { .. })
+    }
+
+    /// The rule that fired, when the decision is to scale down.
+    pub fn rule(&self) -> Option<Rule> {
+        match self.verdict {
+            Verdict::ScaleDown { rule } => Some(rule),
+            Verdict::Defer { .. } => None,
+        }
+    }
+
+    /// One sentence for the response's `reason`, for either verdict.
+    pub fn reason(&self) -> &str {
+        &self.evidence.summary
+    }
+
+    /// The evidence as JSON, for `EventRecord::evidence`.
+    pub fn evidence_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.evidence).unwrap_or_else(
+            |e| serde_json::json!({ "summary": self.evidence.summary, "error": e.to_string() }),
+        )
+    }
+}
+
+/// Decides whether `scenario`'s night is over at `now` (see the module docs for the rules).
+///
+/// `fetched` is what the CloudWatch adapter returned for `query_range(&scenario.scale_down, now)`;
+/// windows are matched to the configured metrics by their spec, and a metric without a window
+/// counts as having no datapoints.
+pub fn decide(
+    scenario: &Scenario,
+    fetched: &MetricsFetch,
+    scaled_up_at: Timestamp,
+    now: Timestamp,
+    force: bool,
+) -> Decision {
+    let sd = &scenario.scale_down;
+    let deadline = deadline_instant(&scenario.timezone, sd.deadline, scaled_up_at);
+    let min_hold_until = scaled_up_at
+        .checked_add(sd.min_hold)
+        .unwrap_or(Timestamp::MAX);
+    let deadline_text = format!(
+        "deadline {} {} falls at {} ({})",
+        sd.deadline.strftime("%H:%M"),
+        scenario.timezone_name,
+        local_minute(&scenario.timezone, deadline),
+        utc_minute(deadline)
+    );
+
+    let (metrics, fetch_error) = match fetched {
+        MetricsFetch::Windows(windows) => {
+            let verdicts = sd
+                .metrics
+                .iter()
+                .map(|spec| {
+                    let points = windows
+                        .iter()
+                        .find(|w| w.spec == *spec)
+                        .map_or(&[][..], |w| &w.points[..]);
+                    evaluate_metrics(
+                        spec,
+                        points,
+                        now,
+                        sd.quiet_for,
+                        sd.missing_data,
+                        INGESTION_LAG,
+                    )
+                })
+                .collect::<Vec<_>>();
+            (verdicts, None)
+        }
+        MetricsFetch::Failed(error) => (Vec::new(), Some(error.clone())),
+    };
+
+    let fallback = match &fetch_error {
+        Some(_) => Some(
+            "the metrics could not be read: every metric counts as busy (an error is not quiet, \
+             whatever missing_data says), so only the deadline or force scales down"
+                .to_string(),
+        ),
+        None if metrics
+            .iter()
+            .all(|m| m.periods.iter().all(|p| p.value.is_none())) =>
+        {
+            Some(format!(
+                "GetMetricData returned no datapoints for any metric: every period counts as {} (missing_data = \"{}\")",
+                missing_data_str(sd.missing_data),
+                missing_data_str(sd.missing_data)
+            ))
+        }
+        None => None,
+    };
+
+    let all_quiet = fetch_error.is_none() && metrics.iter().all(|m| m.counts_as_quiet);
+    let hold_passed = now >= min_hold_until;
+    let busy_text = busy_parts(&metrics, sd.missing_data);
+
+    let (verdict, summary) = if force {
+        (
+            Verdict::ScaleDown { rule: Rule::Forced },
+            "forced: the command said force = true; scaling down without waiting for the metrics or the deadline"
+                .to_string(),
+        )
+    } else if now >= deadline {
+        let still = if let Some(e) = &fetch_error {
+            format!(" (metrics unreadable: {e})")
+        } else if busy_text.is_empty() {
+            String::new()
+        } else {
+            format!(" (still busy: {})", busy_text.join("; "))
+        };
+        (
+            Verdict::ScaleDown {
+                rule: Rule::Deadline,
+            },
+            format!(
+                "deadline: {} {} passed at {} ({}); scaling down regardless of metrics{still}",
+                sd.deadline.strftime("%H:%M"),
+                scenario.timezone_name,
+                local_minute(&scenario.timezone, deadline),
+                utc_minute(deadline)
+            ),
+        )
+    } else if all_quiet && hold_passed {
+        let quiet: Vec<String> = metrics.iter().map(quiet_part).collect();
+        (
+            Verdict::ScaleDown { rule: Rule::Quiet },
+            format!(
+                "quiet: every metric below its threshold for {} ({}) and min_hold {} passed at {}; scaling down",
+                format_duration(sd.quiet_for),
+                quiet.join("; "),
+                format_duration(sd.min_hold),
+                utc_minute(min_hold_until)
+            ),
+        )
+    } else {
+        let mut parts = Vec::new();
+        if let Some(e) = &fetch_error {
+            parts.push(format!(
+                "metrics unreadable ({e}); an error is not quiet, so the capacity stays until a check reads the metrics or the deadline passes"
+            ));
+        }
+        parts.extend(busy_text);
+        if all_quiet {
+            parts.push(format!(
+                "every metric quiet for {}",
+                format_duration(sd.quiet_for)
+            ));
+        }
+        if !hold_passed {
+            parts.push(format!(
+                "min_hold {} since scale-up at {} has not passed: not before {}",
+                format_duration(sd.min_hold),
+                utc_minute(scaled_up_at),
+                utc_minute(min_hold_until)
+            ));
+        }
+        parts.push(format!(
+            "{deadline_text}; scale-down then happens regardless"
+        ));
+        let reason = parts.join("; ");
+        (
+            Verdict::Defer {
+                reason: reason.clone(),
+            },
+            reason,
+        )
+    };
+
+    Decision {
+        evidence: Evidence {
+            rule: match verdict {
+                Verdict::ScaleDown { rule } => Some(rule),
+                Verdict::Defer { .. } => None,
+            },
+            summary,
+            now,
+            scaled_up_at,
+            deadline,
+            deadline_local: local_minute(&scenario.timezone, deadline),
+            min_hold_until,
+            quiet_for: format_duration(sd.quiet_for),
+            missing_data: missing_data_str(sd.missing_data).to_string(),
+            ingestion_lag: format_duration(INGESTION_LAG),
+            force,
+            metrics,
+            fetch_error,
+            fallback,
+        },
+        verdict,
+    }
+}
+
+/// One phrase per metric that keeps the night going: busy ones with their worst value,
+/// missing ones when missing data counts as busy.
+fn busy_parts(metrics: &[MetricVerdict], missing_data: MissingData) -> Vec<String> {
+    metrics
+        .iter()
+        .filter(|m| !m.counts_as_quiet)
+        .map(|m| match (m.verdict, m.worst) {
+            (MetricState::Busy, Some(w)) => format!(
+                "{} {} was {} (threshold below {}) at {}",
+                m.metric,
+                m.stat,
+                w.value,
+                m.below,
+                utc_minute(w.at)
+            ),
+            _ => {
+                let missing = m
+                    .periods
+                    .iter()
+                    .filter(|p| p.state == PeriodState::Missing)
+                    .count();
+                let settled = m
+                    .periods
+                    .iter()
+                    .filter(|p| p.state != PeriodState::Pending)
+                    .count();
+                format!(
+                    "{} {} has no datapoints in {missing} of {settled} periods since {} (missing_data = \"{}\" counts them as busy)",
+                    m.metric,
+                    m.stat,
+                    utc_minute(m.from),
+                    missing_data_str(missing_data)
+                )
+            }
+        })
+        .collect()
+}
+
+fn quiet_part(m: &MetricVerdict) -> String {
+    match (m.verdict, m.worst) {
+        (MetricState::Quiet, Some(w)) => format!(
+            "{} {} at most {} (threshold below {}) from {} to {}",
+            m.metric,
+            m.stat,
+            w.value,
+            m.below,
+            utc_minute(m.from),
+            utc_minute(m.to)
+        ),
+        _ => format!(
+            "{} {} has periods without datapoints from {} to {}, counted as quiet (missing_data = \"quiet\")",
+            m.metric,
+            m.stat,
+            utc_minute(m.from),
+            utc_minute(m.to)
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+/// `Batch/JobsRunning{Job=nightly}`; dimensions in name order (the config keeps them sorted).
+pub fn metric_label(spec: &MetricSpec) -> String {
+    let mut label = format!("{}/{}", spec.namespace, spec.name);
+    if !spec.dimensions.is_empty() {
+        let dims: Vec<String> = spec
+            .dimensions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        label.push_str(&format!("{{{}}}", dims.join(",")));
+    }
+    label
+}
+
+fn missing_data_str(m: MissingData) -> &'static str {
+    match m {
+        MissingData::Busy => "busy",
+        MissingData::Quiet => "quiet",
+    }
+}
+
+/// `2026-11-25T22:41Z`: minutes are what a reader compares with a dashboard.
+fn utc_minute(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+/// `2026-11-26T07:30+09:00` on the scenario's clock.
+fn local_minute(tz: &TimeZone, t: Timestamp) -> String {
+    t.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M%:z")
+        .to_string()
+}
+
+/// `15m`, `1h30m`: the config's own duration spelling.
+fn format_duration(d: Duration) -> String {
+    let mut rest = d.as_secs();
+    if rest == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The metric's period in seconds; never below one second, so a period is never empty.
+fn period_secs(spec: &MetricSpec) -> i64 {
+    secs(spec.period).max(1)
+}
+
+/// Periods of `p` seconds needed to cover `quiet_for`: rounded up, at least one.
+fn periods_in(quiet_for: Duration, p: i64) -> i64 {
+    let q = secs(quiet_for);
+    (q / p + i64::from(q % p != 0)).max(1)
+}
+
+/// End of the newest settled period: periods ending at or before `now - lag`.
+fn settled_end(now_s: i64, lag_s: i64, p: i64) -> i64 {
+    floor_to(now_s.saturating_sub(lag_s), p)
+}
+
+fn floor_to(t: i64, p: i64) -> i64 {
+    t - t.rem_euclid(p)
+}
+
+fn ceil_to(t: i64, p: i64) -> i64 {
+    let floor = floor_to(t, p);
+    if floor == t {
+        t
+    } else {
+        floor.saturating_add(p)
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: i64, b: i64) -> Option<i64> {
+    (a / gcd(a, b)).checked_mul(b)
+}
+
+/// The instant `secs` after the epoch, clamped to jiff's range.
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    const CONFIG: &str = r#"
+[[scenario]]
+name = "nightly-batch"
+timezone = "Asia/Tokyo"
+  [[scenario.ecs]]
+  cluster = "batch"
+  service = "worker"
+  desired = 10
+  max = 20
+  [scenario.scale_down]
+  quiet_for = "15m"
+  deadline = "07:30"
+  min_hold = "30m"
+  missing_data = "busy"
+    [[scenario.scale_down.metric]]
+    namespace = "Batch"
+    name = "JobsRunning"
+    dimensions = { Job = "nightly" }
+    stat = "Maximum"
+    period = "1m"
+    below = 1
+"#;
+
+    const SECOND_METRIC: &str = r#"
+    [[scenario.scale_down.metric]]
+    namespace = "Batch"
+    name = "QueueDepth"
+    dimensions = { Queue = "nightly-queue" }
+    stat = "Sum"
+    period = "5m"
+    below = 10
+"#;
+
+    fn scenario_from(text: &str) -> Scenario {
+        let config = config::parse(text, "gate-test.toml").expect("test config is valid");
+        config.scenarios[0].clone()
+    }
+
+    fn scenario() -> Scenario {
+        scenario_from(CONFIG)
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().expect("test timestamp")
+    }
+
+    /// 22:00 JST on 2026-11-25.
+    fn scaled_up() -> Timestamp {
+        ts("2026-11-25T13:00:00Z")
+    }
+
+    /// Datapoints of `spec` one per minute from `from` (inclusive) to `to` (exclusive).
+    fn minutes(from: &str, to: &str, value: f64) -> Vec<(Timestamp, f64)> {
+        let (from, to) = (ts(from).as_second(), ts(to).as_second());
+        (from..to).step_by(60).map(|s| (at(s), value)).collect()
+    }
+
+    fn window(spec: &MetricSpec, points: Vec<(Timestamp, f64)>) -> MetricWindow {
+        MetricWindow {
+            spec: spec.clone(),
+            points,
+        }
+    }
+
+    fn fetched(scenario: &Scenario, points: Vec<(Timestamp, f64)>) -> MetricsFetch {
+        MetricsFetch::Windows(vec![window(&scenario.scale_down.metrics[0], points)])
+    }
+
+    fn reason(decision: &Decision) -> &str {
+        match &decision.verdict {
+            Verdict::Defer { reason } => reason,
+            Verdict::ScaleDown { rule } => panic!("expected a deferral, got scale-down ({rule})"),
+        }
+    }
+
+    // --- the window -------------------------------------------------------------------------
+
+    #[test]
+    fn window_is_the_last_quiet_for_of_settled_periods() {
+        let s = scenario();
+        let spec = &s.scale_down.metrics[0];
+        // now 23:00:30Z, lag 2m: periods ending by 22:58:30 are settled → window [22:43, 22:58).
+        let v = evaluate_metrics(
+            spec,
+            &minutes("2026-11-25T22:40:00Z", "2026-11-25T23:01:00Z", 0.0),
+            ts("2026-11-25T23:00:30Z"),
+            Duration::from_secs(900),
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(
+            (v.from, v.to),
+            (ts("2026-11-25T22:43:00Z"), ts("2026-11-25T22:58:00Z"))
+        );
+        let settled = v
+            .periods
+            .iter()
+            .filter(|p| p.state != PeriodState::Pending)
+            .count();
+        assert_eq!(settled, 15);
+        // 22:58, 22:59 and 23:00 (still filling) are pending.
+        let pending: Vec<Timestamp> = v
+            .periods
+            .iter()
+            .filter(|p| p.state == PeriodState::Pending)
+            .map(|p| p.start)
+            .collect();
+        assert_eq!(
+            pending,
+            [
+                ts("2026-11-25T22:58:00Z"),
+                ts("2026-11-25T22:59:00Z"),
+                ts("2026-11-25T23:00:00Z")
+            ]
+        );
+        assert_eq!(v.verdict, MetricState::Quiet);
+        assert!(v.counts_as_quiet);
+        assert_eq!(v.metric, "Batch/JobsRunning{Job=nightly}");
+    }
+
+    #[test]
+    fn a_value_equal_to_the_threshold_is_busy_strictly_below_is_quiet() {
+        let s = scenario();
+        let spec = &s.scale_down.metrics[0];
+        let now = ts("2026-11-25T23:00:00Z");
+        let mut points = minutes("2026-11-25T22:40:00Z", "2026-11-25T23:00:00Z", 0.999);
+        let quiet = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(quiet.verdict, MetricState::Quiet);
+        points.push((ts("2026-11-25T22:50:00Z"), 1.0));
+        let busy = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(busy.verdict, MetricState::Busy);
+        assert_eq!(
+            busy.worst,
+            Some(Worst {
+                value: 1.0,
+                at: ts("2026-11-25T22:50:00Z")
+            })
+        );
+    }
+
+    #[test]
+    fn out_of_order_datapoints_are_bucketed_by_timestamp() {
+        let s = scenario();
+        let spec = &s.scale_down.metrics[0];
+        let now = ts("2026-11-25T23:00:00Z");
+        let mut points = minutes("2026-11-25T22:40:00Z", "2026-11-25T23:00:00Z", 0.0);
+        points[10].1 = 4.0; // 22:50
+        let mut shuffled = points.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 17);
+        let ascending = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        let scrambled = evaluate_metrics(
+            spec,
+            &shuffled,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(ascending, scrambled);
+        assert_eq!(scrambled.verdict, MetricState::Busy);
+        assert_eq!(
+            scrambled.worst.map(|w| w.at),
+            Some(ts("2026-11-25T22:50:00Z"))
+        );
+        let starts: Vec<Timestamp> = scrambled.periods.iter().map(|p| p.start).collect();
+        let mut sorted = starts.clone();
+        sorted.sort();
+        assert_eq!(starts, sorted, "periods are reported oldest first");
+    }
+
+    #[test]
+    fn newest_period_within_the_lag_is_pending_not_missing_so_a_quiet_batch_can_end() {
+        let s = scenario();
+        let spec = &s.scale_down.metrics[0];
+        let now = ts("2026-11-25T23:00:10Z");
+        // CloudWatch has not yet made the last two minutes readable.
+        let points = minutes("2026-11-25T22:40:00Z", "2026-11-25T22:58:00Z", 0.0);
+        let v = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(v.verdict, MetricState::Quiet, "{v:?}");
+        assert!(v
+            .periods
+            .iter()
+            .filter(|p| p.start >= ts("2026-11-25T22:58:00Z"))
+            .all(|p| p.state == PeriodState::Pending && p.value.is_none()));
+
+        // Without the lag the same answer would look like missing data (busy under "busy").
+        let no_lag = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            Duration::ZERO,
+        );
+        assert_eq!(no_lag.verdict, MetricState::Missing);
+        assert!(!no_lag.counts_as_quiet);
+    }
+
+    #[test]
+    fn a_partial_newest_period_never_counts_as_quiet_but_already_busy_counts_as_busy() {
+        let s = scenario();
+        let spec = &s.scale_down.metrics[0];
+        let now = ts("2026-11-25T23:00:10Z");
+        let mut points = minutes("2026-11-25T22:40:00Z", "2026-11-25T22:59:00Z", 0.0);
+        // A settled gap that the pending quiet value must not fill in.
+        points.retain(|(t, _)| *t != ts("2026-11-25T22:57:00Z"));
+        let v = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        assert_eq!(v.verdict, MetricState::Missing);
+        let pending = v
+            .periods
+            .iter()
+            .find(|p| p.start == ts("2026-11-25T22:58:00Z"))
+            .expect("22:58 is reported");
+        assert_eq!(
+            (pending.value, pending.state),
+            (Some(0.0), PeriodState::Pending)
+        );
+
+        // The batch restarted a minute ago: the datapoint exists, so the metric is busy now.
+        points.push((ts("2026-11-25T22:59:00Z"), 2.0));
+        let v = evaluate_metrics(
+            spec,
+            &points,
+            now,
+            s.scale_down.quiet_for,
+            MissingData::Quiet,
+            INGESTION_LAG,
+        );
+        assert_eq!(v.verdict, MetricState::Busy);
+        assert_eq!(v.worst.map(|w| w.value), Some(2.0));
+    }
+
+    #[test]
+    fn quiet_for_not_a_multiple_of_the_period_rounds_the_window_up() {
+        let s = scenario_from(&CONFIG.replace("period = \"1m\"", "period = \"10m\""));
+        let spec = &s.scale_down.metrics[0];
+        // 15m of 10m periods: two periods, [22:30, 22:50) when now is 23:01.
+        let v = evaluate_metrics(
+            spec,
+            &[],
+            ts("2026-11-25T23:01:00Z"),
+            s.scale_down.quiet_for,
+            MissingData::Quiet,
+            INGESTION_LAG,
+        );
+        assert_eq!(
+            (v.from, v.to),
+            (ts("2026-11-25T22:30:00Z"), ts("2026-11-25T22:50:00Z"))
+        );
+        assert_eq!(v.verdict, MetricState::Missing);
+        assert!(v.counts_as_quiet);
+    }
+
+    #[test]
+    fn two_datapoints_in_one_period_count_as_the_higher() {
+        let s = scenario_from(&CONFIG.replace("period = \"1m\"", "period = \"5m\""));
+        let spec = &s.scale_down.metrics[0];
+        let points = [
+            (ts("2026-11-25T22:45:00Z"), 0.0),
+            (ts("2026-11-25T22:47:00Z"), 3.0),
+            (ts("2026-11-25T22:50:00Z"), 0.0),
+            (ts("2026-11-25T22:40:00Z"), 0.0),
+        ];
+        let v = evaluate_metrics(
+            spec,
+            &points,
+            ts("2026-11-25T23:00:00Z"),
+            s.scale_down.quiet_for,
+            MissingData::Busy,
+            INGESTION_LAG,
+        );
+        let p = v
+            .periods
+            .iter()
+            .find(|p| p.start == ts("2026-11-25T22:45:00Z"))
+            .expect("22:45 period");
+        assert_eq!((p.value, p.state), (Some(3.0), PeriodState::Busy));
+    }
+
+    #[test]
+    fn query_range_is_aligned_to_every_period_and_covers_every_window() {
+        let s = scenario_from(&format!("{CONFIG}{SECOND_METRIC}"));
+        let now = ts("2026-11-25T23:03:20Z");
+        let range = query_range(&s.scale_down, now);
+        // 1m metric: [22:46, 23:01); 5m metric: [22:45, 23:00) → from 22:45, aligned to 5m.
+        assert_eq!(range.from, ts("2026-11-25T22:45:00Z"));
+        assert_eq!(range.to, ts("2026-11-25T23:04:00Z"));
+        for spec in &s.scale_down.metrics {
+            let v = evaluate_metrics(
+                spec,
+                &[],
+                now,
+                s.scale_down.quiet_for,
+                MissingData::Busy,
+                INGESTION_LAG,
+            );
+            assert!(range.from <= v.from && v.to <= range.to, "{v:?}");
+        }
+    }
+
+    // --- the deadline -----------------------------------------------------------------------
+
+    fn zone(name: &str) -> TimeZone {
+        TimeZone::get(name).expect("zone in the bundled tzdb")
+    }
+
+    #[test]
+    fn deadline_earlier_in_the_day_than_the_scale_up_is_the_next_day() {
+        // Scale-up 22:00 JST, deadline 07:30 → 07:30 JST the next morning.
+        let d = deadline_instant(
+            &zone("Asia/Tokyo"),
+            jiff::civil::time(7, 30, 0, 0),
+            scaled_up(),
+        );
+        assert_eq!(d, ts("2026-11-25T22:30:00Z"));
+        assert_eq!(
+            local_minute(&zone("Asia/Tokyo"), d),
+            "2026-11-26T07:30+09:00"
+        );
+    }
+
+    #[test]
+    fn deadline_later_in_the_day_than_the_scale_up_is_the_same_day() {
+        // Scale-up 01:00 JST, deadline 07:30 → 07:30 the same day.
+        let d = deadline_instant(
+            &zone("Asia/Tokyo"),
+            jiff::civil::time(7, 30, 0, 0),
+            ts("2026-11-25T16:00:00Z"),
+        );
+        assert_eq!(d, ts("2026-11-25T22:30:00Z"));
+        // A scale-up exactly at the deadline time waits for the next one.
+        let d = deadline_instant(
+            &zone("Asia/Tokyo"),
+            jiff::civil::time(7, 30, 0, 0),
+            ts("2026-11-25T22:30:00Z"),
+        );
+        assert_eq!(d, ts("2026-11-26T22:30:00Z"));
+    }
+
+    #[test]
+    fn deadline_across_spring_forward_counts_real_hours() {
+        // New York, 2026-03-08: 02:00 EST → 03:00 EDT. Scale-up 22:00 EST the evening before.
+        let ny = zone("America/New_York");
+        let up = ts("2026-03-08T03:00:00Z");
+        let d = deadline_instant(&ny, jiff::civil::time(7, 30, 0, 0), up);
+        assert_eq!(d, ts("2026-03-08T11:30:00Z")); // 07:30 EDT
+        assert_eq!(local_minute(&ny, d), "2026-03-08T07:30-04:00");
+        assert_eq!(d.duration_since(up), SignedDuration::from_mins(8 * 60 + 30));
+
+        // Berlin, 2026-03-29: 02:00 CET → 03:00 CEST.
+        let berlin = zone("Europe/Berlin");
+        let d = deadline_instant(
+            &berlin,
+            jiff::civil::time(6, 0, 0, 0),
+            ts("2026-03-28T21:00:00Z"),
+        );
+        assert_eq!(local_minute(&berlin, d), "2026-03-29T06:00+02:00");
+    }
+
+    #[test]
+    fn deadline_inside_the_skipped_hour_moves_forward_by_the_gap() {
+        // 02:30 does not exist in New York on 2026-03-08: compatible → 03:30 EDT.
+        let ny = zone("America/New_York");
+        let d = deadline_instant(
+            &ny,
+            jiff::civil::time(2, 30, 0, 0),
+            ts("2026-03-08T03:00:00Z"),
+        );
+        assert_eq!(d, ts("2026-03-08T07:30:00Z"));
+        assert_eq!(local_minute(&ny, d), "2026-03-08T03:30-04:00");
+    }
+
+    #[test]
+    fn deadline_across_fall_back_counts_the_repeated_hour() {
+        // New York, 2026-11-01: 02:00 EDT → 01:00 EST. Scale-up 22:00 EDT the evening before.
+        let ny = zone("America/New_York");
+        let up = ts("2026-11-01T02:00:00Z");
+        let d = deadline_instant(&ny, jiff::civil::time(7, 30, 0, 0), up);
+        assert_eq!(local_minute(&ny, d), "2026-11-01T07:30-05:00");
+        assert_eq!(
+            d.duration_since(up),
+            SignedDuration::from_mins(10 * 60 + 30)
+        );
+    }
+
+    #[test]
+    fn deadline_inside_the_repeated_hour_is_its_first_occurrence_after_scale_up() {
+        let ny = zone("America/New_York");
+        let deadline = jiff::civil::time(1, 30, 0, 0);
+        // Scale-up before both 01:30s: the earlier one (EDT).
+        let d = deadline_instant(&ny, deadline, ts("2026-11-01T02:00:00Z"));
+        assert_eq!(local_minute(&ny, d), "2026-11-01T01:30-04:00");
+        // Scale-up at 01:10 EST, between them: the later one (EST), 20 minutes later.
+        let up = ts("2026-11-01T06:10:00Z");
+        let d = deadline_instant(&ny, deadline, up);
+        assert_eq!(local_minute(&ny, d), "2026-11-01T01:30-05:00");
+        assert_eq!(d.duration_since(up), SignedDuration::from_mins(20));
+    }
+
+    // --- decide -----------------------------------------------------------------------------
+
+    #[test]
+    fn busy_metric_defers_with_its_value_threshold_and_the_deadline_in_the_reason() {
+        let s = scenario();
+        let now = ts("2026-11-25T13:50:00Z"); // 22:50 JST
+        let mut points = minutes("2026-11-25T13:30:00Z", "2026-11-25T13:50:00Z", 0.0);
+        points.push((ts("2026-11-25T13:41:00Z"), 3.0));
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        let r = reason(&d);
+        assert!(
+            r.contains("Batch/JobsRunning{Job=nightly} Maximum was 3 (threshold below 1) at 2026-11-25T13:41Z"),
+            "{r}"
+        );
+        assert!(
+            r.contains(
+                "deadline 07:30 Asia/Tokyo falls at 2026-11-26T07:30+09:00 (2026-11-25T22:30Z)"
+            ),
+            "{r}"
+        );
+        assert_eq!(d.evidence.rule, None);
+        assert_eq!(d.evidence.metrics[0].verdict, MetricState::Busy);
+        assert_eq!(d.evidence.metrics[0].worst.map(|w| w.value), Some(3.0));
+    }
+
+    #[test]
+    fn quiet_for_the_whole_window_after_min_hold_scales_down_with_rule_quiet() {
+        let s = scenario();
+        let now = ts("2026-11-25T14:00:00Z"); // 23:00 JST, 1h after scale-up
+        let points = minutes("2026-11-25T13:30:00Z", "2026-11-25T14:00:00Z", 0.0);
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        assert_eq!(d.verdict, Verdict::ScaleDown { rule: Rule::Quiet });
+        assert!(
+            d.reason()
+                .starts_with("quiet: every metric below its threshold for 15m"),
+            "{}",
+            d.reason()
+        );
+        assert!(
+            d.reason().contains("at most 0 (threshold below 1)"),
+            "{}",
+            d.reason()
+        );
+        assert_eq!(d.evidence.rule, Some(Rule::Quiet));
+        assert_eq!(d.evidence.fallback, None);
+    }
+
+    #[test]
+    fn quiet_but_min_hold_not_passed_defers_until_the_hold_ends() {
+        let s = scenario();
+        let now = ts("2026-11-25T13:20:00Z"); // 20 minutes after scale-up; min_hold 30m
+        let points = minutes("2026-11-25T12:50:00Z", "2026-11-25T13:20:00Z", 0.0);
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        let r = reason(&d);
+        assert!(r.contains("every metric quiet for 15m"), "{r}");
+        assert!(
+            r.contains("min_hold 30m since scale-up at 2026-11-25T13:00Z has not passed: not before 2026-11-25T13:30Z"),
+            "{r}"
+        );
+        assert_eq!(d.evidence.min_hold_until, ts("2026-11-25T13:30:00Z"));
+    }
+
+    #[test]
+    fn past_the_deadline_with_busy_metrics_scales_down_with_rule_deadline() {
+        let s = scenario();
+        let now = ts("2026-11-25T22:31:00Z"); // 07:31 JST
+        let points = minutes("2026-11-25T22:00:00Z", "2026-11-25T22:31:00Z", 5.0);
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        assert_eq!(
+            d.verdict,
+            Verdict::ScaleDown {
+                rule: Rule::Deadline
+            }
+        );
+        assert!(
+            d.reason()
+                .starts_with("deadline: 07:30 Asia/Tokyo passed at 2026-11-26T07:30+09:00"),
+            "{}",
+            d.reason()
+        );
+        assert!(
+            d.reason()
+                .contains("still busy: Batch/JobsRunning{Job=nightly} Maximum was 5"),
+            "{}",
+            d.reason()
+        );
+        assert_eq!(d.evidence.metrics[0].verdict, MetricState::Busy);
+        // Exactly at the deadline counts as past it.
+        let d = decide(
+            &s,
+            &fetched(&s, Vec::new()),
+            scaled_up(),
+            ts("2026-11-25T22:30:00Z"),
+            false,
+        );
+        assert_eq!(d.rule(), Some(Rule::Deadline));
+    }
+
+    #[test]
+    fn missing_data_busy_defers_and_says_the_periods_had_no_datapoints() {
+        let s = scenario();
+        let now = ts("2026-11-25T14:00:00Z");
+        let d = decide(&s, &fetched(&s, Vec::new()), scaled_up(), now, false);
+        let r = reason(&d);
+        assert!(
+            r.contains("Batch/JobsRunning{Job=nightly} Maximum has no datapoints in 15 of 15 periods since 2026-11-25T13:43Z (missing_data = \"busy\" counts them as busy)"),
+            "{r}"
+        );
+        assert_eq!(d.evidence.metrics[0].verdict, MetricState::Missing);
+        let fallback = d.evidence.fallback.as_deref().expect("fallback recorded");
+        assert!(
+            fallback.contains("no datapoints for any metric"),
+            "{fallback}"
+        );
+        assert!(fallback.contains("counts as busy"), "{fallback}");
+    }
+
+    #[test]
+    fn missing_data_quiet_scales_down_and_records_the_fallback() {
+        let s =
+            scenario_from(&CONFIG.replace("missing_data = \"busy\"", "missing_data = \"quiet\""));
+        let now = ts("2026-11-25T14:00:00Z");
+        let d = decide(&s, &fetched(&s, Vec::new()), scaled_up(), now, false);
+        assert_eq!(d.rule(), Some(Rule::Quiet));
+        assert!(
+            d.reason()
+                .contains("counted as quiet (missing_data = \"quiet\")"),
+            "{}",
+            d.reason()
+        );
+        let fallback = d.evidence.fallback.as_deref().expect("fallback recorded");
+        assert!(fallback.contains("counts as quiet"), "{fallback}");
+        // Some datapoints, a gap: the gap counts as quiet too.
+        let mut points = minutes("2026-11-25T13:40:00Z", "2026-11-25T14:00:00Z", 0.0);
+        points.retain(|(t, _)| *t != ts("2026-11-25T13:50:00Z"));
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        assert_eq!(d.rule(), Some(Rule::Quiet));
+        assert_eq!(d.evidence.metrics[0].verdict, MetricState::Missing);
+        assert_eq!(d.evidence.fallback, None);
+    }
+
+    #[test]
+    fn fetch_error_before_the_deadline_never_scales_down_even_with_missing_data_quiet() {
+        for missing in ["busy", "quiet"] {
+            let s = scenario_from(&CONFIG.replace(
+                "missing_data = \"busy\"",
+                &format!("missing_data = \"{missing}\""),
+            ));
+            let error = "CloudWatch GetMetricData failed: could not connect (connection refused)";
+            let d = decide(
+                &s,
+                &MetricsFetch::Failed(error.to_string()),
+                scaled_up(),
+                ts("2026-11-25T16:00:00Z"),
+                false,
+            );
+            let r = reason(&d);
+            assert!(r.contains(error), "{missing}: {r}");
+            assert!(r.contains("an error is not quiet"), "{missing}: {r}");
+            assert!(
+                r.contains("deadline 07:30 Asia/Tokyo falls at"),
+                "{missing}: {r}"
+            );
+            assert_eq!(d.evidence.fetch_error.as_deref(), Some(error));
+            let fallback = d.evidence.fallback.as_deref().expect("fallback recorded");
+            assert!(
+                fallback.contains("every metric counts as busy"),
+                "{fallback}"
+            );
+        }
+    }
+
+    #[test]
+    fn fetch_error_after_the_deadline_scales_down_with_rule_deadline() {
+        let s = scenario();
+        let d = decide(
+            &s,
+            &MetricsFetch::Failed("timed out".to_string()),
+            scaled_up(),
+            ts("2026-11-25T23:00:00Z"),
+            false,
+        );
+        assert_eq!(d.rule(), Some(Rule::Deadline));
+        assert!(
+            d.reason().contains("metrics unreadable: timed out"),
+            "{}",
+            d.reason()
+        );
+        assert_eq!(d.evidence.fetch_error.as_deref(), Some("timed out"));
+    }
+
+    #[test]
+    fn force_scales_down_whatever_the_metrics_hold_and_error_say() {
+        let s = scenario();
+        let now = ts("2026-11-25T13:05:00Z"); // before min_hold, busy, long before the deadline
+        let busy = fetched(
+            &s,
+            minutes("2026-11-25T12:40:00Z", "2026-11-25T13:05:00Z", 9.0),
+        );
+        for input in [busy, MetricsFetch::Failed("denied".to_string())] {
+            let d = decide(&s, &input, scaled_up(), now, true);
+            assert_eq!(d.verdict, Verdict::ScaleDown { rule: Rule::Forced });
+            assert!(d.evidence.force);
+            assert!(d.reason().starts_with("forced: "), "{}", d.reason());
+        }
+    }
+
+    #[test]
+    fn multiple_metrics_one_busy_defers_naming_only_the_busy_one() {
+        let s = scenario_from(&format!("{CONFIG}{SECOND_METRIC}"));
+        let now = ts("2026-11-25T14:00:00Z");
+        let jobs = &s.scale_down.metrics[0];
+        let queue = &s.scale_down.metrics[1];
+        let windows = vec![
+            // Config order is not required of the adapter.
+            window(
+                queue,
+                vec![
+                    (ts("2026-11-25T13:40:00Z"), 4.0),
+                    (ts("2026-11-25T13:50:00Z"), 12.0),
+                    (ts("2026-11-25T13:45:00Z"), 0.0),
+                ],
+            ),
+            window(
+                jobs,
+                minutes("2026-11-25T13:30:00Z", "2026-11-25T14:00:00Z", 0.0),
+            ),
+        ];
+        let d = decide(&s, &MetricsFetch::Windows(windows), scaled_up(), now, false);
+        let r = reason(&d);
+        assert!(
+            r.contains("Batch/QueueDepth{Queue=nightly-queue} Sum was 12 (threshold below 10) at 2026-11-25T13:50Z"),
+            "{r}"
+        );
+        assert!(!r.contains("JobsRunning"), "{r}");
+        let states: Vec<MetricState> = d.evidence.metrics.iter().map(|m| m.verdict).collect();
+        assert_eq!(states, [MetricState::Quiet, MetricState::Busy]);
+        assert_eq!(
+            d.evidence.metrics[0].metric,
+            "Batch/JobsRunning{Job=nightly}"
+        );
+    }
+
+    #[test]
+    fn evidence_serializes_periods_thresholds_rule_and_deadline() {
+        let s = scenario();
+        let now = ts("2026-11-25T14:00:00Z");
+        let mut points = minutes("2026-11-25T13:30:00Z", "2026-11-25T14:00:00Z", 0.0);
+        points.retain(|(t, _)| *t != ts("2026-11-25T13:50:00Z"));
+        let d = decide(&s, &fetched(&s, points), scaled_up(), now, false);
+        let json = d.evidence_json();
+        assert_eq!(json["rule"], serde_json::Value::Null);
+        assert_eq!(json["deadline"], "2026-11-25T22:30:00Z");
+        assert_eq!(json["deadline_local"], "2026-11-26T07:30+09:00");
+        assert_eq!(json["missing_data"], "busy");
+        assert_eq!(json["ingestion_lag"], "2m");
+        let metric = &json["metrics"][0];
+        assert_eq!(metric["below"], 1.0);
+        assert_eq!(metric["verdict"], "missing");
+        assert_eq!(metric["periods"][0]["start"], "2026-11-25T13:43:00Z");
+        assert_eq!(metric["periods"][0]["value"], 0.0);
+        assert_eq!(metric["periods"][7]["value"], serde_json::Value::Null);
+        assert_eq!(metric["periods"][7]["state"], "missing");
+        let back: Evidence = serde_json::from_value(json).expect("evidence round-trips");
+        assert_eq!(back, d.evidence);
+
+        let quiet = decide(
+            &s,
+            &fetched(
+                &s,
+                minutes("2026-11-25T13:30:00Z", "2026-11-25T14:00:00Z", 0.0),
+            ),
+            scaled_up(),
+            now,
+            false,
+        );
+        assert_eq!(quiet.evidence_json()["rule"], "quiet");
+    }
+
+    #[test]
+    fn metric_without_a_window_counts_as_missing() {
+        let s = scenario();
+        let d = decide(
+            &s,
+            &MetricsFetch::Windows(Vec::new()),
+            scaled_up(),
+            ts("2026-11-25T14:00:00Z"),
+            false,
+        );
+        assert_eq!(d.evidence.metrics.len(), 1);
+        assert_eq!(d.evidence.metrics[0].verdict, MetricState::Missing);
+        assert!(!d.scales_down());
+    }
+
+    #[test]
+    fn metrics_fetch_from_a_result_keeps_the_error_message() {
+        let ok: Result<Vec<MetricWindow>, String> = Ok(Vec::new());
+        assert_eq!(MetricsFetch::from(ok), MetricsFetch::Windows(Vec::new()));
+        let err: Result<Vec<MetricWindow>, String> = Err("boom".to_string());
+        assert_eq!(
+            MetricsFetch::from(err),
+            MetricsFetch::Failed("boom".to_string())
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The day-time baseline recorded when a run opens, and what a run remembers between
+//! invocations ([`RunState`], stored as the run record's `baseline` JSON).
+//!
+//! The baseline also records the *night* values nightshift sets: scale-down restores a value only
+//! when it still holds what nightshift set; anything else is drift, recorded and left alone.
+
+use super::up::{night_capacity, night_desired};
+use super::{Capacity, PlanError, Snapshot};
+use crate::config::Scenario;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The state before the night, and the night's intended values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// When the baseline was read.
+    pub taken_at: Timestamp,
+    pub services: Vec<ServiceBaseline>,
+    pub clusters: Vec<ClusterBaseline>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceBaseline {
+    pub cluster: String,
+    pub service: String,
+    /// Desired count before the night.
+    pub desired: i32,
+    /// The scalable target's min/max before the night, when the service has one.
+    pub scalable_target: Option<Capacity>,
+    /// The desired count nightshift sets for the night (= `desired` when it needs no change).
+    pub night_desired: i32,
+    /// The scalable target nightshift sets for the night.
+    pub night_target: Option<Capacity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterBaseline {
+    pub cluster: String,
+    /// The writer before the night (None if the cluster was mid-failover).
+    pub writer: Option<String>,
+    /// Every instance before the night, with its class: nightshift never deletes one of these.
+    pub instances: Vec<InstanceBaseline>,
+    /// The class every instance gets for the night (`resize`), if any.
+    pub night_class: Option<String>,
+    /// Readers wanted for the night (`replicas`).
+    pub night_readers: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceBaseline {
+    pub id: String,
+    pub class: String,
+    pub writer: bool,
+    pub promotion_tier: Option<i32>,
+}
+
+impl Baseline {
+    pub fn service(&self, cluster: &str, service: &str) -> Option<&ServiceBaseline> {
+        self.services
+            .iter()
+            .find(|s| s.cluster == cluster && s.service == service)
+    }
+
+    pub fn cluster(&self, cluster: &str) -> Option<&ClusterBaseline> {
+        self.clusters.iter().find(|c| c.cluster == cluster)
+    }
+
+    /// Was this instance part of the cluster before the night?
+    pub fn has_instance(&self, cluster: &str, instance: &str) -> bool {
+        self.cluster(cluster)
+            .is_some_and(|c| c.instance(instance).is_some())
+    }
+}
+
+impl ClusterBaseline {
+    pub fn instance(&self, id: &str) -> Option<&InstanceBaseline> {
+        self.instances.iter().find(|i| i.id == id)
+    }
+}
+
+/// Read the baseline of every configured resource. Fails, like scale-up planning, when a
+/// configured resource does not exist: no run is opened for a config that names nothing real.
+pub fn capture_baseline(
+    scenario: &Scenario,
+    snapshot: &Snapshot,
+    at: Timestamp,
+) -> Result<Baseline, PlanError> {
+    let mut services = Vec::new();
+    for target in &scenario.ecs {
+        let live = super::up::live_service(snapshot, &target.cluster, &target.service)?;
+        services.push(ServiceBaseline {
+            cluster: target.cluster.clone(),
+            service: target.service.clone(),
+            desired: live.desired,
+            scalable_target: live.scalable_target,
+            night_desired: night_desired(target, live),
+            night_target: live.scalable_target.map(|cap| night_capacity(target, cap)),
+        });
+    }
+    let mut clusters = Vec::new();
+    for target in &scenario.docdb {
+        let live = snapshot
+            .cluster(&target.cluster)
+            .ok_or_else(|| PlanError::MissingCluster {
+                cluster: target.cluster.clone(),
+            })?;
+        clusters.push(ClusterBaseline {
+            cluster: target.cluster.clone(),
+            writer: live.sole_writer().map(|w| w.id.clone()),
+            instances: live
+                .live()
+                .map(|i| InstanceBaseline {
+                    id: i.id.clone(),
+                    class: i.class.clone(),
+                    writer: i.writer,
+                    promotion_tier: i.promotion_tier,
+                })
+                .collect(),
+            night_class: target.resize.clone(),
+            night_readers: target.replicas,
+        });
+    }
+    Ok(Baseline {
+        taken_at: at,
+        services,
+        clusters,
+    })
+}
+
+/// What a run remembers between invocations; stored as `RunRecord.baseline` (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub baseline: Baseline,
+    /// The run was opened by a NIGHTSHIFT_DRY_RUN=1 scale-up (nothing was changed then).
+    #[serde(default)]
+    pub opened_by_dry_run: bool,
+    /// When a check first saw the night's capacity ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_at: Option<Timestamp>,
+    /// When scale-down started: from then on checks continue the scale-down, and a late
+    /// scale-up is out of order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_started_at: Option<Timestamp>,
+}
+
+impl RunState {
+    pub fn new(baseline: Baseline, dry_run: bool) -> RunState {
+        RunState {
+            baseline,
+            opened_by_dry_run: dry_run,
+            ready_at: None,
+            scale_down_started_at: None,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        // Plain structs of strings and numbers: serialization cannot fail.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn from_json(value: &serde_json::Value) -> Result<RunState, serde_json::Error> {
+        serde_json::from_value(value.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn baseline_records_live_values_and_the_night_targets() {
+        let scenario = scenario(10, 20, 3, None);
+        let mut snap = snapshot_with(2, Some(Capacity { min: 1, max: 4 }), &[]);
+        snap.clusters[0].instances[0].promotion_tier = Some(1);
+        let b = capture_baseline(&scenario, &snap, ts()).unwrap();
+        let s = &b.services[0];
+        assert_eq!((s.desired, s.night_desired), (2, 10));
+        assert_eq!(s.scalable_target, Some(Capacity { min: 1, max: 4 }));
+        assert_eq!(s.night_target, Some(Capacity { min: 10, max: 10 }));
+        let c = &b.clusters[0];
+        assert_eq!(c.writer.as_deref(), Some("db-w"));
+        assert_eq!(c.instances.len(), 1);
+        assert_eq!(c.night_readers, 3);
+        assert!(b.has_instance("db", "db-w"));
+        assert!(!b.has_instance("db", "db-x"));
+    }
+
+    #[test]
+    fn baseline_of_a_missing_resource_is_an_error() {
+        let scenario = scenario(10, 20, 3, None);
+        let mut snap = snapshot_with(2, None, &[]);
+        snap.clusters.clear();
+        assert_eq!(
+            capture_baseline(&scenario, &snap, ts()),
+            Err(PlanError::MissingCluster {
+                cluster: "db".into()
+            })
+        );
+    }
+
+    #[test]
+    fn run_state_round_trips_through_json_and_tolerates_missing_optional_fields() {
+        let scenario = scenario(10, 20, 3, Some("db.r6g.2xlarge"));
+        let b = capture_baseline(&scenario, &snapshot_with(2, None, &[]), ts()).unwrap();
+        let mut state = RunState::new(b, false);
+        state.ready_at = Some(ts());
+        let json = state.to_json();
+        assert_eq!(RunState::from_json(&json).unwrap(), state);
+        let mut minimal = json.clone();
+        minimal.as_object_mut().unwrap().remove("ready_at");
+        minimal.as_object_mut().unwrap().remove("opened_by_dry_run");
+        let back = RunState::from_json(&minimal).unwrap();
+        assert_eq!(back.ready_at, None);
+        assert!(!back.opened_by_dry_run);
+    }
+}

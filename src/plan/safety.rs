@@ -1,0 +1,589 @@
+//! The safety invariants, enforced in one place: every planned call passes [`check`] against the
+//! same snapshot it was planned from before the executor may make it. The planners are written
+//! to respect these rules; this module is the independent second line, so a planner bug refuses a
+//! call instead of deleting a writer.
+//!
+//! One line each:
+//! - never a resource absent from the config;
+//! - never a desired count (UpdateService, scalable-target MinCapacity) above the configured `max`;
+//! - never delete or resize the current writer; fail over only from the writer to a live reader;
+//! - never delete an instance without nightshift's tags for this scenario and run, or one that was
+//!   in the run's baseline, or any instance in a run that has no baseline (never scaled up);
+//! - never more than 15 readers; every reader nightshift adds carries its tags and tier 15.
+//!
+//! Two invariants live with the code that owns them: dry run (NIGHTSHIFT_DRY_RUN=1) is the
+//! executor's (`crate::aws::scaling`): it is the only place that makes mutating calls; and "a
+//! scale-down for a run that never scaled up does nothing" is the run state machine's
+//! (`crate::app`): without an open run nothing is planned at all, and without a baseline no
+//! deletion passes this check.
+
+use super::{
+    Baseline, Call, Plan, Snapshot, ADDED_READER_PROMOTION_TIER, MAX_READERS, TAG_RUN, TAG_SCENARIO,
+};
+use crate::config::Scenario;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a plan is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct SafetyContext<'a> {
+    pub scenario: &'a Scenario,
+    /// The open run the calls belong to.
+    pub run: &'a str,
+    /// The live state the plan was made from.
+    pub snapshot: &'a Snapshot,
+    /// The run's recorded baseline (None: the run never scaled up).
+    pub baseline: Option<&'a Baseline>,
+}
+
+/// The rule a refused call broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    NotConfigured,
+    AboveMax,
+    WriterTouched,
+    NotNightshifts,
+    TooManyReaders,
+    BadFailover,
+    UntaggedReader,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rule::NotConfigured => "resource not in the config",
+            Rule::AboveMax => "above the configured max",
+            Rule::WriterTouched => "the current writer",
+            Rule::NotNightshifts => "not created by nightshift for this run",
+            Rule::TooManyReaders => "more than 15 readers",
+            Rule::BadFailover => "invalid failover",
+            Rule::UntaggedReader => "reader without nightshift's tags",
+        })
+    }
+}
+
+/// A refused call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub call: Call,
+    pub rule: Rule,
+    pub why: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "refused {} ({}): {}", self.call, self.rule, self.why)
+    }
+}
+
+/// Every violation in `plan`; empty when every call is allowed.
+pub fn check(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Violation> {
+    split(plan, ctx).1
+}
+
+/// The plan's calls split into the allowed ones (in order) and the refused ones.
+pub fn split(plan: &Plan, ctx: &SafetyContext<'_>) -> (Vec<Call>, Vec<Violation>) {
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for vetted in vet(plan, ctx) {
+        match vetted {
+            Vetted::Allowed(call) => allowed.push(call),
+            Vetted::Refused(violation) => refused.push(violation),
+        }
+    }
+    (allowed, refused)
+}
+
+/// One planned call after the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vetted {
+    Allowed(Call),
+    Refused(Violation),
+}
+
+/// Every call of the plan, in order: allowed, or refused with the rule it broke.
+pub fn vet(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Vetted> {
+    // Readers per cluster as the plan goes: live readers, plus each create allowed so far.
+    let mut readers: BTreeMap<&str, usize> = BTreeMap::new();
+    plan.calls
+        .iter()
+        .map(|call| match check_call(call, plan, ctx, &mut readers) {
+            Ok(()) => Vetted::Allowed(call.clone()),
+            Err((rule, why)) => Vetted::Refused(Violation {
+                call: call.clone(),
+                rule,
+                why,
+            }),
+        })
+        .collect()
+}
+
+type Verdict = Result<(), (Rule, String)>;
+
+fn check_call<'a>(
+    call: &'a Call,
+    plan: &Plan,
+    ctx: &SafetyContext<'_>,
+    readers: &mut BTreeMap<&'a str, usize>,
+) -> Verdict {
+    let scenario = ctx.scenario;
+    match call {
+        Call::RegisterScalableTarget {
+            cluster,
+            service,
+            to,
+            ..
+        } => {
+            let target = ecs_target(scenario, cluster, service)?;
+            if i64::from(to.min) > i64::from(target.max) {
+                return Err((
+                    Rule::AboveMax,
+                    format!("MinCapacity {} > max {}", to.min, target.max),
+                ));
+            }
+            if to.min < 0 || to.max < to.min {
+                return Err((Rule::AboveMax, format!("invalid capacity {to}")));
+            }
+            Ok(())
+        }
+        Call::UpdateService {
+            cluster,
+            service,
+            desired,
+            ..
+        } => {
+            let target = ecs_target(scenario, cluster, service)?;
+            if i64::from(*desired) > i64::from(target.max) || *desired < 0 {
+                return Err((
+                    Rule::AboveMax,
+                    format!("desired count {desired} outside 0..={}", target.max),
+                ));
+            }
+            Ok(())
+        }
+        Call::CreateDbInstance {
+            cluster,
+            instance,
+            promotion_tier,
+            tags,
+            ..
+        } => {
+            docdb_target(scenario, cluster)?;
+            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
+                (
+                    Rule::NotConfigured,
+                    format!("cluster {cluster} is not in the snapshot"),
+                )
+            })?;
+            if tags.get(TAG_SCENARIO) != Some(&scenario.name)
+                || tags.get(TAG_RUN).map(String::as_str) != Some(ctx.run)
+            {
+                return Err((
+                    Rule::UntaggedReader,
+                    format!("{instance} must carry {TAG_SCENARIO}={} and {TAG_RUN}={}, or nightshift could never remove it", scenario.name, ctx.run),
+                ));
+            }
+            if *promotion_tier != ADDED_READER_PROMOTION_TIER {
+                return Err((
+                    Rule::UntaggedReader,
+                    format!("promotion tier {promotion_tier}: added readers use {ADDED_READER_PROMOTION_TIER} so failover prefers the cluster's own instances"),
+                ));
+            }
+            if live.instance(instance).is_some() {
+                // Re-issuing it is harmless (DBInstanceAlreadyExists) and adds no reader.
+                return Ok(());
+            }
+            let count = readers
+                .entry(cluster.as_str())
+                .or_insert_with(|| live.readers().count());
+            if *count >= MAX_READERS {
+                return Err((
+                    Rule::TooManyReaders,
+                    format!("{cluster} would have {} readers", *count + 1),
+                ));
+            }
+            *count += 1;
+            Ok(())
+        }
+        Call::ModifyDbInstanceClass {
+            cluster, instance, ..
+        } => {
+            let i = live_instance(ctx, cluster, instance)?;
+            if i.writer {
+                return Err((
+                    Rule::WriterTouched,
+                    format!(
+                        "{instance} is the writer: fail over first, then resize it as a reader"
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Call::FailoverDbCluster {
+            cluster,
+            target,
+            from,
+        } => {
+            docdb_target(scenario, cluster)?;
+            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
+                (
+                    Rule::BadFailover,
+                    format!("cluster {cluster} is not in the snapshot"),
+                )
+            })?;
+            match live.sole_writer() {
+                Some(w) if &w.id == from => {}
+                _ => {
+                    return Err((
+                        Rule::BadFailover,
+                        format!("{from} is not the sole writer of {cluster}"),
+                    ))
+                }
+            }
+            let t =
+                live_instance(ctx, cluster, target).map_err(|(_, why)| (Rule::BadFailover, why))?;
+            if t.writer {
+                return Err((Rule::BadFailover, format!("{target} is already the writer")));
+            }
+            let deleted_too = plan.calls.iter().any(
+                |c| matches!(c, Call::DeleteDbInstance { instance, .. } if instance == target),
+            );
+            if deleted_too {
+                return Err((
+                    Rule::BadFailover,
+                    format!("{target} is also being deleted by this plan"),
+                ));
+            }
+            Ok(())
+        }
+        Call::DeleteDbInstance { cluster, instance } => {
+            let i = live_instance(ctx, cluster, instance)?;
+            if i.writer {
+                return Err((
+                    Rule::WriterTouched,
+                    format!("{instance} is the writer: it is never deleted while it is"),
+                ));
+            }
+            let Some(baseline) = ctx.baseline else {
+                return Err((
+                    Rule::NotNightshifts,
+                    format!("run {} has no baseline: it never scaled up, so nothing of it may be deleted", ctx.run),
+                ));
+            };
+            if baseline.has_instance(cluster, instance) {
+                return Err((
+                    Rule::NotNightshifts,
+                    format!("{instance} existed before the night (it is in the baseline)"),
+                ));
+            }
+            if !i.is_tagged_for_run(&scenario.name, ctx.run) {
+                return Err((
+                    Rule::NotNightshifts,
+                    format!(
+                        "{instance} lacks {TAG_SCENARIO}={} and {TAG_RUN}={}",
+                        scenario.name, ctx.run
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn ecs_target<'a>(
+    scenario: &'a Scenario,
+    cluster: &str,
+    service: &str,
+) -> Result<&'a crate::config::EcsTarget, (Rule, String)> {
+    scenario
+        .ecs
+        .iter()
+        .find(|t| t.cluster == cluster && t.service == service)
+        .ok_or_else(|| {
+            (
+                Rule::NotConfigured,
+                format!(
+                    "{cluster}/{service} is not a [[scenario.ecs]] of {}",
+                    scenario.name
+                ),
+            )
+        })
+}
+
+fn docdb_target<'a>(
+    scenario: &'a Scenario,
+    cluster: &str,
+) -> Result<&'a crate::config::DocDbTarget, (Rule, String)> {
+    scenario
+        .docdb
+        .iter()
+        .find(|t| t.cluster == cluster)
+        .ok_or_else(|| {
+            (
+                Rule::NotConfigured,
+                format!("{cluster} is not a [[scenario.docdb]] of {}", scenario.name),
+            )
+        })
+}
+
+/// A configured cluster's live (not deleting) instance.
+fn live_instance<'a>(
+    ctx: &SafetyContext<'a>,
+    cluster: &str,
+    instance: &str,
+) -> Result<&'a super::InstanceState, (Rule, String)> {
+    docdb_target(ctx.scenario, cluster)?;
+    ctx.snapshot
+        .cluster(cluster)
+        .and_then(|c| c.instance(instance))
+        .filter(|i| !i.is_gone())
+        .ok_or_else(|| {
+            (
+                Rule::NotConfigured,
+                format!("{instance} is not a live instance of {cluster}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::*;
+    use super::*;
+
+    fn ctx<'a>(
+        scenario: &'a Scenario,
+        snapshot: &'a Snapshot,
+        baseline: Option<&'a Baseline>,
+    ) -> SafetyContext<'a> {
+        SafetyContext {
+            scenario,
+            run: RUN,
+            snapshot,
+            baseline,
+        }
+    }
+
+    fn one(call: Call) -> Plan {
+        Plan {
+            calls: vec![call],
+            ..Plan::default()
+        }
+    }
+
+    fn rules(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Rule> {
+        check(plan, ctx).into_iter().map(|v| v.rule).collect()
+    }
+
+    #[test]
+    fn the_planners_output_passes() {
+        let s = scenario(10, 20, 3, Some("db.r6g.2xlarge"));
+        let snap = snapshot_with(2, Some(Capacity { min: 1, max: 2 }), &[]);
+        let plan = plan_scale_up(&s, &snap, RUN).unwrap();
+        assert!(!plan.calls.is_empty());
+        assert_eq!(check(&plan, &ctx(&s, &snap, None)), []);
+        let b = capture_baseline(&s, &snap, ts()).unwrap();
+        let night = snapshot_with(
+            10,
+            Some(Capacity { min: 10, max: 10 }),
+            &[managed(&reader_id(1), false, "db.r6g.large", RUN)],
+        );
+        let plan = plan_scale_down(&s, &b, &night, RUN);
+        assert!(!plan.calls.is_empty());
+        assert_eq!(check(&plan, &ctx(&s, &night, Some(&b))), []);
+    }
+
+    #[test]
+    fn never_a_resource_absent_from_the_config() {
+        let s = scenario(10, 20, 3, None);
+        let snap = snapshot_with(2, None, &[]);
+        let c = ctx(&s, &snap, None);
+        let plan = one(Call::UpdateService {
+            cluster: "batch".into(),
+            service: "other".into(),
+            desired: 1,
+            from: 0,
+        });
+        assert_eq!(rules(&plan, &c), [Rule::NotConfigured]);
+        let plan = one(Call::FailoverDbCluster {
+            cluster: "elsewhere".into(),
+            target: "x".into(),
+            from: "y".into(),
+        });
+        assert_eq!(rules(&plan, &c), [Rule::NotConfigured]);
+        let plan = one(Call::ModifyDbInstanceClass {
+            cluster: "db".into(),
+            instance: "not-in-db".into(),
+            class: "db.r6g.large".into(),
+            from: "db.r6g.large".into(),
+        });
+        assert_eq!(rules(&plan, &c), [Rule::NotConfigured]);
+    }
+
+    #[test]
+    fn never_above_max() {
+        let s = scenario(10, 20, 3, None);
+        let snap = snapshot_with(2, None, &[]);
+        let c = ctx(&s, &snap, None);
+        let plan = one(Call::UpdateService {
+            cluster: "batch".into(),
+            service: "worker".into(),
+            desired: 21,
+            from: 2,
+        });
+        assert_eq!(rules(&plan, &c), [Rule::AboveMax]);
+        let plan = one(Call::RegisterScalableTarget {
+            cluster: "batch".into(),
+            service: "worker".into(),
+            to: Capacity { min: 21, max: 30 },
+            from: Capacity { min: 1, max: 30 },
+        });
+        assert_eq!(rules(&plan, &c), [Rule::AboveMax]);
+        // MaxCapacity may stay above `max`: it bounds autoscaling, it is not a desired count.
+        let plan = one(Call::RegisterScalableTarget {
+            cluster: "batch".into(),
+            service: "worker".into(),
+            to: Capacity { min: 10, max: 50 },
+            from: Capacity { min: 1, max: 50 },
+        });
+        assert_eq!(rules(&plan, &c), []);
+    }
+
+    #[test]
+    fn never_delete_or_resize_the_current_writer() {
+        let s = scenario(10, 20, 3, None);
+        let snap = snapshot_with(2, None, &[]);
+        let b = capture_baseline(&s, &snap, ts()).unwrap();
+        let c = ctx(&s, &snap, Some(&b));
+        let plan = one(Call::DeleteDbInstance {
+            cluster: "db".into(),
+            instance: "db-w".into(),
+        });
+        assert_eq!(rules(&plan, &c), [Rule::WriterTouched]);
+        let plan = one(Call::ModifyDbInstanceClass {
+            cluster: "db".into(),
+            instance: "db-w".into(),
+            class: "db.r6g.2xlarge".into(),
+            from: "db.r6g.large".into(),
+        });
+        assert_eq!(rules(&plan, &c), [Rule::WriterTouched]);
+        // Even one of nightshift's own readers, once it is the writer.
+        let mut night = snapshot_with(
+            2,
+            None,
+            &[managed(&reader_id(1), true, "db.r6g.large", RUN)],
+        );
+        night.clusters[0].instances[0].writer = false;
+        let c = ctx(&s, &night, Some(&b));
+        let plan = one(Call::DeleteDbInstance {
+            cluster: "db".into(),
+            instance: reader_id(1),
+        });
+        assert_eq!(rules(&plan, &c), [Rule::WriterTouched]);
+    }
+
+    #[test]
+    fn never_delete_an_instance_without_nightshifts_tags_for_this_run_or_from_the_baseline() {
+        let s = scenario(10, 20, 3, None);
+        let before = snapshot_with(2, None, &[instance("own-1", false, "db.r6g.large")]);
+        let b = capture_baseline(&s, &before, ts()).unwrap();
+        let mut other_run = managed(&reader_id(2), false, "db.r6g.large", "2026-11-24");
+        other_run.id = reader_id(2);
+        let mut in_baseline = managed("own-1", false, "db.r6g.large", RUN);
+        in_baseline.id = "own-1".into();
+        let night = snapshot_with(
+            2,
+            None,
+            &[
+                in_baseline,
+                instance("stranger", false, "db.r6g.large"),
+                other_run,
+                managed(&reader_id(1), false, "db.r6g.large", RUN),
+            ],
+        );
+        let c = ctx(&s, &night, Some(&b));
+        for id in ["own-1".to_string(), "stranger".into(), reader_id(2)] {
+            let plan = one(Call::DeleteDbInstance {
+                cluster: "db".into(),
+                instance: id.clone(),
+            });
+            assert_eq!(rules(&plan, &c), [Rule::NotNightshifts], "{id}");
+        }
+        let ok = one(Call::DeleteDbInstance {
+            cluster: "db".into(),
+            instance: reader_id(1),
+        });
+        assert_eq!(rules(&ok, &c), []);
+        // A run that never scaled up (no baseline) deletes nothing, not even its own tag.
+        assert_eq!(rules(&ok, &ctx(&s, &night, None)), [Rule::NotNightshifts]);
+    }
+
+    #[test]
+    fn never_more_than_fifteen_readers_and_added_readers_are_tagged_at_tier_15() {
+        let s = scenario(10, 20, 15, None);
+        let own: Vec<InstanceState> = (1..=14)
+            .map(|n| instance(&format!("own-{n}"), false, "db.r6g.large"))
+            .collect();
+        let snap = snapshot_with(2, None, &own);
+        let c = ctx(&s, &snap, None);
+        let create = |n: u32, tier: i32, run: &str| Call::CreateDbInstance {
+            cluster: "db".into(),
+            instance: reader_id(n),
+            class: "db.r6g.large".into(),
+            promotion_tier: tier,
+            tags: BTreeMap::from([
+                (TAG_SCENARIO.into(), SCENARIO.into()),
+                (TAG_RUN.into(), run.into()),
+            ]),
+        };
+        let plan = Plan {
+            calls: vec![create(1, 15, RUN), create(2, 15, RUN)],
+            ..Plan::default()
+        };
+        let (allowed, refused) = split(&plan, &c);
+        assert_eq!(allowed, [create(1, 15, RUN)]);
+        assert_eq!(refused[0].rule, Rule::TooManyReaders);
+        assert_eq!(rules(&one(create(1, 1, RUN)), &c), [Rule::UntaggedReader]);
+        assert_eq!(
+            rules(&one(create(1, 15, "2026-01-01")), &c),
+            [Rule::UntaggedReader]
+        );
+    }
+
+    #[test]
+    fn failover_must_go_from_the_writer_to_a_live_reader_that_is_not_being_deleted() {
+        let s = scenario(10, 20, 3, None);
+        let b = capture_baseline(&s, &snapshot_with(2, None, &[]), ts()).unwrap();
+        let snap = snapshot_with(
+            2,
+            None,
+            &[managed(&reader_id(1), false, "db.r6g.large", RUN)],
+        );
+        let c = ctx(&s, &snap, Some(&b));
+        let failover = |target: String, from: &str| Call::FailoverDbCluster {
+            cluster: "db".into(),
+            target,
+            from: from.into(),
+        };
+        assert_eq!(rules(&one(failover(reader_id(1), "db-w")), &c), []);
+        assert_eq!(
+            rules(&one(failover(reader_id(1), "not-writer")), &c),
+            [Rule::BadFailover]
+        );
+        assert_eq!(
+            rules(&one(failover("db-w".into(), "db-w")), &c),
+            [Rule::BadFailover]
+        );
+        let plan = Plan {
+            calls: vec![
+                failover(reader_id(1), "db-w"),
+                Call::DeleteDbInstance {
+                    cluster: "db".into(),
+                    instance: reader_id(1),
+                },
+            ],
+            ..Plan::default()
+        };
+        assert_eq!(rules(&plan, &c), [Rule::BadFailover]);
+    }
+}

@@ -9,6 +9,7 @@ use crate::aws::Timeouts;
 use crate::config::{CompletionMatcher, Config, Scenario};
 use crate::domain::{Action, Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
+use crate::gate;
 use crate::history::{EventRecord, HistoryStore, OpenRun, RunRecord, RunStatus, ScalingLease};
 use crate::idempotency::{
     Claim, ClaimRequest, DedupId, FinishError, Guard, GuardPolicy, StoreError,
@@ -748,10 +749,10 @@ impl Converged {
 
 /// What set a scale-down going.
 enum ScaleDownTrigger {
-    /// A scale-down step: ask [`plan::decide_scale_down`] (unless one already started).
+    /// A scale-down step: ask the gate ([`App::gate`]) unless one already started.
     Step { force: bool },
-    /// A check whose decision was "scale down", with its reason.
-    Decided(String),
+    /// A check whose gate decided "scale down": its reason and evidence.
+    Decided(String, serde_json::Value),
     /// A check continuing a scale-down that already started.
     Continue,
 }
@@ -1222,6 +1223,42 @@ impl App {
         )))
     }
 
+    /// The scale-down gate (issue C): scale down when forced, at the deadline, or when every
+    /// metric was quiet for `quiet_for` after `min_hold`; see [`gate`]. A metrics read that fails
+    /// holds (it is recorded in the evidence): errors are never taken for a quiet batch.
+    async fn gate(
+        &self,
+        ctx: &StepContext<'_>,
+        run: &RunRecord,
+        force: bool,
+    ) -> (ScaleDownDecision, serde_json::Value) {
+        if force {
+            return (
+                ScaleDownDecision::ScaleDown {
+                    reason: "forced scale-down: metrics are not consulted".into(),
+                },
+                serde_json::json!({ "rule": "forced" }),
+            );
+        }
+        let scale_down = &ctx.scenario.scale_down;
+        let range = gate::query_range(scale_down, ctx.now);
+        let fetched: gate::MetricsFetch = ctx
+            .clients
+            .metrics
+            .fetch(&scale_down.metrics, range.from, range.to)
+            .await
+            .into();
+        let decision = gate::decide(ctx.scenario, &fetched, run.opened_at, ctx.now, false);
+        let evidence = decision.evidence_json();
+        let reason = decision.reason().to_string();
+        let verdict = if decision.scales_down() {
+            ScaleDownDecision::ScaleDown { reason }
+        } else {
+            ScaleDownDecision::Hold { reason }
+        };
+        (verdict, evidence)
+    }
+
     /// Check: continue an asynchronous scale-up (or scale-down) and report readiness.
     async fn check(&self, ctx: &StepContext<'_>) -> StepResult {
         let scenario = ctx.scenario;
@@ -1248,10 +1285,15 @@ impl App {
                 .scale_down(ctx, Step::Check, ScaleDownTrigger::Continue)
                 .await;
         }
-        let hold = match plan::decide_scale_down(Step::Check, false) {
+        let (decision, gate_evidence) = Box::pin(self.gate(ctx, &run, false)).await;
+        let hold = match decision {
             ScaleDownDecision::ScaleDown { reason } => {
                 return self
-                    .scale_down(ctx, Step::Check, ScaleDownTrigger::Decided(reason))
+                    .scale_down(
+                        ctx,
+                        Step::Check,
+                        ScaleDownTrigger::Decided(reason, gate_evidence),
+                    )
                     .await
             }
             ScaleDownDecision::Hold { reason } => reason,
@@ -1300,6 +1342,7 @@ impl App {
             format!("capacity not ready: {}", ready.waiting.join("; "))
         };
         evidence["readiness"] = serde_json::to_value(&ready).unwrap_or_default();
+        evidence["gate"] = gate_evidence;
         let reason = join_parts([reason, done, format!("scale-down: {hold}")]);
         StepResult {
             outcome: Self::finished_outcome(&conv, Outcome::Deferred),
@@ -1340,19 +1383,26 @@ impl App {
             Ok(state) => state,
             Err(result) => return *result,
         };
-        let why = match (trigger, state.scale_down_started_at) {
-            (ScaleDownTrigger::Decided(reason), _) => reason,
-            (_, Some(started)) => format!("continuing the scale-down started at {started}"),
-            (ScaleDownTrigger::Continue, None) => "scale-down".to_string(),
-            (ScaleDownTrigger::Step { force }, None) => {
-                match plan::decide_scale_down(Step::ScaleDown, force) {
-                    ScaleDownDecision::ScaleDown { reason } => reason,
-                    // The decision holds: nothing is called and the run stays as it is.
-                    ScaleDownDecision::Hold { reason } => {
-                        return StepResult::new(Outcome::Deferred, Some(run.run.clone()), reason)
-                    }
+        let (why, gate_evidence) = match (trigger, state.scale_down_started_at) {
+            (ScaleDownTrigger::Decided(reason, evidence), _) => (reason, Some(evidence)),
+            (_, Some(started)) => (
+                format!("continuing the scale-down started at {started}"),
+                None,
+            ),
+            (ScaleDownTrigger::Continue, None) => ("scale-down".to_string(), None),
+            (ScaleDownTrigger::Step { force }, None) => match Box::pin(self.gate(ctx, &run, force)).await {
+                (ScaleDownDecision::ScaleDown { reason }, evidence) => (reason, Some(evidence)),
+                // The gate holds: nothing is called and the run stays as it is.
+                (ScaleDownDecision::Hold { reason }, evidence) => {
+                    let mut result = StepResult::new(
+                        Outcome::Deferred,
+                        Some(run.run.clone()),
+                        format!("scale-down deferred: {reason}"),
+                    );
+                    result.evidence = Some(serde_json::json!({ "gate": evidence }));
+                    return result;
                 }
-            }
+            },
         };
         if state.scale_down_started_at.is_none() && !ctx.dry_run {
             // From now on checks continue the scale-down and a late scale-up is out of order.
@@ -1387,6 +1437,9 @@ impl App {
         let summary = conv.summary(ctx.dry_run);
         let mut evidence = conv.evidence(ctx.dry_run);
         evidence["decision"] = serde_json::json!(why);
+        if let Some(gate) = gate_evidence {
+            evidence["gate"] = gate;
+        }
         let (outcome, reason) = if done {
             let restored = if !conv.drift.is_empty() {
                 "restored except the drifted values left alone"

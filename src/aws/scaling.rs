@@ -6,6 +6,7 @@
 //! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
 //! in dry run the action is recorded with result `dry-run` and nothing is sent.
 
+use crate::aws::cloudwatch::CloudWatchMetrics;
 use super::autoscaling::AutoScalingAdapter;
 use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
@@ -158,6 +159,9 @@ pub struct ScalingClients {
     pub ecs: EcsAdapter,
     pub autoscaling: AutoScalingAdapter,
     pub docdb: DocDbAdapter,
+    /// The batch metrics the scale-down gate reads (read-only: never a mutating call).
+    pub metrics: CloudWatchMetrics,
+    timeouts: Timeouts,
 }
 
 impl ScalingClients {
@@ -165,22 +169,27 @@ impl ScalingClients {
         ecs: aws_sdk_ecs::Client,
         autoscaling: aws_sdk_applicationautoscaling::Client,
         docdb: aws_sdk_docdb::Client,
+        cloudwatch: aws_sdk_cloudwatch::Client,
         timeouts: Timeouts,
     ) -> Self {
         ScalingClients {
             ecs: EcsAdapter::new(ecs, timeouts),
             autoscaling: AutoScalingAdapter::new(autoscaling, timeouts),
             docdb: DocDbAdapter::new(docdb, timeouts),
+            metrics: CloudWatchMetrics::new(cloudwatch).with_budget(timeouts, None),
+            timeouts,
         }
     }
 
     /// Clients from the shared SDK config (endpoints from `AWS_ENDPOINT_URL_ECS`,
-    /// `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, `AWS_ENDPOINT_URL_DOCDB` or `AWS_ENDPOINT_URL`).
+    /// `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, `AWS_ENDPOINT_URL_DOCDB`,
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH` or `AWS_ENDPOINT_URL`).
     pub fn from_sdk_config(sdk: &SdkConfig, timeouts: Timeouts) -> Self {
         ScalingClients::new(
             aws_sdk_ecs::Client::new(sdk),
             aws_sdk_applicationautoscaling::Client::new(sdk),
             aws_sdk_docdb::Client::new(sdk),
+            aws_sdk_cloudwatch::Client::new(sdk),
             timeouts,
         )
     }
@@ -191,6 +200,8 @@ impl ScalingClients {
             ecs: self.ecs.with_budget(remaining),
             autoscaling: self.autoscaling.with_budget(remaining),
             docdb: self.docdb.with_budget(remaining),
+            metrics: self.metrics.with_budget(self.timeouts, remaining),
+            timeouts: self.timeouts,
         }
     }
 
@@ -319,6 +330,11 @@ mod tests {
             ),
             aws_sdk_docdb::Client::from_conf(
                 aws_sdk_docdb::config::Builder::from(&sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(&sdk)
                     .interceptor(log.clone())
                     .build(),
             ),

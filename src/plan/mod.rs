@@ -15,7 +15,6 @@
 //! - [`plan_resize_continuation`]: the asynchronous part of scale-up that a `check` continues.
 //! - [`plan_scale_down`]: restore the [`Baseline`]; drifted values are recorded, not clobbered.
 //! - [`readiness`]: is the night's capacity up?
-//! - [`decide_scale_down`]: the seam where the metric gate (issue C) decides when to scale down.
 
 mod baseline;
 mod down;
@@ -32,7 +31,7 @@ pub use ids::{reader_identifier, scenario_hash};
 pub use readiness::{readiness, Readiness};
 pub use up::{plan_resize_continuation, plan_scale_up};
 
-use crate::domain::{Action, Step};
+use crate::domain::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -425,52 +424,12 @@ pub enum ScaleDownDecision {
     Hold { reason: String },
 }
 
-/// Should this event scale the scenario down?
-///
-/// The seam for the metric gate (issue C): today a `scale-down` step (scheduled or forced) always
-/// restores the baseline and a `check` never does. The gate will add CloudWatch metrics, the
-/// quiet period, `min_hold` and the deadline as inputs here, and keep `force` as the override.
-pub fn decide_scale_down(step: Step, force: bool) -> ScaleDownDecision {
-    match step {
-        Step::ScaleDown if force => ScaleDownDecision::ScaleDown {
-            reason: "forced scale-down: metrics are not consulted".into(),
-        },
-        Step::ScaleDown => ScaleDownDecision::ScaleDown {
-            reason: "scheduled scale-down".into(),
-        },
-        Step::Check | Step::ScaleUp => ScaleDownDecision::Hold {
-            reason: "the scale-down step decides when to scale down (no metric gate in this build)"
-                .into(),
-        },
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod fixtures;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decide_scale_down_scales_down_only_on_the_scale_down_step() {
-        assert!(matches!(
-            decide_scale_down(Step::ScaleDown, false),
-            ScaleDownDecision::ScaleDown { .. }
-        ));
-        match decide_scale_down(Step::ScaleDown, true) {
-            ScaleDownDecision::ScaleDown { reason } => assert!(reason.contains("forced")),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            decide_scale_down(Step::Check, false),
-            ScaleDownDecision::Hold { .. }
-        ));
-        assert!(matches!(
-            decide_scale_down(Step::ScaleUp, false),
-            ScaleDownDecision::Hold { .. }
-        ));
-    }
 
     #[test]
     fn calls_render_as_actions() {

@@ -6,6 +6,7 @@ mod support;
 mod harness;
 
 mod emulator;
+mod gate_flow;
 mod guard;
 mod history;
 mod lambda;

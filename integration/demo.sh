@@ -12,7 +12,7 @@
 # stops the emulator. Exit status 0 means the night ended with everything back at its baseline.
 #
 # Needs only cargo and python3: the emulator's virtualenv is created on first use.
-#   NIGHTSHIFT_DEMO_PROFILE   release (default: what ships) or dev (reuses a test build)
+#   NIGHTSHIFT_DEMO_PROFILE   dev (default: quick to build, shares the test build) or release (what ships)
 #   NIGHTSHIFT_BOOTSTRAP_BIN  run this bootstrap instead of the profile's (CI: the release build)
 set -euo pipefail
 
@@ -20,7 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo"
 
-profile=${NIGHTSHIFT_DEMO_PROFILE:-release}
+profile=${NIGHTSHIFT_DEMO_PROFILE:-dev}
 case $profile in
   release) out=target/release ;;
   dev) out=target/debug ;;

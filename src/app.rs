@@ -1390,19 +1390,21 @@ impl App {
                 None,
             ),
             (ScaleDownTrigger::Continue, None) => ("scale-down".to_string(), None),
-            (ScaleDownTrigger::Step { force }, None) => match Box::pin(self.gate(ctx, &run, force)).await {
-                (ScaleDownDecision::ScaleDown { reason }, evidence) => (reason, Some(evidence)),
-                // The gate holds: nothing is called and the run stays as it is.
-                (ScaleDownDecision::Hold { reason }, evidence) => {
-                    let mut result = StepResult::new(
-                        Outcome::Deferred,
-                        Some(run.run.clone()),
-                        format!("scale-down deferred: {reason}"),
-                    );
-                    result.evidence = Some(serde_json::json!({ "gate": evidence }));
-                    return result;
+            (ScaleDownTrigger::Step { force }, None) => {
+                match Box::pin(self.gate(ctx, &run, force)).await {
+                    (ScaleDownDecision::ScaleDown { reason }, evidence) => (reason, Some(evidence)),
+                    // The gate holds: nothing is called and the run stays as it is.
+                    (ScaleDownDecision::Hold { reason }, evidence) => {
+                        let mut result = StepResult::new(
+                            Outcome::Deferred,
+                            Some(run.run.clone()),
+                            format!("scale-down deferred: {reason}"),
+                        );
+                        result.evidence = Some(serde_json::json!({ "gate": evidence }));
+                        return result;
+                    }
                 }
-            },
+            }
         };
         if state.scale_down_started_at.is_none() && !ctx.dry_run {
             // From now on checks continue the scale-down and a late scale-up is out of order.

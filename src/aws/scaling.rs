@@ -6,11 +6,11 @@
 //! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
 //! in dry run the action is recorded with result `dry-run` and nothing is sent.
 
-use crate::aws::cloudwatch::CloudWatchMetrics;
 use super::autoscaling::AutoScalingAdapter;
 use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
 use super::{classify, describe, ErrorClass, Timeouts};
+use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::Scenario;
 use crate::domain::Action;
 use crate::plan::{Call, ServiceState, Snapshot};

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod event;
 pub mod gate;
 pub mod history;
+pub mod iam;
 pub mod idempotency;
 pub mod logging;
 pub mod migrations;

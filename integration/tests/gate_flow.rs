@@ -26,6 +26,9 @@ struct Night {
     service: String,
     db: String,
     log: CallLog,
+    /// Every scaling and metrics call of the night (never cleared).
+    all: CallLog,
+    config: Arc<nightshift::config::Config>,
     app: App,
 }
 
@@ -104,7 +107,10 @@ timezone = "Asia/Tokyo"
         );
         let config = config::parse(&text, "gate-test.toml").unwrap_or_else(|e| panic!("{e}"));
         let log = CallLog::new();
-        let with_log = |b: aws_sdk_ecs::config::Builder| b.interceptor(log.clone()).build();
+        let all = CallLog::new();
+        let with_log = |b: aws_sdk_ecs::config::Builder| {
+            b.interceptor(log.clone()).interceptor(all.clone()).build()
+        };
         let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&sdk);
         if let Some(endpoint) = cloudwatch_endpoint {
             // A closed port: GetMetricData fails to connect, once, quickly.
@@ -117,14 +123,21 @@ timezone = "Asia/Tokyo"
             aws_sdk_applicationautoscaling::Client::from_conf(
                 aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
                     .interceptor(log.clone())
+                    .interceptor(all.clone())
                     .build(),
             ),
             aws_sdk_docdb::Client::from_conf(
                 aws_sdk_docdb::config::Builder::from(&sdk)
                     .interceptor(log.clone())
+                    .interceptor(all.clone())
                     .build(),
             ),
-            aws_sdk_cloudwatch::Client::from_conf(cloudwatch.interceptor(log.clone()).build()),
+            aws_sdk_cloudwatch::Client::from_conf(
+                cloudwatch
+                    .interceptor(log.clone())
+                    .interceptor(all.clone())
+                    .build(),
+            ),
             Timeouts::default(),
         );
         let store = DynamoStore::new(
@@ -132,7 +145,8 @@ timezone = "Asia/Tokyo"
             &table,
             Timeouts::default(),
         );
-        let app = App::with_scaling(Arc::new(config), harness::settings(), store, clients);
+        let config = Arc::new(config);
+        let app = App::with_scaling(config.clone(), harness::settings(), store, clients);
         Night {
             table,
             job,
@@ -140,6 +154,8 @@ timezone = "Asia/Tokyo"
             service,
             db,
             log,
+            all,
+            config,
             app,
         }
     }
@@ -271,6 +287,18 @@ async fn busy_metric_defers_checks_and_scale_down_then_quiet_for_quiet_for_scale
     assert_eq!(late.outcome, Outcome::Skipped, "{late:?}");
     assert!(late.reason.contains("no open run"), "{}", late.reason);
     assert!(night.mutating().is_empty());
+
+    // `nightshift iam-policy` allows every call the night made.
+    let policy = nightshift::iam::policy(&night.config, &nightshift::iam::Target::default());
+    let calls = night.all.calls();
+    assert!(calls.len() > 10, "{calls:?}");
+    for call in calls {
+        let action = nightshift::iam::action_of(&call.service, &call.operation);
+        assert!(
+            nightshift::iam::allows(&policy, &action),
+            "the IAM policy does not allow {action}: {policy:#}"
+        );
+    }
 
     // The evidence of every decision is in the run history.
     let store = DynamoStore::new(

@@ -18,7 +18,7 @@
 
 mod baseline;
 mod down;
-mod ids;
+pub mod ids;
 mod readiness;
 pub mod safety;
 mod up;

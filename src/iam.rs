@@ -1,0 +1,256 @@
+//! `nightshift iam-policy`: the least-privilege IAM policy for exactly the configured resources.
+//!
+//! Pure: the config (and the account, region and partition to put in ARNs) in, a policy document
+//! out. Every action the function calls is listed here; `integration/tests/gate_flow.rs` checks
+//! that each call a whole night makes is allowed by this policy.
+
+use crate::config::Config;
+use crate::plan::ids::reader_identifier;
+use serde_json::{json, Value};
+
+/// Where the function runs: the parts of every ARN. `*` is allowed for region and account.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            partition: "aws".into(),
+            region: "*".into(),
+            account: "*".into(),
+        }
+    }
+}
+
+/// The tag nightshift puts on the readers it creates; delete is allowed only on those.
+pub const SCENARIO_TAG: &str = crate::plan::TAG_SCENARIO;
+
+/// The policy document for the function's execution role.
+pub fn policy(config: &Config, target: &Target) -> Value {
+    let Target {
+        partition,
+        region,
+        account,
+    } = target;
+    let arn = |service: &str, resource: &str| {
+        format!("arn:{partition}:{service}:{region}:{account}:{resource}")
+    };
+    let mut statements = vec![json!({
+        "Sid": "RunHistoryAndIdempotency",
+        "Effect": "Allow",
+        "Action": [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem"
+        ],
+        "Resource": [
+            arn("dynamodb", &format!("table/{}", config.table)),
+            arn("dynamodb", &format!("table/{}/index/*", config.table))
+        ]
+    })];
+
+    let services: Vec<String> = config
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.ecs)
+        .map(|t| arn("ecs", &format!("service/{}/{}", t.cluster, t.service)))
+        .collect();
+    if !services.is_empty() {
+        statements.push(json!({
+            "Sid": "EcsServicesOfTheConfig",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": services
+        }));
+        // Application Auto Scaling has no resource-level permissions for these calls.
+        statements.push(json!({
+            "Sid": "EcsScalableTargets",
+            "Effect": "Allow",
+            "Action": [
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:RegisterScalableTarget"
+            ],
+            "Resource": "*"
+        }));
+    }
+
+    let mut clusters = Vec::new();
+    let mut own_readers = Vec::new();
+    let mut delete_conditions = Vec::new();
+    let mut resized = Vec::new();
+    for scenario in &config.scenarios {
+        for target in &scenario.docdb {
+            clusters.push(arn("rds", &format!("cluster:{}", target.cluster)));
+            // Every reader id is `<prefix><ordinal>`: allow the prefix only.
+            let first = reader_identifier(&target.cluster, &scenario.name, 1);
+            let prefix = first.strip_suffix('1').unwrap_or(&first);
+            own_readers.push(arn("rds", &format!("db:{prefix}*")));
+            delete_conditions.push(scenario.name.clone());
+            if target.resize.is_some() {
+                resized.push(arn("rds", &format!("cluster:{}", target.cluster)));
+            }
+        }
+    }
+    if !clusters.is_empty() {
+        let read: Vec<String> = [clusters.clone(), vec![arn("rds", "db:*")]].concat();
+        let create: Vec<String> = [clusters.clone(), own_readers.clone()].concat();
+        let tag_key = format!("rds:db-tag/{SCENARIO_TAG}");
+        let mut condition = serde_json::Map::new();
+        delete_conditions.sort();
+        delete_conditions.dedup();
+        condition.insert(tag_key, json!(delete_conditions));
+        statements.push(json!({
+            "Sid": "DocDbRead",
+            "Effect": "Allow",
+            "Action": [
+                "rds:DescribeDBClusters",
+                "rds:DescribeDBInstances",
+                "rds:ListTagsForResource"
+            ],
+            "Resource": read
+        }));
+        statements.push(json!({
+            "Sid": "DocDbAddTaggedReaders",
+            "Effect": "Allow",
+            "Action": ["rds:CreateDBInstance", "rds:AddTagsToResource"],
+            "Resource": create
+        }));
+        statements.push(json!({
+            "Sid": "DocDbDeleteOnlyItsOwnReaders",
+            "Effect": "Allow",
+            "Action": ["rds:DeleteDBInstance"],
+            "Resource": own_readers,
+            "Condition": { "StringEquals": condition }
+        }));
+    }
+    if !resized.is_empty() {
+        let resources: Vec<String> = [resized, vec![arn("rds", "db:*")]].concat();
+        // Resizing changes the class of every instance of the cluster (its writer after a
+        // failover), so ModifyDBInstance cannot be narrowed to nightshift's own readers.
+        statements.push(json!({
+            "Sid": "DocDbResize",
+            "Effect": "Allow",
+            "Action": ["rds:ModifyDBInstance", "rds:FailoverDBCluster"],
+            "Resource": resources
+        }));
+    }
+    statements.push(json!({
+        "Sid": "BatchMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:GetMetricData"],
+        // GetMetricData has no resource-level permissions.
+        "Resource": "*"
+    }));
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The IAM action of an SDK call, from the SDK's service and operation names (tests use it to
+/// check that a policy covers every call made).
+pub fn action_of(service: &str, operation: &str) -> String {
+    let prefix = match service.to_ascii_lowercase().replace(' ', "").as_str() {
+        "dynamodb" => "dynamodb",
+        "ecs" => "ecs",
+        "applicationautoscaling" => "application-autoscaling",
+        "docdb" | "rds" => "rds",
+        "cloudwatch" => "cloudwatch",
+        other => return format!("{other}:{operation}"),
+    };
+    format!("{prefix}:{operation}")
+}
+
+/// Does `policy` allow `action` on some resource? (Action lists only; enough for a coverage check.)
+pub fn allows(policy: &Value, action: &str) -> bool {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Effect"] == "Allow")
+        .any(|s| {
+            s["Action"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a.as_str() == Some(action))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contract() -> Config {
+        crate::config::parse(
+            include_str!("../integration/fixtures/config/contract.toml"),
+            "contract.toml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_contract_config_gets_exactly_its_resources() {
+        let target = Target {
+            partition: "aws".into(),
+            region: "ap-northeast-1".into(),
+            account: "123456789012".into(),
+        };
+        let p = policy(&contract(), &target);
+        let text = p.to_string();
+        assert!(text.contains("arn:aws:dynamodb:ap-northeast-1:123456789012:table/nightshift-runs"));
+        assert!(text.contains("arn:aws:ecs:ap-northeast-1:123456789012:service/batch/worker"));
+        assert!(text.contains("arn:aws:rds:ap-northeast-1:123456789012:cluster:batch-db"));
+        let reader = reader_identifier("batch-db", "nightly-batch", 1);
+        let prefix = &reader[..reader.len() - 1];
+        let delete = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "DocDbDeleteOnlyItsOwnReaders")
+            .unwrap();
+        assert_eq!(
+            delete["Resource"],
+            json!([format!(
+                "arn:aws:rds:ap-northeast-1:123456789012:db:{prefix}*"
+            )])
+        );
+        assert_eq!(
+            delete["Condition"]["StringEquals"]["rds:db-tag/nightshift:scenario"],
+            json!(["nightly-batch"])
+        );
+        // No resize configured: no ModifyDBInstance and no failover.
+        assert!(!allows(&p, "rds:ModifyDBInstance"));
+        assert!(!allows(&p, "rds:FailoverDBCluster"));
+        // Never a Scan, never a table-level admin action.
+        assert!(!allows(&p, "dynamodb:Scan"));
+        assert!(!allows(&p, "dynamodb:DeleteTable"));
+    }
+
+    #[test]
+    fn resize_adds_modify_and_failover() {
+        let text = include_str!("../integration/fixtures/config/contract.toml")
+            .replace("# resize = ", "resize = ");
+        let config = crate::config::parse(&text, "resize.toml").unwrap();
+        let p = policy(&config, &Target::default());
+        assert!(allows(&p, "rds:ModifyDBInstance"));
+        assert!(allows(&p, "rds:FailoverDBCluster"));
+        assert!(p.to_string().contains("arn:aws:rds:*:*:cluster:batch-db"));
+    }
+
+    #[test]
+    fn sdk_names_map_to_iam_actions() {
+        assert_eq!(
+            action_of("DocDB", "CreateDBInstance"),
+            "rds:CreateDBInstance"
+        );
+        assert_eq!(
+            action_of("Application Auto Scaling", "RegisterScalableTarget"),
+            "application-autoscaling:RegisterScalableTarget"
+        );
+        assert_eq!(action_of("ECS", "UpdateService"), "ecs:UpdateService");
+    }
+}

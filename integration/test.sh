@@ -6,7 +6,8 @@
 #   integration/test.sh guard           extra arguments go to `cargo test` (here: a name filter)
 #
 # Needs only what a fresh machine has: cargo, python3. The Lambda sandbox tests also need
-# bubblewrap; as root this script installs it from Debian's packages when it is missing.
+# bubblewrap and the HTML report test Debian's chromium; as root this script installs them from
+# Debian's packages when they are missing.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +16,11 @@ cd "$repo"
 if ! command -v bwrap >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   echo "test: installing bubblewrap (the Lambda-like sandbox of the end-to-end tests)" >&2
   apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >&2
+fi
+
+if ! command -v chromium >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "test: installing chromium (renders the HTML night report in the report tests)" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 fi
 
 # A server of our own (not one a developer left running), stopped however the tests end.

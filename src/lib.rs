@@ -15,5 +15,6 @@ pub mod idempotency;
 pub mod logging;
 pub mod migrations;
 pub mod plan;
+pub mod report;
 
 pub use domain::{Action, Outcome, Response, Step};

@@ -183,6 +183,9 @@ pub struct HistoryPage<'a> {
     pub next: Option<&'a str>,
     /// Runs of this page that `--status` left out.
     pub hidden_by_status: usize,
+    /// The scenario asked for, if any, and the start of the range: for the footer.
+    pub scenario: Option<&'a str>,
+    pub since: Timestamp,
 }
 
 /// What [`select_runs`] kept of a page.
@@ -224,9 +227,9 @@ pub fn select_runs(page: Vec<RunRecord>, from: Timestamp, status: Option<RunStat
 /// UTC's, so no run opened after `from` is missed ([`select_runs`] trims the extra runs).
 pub fn since_run(from: Timestamp, zone: Option<&TimeZone>) -> String {
     match zone {
-        Some(tz) => from.to_zoned(tz.clone()).date().to_string(),
+        Some(tz) => from.to_zoned_datetime(tz.clone()).date().to_string(),
         None => {
-            let day = from.to_zoned(TimeZone::UTC).date();
+            let day = from.to_zoned_datetime(TimeZone::UTC).date();
             day.yesterday().unwrap_or(day).to_string()
         }
     }
@@ -278,8 +281,14 @@ fn to_json<T: Serialize>(value: &T) -> String {
 /// cursor line of the next-page hint, which cannot be broken).
 pub fn history_table(page: &HistoryPage, now: Timestamp) -> String {
     let mut out = String::new();
+    let scope = format!(
+        "{}opened since {} UTC",
+        page.scenario
+            .map_or(String::new(), |s| format!("of {} ", one_line(s))),
+        page.since.strftime("%Y-%m-%d %H:%M")
+    );
     if page.runs.is_empty() {
-        out.push_str("no runs");
+        out.push_str(&truncate(&format!("no runs {scope}"), WIDTH));
         if page.hidden_by_status > 0 {
             out.push_str(&format!(
                 " ({} on this page left out by --status)",
@@ -302,7 +311,8 @@ pub fn history_table(page: &HistoryPage, now: Timestamp) -> String {
             .map(|r| {
                 let duration = match r.closed_at {
                     Some(closed) => human_duration(closed.duration_since(r.opened_at)),
-                    None => format!("{} so far", human_duration(now.duration_since(r.opened_at))),
+                    // The status column says it is still open.
+                    None => human_duration(now.duration_since(r.opened_at)),
                 };
                 [
                     one_line(&r.scenario),
@@ -314,7 +324,7 @@ pub fn history_table(page: &HistoryPage, now: Timestamp) -> String {
                 ]
             })
             .collect();
-        let caps = [20, 14, 6, 16, 14];
+        let caps = [18, 14, 6, 16, 8];
         let mut widths = [0usize; 5];
         for (i, w) in widths.iter_mut().enumerate() {
             let longest = rows.iter().map(|r| chars(&r[i])).max().unwrap_or(0);
@@ -338,13 +348,14 @@ pub fn history_table(page: &HistoryPage, now: Timestamp) -> String {
             out.push('\n');
         }
         let n = page.runs.len();
-        out.push_str(&format!("{n} run{}", if n == 1 { "" } else { "s" }));
+        let mut footer = format!("{n} run{} {scope}", if n == 1 { "" } else { "s" });
         if page.hidden_by_status > 0 {
-            out.push_str(&format!(
-                " ({} more on this page left out by --status)",
+            footer.push_str(&format!(
+                "; {} more on this page left out by --status",
                 page.hidden_by_status
             ));
         }
+        out.push_str(&truncate(&footer, WIDTH));
         out.push('\n');
     }
     if let Some(next) = page.next {
@@ -365,7 +376,8 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
         Some(tz) => format!(
             "{} UTC ({} {})",
             t.strftime("%Y-%m-%d %H:%M:%S"),
-            t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"),
+            t.to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S"),
             zone_name(tz)
         ),
         None => format!("{} UTC", t.strftime("%Y-%m-%d %H:%M:%S")),
@@ -407,7 +419,13 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
     }
     // Date and time: a night crosses midnight in one zone or the other.
     let stamp = |t: Timestamp| t.strftime("%m-%d %H:%M:%S").to_string();
-    let local = |t: Timestamp| zone.map(|tz| t.to_zoned(tz.clone()).strftime("%m-%d %H:%M:%S").to_string());
+    let local = |t: Timestamp| {
+        zone.map(|tz| {
+            t.to_zoned_datetime(tz.clone())
+                .strftime("%m-%d %H:%M:%S")
+                .to_string()
+        })
+    };
     let mut header = vec![("UTC".to_string(), 14)];
     if zone.is_some() {
         header.push(("LOCAL".to_string(), 14));
@@ -435,7 +453,11 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
         for (i, text) in reason.iter().enumerate() {
             let mut line = String::new();
             for ((_, w), cell) in header.iter().zip(&cells) {
-                let cell = if i == 0 { truncate(cell, *w) } else { String::new() };
+                let cell = if i == 0 {
+                    truncate(cell, *w)
+                } else {
+                    String::new()
+                };
                 line.push_str(&pad(&cell, *w));
                 line.push_str("  ");
             }
@@ -444,7 +466,10 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
             out.push('\n');
         }
         for action in &event.actions {
-            for (i, text) in wrap(&action_line(action), WIDTH - 8).into_iter().enumerate() {
+            for (i, text) in wrap(&action_line(action), WIDTH - 8)
+                .into_iter()
+                .enumerate()
+            {
                 let indent = if i == 0 { "    - " } else { "        " };
                 out.push_str(&format!("{indent}{text}"));
                 out.push('\n');
@@ -800,7 +825,11 @@ fn milestones(night: &Night) -> Vec<Mark> {
                         MarkKind::CapacityReady,
                         "capacity ready".into(),
                         "",
-                        format!("capacity ready (recorded by {} {})", step_name(e), e.outcome),
+                        format!(
+                            "capacity ready (recorded by {} {})",
+                            step_name(e),
+                            e.outcome
+                        ),
                     );
                 }
             }
@@ -821,7 +850,10 @@ fn milestones(night: &Night) -> Vec<Mark> {
         }
         for a in &e.actions {
             if a.result != "ok" && a.result != "dry-run" {
-                errors.push(format!("{} {} {}: {}", a.service, a.call, a.resource, a.result));
+                errors.push(format!(
+                    "{} {} {}: {}",
+                    a.service, a.call, a.resource, a.result
+                ));
             }
         }
         if let Some(err) = gate.as_ref().and_then(|g| g.fetch_error.as_ref()) {
@@ -901,7 +933,8 @@ fn metric_series(evidence: &[(usize, GateEvidence)]) -> Vec<MetricSeries> {
                 if state == "pending" && s.points.contains_key(&p.start) {
                     continue;
                 }
-                s.points.insert(p.start, (p.value.filter(|v| v.is_finite()), state));
+                s.points
+                    .insert(p.start, (p.value.filter(|v| v.is_finite()), state));
             }
         }
     }
@@ -980,7 +1013,10 @@ impl TimeAxis {
 
 fn clock(t: Timestamp, zone: Option<&TimeZone>) -> String {
     match zone {
-        Some(tz) => t.to_zoned(tz.clone()).strftime("%H:%M").to_string(),
+        Some(tz) => t
+            .to_zoned_datetime(tz.clone())
+            .strftime("%H:%M")
+            .to_string(),
         None => t.strftime("%H:%M").to_string(),
     }
 }
@@ -990,7 +1026,8 @@ fn clock_full(t: Timestamp, zone: Option<&TimeZone>) -> String {
         Some(tz) => format!(
             "{} UTC / {} {}",
             t.strftime("%Y-%m-%d %H:%M:%S"),
-            t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S"),
+            t.to_zoned_datetime(tz.clone())
+                .strftime("%Y-%m-%d %H:%M:%S"),
             zone_name(tz)
         ),
         None => format!("{} UTC", t.strftime("%Y-%m-%d %H:%M:%S")),
@@ -1158,7 +1195,10 @@ fn write_html(out: &mut String, night: &Night, now: Timestamp) -> fmt::Result {
     writeln!(out, "<html lang=\"en\">")?;
     writeln!(out, "<head>")?;
     writeln!(out, "<meta charset=\"utf-8\">")?;
-    writeln!(out, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")?;
+    writeln!(
+        out,
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    )?;
     writeln!(out, "<title>{}</title>", esc(&title))?;
     writeln!(out, "<style>{STYLE}</style>")?;
     writeln!(out, "</head>")?;
@@ -1232,7 +1272,11 @@ fn write_html(out: &mut String, night: &Night, now: Timestamp) -> fmt::Result {
     writeln!(out, "<div id=\"metric-plot\">")?;
     let plotted: Vec<&MetricSeries> = series.iter().filter(|s| !s.points.is_empty()).collect();
     if plotted.is_empty() {
-        let why = match evidence.iter().rev().find_map(|(_, g)| g.fetch_error.as_ref()) {
+        let why = match evidence
+            .iter()
+            .rev()
+            .find_map(|(_, g)| g.fetch_error.as_ref())
+        {
             Some(err) => format!(" (the metrics could not be read: {err})"),
             None => String::new(),
         };
@@ -1256,7 +1300,10 @@ fn write_html(out: &mut String, night: &Night, now: Timestamp) -> fmt::Result {
     writeln!(out, "<section id=\"events\">")?;
     writeln!(out, "<h2>Timeline</h2>")?;
     if night.events.is_empty() {
-        writeln!(out, "<p id=\"no-events\">no events recorded for this run</p>")?;
+        writeln!(
+            out,
+            "<p id=\"no-events\">no events recorded for this run</p>"
+        )?;
     }
     writeln!(out, "<ol id=\"timeline\">")?;
     for (i, e) in night.events.iter().enumerate() {
@@ -1397,7 +1444,7 @@ fn write_timeline_chart(
         let y = LANE_TOP + LANE_GAP * i as f64;
         writeln!(
             out,
-            "<line class=\"lane\" x1=\"{}\" y1=\"{1}\" x2=\"{}\" y2=\"{1}\"/><text class=\"lane-label\" x=\"8\" y=\"{}\">{}</text>",
+            "<line class=\"lane\" x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\"/><text class=\"lane-label\" x=\"8\" y=\"{3}\">{4}</text>",
             px(PLOT_LEFT),
             px(y),
             px(PLOT_RIGHT),
@@ -1448,7 +1495,11 @@ fn write_timeline_chart(
                 "<text class=\"mark-label\" x=\"{}\" y=\"{}\" text-anchor=\"{}\">{} {}</text>",
                 px(x + if x > PLOT_RIGHT - 150.0 { -8.0 } else { 8.0 }),
                 px(y + dy),
-                if x > PLOT_RIGHT - 150.0 { "end" } else { "start" },
+                if x > PLOT_RIGHT - 150.0 {
+                    "end"
+                } else {
+                    "start"
+                },
                 esc(&m.label),
                 clock(m.at, night.zone)
             )?;
@@ -1457,7 +1508,6 @@ fn write_timeline_chart(
     writeln!(out, "</svg>")
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_metric_chart(
     out: &mut String,
     index: usize,
@@ -1533,7 +1583,7 @@ fn write_metric_chart(
         let v = min + (top - min) * f64::from(i) / 4.0;
         writeln!(
             out,
-            "<line class=\"grid\" x1=\"{}\" y1=\"{1}\" x2=\"{}\" y2=\"{1}\"/><text class=\"tick-label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            "<line class=\"grid\" x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\"/><text class=\"tick-label\" x=\"{3}\" y=\"{4}\" text-anchor=\"end\">{5}</text>",
             px(PLOT_LEFT),
             px(y(v)),
             px(PLOT_RIGHT),
@@ -1548,9 +1598,8 @@ fn write_metric_chart(
     for (at, decided) in checks.iter().filter(|(t, _)| axis.contains(*t)) {
         writeln!(
             out,
-            "<line class=\"{}\" x1=\"{2}\" y1=\"{3}\" x2=\"{2}\" y2=\"{4}\"><title>{5} at {6}</title></line>",
+            "<line class=\"{0}\" x1=\"{1}\" y1=\"{2}\" x2=\"{1}\" y2=\"{3}\"><title>{4} at {5}</title></line>",
             if *decided { "decision-marker" } else { "check-marker" },
-            "",
             px(axis.x(*at)),
             px(TOP),
             px(BOTTOM),
@@ -1603,7 +1652,11 @@ fn write_metric_chart(
         segments.push(segment);
     }
     for seg in segments.iter().filter(|s| s.len() > 1) {
-        writeln!(out, "<polyline class=\"series\" points=\"{}\"/>", seg.join(" "))?;
+        writeln!(
+            out,
+            "<polyline class=\"series\" points=\"{}\"/>",
+            seg.join(" ")
+        )?;
     }
     for (t, (value, state)) in &s.points {
         let state = match state.as_str() {
@@ -1629,7 +1682,7 @@ fn write_metric_chart(
     if let Some(below) = s.below {
         writeln!(
             out,
-            "<line class=\"threshold\" x1=\"{}\" y1=\"{1}\" x2=\"{}\" y2=\"{1}\"><title>threshold: quiet below {3}</title></line>",
+            "<line class=\"threshold\" x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\"><title>threshold: quiet below {3}</title></line>",
             px(PLOT_LEFT),
             px(y(below)),
             px(PLOT_RIGHT),
@@ -1677,7 +1730,7 @@ fn write_metric_chart(
     writeln!(out, "</svg>")?;
     writeln!(
         out,
-        "<p class=\"legend\">dots: one per period (green quiet, orange busy, hollow no datapoint, grey not yet settled); dashed red: threshold; purple: deadline; green band: the quiet window of the deciding check; dotted: checks</p>"
+        "<p class=\"legend\">dots: one per period (green quiet, orange busy, hollow no datapoint, grey not yet settled); dashed red: threshold; purple: deadline; green band: the quiet window of the deciding check; dotted: checks; gaps: periods no check read</p>"
     )
 }
 
@@ -1692,4 +1745,777 @@ fn nice_ceiling(v: f64) -> f64 {
         .map(|m| m * magnitude)
         .find(|c| *c >= v)
         .unwrap_or(10.0 * magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Scenario};
+    use crate::gate::{self, MetricWindow, MetricsFetch};
+    use std::path::PathBuf;
+
+    const CONTRACT: &str = include_str!("../integration/fixtures/config/contract.toml");
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn scenario() -> Scenario {
+        config::parse(CONTRACT, "contract.toml").unwrap().scenarios[0].clone()
+    }
+
+    fn tokyo() -> TimeZone {
+        TimeZone::get("Asia/Tokyo").unwrap()
+    }
+
+    // --- snapshots ------------------------------------------------------------------------------
+
+    fn snapshot_path(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("integration/fixtures/report")
+            .join(name)
+    }
+
+    /// Compares `actual` with the snapshot file exactly; `UPDATE_SNAPSHOTS=1` rewrites it.
+    fn snapshot(name: &str, actual: &str) {
+        let path = snapshot_path(name);
+        if std::env::var("UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "snapshot {} unreadable ({e}): run `UPDATE_SNAPSHOTS=1 cargo test --lib report` and review it",
+                path.display()
+            )
+        });
+        if expected != actual {
+            let first = expected
+                .lines()
+                .zip(actual.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(expected.lines().count().min(actual.lines().count()));
+            panic!(
+                "{} differs from the rendering, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
+                 If the change is intended, rerun with UPDATE_SNAPSHOTS=1 and review the diff.",
+                path.display(),
+                first + 1,
+                expected.lines().nth(first),
+                actual.lines().nth(first)
+            );
+        }
+    }
+
+    // --- the demo night -------------------------------------------------------------------------
+
+    /// The demo fixture: runs of several scenarios, and every event of the night of
+    /// nightly-batch/2026-11-25. The integration test loads the same file into DynamoDB and
+    /// expects the CLI to print exactly the snapshots these unit tests compare.
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Demo {
+        now: Timestamp,
+        timezone: String,
+        /// Newest first, as `history` lists them.
+        runs: Vec<RunView>,
+        events: Vec<EventView>,
+    }
+
+    const NIGHT: &str = "2026-11-25";
+    const SCALED_UP: &str = "2026-11-25T13:00:00Z";
+
+    /// JobsRunning, one datapoint a minute: busy (8 down to 1) until 17:40Z, then 0.
+    fn jobs_running(range: gate::QueryRange, now: Timestamp) -> Vec<(Timestamp, f64)> {
+        let mut points = Vec::new();
+        let mut t = range.from;
+        let busy_until = ts("2026-11-25T17:40:00Z");
+        // A datapoint is readable about a minute after its period starts.
+        while t < range.to && t <= now - SignedDuration::from_mins(1) {
+            if t >= ts(SCALED_UP) {
+                // Eight jobs at first, fewer as the night goes on, none from 17:40.
+                let left = busy_until.duration_since(t).as_mins();
+                let value = if t < busy_until {
+                    (1 + left / 40 + i64::from(left % 7 == 0)) as f64
+                } else {
+                    0.0
+                };
+                points.push((t, value));
+            }
+            t += SignedDuration::from_mins(1);
+        }
+        points
+    }
+
+    fn decide(s: &Scenario, now: &str, fetch_error: Option<&str>) -> gate::Decision {
+        let now = ts(now);
+        let fetched = match fetch_error {
+            Some(e) => MetricsFetch::Failed(e.to_string()),
+            None => MetricsFetch::Windows(vec![MetricWindow {
+                spec: s.scale_down.metrics[0].clone(),
+                points: jobs_running(gate::query_range(&s.scale_down, now), now),
+            }]),
+        };
+        gate::decide(s, &fetched, ts(SCALED_UP), now, false)
+    }
+
+    fn action(service: &str, call: &str, resource: &str, detail: &str) -> Action {
+        Action {
+            service: service.into(),
+            call: call.into(),
+            resource: resource.into(),
+            detail: detail.into(),
+            result: "ok".into(),
+        }
+    }
+
+    fn step_evidence(drift: &[&str], waiting: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "dry_run": false,
+            "planned": [],
+            "waiting": waiting,
+            "drift": drift,
+            "notes": [],
+            "refused": [],
+            "degraded": [],
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        at: &str,
+        step: Step,
+        kind: &str,
+        key: &str,
+        outcome: Outcome,
+        reason: String,
+        actions: Vec<Action>,
+        evidence: Option<serde_json::Value>,
+    ) -> EventView {
+        let at = ts(at);
+        EventView {
+            key: key.into(),
+            step: Some(step),
+            scenario: Some("nightly-batch".into()),
+            run: Some(NIGHT.into()),
+            kind: kind.into(),
+            outcome,
+            reason,
+            actions,
+            received_at: at,
+            finished_at: at + SignedDuration::from_millis(1850),
+            evidence,
+        }
+    }
+
+    /// A scheduled check: readiness and the gate's evidence, as the app records them.
+    fn check(
+        s: &Scenario,
+        at: &str,
+        kind: &str,
+        key: &str,
+        fetch_error: Option<&str>,
+    ) -> EventView {
+        let d = decide(s, at, fetch_error);
+        let mut evidence = step_evidence(&[], &[]);
+        evidence["ready_at"] = serde_json::json!("2026-11-25T13:30:00Z");
+        evidence["time_to_ready_s"] = serde_json::json!(1800);
+        evidence["readiness"] = serde_json::json!({"ready": true, "waiting": [], "degraded": []});
+        evidence["gate"] = d.evidence_json();
+        let ready = if at == "2026-11-25T13:30:00Z" {
+            "capacity ready since 2026-11-25T13:30:00Z (1800s after scale-up); "
+        } else {
+            ""
+        };
+        event(
+            at,
+            Step::Check,
+            kind,
+            key,
+            Outcome::Deferred,
+            format!("{ready}scale-down: {}", d.reason()),
+            vec![],
+            Some(evidence),
+        )
+    }
+
+    fn closed_run(scenario: &str, run: &str, opened: &str, closed: &str, summary: &str) -> RunView {
+        let (opened, closed) = (ts(opened), ts(closed));
+        RunView {
+            scenario: scenario.into(),
+            run: run.into(),
+            status: RunStatus::Closed,
+            opened_at: opened,
+            closed_at: Some(closed),
+            duration_s: Some(closed.duration_since(opened).as_secs()),
+            opened_by: format!("{scenario}/scale-up/{}", opened),
+            summary: summary.into(),
+            baseline: None,
+        }
+    }
+
+    /// Built from the gate itself, so the fixture holds the evidence shape checks record.
+    fn build_demo() -> Demo {
+        let s = scenario();
+        let readers = ["r1", "r2", "r3"].map(|r| format!("batch-db-nightly-batch-{r}"));
+        let scale_up = event(
+            SCALED_UP,
+            Step::ScaleUp,
+            "step-command",
+            "nightly-batch/scale-up/2026-11-25T13:00:00Z",
+            Outcome::Acted,
+            "4 call(s) made; waiting: batch-db: 0 of 3 new readers available; batch/worker: 2 of 10 tasks running".into(),
+            std::iter::once(action("ecs", "UpdateService", "batch/worker", "desiredCount 2 -> 10"))
+                .chain(readers.iter().map(|r| {
+                    action("docdb", "CreateDBInstance", r, "reader db.r6g.large in batch-db")
+                }))
+                .collect(),
+            Some(step_evidence(
+                &[],
+                &["batch-db: 0 of 3 new readers available", "batch/worker: 2 of 10 tasks running"],
+            )),
+        );
+        let mut events = vec![scale_up];
+        for (at, error) in [
+            ("2026-11-25T13:30:00Z", None),
+            ("2026-11-25T14:30:00Z", None),
+            ("2026-11-25T15:30:00Z", None),
+            (
+                "2026-11-25T16:30:00Z",
+                Some("CloudWatch GetMetricData failed: timed out"),
+            ),
+            ("2026-11-25T17:30:00Z", None),
+        ] {
+            events.push(check(
+                &s,
+                at,
+                "step-command",
+                &format!("nightly-batch/check/{at}"),
+                error,
+            ));
+        }
+        events.push(check(
+            &s,
+            "2026-11-25T17:42:10Z",
+            "ecs-task-state-change",
+            "5c1e7a52-0d6e-4b8e-9b43-2f2a9c1d7e10",
+            None,
+        ));
+        // 18:00: quiet for 15m, min_hold long passed: the check starts the scale-down.
+        let quiet = decide(&s, "2026-11-25T18:00:00Z", None);
+        assert_eq!(quiet.rule(), Some(gate::Rule::Quiet), "{}", quiet.reason());
+        let drift = "ecs batch/worker: desired count is 12 but nightshift set 10; left alone";
+        let mut evidence = step_evidence(&[drift], &["batch-db: 3 readers deleting"]);
+        evidence["decision"] = serde_json::json!(quiet.reason());
+        evidence["gate"] = quiet.evidence_json();
+        events.push(event(
+            "2026-11-25T18:00:00Z",
+            Step::Check,
+            "step-command",
+            "nightly-batch/check/2026-11-25T18:00:00Z",
+            Outcome::Acted,
+            format!(
+                "scale-down ({}) in progress: 3 call(s) made; drift left alone: {drift}; waiting: batch-db: 3 readers deleting; run 2026-11-25 stays open and a later check or scale-down continues it",
+                quiet.reason()
+            ),
+            readers
+                .iter()
+                .map(|r| action("docdb", "DeleteDBInstance", r, "reader added for the night"))
+                .collect(),
+            Some(evidence),
+        ));
+        let closing =
+            "scale-down (continuing the scale-down): back at the baseline; run 2026-11-25 closed";
+        let mut evidence = step_evidence(&[], &[]);
+        evidence["decision"] = serde_json::json!("continuing the scale-down");
+        events.push(event(
+            "2026-11-25T18:15:00Z",
+            Step::Check,
+            "step-command",
+            "nightly-batch/check/2026-11-25T18:15:00Z",
+            Outcome::Skipped,
+            closing.into(),
+            vec![],
+            Some(evidence),
+        ));
+
+        let mut night = closed_run(
+            "nightly-batch",
+            NIGHT,
+            SCALED_UP,
+            "2026-11-25T18:15:00Z",
+            closing,
+        );
+        night.baseline = Some(serde_json::json!({
+            "ecs": [{"cluster": "batch", "service": "worker", "desired": 2}],
+            "docdb": [{"cluster": "batch-db", "readers": 0, "instances": ["batch-db-writer"]}],
+        }));
+        let mut open = closed_run(
+            "nightly-batch",
+            "2026-11-26",
+            "2026-11-26T13:00:00Z",
+            "2026-11-26T13:00:00Z",
+            "capacity ready since 2026-11-26T13:24:00Z (1440s after scale-up)",
+        );
+        open.status = RunStatus::Open;
+        open.closed_at = None;
+        open.duration_s = None;
+        let mut runs = vec![
+            open,
+            night,
+            closed_run(
+                "reports",
+                "2026-11-25.2",
+                "2026-11-25T23:00:00Z",
+                "2026-11-25T23:40:00Z",
+                "scale-down (forced: the command said force = true; scaling down without waiting for the metrics or the deadline): 2 call(s) made; back at the baseline; run 2026-11-25.2 closed",
+            ),
+            closed_run(
+                "reports",
+                "2026-11-25",
+                "2026-11-25T20:00:00Z",
+                "2026-11-25T21:10:00Z",
+                "scale-down (quiet): 2 call(s) made; back at the baseline; run 2026-11-25 closed",
+            ),
+            closed_run(
+                "nightly-batch",
+                "2026-11-24",
+                "2026-11-24T13:00:00Z",
+                "2026-11-24T22:30:00Z",
+                "scale-down (deadline: 07:30 Asia/Tokyo passed at 2026-11-25T07:30+09:00 (2026-11-24T22:30Z); scaling down regardless of metrics (still busy: Batch/JobsRunning{Job=nightly} Maximum was 4 (threshold below 1) at 2026-11-24T22:27Z)): 4 call(s) made; back at the baseline; run 2026-11-24 closed",
+            ),
+            closed_run(
+                "quarter-end-ledger-reconciliation",
+                "2026-11-22",
+                "2026-11-22T15:00:00Z",
+                "2026-11-23T01:05:00Z",
+                "scale-up: \u{1b}[31mDocumentDB refused\u{1b}[0m CreateDBInstance\n(InstanceQuotaExceeded); degraded, the night goes on with what it got",
+            ),
+            // Outside `--since 7d` of `now`: history must not list it.
+            closed_run(
+                "nightly-batch",
+                "2026-11-10",
+                "2026-11-10T13:00:00Z",
+                "2026-11-10T19:00:00Z",
+                "scale-down (quiet): back at the baseline; run 2026-11-10 closed",
+            ),
+        ];
+        runs.sort_by(|a, b| {
+            (b.opened_at, &b.scenario, &b.run).cmp(&(a.opened_at, &a.scenario, &a.run))
+        });
+        Demo {
+            now: ts("2026-11-26T14:10:00Z"),
+            timezone: "Asia/Tokyo".into(),
+            runs,
+            events,
+        }
+    }
+
+    fn demo() -> Demo {
+        let demo = build_demo();
+        let text = to_json(&demo);
+        snapshot("demo-night.json", &text);
+        demo
+    }
+
+    struct Loaded {
+        now: Timestamp,
+        runs: Vec<RunRecord>,
+        events: Vec<EventRecord>,
+    }
+
+    fn loaded() -> Loaded {
+        let d = demo();
+        Loaded {
+            now: d.now,
+            runs: d.runs.iter().map(RunView::to_record).collect(),
+            events: d.events.iter().map(EventView::to_record).collect(),
+        }
+    }
+
+    fn since_7d(l: &Loaded) -> Selection {
+        let from = l.now - SignedDuration::from_hours(7 * 24);
+        select_runs(l.runs.clone(), from, None)
+    }
+
+    fn the_night(l: &Loaded) -> RunRecord {
+        l.runs
+            .iter()
+            .find(|r| r.run == NIGHT && r.scenario == "nightly-batch")
+            .unwrap()
+            .clone()
+    }
+
+    // --- tests ----------------------------------------------------------------------------------
+
+    #[test]
+    fn demo_night_fixture_holds_what_the_gate_records() {
+        let d = demo();
+        let gates: Vec<GateEvidence> = d
+            .events
+            .iter()
+            .filter_map(|e| e.evidence.as_ref().and_then(gate_evidence))
+            .collect();
+        assert_eq!(gates.len(), 7);
+        assert_eq!(gates.last().unwrap().rule.as_deref(), Some("quiet"));
+        assert_eq!(gates[0].deadline, Some(ts("2026-11-25T22:30:00Z")));
+        assert!(gates[0].metrics[0].periods.len() >= 15);
+    }
+
+    #[test]
+    fn history_table_matches_snapshot() {
+        let l = loaded();
+        let sel = since_7d(&l);
+        assert!(sel.reached_older, "the 2026-11-10 run is outside 7d");
+        let page = HistoryPage {
+            runs: &sel.runs,
+            next: None,
+            hidden_by_status: 0,
+            scenario: None,
+            since: l.now - SignedDuration::from_hours(7 * 24),
+        };
+        snapshot("history.txt", &history_table(&page, l.now));
+    }
+
+    #[test]
+    fn history_json_matches_snapshot() {
+        let l = loaded();
+        let sel = since_7d(&l);
+        let json = history_json(&sel.runs, None);
+        snapshot("history.json", &json);
+        let back: HistoryReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.runs.len(), 6);
+        assert_eq!(back.runs[0].status, RunStatus::Open);
+        assert_eq!(back.runs[0].duration_s, None);
+        assert!(back.runs.iter().all(|r| r.baseline.is_none()));
+    }
+
+    #[test]
+    fn night_table_matches_snapshot() {
+        let l = loaded();
+        let run = the_night(&l);
+        let tz = tokyo();
+        let night = Night {
+            run: &run,
+            events: &l.events,
+            zone: Some(&tz),
+        };
+        snapshot("show.txt", &night_table(&night, l.now));
+        let utc_only = Night {
+            zone: None,
+            ..night
+        };
+        snapshot("show-utc.txt", &night_table(&utc_only, l.now));
+    }
+
+    #[test]
+    fn night_json_matches_snapshot() {
+        let l = loaded();
+        let run = the_night(&l);
+        let tz = tokyo();
+        let night = Night {
+            run: &run,
+            events: &l.events,
+            zone: Some(&tz),
+        };
+        let json = night_json(&night);
+        snapshot("show.json", &json);
+        let back: NightReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.timezone.as_deref(), Some("Asia/Tokyo"));
+        assert_eq!(back.events.len(), 9);
+        assert!(back.run.baseline.is_some());
+        assert_eq!(back.run.duration_s, Some(5 * 3600 + 15 * 60));
+    }
+
+    #[test]
+    fn night_html_matches_snapshot_and_marks_the_night() {
+        let l = loaded();
+        let run = the_night(&l);
+        let tz = tokyo();
+        let night = Night {
+            run: &run,
+            events: &l.events,
+            zone: Some(&tz),
+        };
+        let html = night_html(&night, l.now);
+        snapshot("show.html", &html);
+        for hook in [
+            "id=\"timeline\"",
+            "id=\"timeline-chart\"",
+            "id=\"metric-plot\"",
+            "class=\"metric-chart\"",
+            "class=\"threshold\"",
+            "class=\"deadline\"",
+            "class=\"quiet-window\"",
+            "class=\"decision-marker\"",
+            "class=\"marker scale-up-requested\"",
+            "class=\"marker capacity-ready\"",
+            "class=\"marker check decision-defer\"",
+            "class=\"marker check decision-error\"",
+            "class=\"marker check decision-scale-down\"",
+            "class=\"marker scale-down-requested\"",
+            "class=\"marker scale-down-done\"",
+            "class=\"marker drift\"",
+            "class=\"marker error\"",
+            "deadline 2026-11-26T07:30+09:00",
+            "threshold: below 1",
+        ] {
+            assert!(html.contains(hook), "the report lacks {hook}");
+        }
+        assert_eq!(html.matches("<li class=\"event").count(), 9);
+        assert!(!html.contains("no metric evidence recorded"));
+        // Self-contained: nothing is fetched.
+        for external in ["<script", "<link", "src=", "url(", "@import", "https://"] {
+            assert!(!html.contains(external), "the report references {external}");
+        }
+    }
+
+    #[test]
+    fn html_without_metric_evidence_draws_the_timeline_and_says_so() {
+        let l = loaded();
+        let run = the_night(&l);
+        let events: Vec<EventRecord> = l
+            .events
+            .iter()
+            .map(|e| EventRecord {
+                evidence: None,
+                ..e.clone()
+            })
+            .collect();
+        let night = Night {
+            run: &run,
+            events: &events,
+            zone: None,
+        };
+        let html = night_html(&night, l.now);
+        assert!(html.contains("<p id=\"no-metric-evidence\">no metric evidence recorded</p>"));
+        assert!(html.contains("id=\"timeline-chart\""));
+        assert!(!html.contains("class=\"metric-chart\""));
+        assert_eq!(html.matches("<li class=\"event").count(), 9);
+        // No events at all: still a page.
+        let empty = Night {
+            run: &run,
+            events: &[],
+            zone: None,
+        };
+        let html = night_html(&empty, l.now);
+        assert!(html.contains("no events recorded for this run"));
+        assert!(html.contains("no metric evidence recorded"));
+        // Evidence that is not the gate's (or is malformed) is ignored, not fatal.
+        let odd = vec![EventRecord {
+            evidence: Some(serde_json::json!({"metrics": "not a list", "deadline": 7})),
+            ..l.events[1].clone()
+        }];
+        let night = Night {
+            run: &run,
+            events: &odd,
+            zone: None,
+        };
+        assert!(night_html(&night, l.now).contains("no metric evidence recorded"));
+    }
+
+    #[test]
+    fn html_escapes_every_recorded_string() {
+        let l = loaded();
+        let evil = "<script>alert('x')</script>&\"";
+        let mut run = the_night(&l);
+        run.scenario = evil.into();
+        run.run = evil.into();
+        run.summary = evil.into();
+        run.opened_by = evil.into();
+        let mut events = l.events.clone();
+        for e in &mut events {
+            e.reason = evil.into();
+            e.key = evil.into();
+            e.kind = evil.into();
+            for a in &mut e.actions {
+                a.detail = evil.into();
+                a.result = evil.into();
+            }
+            if let Some(gate) = e.evidence.as_mut().and_then(|v| v.get_mut("gate")) {
+                if let Some(metric) = gate["metrics"].get_mut(0) {
+                    metric["metric"] = serde_json::json!(evil);
+                }
+                gate["quiet_for"] = serde_json::json!(evil);
+                gate["deadline_local"] = serde_json::json!(evil);
+            }
+            if let Some(drift) = e.evidence.as_mut().and_then(|v| v.get_mut("drift")) {
+                *drift = serde_json::json!([evil]);
+            }
+        }
+        events[0].step = None;
+        let night = Night {
+            run: &run,
+            events: &events,
+            zone: None,
+        };
+        let html = night_html(&night, l.now);
+        assert!(!html.contains("<script"), "unescaped markup");
+        assert!(!html.contains("alert('x')"), "unescaped quote");
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+        assert_eq!(escape_html("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+    }
+
+    #[test]
+    fn every_table_line_fits_100_columns() {
+        let l = loaded();
+        let long = "x".repeat(300);
+        let mut runs = l.runs.clone();
+        runs[0].scenario = format!("scenario-{long}");
+        runs[1].run = format!("2026-11-25.{long}");
+        runs[2].summary = format!("{long} {long}");
+        let cursor = "7b22".repeat(60);
+        let page = HistoryPage {
+            runs: &runs,
+            next: Some(&cursor),
+            hidden_by_status: 2,
+            scenario: None,
+            since: l.now - SignedDuration::from_hours(7 * 24),
+        };
+        let table = history_table(&page, l.now);
+        for line in table.lines() {
+            if line.starts_with("  --cursor ") {
+                continue; // a cursor cannot be broken
+            }
+            assert!(chars(line) <= WIDTH, "{} columns: {line}", chars(line));
+        }
+        let mut run = the_night(&l);
+        run.scenario = long.clone();
+        run.summary = format!("{long} {long}");
+        let mut events = l.events.clone();
+        events[0].reason = format!("{long} short words {long}");
+        events[0].actions[0].detail = long.clone();
+        events[1].step = None;
+        events[1].kind = long.clone();
+        let tz = tokyo();
+        for zone in [Some(&tz), None] {
+            let night = Night {
+                run: &run,
+                events: &events,
+                zone,
+            };
+            let table = night_table(&night, l.now);
+            for line in table.lines() {
+                assert!(chars(line) <= WIDTH, "{} columns: {line}", chars(line));
+            }
+            assert!(table.contains("short words"));
+        }
+        // The snapshots themselves.
+        for name in ["history.txt", "show.txt", "show-utc.txt"] {
+            let text = std::fs::read_to_string(snapshot_path(name)).unwrap_or_default();
+            for line in text.lines() {
+                assert!(chars(line) <= WIDTH, "{name}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn history_table_prints_the_cursor_hint_and_the_status_filter() {
+        let l = loaded();
+        let page = HistoryPage {
+            runs: &l.runs[..2],
+            next: Some("abc123"),
+            hidden_by_status: 3,
+            scenario: None,
+            since: l.now - SignedDuration::from_hours(7 * 24),
+        };
+        let table = history_table(&page, l.now);
+        assert!(
+            table.contains("2 runs opened since 2026-11-19 14:10 UTC; 3 more on this page left out by --status"),
+            "{table}"
+        );
+        assert!(
+            table.ends_with("more runs: repeat the command with\n  --cursor abc123\n"),
+            "{table}"
+        );
+        let empty = HistoryPage {
+            runs: &[],
+            next: None,
+            hidden_by_status: 0,
+            scenario: None,
+            since: l.now - SignedDuration::from_hours(7 * 24),
+        };
+        assert_eq!(
+            history_table(&empty, l.now),
+            "no runs opened since 2026-11-19 14:10 UTC\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_recorded_text_do_not_reach_the_terminal() {
+        let l = loaded();
+        let sel = since_7d(&l);
+        let page = HistoryPage {
+            runs: &sel.runs,
+            next: None,
+            hidden_by_status: 0,
+            scenario: None,
+            since: l.now - SignedDuration::from_hours(7 * 24),
+        };
+        let table = history_table(&page, l.now);
+        assert!(!table.contains('\u{1b}'));
+        assert_eq!(table.lines().count(), 1 + sel.runs.len() + 1);
+    }
+
+    #[test]
+    fn select_runs_trims_older_runs_and_filters_status() {
+        let l = loaded();
+        let from = ts("2026-11-24T00:00:00Z");
+        let all = select_runs(l.runs.clone(), from, None);
+        assert_eq!(all.runs.len(), 5);
+        assert!(all.reached_older);
+        let open = select_runs(l.runs.clone(), from, Some(RunStatus::Open));
+        assert_eq!(open.runs.len(), 1);
+        assert_eq!(open.hidden_by_status, 4);
+        let closed = select_runs(l.runs[..3].to_vec(), from, Some(RunStatus::Closed));
+        assert_eq!(closed.runs.len(), 2);
+        assert!(!closed.reached_older);
+    }
+
+    #[test]
+    fn since_run_is_the_local_date_or_the_utc_date_a_day_earlier() {
+        // 2026-11-19T20:00Z is already the 20th in Tokyo.
+        let from = ts("2026-11-19T20:00:00Z");
+        assert_eq!(since_run(from, Some(&tokyo())), "2026-11-20");
+        assert_eq!(since_run(from, None), "2026-11-18");
+        let la = TimeZone::get("America/Los_Angeles").unwrap();
+        assert_eq!(
+            since_run(ts("2026-11-20T03:00:00Z"), Some(&la)),
+            "2026-11-19"
+        );
+    }
+
+    #[test]
+    fn gate_evidence_is_found_at_the_top_level_or_nested() {
+        let s = scenario();
+        let d = decide(&s, "2026-11-25T18:00:00Z", None);
+        let top = d.evidence_json();
+        assert_eq!(gate_evidence(&top).unwrap().rule.as_deref(), Some("quiet"));
+        let nested = serde_json::json!({"drift": [], "check": {"gate": top.clone()}});
+        assert!(gate_evidence(&nested).is_some());
+        assert!(gate_evidence(&serde_json::json!({"drift": ["x"]})).is_none());
+        assert!(gate_evidence(&serde_json::json!("text")).is_none());
+        assert_eq!(
+            evidence_strings(&serde_json::json!({"drift": ["a", "b"]}), "drift"),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        let d = |s: i64| human_duration(SignedDuration::from_secs(s));
+        assert_eq!(d(40), "40s");
+        assert_eq!(d(12 * 60 + 5), "12m");
+        assert_eq!(d(9 * 3600 + 30 * 60), "9h30m");
+        assert_eq!(d(3600 + 5 * 60), "1h05m");
+        assert_eq!(d(2 * 86_400 + 3 * 3600), "2d03h");
+        assert_eq!(d(-5), "0s");
+        assert_eq!(wrap("aaa bbb cc", 7), ["aaa bbb", "cc"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 4), [""]);
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(nice_ceiling(8.05), 10.0);
+        assert_eq!(nice_ceiling(1.15), 2.0);
+    }
 }

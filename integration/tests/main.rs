@@ -12,4 +12,5 @@ mod history;
 mod lambda;
 mod metrics;
 mod migrate;
+mod report;
 mod scaling;

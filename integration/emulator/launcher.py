@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 import botocore.session
@@ -268,6 +269,34 @@ class CborToJson:
 
 
 # --------------------------------------------------------------------------------------------
+# DynamoDB atomicity
+# --------------------------------------------------------------------------------------------
+
+
+class SerializeDynamoDb:
+    """Handle DynamoDB requests one at a time.
+
+    DynamoDB evaluates a ConditionExpression and applies the write atomically; moto checks the
+    condition and then writes, with no lock between, so two threads of this server can both pass
+    the same `attribute_not_exists` check. nightshift's idempotency guard (and its concurrency
+    tests) rely on the real guarantee, so the emulator provides it: one lock around DynamoDB
+    requests (recognised by their `X-Amz-Target: DynamoDB_20120810.*` header). Other services
+    stay concurrent.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self.lock:
+                # Materialise the body inside the lock: the write has happened when it ends.
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+# --------------------------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------------------------
 
@@ -287,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     run_simple(
         args.host,
         args.port,
-        CborToJson(moto_app),
+        SerializeDynamoDb(CborToJson(moto_app)),
         threaded=True,
         request_handler=MotoRequestHandler,
     )

@@ -14,6 +14,7 @@ use crate::history::{EventRecord, HistoryStore, OpenRun, RunRecord, RunStatus, S
 use crate::idempotency::{
     Claim, ClaimRequest, DedupId, FinishError, Guard, GuardPolicy, StoreError,
 };
+use crate::overrides::{self, Pause, RunPhase, StepFacts};
 use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
 use crate::plan::{
     self, Baseline, Call, Plan, PlanError, Readiness, RunState, ScaleDownDecision, Snapshot,
@@ -22,6 +23,9 @@ use jiff::Timestamp;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod preview;
+pub use preview::{Decision, PauseView, Preview, PreviewCall, PreviewError};
 
 /// Process-wide settings read from the environment once at start-up.
 #[derive(Debug, Clone)]
@@ -359,6 +363,7 @@ impl App {
                     now,
                     deadline: inv.deadline,
                     dry_run: self.settings.dry_run,
+                    pause: None,
                 };
                 self.run_step(&ctx, step, force).await
             }
@@ -562,6 +567,7 @@ const SCALING_LEASE_WAIT: Duration = Duration::from_secs(30);
 const SCALING_LEASE_POLL: Duration = Duration::from_millis(200);
 
 /// Everything one step needs, borrowed from the invocation.
+#[derive(Clone)]
 struct StepContext<'a> {
     store: &'a DynamoStore,
     clients: &'a ScalingClients,
@@ -571,6 +577,9 @@ struct StepContext<'a> {
     now: Timestamp,
     deadline: Option<Timestamp>,
     dry_run: bool,
+    /// The scenario's stored pause (active or expired), as the scaling lease's write returned
+    /// the state item: see [`overrides::decide`].
+    pause: Option<Pause>,
 }
 
 /// What a step did, before it is recorded and answered.
@@ -768,6 +777,30 @@ enum Mode<'a> {
     ScaleDown(&'a Baseline),
 }
 
+/// One round's plan in `mode`, from `snapshot` (the convergence loop and `nightshift plan`).
+fn plan_for(
+    mode: Mode<'_>,
+    scenario: &Scenario,
+    snapshot: &Snapshot,
+    run: &str,
+) -> Result<Plan, PlanError> {
+    Ok(match mode {
+        Mode::ScaleUp => plan::plan_scale_up(scenario, snapshot, run)?,
+        Mode::Continue => plan::plan_resize_continuation(scenario, snapshot, run),
+        Mode::Observe => Plan::default(),
+        Mode::ScaleDown(b) => plan::plan_scale_down(scenario, b, snapshot, run),
+    })
+}
+
+/// Where an open run is, for the overrides (None: no open run).
+fn run_phase(state: Option<&RunState>) -> RunPhase {
+    match state {
+        None => RunPhase::NoOpenRun,
+        Some(s) if s.scale_down_started_at.is_some() => RunPhase::ScalingDown,
+        Some(_) => RunPhase::ScalingUp,
+    }
+}
+
 /// The identity of a call for "do not retry it in this invocation".
 fn call_key(call: &Call) -> String {
     format!("{} {}", call.operation(), call.resource())
@@ -784,9 +817,9 @@ impl App {
     /// One step of a scenario, under the scenario's scaling lease.
     async fn run_step(&self, ctx: &StepContext<'_>, step: Step, force: bool) -> StepResult {
         let owner = uuid::Uuid::new_v4().to_string();
-        match self.take_scaling_lease(ctx, &owner).await {
-            Ok(None) => {}
-            Ok(Some(until)) => {
+        let state = match self.take_scaling_lease(ctx, &owner).await {
+            Ok(ScalingLease::Acquired(state)) => state,
+            Ok(ScalingLease::Held { until, .. }) => {
                 let reason = format!(
                     "another delivery is scaling scenario \"{}\" (its scaling lease runs until {until}); {}",
                     ctx.scenario.name,
@@ -804,7 +837,11 @@ impl App {
                 return result;
             }
             Err(e) => return StepResult::store_failure(None, Vec::new(), e),
-        }
+        };
+        let ctx = &StepContext {
+            pause: state.pause,
+            ..ctx.clone()
+        };
         let result = match step {
             Step::ScaleUp => self.scale_up(ctx).await,
             Step::Check => self.check(ctx).await,
@@ -814,6 +851,40 @@ impl App {
             }
         };
         self.release(ctx, &owner, result).await
+    }
+
+    /// The ops overrides (pause, skip dates) on this step, given the open run it found: a
+    /// skipped result to record and answer, or None to go on.
+    fn overridden(
+        ctx: &StepContext<'_>,
+        step: Step,
+        force: bool,
+        run: Option<(&RunRecord, &RunState)>,
+    ) -> Option<StepResult> {
+        let verdict = overrides::decide(&StepFacts {
+            scenario: ctx.scenario,
+            step,
+            force,
+            now: ctx.now,
+            pause: ctx.pause.as_ref(),
+            run: run_phase(run.map(|(_, state)| state)),
+        });
+        let overrides::Verdict::Skip { rule, reason } = verdict else {
+            return None;
+        };
+        let mut result = StepResult::new(
+            Outcome::Skipped,
+            run.map(|(record, _)| record.run.clone()),
+            reason,
+        );
+        let mut evidence = serde_json::json!({ "override": rule.as_str() });
+        if rule == overrides::SkipRule::Paused {
+            if let Some(pause) = &ctx.pause {
+                evidence["pause"] = serde_json::to_value(pause).unwrap_or_default();
+            }
+        }
+        result.evidence = Some(evidence);
+        Some(result)
     }
 
     /// Give the scaling lease back and pass `result` through.
@@ -829,13 +900,13 @@ impl App {
         result
     }
 
-    /// Take the scenario's scaling lease, waiting for another holder for a while. `Ok(Some(t))`:
-    /// still held by another delivery until `t`.
+    /// Take the scenario's scaling lease, waiting for another holder for a while: `Acquired`
+    /// with the scenario's state item (its pause), or `Held` by another delivery until `until`.
     async fn take_scaling_lease(
         &self,
         ctx: &StepContext<'_>,
         owner: &str,
-    ) -> Result<Option<Timestamp>, StoreError> {
+    ) -> Result<ScalingLease, StoreError> {
         let started = tokio::time::Instant::now();
         let budget = match ctx.deadline {
             Some(deadline) => {
@@ -856,10 +927,10 @@ impl App {
                 .acquire_scaling_lease(&ctx.scenario.name, owner, until, now)
                 .await?
             {
-                ScalingLease::Acquired => return Ok(None),
-                ScalingLease::Held { until, .. } => {
+                ScalingLease::Acquired(state) => return Ok(ScalingLease::Acquired(state)),
+                ScalingLease::Held { owner, until } => {
                     if started.elapsed() + SCALING_LEASE_POLL > budget {
-                        return Ok(Some(until));
+                        return Ok(ScalingLease::Held { owner, until });
                     }
                     tokio::time::sleep(SCALING_LEASE_POLL).await;
                 }
@@ -918,18 +989,13 @@ impl App {
                     }
                 },
             };
-            let mut plan = match mode {
-                Mode::ScaleUp => match plan::plan_scale_up(ctx.scenario, &snapshot, run) {
-                    Ok(plan) => plan,
-                    Err(e) => {
-                        out.snapshot = Some(snapshot);
-                        out.stopped = Some(Stopped::Plan(e));
-                        return out;
-                    }
-                },
-                Mode::Continue => plan::plan_resize_continuation(ctx.scenario, &snapshot, run),
-                Mode::Observe => Plan::default(),
-                Mode::ScaleDown(b) => plan::plan_scale_down(ctx.scenario, b, &snapshot, run),
+            let mut plan = match plan_for(mode, ctx.scenario, &snapshot, run) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    out.snapshot = Some(snapshot);
+                    out.stopped = Some(Stopped::Plan(e));
+                    return out;
+                }
             };
             // A call that failed without ending the step is not repeated in this invocation.
             plan.calls.retain(|c| !failed.contains(&call_key(c)));
@@ -1093,6 +1159,11 @@ impl App {
                     Ok(state) => state,
                     Err(result) => return *result,
                 };
+                if let Some(skipped) =
+                    Self::overridden(ctx, Step::ScaleUp, false, Some((&run, &state)))
+                {
+                    return skipped;
+                }
                 if let Some(at) = state.scale_down_started_at {
                     return StepResult::new(
                         Outcome::Skipped,
@@ -1110,6 +1181,9 @@ impl App {
                 (run.run, None, context)
             }
             None => {
+                if let Some(skipped) = Self::overridden(ctx, Step::ScaleUp, false, None) {
+                    return skipped;
+                }
                 let snapshot = match ctx.clients.snapshot(scenario).await {
                     Ok(s) => s,
                     Err(e) => {
@@ -1265,6 +1339,9 @@ impl App {
         let run = match ctx.store.latest_open_run(&scenario.name).await {
             Ok(Some(run)) => run,
             Ok(None) => {
+                if let Some(skipped) = Self::overridden(ctx, Step::Check, false, None) {
+                    return skipped;
+                }
                 return StepResult::new(
                     Outcome::Skipped,
                     None,
@@ -1272,7 +1349,7 @@ impl App {
                         "no open run of scenario \"{}\": nothing to check (no scale-up has run, or the night's run is already closed)",
                         scenario.name
                     ),
-                )
+                );
             }
             Err(e) => return StepResult::store_failure(None, Vec::new(), e),
         };
@@ -1280,6 +1357,9 @@ impl App {
             Ok(state) => state,
             Err(result) => return *result,
         };
+        if let Some(skipped) = Self::overridden(ctx, Step::Check, false, Some((&run, &state))) {
+            return skipped;
+        }
         if state.scale_down_started_at.is_some() {
             return self
                 .scale_down(ctx, Step::Check, ScaleDownTrigger::Continue)
@@ -1365,9 +1445,19 @@ impl App {
         trigger: ScaleDownTrigger,
     ) -> StepResult {
         let scenario = ctx.scenario;
+        // A scale-down step answers to the overrides; a check handing over to it already did.
+        let forced = match &trigger {
+            ScaleDownTrigger::Step { force } => Some(*force),
+            _ => None,
+        };
         let run = match ctx.store.latest_open_run(&scenario.name).await {
             Ok(Some(run)) => run,
             Ok(None) => {
+                if let Some(skipped) =
+                    forced.and_then(|force| Self::overridden(ctx, Step::ScaleDown, force, None))
+                {
+                    return skipped;
+                }
                 return StepResult::new(
                     Outcome::Skipped,
                     None,
@@ -1375,7 +1465,7 @@ impl App {
                         "no open run of scenario \"{}\": a scale-down for a run that never scaled up (or is already closed) does nothing",
                         scenario.name
                     ),
-                )
+                );
             }
             Err(e) => return StepResult::store_failure(None, Vec::new(), e),
         };
@@ -1383,6 +1473,11 @@ impl App {
             Ok(state) => state,
             Err(result) => return *result,
         };
+        if let Some(skipped) = forced
+            .and_then(|force| Self::overridden(ctx, Step::ScaleDown, force, Some((&run, &state))))
+        {
+            return skipped;
+        }
         let (why, gate_evidence) = match (trigger, state.scale_down_started_at) {
             (ScaleDownTrigger::Decided(reason, evidence), _) => (reason, Some(evidence)),
             (_, Some(started)) => (

@@ -8,6 +8,7 @@
 //! table. The key builders live in [`keys`] so the DynamoDB adapter and the docs agree.
 
 use crate::domain::{Action, Outcome, Step};
+use crate::overrides::Pause;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -190,12 +191,21 @@ pub enum OpenRun {
 /// has just made the writer. It lives on the scenario's state item and ends by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScalingLease {
-    Acquired,
+    /// Taken; the scenario's state item as the lease's UpdateItem left it (`ReturnValues =
+    /// ALL_NEW`: read with the write, no extra call and no extra capacity).
+    Acquired(ScenarioState),
     /// Another delivery is scaling this scenario until `until`.
-    Held {
-        owner: String,
-        until: Timestamp,
-    },
+    Held { owner: String, until: Timestamp },
+}
+
+/// What a scenario's `STATE` item says, besides the scaling lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScenarioState {
+    /// The open run's id (`open_run`).
+    pub open_run: Option<String>,
+    /// The stored pause (`paused_until`, `paused_by`, `paused_at`, `pause_reason`), whether or
+    /// not it is still in force: a pause expires by itself, nothing removes it then.
+    pub pause: Option<Pause>,
 }
 
 /// The run-history storage primitives.
@@ -268,6 +278,17 @@ pub trait HistoryStore: Send + Sync {
         limit: u32,
         cursor: Option<String>,
     ) -> Result<Page<EventRecord>, StoreError>;
+
+    /// The scenario's state item (consistent GetItem): its open run and its pause.
+    async fn scenario_state(&self, scenario: &str) -> Result<ScenarioState, StoreError>;
+
+    /// Pause the scenario (`nightshift pause`): one UpdateItem of its state item, creating it if
+    /// needed. Returns the pause it replaced, if any.
+    async fn pause(&self, scenario: &str, pause: &Pause) -> Result<Option<Pause>, StoreError>;
+
+    /// Lift the pause (`nightshift resume`): one UpdateItem REMOVE. Returns the pause it removed
+    /// (None: the scenario was not paused, or has no state item yet).
+    async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError>;
 }
 
 #[cfg(test)]

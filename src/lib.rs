@@ -14,6 +14,7 @@ pub mod iam;
 pub mod idempotency;
 pub mod logging;
 pub mod migrations;
+pub mod overrides;
 pub mod plan;
 pub mod report;
 

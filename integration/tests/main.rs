@@ -12,5 +12,6 @@ mod history;
 mod lambda;
 mod metrics;
 mod migrate;
+mod ops;
 mod report;
 mod scaling;

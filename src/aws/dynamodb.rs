@@ -8,11 +8,13 @@ use super::{classify, describe, ErrorClass, Timeouts};
 use crate::domain::{Response, Step};
 use crate::history::{
     keys, EventRecord, HistoryStore, OpenRun, Page, RunRecord, RunStatus, ScalingLease,
+    ScenarioState,
 };
 use crate::idempotency::{
     DedupId, DedupRecord, FinishError, GuardStore, Lease, NewClaim, OwnerToken, PutResult, Status,
     StoreError,
 };
+use crate::overrides::Pause;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -98,6 +100,48 @@ fn ts_from_ms(ms: i64, name: &str) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(ms)
         .map_err(|e| StoreError::Corrupt(format!("attribute \"{name}\" out of range: {e}")))
 }
+
+/// The pause attributes of a scenario's state item: `paused_until` (epoch ms), `paused_by`,
+/// `paused_at` (epoch ms), `pause_reason`. None when `paused_until` is absent.
+fn decode_pause(item: &Item) -> Result<Option<Pause>, StoreError> {
+    if !item.contains_key("paused_until") {
+        return Ok(None);
+    }
+    let corrupt = |e: StoreError| {
+        StoreError::Corrupt(format!(
+            "the pause on {} / {} does not decode ({e}); `nightshift resume` clears it",
+            opt_s(item, "pk").unwrap_or("?"),
+            opt_s(item, "sk").unwrap_or("?")
+        ))
+    };
+    let until = get_n(item, "paused_until")
+        .and_then(|ms| ts_from_ms(ms, "paused_until"))
+        .map_err(corrupt)?;
+    let at = match item.get("paused_at") {
+        Some(_) => Some(
+            get_n(item, "paused_at")
+                .and_then(|ms| ts_from_ms(ms, "paused_at"))
+                .map_err(corrupt)?,
+        ),
+        None => None,
+    };
+    Ok(Some(Pause {
+        until,
+        by: opt_s(item, "paused_by").map(str::to_string),
+        at,
+        reason: opt_s(item, "pause_reason").map(str::to_string),
+    }))
+}
+
+fn decode_state(item: &Item) -> Result<ScenarioState, StoreError> {
+    Ok(ScenarioState {
+        open_run: opt_s(item, "open_run").map(str::to_string),
+        pause: decode_pause(item)?,
+    })
+}
+
+/// The attributes `resume` removes.
+const PAUSE_ATTRIBUTES: &str = "paused_until, paused_by, paused_at, pause_reason";
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, timeouts: Timeouts) -> Self {
@@ -779,6 +823,93 @@ impl HistoryStore for DynamoStore {
         self.query_events(keys::unattached_events_pk(day), limit, cursor)
             .await
     }
+
+    async fn scenario_state(&self, scenario: &str) -> Result<ScenarioState, StoreError> {
+        let (pk, sk) = keys::scenario_state(scenario);
+        match self.get_item(pk, sk).await? {
+            Some(item) => decode_state(&item),
+            None => Ok(ScenarioState::default()),
+        }
+    }
+
+    async fn pause(&self, scenario: &str, pause: &Pause) -> Result<Option<Pause>, StoreError> {
+        let (pk, sk) = keys::scenario_state(scenario);
+        let mut set = vec!["paused_until = :until"];
+        let mut remove = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .expression_attribute_values(":until", n(pause.until.as_millisecond()));
+        match &pause.by {
+            Some(by) => {
+                set.push("paused_by = :by");
+                req = req.expression_attribute_values(":by", s(by));
+            }
+            None => remove.push("paused_by"),
+        }
+        match pause.at {
+            Some(at) => {
+                set.push("paused_at = :at");
+                req = req.expression_attribute_values(":at", n(at.as_millisecond()));
+            }
+            None => remove.push("paused_at"),
+        }
+        match &pause.reason {
+            Some(reason) => {
+                set.push("pause_reason = :reason");
+                req = req.expression_attribute_values(":reason", s(reason));
+            }
+            None => remove.push("pause_reason"),
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let out = req
+            .update_expression(update)
+            .return_values(ReturnValue::AllOld)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| self.map_err("UpdateItem", e))?;
+        // A replaced pause that does not decode is simply gone now.
+        Ok(out
+            .attributes
+            .as_ref()
+            .and_then(|old| decode_pause(old).ok().flatten()))
+    }
+
+    async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError> {
+        let (pk, sk) = keys::scenario_state(scenario);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(format!("REMOVE {PAUSE_ATTRIBUTES}"))
+            // Never create a state item for a scenario that has none.
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out
+                .attributes
+                .as_ref()
+                .and_then(|old| decode_pause(old).ok().flatten())),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(None)
+            }
+            Err(e) => Err(self.map_err("UpdateItem", e)),
+        }
+    }
 }
 
 /// The scaling lease of a scenario (see [`ScalingLease`]): two attributes on the scenario's state
@@ -807,13 +938,23 @@ impl DynamoStore {
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":until", n(until.as_millisecond()))
             .expression_attribute_values(":now", n(now.as_millisecond()))
+            // The state item comes back with the write: the open run and the pause, read at no
+            // extra call (ReturnValues costs no capacity).
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .customize()
             .config_override(self.overrides())
             .send()
             .await;
         match result {
-            Ok(_) => Ok(ScalingLease::Acquired),
+            Ok(out) => match out.attributes.as_ref().map(decode_state).transpose() {
+                Ok(state) => Ok(ScalingLease::Acquired(state.unwrap_or_default())),
+                Err(e) => {
+                    // Hand the lease back rather than leave it blocking until it expires.
+                    let _ = self.release_scaling_lease(scenario, owner).await;
+                    Err(e)
+                }
+            },
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 let old = match e.err() {
                     aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(

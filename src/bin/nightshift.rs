@@ -2,14 +2,16 @@
 
 use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
-use nightshift::app::{App, Invocation, Settings};
+use nightshift::app::{App, Decision, Invocation, PreviewError, Settings};
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::migrate::migrate;
+use nightshift::aws::scaling::{CallError, CallErrorKind, ScalingClients};
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::history::{HistoryStore, RunStatus, StoreError};
+use nightshift::overrides::{self, Pause};
 use nightshift::report::{self, HistoryPage, Night};
-use nightshift::{migrations, Outcome};
+use nightshift::{migrations, Outcome, Step};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -114,9 +116,112 @@ enum Command {
         #[arg(long)]
         now: Option<jiff::Timestamp>,
     },
+    /// What a step would call now, against the live state, without calling it.
+    ///
+    /// Reads the scenario's state and open run from the table, asks the ops overrides (pause,
+    /// skip dates) and, for check and scale-down, the metric gate, reads the live ECS, Application
+    /// Auto Scaling and DocumentDB state, and prints the calls the step's planner makes from it
+    /// after the safety check: one per line (service, call, resource, detail), refused calls
+    /// marked with the rule. Only Describe/Get/List calls are sent; nothing is written. A step
+    /// that continues asynchronously plans its later calls from later state: see `waiting`.
+    /// Exits 2 when the step would be rejected (e.g. a configured resource does not exist).
+    Plan {
+        /// Config file (TOML).
+        #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+        config: PathBuf,
+        /// The scenario.
+        #[arg(long)]
+        scenario: String,
+        /// The step to preview.
+        #[arg(long, value_enum)]
+        step: StepArg,
+        /// Preview a forced scale-down ("force": true): the metrics are not consulted.
+        #[arg(long)]
+        force: bool,
+        /// `table` (one call per line) or `json` (every field, each call with its parameters).
+        #[arg(long, value_enum, default_value = "table")]
+        output: ListFormat,
+        /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`].
+        #[arg(long)]
+        table: Option<String>,
+        /// Pretend the current time is this (RFC 3339): the gate, the pause and skip dates use it.
+        #[arg(long)]
+        now: Option<jiff::Timestamp>,
+    },
+    /// Pause a scenario until a time: scale-up, check and scheduled scale-down are skipped.
+    ///
+    /// While paused, those steps are recorded as `skipped (paused until …)` and call nothing; a
+    /// forced scale-down ("force": true) still runs, and a scale-down already under way finishes.
+    /// The pause ends by itself at --until; `nightshift resume` ends it earlier. Pausing again
+    /// replaces the pause. Stored on the scenario's STATE item in the table.
+    Pause {
+        /// The scenario (checked against --config when one is given).
+        scenario: String,
+        /// When the pause ends: an RFC 3339 time (2026-11-26T10:00:00+09:00) or a duration from
+        /// now (12h, 2d, 90m). Must be in the future.
+        #[arg(long)]
+        until: String,
+        /// Why, for whoever finds the night skipped (recorded with the pause).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who paused it [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+        #[arg(long)]
+        now: Option<jiff::Timestamp>,
+    },
+    /// Lift a scenario's pause now (it also ends by itself at its --until).
+    Resume {
+        /// The scenario (checked against --config when one is given).
+        scenario: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+        #[arg(long)]
+        now: Option<jiff::Timestamp>,
+    },
+    /// Print the least-privilege IAM policy (JSON) for exactly the configured resources.
+    ///
+    /// The policy of the function's execution role: the table (NIGHTSHIFT_TABLE overrides the
+    /// config's, as in the function) and its indexes, the configured ECS services, DocumentDB
+    /// clusters and nightshift's own readers, and the batch metrics.
+    IamPolicy {
+        /// Config file (TOML).
+        #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+        config: PathBuf,
+        /// The region in every ARN, e.g. ap-northeast-1 (`*`: any region).
+        #[arg(long, default_value = "*")]
+        region: String,
+        /// The 12-digit account ID in every ARN (`*`: any account).
+        #[arg(long, default_value = "*")]
+        account: String,
+        /// The ARN partition: aws, aws-cn, aws-us-gov.
+        #[arg(long, default_value = "aws")]
+        partition: String,
+    },
 }
 
-/// Where `history` and `show` read from.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StepArg {
+    ScaleUp,
+    Check,
+    ScaleDown,
+}
+
+impl From<StepArg> for Step {
+    fn from(s: StepArg) -> Step {
+        match s {
+            StepArg::ScaleUp => Step::ScaleUp,
+            StepArg::Check => Step::Check,
+            StepArg::ScaleDown => Step::ScaleDown,
+        }
+    }
+}
+
+/// Where `history`, `show`, `pause` and `resume` read from and write to.
 #[derive(clap::Args)]
 struct StoreArgs {
     /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`, else nightshift-runs].
@@ -402,7 +507,251 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plan {
+            config,
+            scenario,
+            step,
+            force,
+            output,
+            table,
+            now,
+        } => {
+            let step = Step::from(step);
+            if force && step != Step::ScaleDown {
+                return Err(anyhow!(
+                    "--force previews a forced scale-down: use it with --step scale-down"
+                ));
+            }
+            let mut cfg = load_config(&config)?;
+            if let Some(table) = table {
+                cfg = cfg.with_table_override(Some(table));
+            }
+            if cfg.scenario(&scenario).is_none() {
+                return Err(unknown_scenario(&scenario, &cfg));
+            }
+            let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
+            let sdk = ops_sdk().await?;
+            let store = DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                cfg.table.clone(),
+                settings.timeouts,
+            );
+            let scaling = ScalingClients::from_sdk_config(&sdk, settings.timeouts);
+            let app = App::with_scaling(Arc::new(cfg), settings, store, scaling);
+            let now = now_or(now);
+            let preview = match app.preview(&scenario, step, force, now).await {
+                Ok(preview) => preview,
+                Err(PreviewError::Store(e)) => return Err(explain(e)),
+                Err(PreviewError::Call(e)) => return Err(explain_call(&e)),
+                Err(e) => return Err(anyhow!(e)),
+            };
+            let code = match output {
+                ListFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&preview)?)),
+                ListFormat::Table => emit(&preview.to_text()),
+            }?;
+            // As `invoke`: a step that would be rejected exits 2.
+            Ok(if preview.decision == Decision::Reject {
+                ExitCode::from(2)
+            } else {
+                code
+            })
+        }
+        Command::Pause {
+            scenario,
+            until,
+            reason,
+            by,
+            store,
+            now,
+        } => {
+            let now = now_or(now);
+            let until = overrides::parse_until(&until, now).map_err(|e| anyhow!(e))?;
+            let (table, cfg) = store_and_config(&store)?;
+            let zone = known_scenario(&scenario, cfg.as_ref())?;
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .map(|b| b.trim().to_string())
+                .filter(|b| !b.is_empty());
+            let reason = reason
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty());
+            let pause = Pause {
+                until,
+                by,
+                at: Some(now),
+                reason,
+            };
+            let store = ops_store(&table).await?;
+            let replaced = store.pause(&scenario, &pause).await.map_err(explain)?;
+            let left = until.duration_since(now);
+            println!(
+                "paused scenario \"{scenario}\" for {}: {}",
+                human_span(left),
+                pause.describe(zone.as_ref().map(|(tz, name)| (tz, name.as_str())))
+            );
+            println!(
+                "while paused, scale-up, check and a scheduled scale-down are skipped and recorded as skipped; a forced scale-down still runs, and a scale-down already under way finishes"
+            );
+            println!(
+                "the pause ends by itself at {until}; `nightshift resume {scenario}` ends it earlier"
+            );
+            if let Some(old) = replaced.filter(|p| p.is_active(now)) {
+                println!("it replaces the earlier pause: {}", old.describe(None));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume {
+            scenario,
+            store,
+            now,
+        } => {
+            let now = now_or(now);
+            let (table, cfg) = store_and_config(&store)?;
+            known_scenario(&scenario, cfg.as_ref())?;
+            let store = ops_store(&table).await?;
+            match store.resume(&scenario).await.map_err(explain)? {
+                Some(p) if p.is_active(now) => println!(
+                    "resumed scenario \"{scenario}\": lifted the pause ({}); its next scale-up, check and scale-down run normally",
+                    p.describe(None)
+                ),
+                Some(p) => println!(
+                    "scenario \"{scenario}\" was no longer paused: its pause ended at {}; the stored pause is cleared",
+                    p.until
+                ),
+                None => println!("scenario \"{scenario}\" was not paused: nothing to do"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::IamPolicy {
+            config,
+            region,
+            account,
+            partition,
+        } => {
+            let target = iam_target(region, account, partition)?;
+            let cfg = load_config(&config)?;
+            let policy = nightshift::iam::policy(&cfg, &target);
+            emit(&format!("{}\n", serde_json::to_string_pretty(&policy)?))
+        }
     }
+}
+
+/// Write `text` to standard output; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow!("writing to standard output: {e}")),
+    }
+}
+
+/// Now, to the second: what ops commands show and store.
+fn now_or(now: Option<jiff::Timestamp>) -> jiff::Timestamp {
+    now.unwrap_or_else(|| {
+        let t = jiff::Timestamp::now();
+        jiff::Timestamp::from_second(t.as_second()).unwrap_or(t)
+    })
+}
+
+/// The ARN parts of `iam-policy`, checked: a typo here would make a policy that allows nothing.
+fn iam_target(
+    region: String,
+    account: String,
+    partition: String,
+) -> anyhow::Result<nightshift::iam::Target> {
+    if account != "*" && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
+        return Err(anyhow!(
+            "--account {account:?} is not a 12-digit AWS account ID (or * for any account); `aws sts get-caller-identity` prints yours"
+        ));
+    }
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if region != "*" && !(plain(&region) && region.contains('-')) {
+        return Err(anyhow!(
+            "--region {region:?} is not an AWS region name such as ap-northeast-1 (or * for any region)"
+        ));
+    }
+    if !(plain(&partition) && partition.starts_with("aws")) {
+        return Err(anyhow!(
+            "--partition {partition:?} is not an AWS partition: use aws, aws-cn or aws-us-gov"
+        ));
+    }
+    Ok(nightshift::iam::Target {
+        partition,
+        region,
+        account,
+    })
+}
+
+/// "unknown scenario" with the configured ones.
+fn unknown_scenario(name: &str, cfg: &Config) -> anyhow::Error {
+    anyhow!(
+        "unknown scenario \"{name}\": {} configures {}; check the name (or the --config file)",
+        cfg.source,
+        cfg.scenario_names()
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// With a config, the scenario must be in it (its time zone is returned for local times).
+fn known_scenario(
+    name: &str,
+    cfg: Option<&Config>,
+) -> anyhow::Result<Option<(jiff::tz::TimeZone, String)>> {
+    match cfg {
+        None => Ok(None),
+        Some(cfg) => match cfg.scenario(name) {
+            Some(s) => Ok(Some((s.timezone.clone(), s.timezone_name.clone()))),
+            None => Err(unknown_scenario(name, cfg)),
+        },
+    }
+}
+
+/// `12h`, `1d 2h`, `45m`: how long a pause lasts, for people.
+fn human_span(d: jiff::SignedDuration) -> String {
+    let mins = d.as_secs().max(0) / 60;
+    let (days, hours, mins) = (mins / 1440, (mins / 60) % 24, mins % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if mins > 0 || parts.is_empty() {
+        parts.push(format!("{mins}m"));
+    }
+    parts.join(" ")
+}
+
+/// A failed read of the live state, as an ops command reports it.
+fn explain_call(e: &CallError) -> anyhow::Error {
+    if e.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
+        return anyhow!(
+            "{e}. Check the resource names in the config and the region (AWS_REGION={})",
+            std::env::var("AWS_REGION").unwrap_or_default()
+        );
+    }
+    if e.kind == CallErrorKind::Retryable && e.code.is_none() {
+        // No answer at all: say where the request went.
+        let service = match e.iam_action.split(':').next().unwrap_or_default() {
+            "ecs" => "ECS",
+            "rds" => "DOCDB",
+            "application-autoscaling" => "APPLICATION_AUTO_SCALING",
+            "cloudwatch" => "CLOUDWATCH",
+            _ => "",
+        };
+        return anyhow!("{e}. {}", endpoint_hint_for(service));
+    }
+    anyhow!("{e}")
 }
 
 /// The table `history` and `show` read (--table, NIGHTSHIFT_TABLE, the config's `table`, the
@@ -421,9 +770,19 @@ fn store_and_config(args: &StoreArgs) -> anyhow::Result<(String, Option<Config>)
     Ok((table, cfg))
 }
 
-/// The run store for the ops commands. Region and credentials are checked first: without them
-/// the SDK fails later with a dispatch error that does not say what is missing.
+/// The run store for the ops commands.
 async fn ops_store(table: &str) -> anyhow::Result<DynamoStore> {
+    let sdk = ops_sdk().await?;
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+        Timeouts::default(),
+    ))
+}
+
+/// The SDK config of the ops commands. Region and credentials are checked first: without them
+/// the SDK fails later with a dispatch error that does not say what is missing.
+async fn ops_sdk() -> anyhow::Result<aws_config::SdkConfig> {
     use aws_sdk_dynamodb::config::ProvideCredentials;
     let timeouts = Timeouts::default();
     let sdk = nightshift::aws::load_sdk_config(&timeouts).await;
@@ -446,11 +805,7 @@ async fn ops_store(table: &str) -> anyhow::Result<DynamoStore> {
         }
         Err(_) => return Err(anyhow!("timed out looking for AWS credentials: {hint}")),
     }
-    Ok(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-        timeouts,
-    ))
+    Ok(sdk)
 }
 
 /// A store error as an ops command reports it: what failed and what to check. (The store's own
@@ -501,14 +856,33 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// Which endpoint setting sent the request where nothing answered.
+/// Which endpoint setting sent a DynamoDB request where nothing answered.
 fn endpoint_hint() -> String {
-    for var in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
+    endpoint_hint_for("DYNAMODB")
+}
+
+/// Which endpoint setting sent a request to `service` (`DYNAMODB`, `ECS`, `DOCDB`, …: the suffix
+/// of `AWS_ENDPOINT_URL_<SERVICE>`) where nothing answered.
+fn endpoint_hint_for(service: &str) -> String {
+    let specific = format!("AWS_ENDPOINT_URL_{service}");
+    let vars: Vec<&str> = if service.is_empty() {
+        vec!["AWS_ENDPOINT_URL"]
+    } else {
+        vec![specific.as_str(), "AWS_ENDPOINT_URL"]
+    };
+    for var in vars {
         if let Some(url) = std::env::var(var).ok().filter(|u| !u.trim().is_empty()) {
             return format!(
                 "The request went to {var}={url}: is that server running and reachable? Unset {var} to use AWS itself"
             );
         }
     }
-    "Check the network path to the region's DynamoDB endpoint (proxy, VPN, AWS_REGION), or set AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) to reach a local emulator".to_string()
+    let name = if service.is_empty() {
+        "the service"
+    } else {
+        service
+    };
+    format!(
+        "Check the network path to the region's {name} endpoint (proxy, VPN, AWS_REGION), or set {specific} (or AWS_ENDPOINT_URL) to reach a local emulator"
+    )
 }

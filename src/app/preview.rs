@@ -1,0 +1,689 @@
+//! `nightshift plan`: what one step would call right now, against the live state, without
+//! calling it.
+//!
+//! The preview walks the run state machine of [`App`] as the step would, with the same pieces:
+//! the scenario's `STATE` item and open run (consistent GetItems), the ops overrides
+//! ([`overrides::decide`]), the metric gate ([`App::gate`], one GetMetricData), the snapshot
+//! ([`ScalingClients::snapshot`]), the planner ([`plan_for`]) and the safety check
+//! ([`safety::vet`]). It takes no lease, writes nothing to the table and makes no mutating call:
+//! every call it sends is a Describe, a Get or a List.
+//!
+//! What it shows is the first round of the step: the calls the live state asks for now. A step
+//! that continues asynchronously (readers still creating, a resize's failover) plans its later
+//! calls from later snapshots; the preview lists those as `waiting`.
+
+use super::{plan_for, run_phase, App, Mode, StepContext};
+use crate::aws::scaling::CallError;
+use crate::config::Scenario;
+use crate::domain::Step;
+use crate::history::{HistoryStore, RunRecord, StoreError};
+use crate::overrides::{self, local_minute, Pause, StepFacts};
+use crate::plan::safety::{self, SafetyContext, Vetted};
+use crate::plan::{self, Baseline, Call, Readiness, RunState, ScaleDownDecision};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// What the step would do, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Nothing would happen: paused, a skip date, no open run, out of order.
+    Skip,
+    /// The step would be rejected (a configured resource is missing, a corrupt run).
+    Reject,
+    /// A scale-down the gate holds: the batch is busy, or min_hold has not passed.
+    Defer,
+    /// Raise the capacity for the night.
+    ScaleUp,
+    /// A check that keeps the capacity: readiness and the resize continuation.
+    Continue,
+    /// Restore the baseline.
+    ScaleDown,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Skip => "skip",
+            Decision::Reject => "reject",
+            Decision::Defer => "defer",
+            Decision::ScaleUp => "scale-up",
+            Decision::Continue => "continue",
+            Decision::ScaleDown => "scale-down",
+        }
+    }
+}
+
+/// One call the step would make, or one the safety check would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviewCall {
+    pub service: String,
+    pub call: String,
+    pub resource: String,
+    pub detail: String,
+    /// The IAM action the call needs.
+    pub iam_action: String,
+    /// `allowed`, or `refused` by the safety check (`rule`, `why`).
+    pub verdict: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// The call with every parameter (the planner's `Call`).
+    pub request: Call,
+}
+
+impl PreviewCall {
+    fn allowed(call: &Call) -> PreviewCall {
+        PreviewCall {
+            service: call.service().to_string(),
+            call: call.operation().to_string(),
+            resource: call.resource(),
+            detail: call.detail(),
+            iam_action: call.iam_action().to_string(),
+            verdict: "allowed".into(),
+            rule: None,
+            why: None,
+            request: call.clone(),
+        }
+    }
+
+    fn refused(violation: &safety::Violation) -> PreviewCall {
+        PreviewCall {
+            verdict: "refused".into(),
+            rule: Some(violation.rule.to_string()),
+            why: Some(violation.why.clone()),
+            ..PreviewCall::allowed(&violation.call)
+        }
+    }
+
+    pub fn is_refused(&self) -> bool {
+        self.verdict == "refused"
+    }
+}
+
+/// The stored pause and whether it is in force at the preview's `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PauseView {
+    #[serde(flatten)]
+    pub pause: Pause,
+    pub active: bool,
+}
+
+/// What `step` would do now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub scenario: String,
+    pub step: Step,
+    pub force: bool,
+    pub now: Timestamp,
+    /// `now` on the scenario's clock.
+    pub now_local: String,
+    pub timezone: String,
+    /// The run the step would act on: the open run, or the id a scale-up would open.
+    pub run: Option<String>,
+    /// Where that run id comes from.
+    pub run_note: String,
+    pub pause: Option<PauseView>,
+    pub decision: Decision,
+    pub reason: String,
+    /// The calls in the order the step would make them; refused ones are marked.
+    pub calls: Vec<PreviewCall>,
+    pub waiting: Vec<String>,
+    pub drift: Vec<String>,
+    pub notes: Vec<String>,
+    /// A check's readiness of the night's capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<Readiness>,
+    /// The metric gate's evidence, when the step asks it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<serde_json::Value>,
+    /// NIGHTSHIFT_DRY_RUN=1 is set: the step itself would only record these calls.
+    pub dry_run: bool,
+}
+
+/// Why there is no preview.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("{0}")]
+    UnknownScenario(String),
+    #[error("this app was built without AWS scaling clients: nothing to read the live state with")]
+    NoScalingClients,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A read of the live state failed.
+    #[error("{0}")]
+    Call(CallError),
+}
+
+impl Preview {
+    fn new(scenario: &Scenario, step: Step, force: bool, now: Timestamp, dry_run: bool) -> Self {
+        Preview {
+            scenario: scenario.name.clone(),
+            step,
+            force,
+            now,
+            now_local: local_minute(&scenario.timezone, now),
+            timezone: scenario.timezone_name.clone(),
+            run: None,
+            run_note: String::new(),
+            pause: None,
+            decision: Decision::Skip,
+            reason: String::new(),
+            calls: Vec::new(),
+            waiting: Vec::new(),
+            drift: Vec::new(),
+            notes: Vec::new(),
+            readiness: None,
+            gate: None,
+            dry_run,
+        }
+    }
+
+    fn decided(mut self, decision: Decision, reason: impl Into<String>) -> Self {
+        self.decision = decision;
+        self.reason = reason.into();
+        self
+    }
+
+    /// Calls the safety check allows.
+    pub fn allowed_calls(&self) -> impl Iterator<Item = &PreviewCall> {
+        self.calls.iter().filter(|c| !c.is_refused())
+    }
+
+    /// The preview for a terminal: a header, then one line per call (service, call, resource,
+    /// detail; a refused call says `REFUSED (rule): why`), then waiting, drift and notes.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let force = if self.force { " (forced)" } else { "" };
+        out.push_str(&format!(
+            "plan: {}{force} of scenario \"{}\" at {} ({} {})\n",
+            self.step, self.scenario, self.now, self.now_local, self.timezone
+        ));
+        match &self.run {
+            Some(run) => out.push_str(&format!("run:      {run} ({})\n", self.run_note)),
+            None => out.push_str(&format!("run:      none ({})\n", self.run_note)),
+        }
+        match &self.pause {
+            Some(p) if p.active => out.push_str(&format!("pause:    {}\n", p.pause.describe(None))),
+            Some(p) => out.push_str(&format!(
+                "pause:    none in force (the last one ended at {})\n",
+                p.pause.until
+            )),
+            None => out.push_str("pause:    none\n"),
+        }
+        out.push_str(&format!(
+            "decision: {}: {}\n",
+            self.decision.as_str(),
+            self.reason
+        ));
+        out.push('\n');
+        if self.calls.is_empty() {
+            out.push_str("calls:    none: this step would make no scaling call now\n");
+        } else {
+            let allowed = self.allowed_calls().count();
+            let refused = self.calls.len() - allowed;
+            out.push_str(&format!(
+                "calls:    {allowed} the step would make now{}; none is made by `nightshift plan`{}\n",
+                if refused > 0 {
+                    format!(", {refused} the safety check refuses")
+                } else {
+                    String::new()
+                },
+                if self.dry_run {
+                    " (and with NIGHTSHIFT_DRY_RUN=1 the step would only record them)"
+                } else {
+                    ""
+                }
+            ));
+            let rows: Vec<[String; 4]> = self
+                .calls
+                .iter()
+                .map(|c| {
+                    let detail = match (&c.rule, &c.why) {
+                        (Some(rule), Some(why)) => {
+                            format!("REFUSED ({rule}): {why}; would have been {}", c.detail)
+                        }
+                        _ => c.detail.clone(),
+                    };
+                    [
+                        c.service.clone(),
+                        c.call.clone(),
+                        c.resource.clone(),
+                        detail,
+                    ]
+                })
+                .collect();
+            let header = [
+                "SERVICE".to_string(),
+                "CALL".into(),
+                "RESOURCE".into(),
+                "DETAIL".into(),
+            ];
+            let mut widths = [0usize; 3];
+            for row in std::iter::once(&header).chain(rows.iter()) {
+                for (w, cell) in widths.iter_mut().zip(row.iter()) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            for row in std::iter::once(&header).chain(rows.iter()) {
+                out.push_str(&format!(
+                    "{:w0$}  {:w1$}  {:w2$}  {}\n",
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    w0 = widths[0],
+                    w1 = widths[1],
+                    w2 = widths[2]
+                ));
+            }
+        }
+        if let Some(r) = &self.readiness {
+            if r.ready {
+                out.push_str("ready:    the night's capacity is up\n");
+            } else {
+                out.push_str(&format!("ready:    no: {}\n", r.waiting.join("; ")));
+            }
+            for line in &r.degraded {
+                out.push_str(&format!("degraded: {line}\n"));
+            }
+        }
+        for (label, lines) in [
+            ("waiting", &self.waiting),
+            ("drift", &self.drift),
+            ("note", &self.notes),
+        ] {
+            for line in lines {
+                out.push_str(&format!("{label}: {line}\n"));
+            }
+        }
+        out
+    }
+}
+
+impl App {
+    /// What `step` of `scenario` would call at `now`, against the live state, without calling it
+    /// (`nightshift plan`). `force` previews a forced scale-down.
+    pub async fn preview(
+        &self,
+        scenario: &str,
+        step: Step,
+        force: bool,
+        now: Timestamp,
+    ) -> Result<Preview, PreviewError> {
+        let Some(scenario) = self.config.scenario(scenario) else {
+            return Err(PreviewError::UnknownScenario(format!(
+                "unknown scenario \"{scenario}\": {} configures {}",
+                self.config.source,
+                super::quoted_list(&self.config.scenario_names())
+            )));
+        };
+        let clients = self
+            .scaling
+            .as_ref()
+            .ok_or(PreviewError::NoScalingClients)?;
+        let store = &self.store;
+        let force = force && step == Step::ScaleDown;
+        let mut preview = Preview::new(scenario, step, force, now, self.settings.dry_run);
+
+        let state = store.scenario_state(&scenario.name).await?;
+        preview.pause = state.pause.clone().map(|pause| PauseView {
+            active: pause.is_active(now),
+            pause,
+        });
+        let open = match &state.open_run {
+            Some(id) => store.get_run(&scenario.name, id).await?,
+            None => None,
+        };
+        let run_state = match &open {
+            Some(run) => match App::run_state(run) {
+                Ok(state) => Some(state),
+                Err(result) => {
+                    preview.run = Some(run.run.clone());
+                    preview.run_note = format!("open since {}", run.opened_at);
+                    let decision = if result.failure.is_some() {
+                        Decision::Reject
+                    } else {
+                        Decision::Skip
+                    };
+                    return Ok(preview.decided(decision, result.reason));
+                }
+            },
+            None => None,
+        };
+        if let Some(run) = &open {
+            preview.run = Some(run.run.clone());
+            preview.run_note = match run_state.as_ref().and_then(|s| s.scale_down_started_at) {
+                Some(at) => format!(
+                    "open since {}, by {}; scaling down since {at}",
+                    run.opened_at, run.opened_by
+                ),
+                None => format!("open since {}, by {}", run.opened_at, run.opened_by),
+            };
+        } else {
+            preview.run_note = "no open run".into();
+        }
+
+        let verdict = overrides::decide(&StepFacts {
+            scenario,
+            step,
+            force,
+            now,
+            pause: state.pause.as_ref(),
+            run: run_phase(run_state.as_ref()),
+        });
+        if let overrides::Verdict::Skip { reason, .. } = verdict {
+            return Ok(preview.decided(Decision::Skip, reason));
+        }
+
+        let ctx = StepContext {
+            store,
+            clients,
+            scenario,
+            key: "nightshift-plan",
+            now,
+            deadline: None,
+            dry_run: self.settings.dry_run,
+            pause: state.pause.clone(),
+        };
+        let started = run_state.as_ref().and_then(|s| s.scale_down_started_at);
+        let (run, run_state) = match (step, open, run_state) {
+            (Step::ScaleUp, None, _) => {
+                let id = self.next_run_id(scenario, now).await?;
+                preview.run = Some(id.clone());
+                preview.run_note =
+                    "the run this scale-up would open; its baseline is the live state read now"
+                        .into();
+                return self
+                    .preview_calls(&ctx, preview, Mode::ScaleUp, &id, false)
+                    .await;
+            }
+            (_, Some(run), Some(state)) => (run, state),
+            (_, _, _) => {
+                let reason = format!(
+                    "no open run of scenario \"{}\": {}",
+                    scenario.name,
+                    if step == Step::Check {
+                        "nothing to check"
+                    } else {
+                        "a scale-down for a run that never scaled up (or is already closed) does nothing"
+                    }
+                );
+                return Ok(preview.decided(Decision::Skip, reason));
+            }
+        };
+        if let Some(at) = started {
+            if step == Step::ScaleUp {
+                return Ok(preview.decided(
+                    Decision::Skip,
+                    format!(
+                        "out of order: run {} started scaling down at {at}; a scale-up is ignored",
+                        run.run
+                    ),
+                ));
+            }
+            let preview = preview.decided(
+                Decision::ScaleDown,
+                format!("continuing the scale-down started at {at}"),
+            );
+            return self
+                .preview_calls(
+                    &ctx,
+                    preview,
+                    Mode::ScaleDown(&run_state.baseline),
+                    &run.run,
+                    false,
+                )
+                .await;
+        }
+        match step {
+            Step::ScaleUp => {
+                let preview = preview.decided(
+                    Decision::ScaleUp,
+                    format!("re-plan against the open run {}", run.run),
+                );
+                self.preview_calls(&ctx, preview, Mode::ScaleUp, &run.run, false)
+                    .await
+            }
+            Step::Check => {
+                let (decision, evidence) = Box::pin(self.gate(&ctx, &run, false)).await;
+                preview.gate = Some(evidence);
+                self.preview_gated(&ctx, preview, decision, &run, &run_state)
+                    .await
+            }
+            Step::ScaleDown => {
+                let (decision, evidence) = Box::pin(self.gate(&ctx, &run, force)).await;
+                preview.gate = Some(evidence);
+                self.preview_gated(&ctx, preview, decision, &run, &run_state)
+                    .await
+            }
+        }
+    }
+
+    /// After the gate: scale down, or (a check) continue, or (a scale-down) defer.
+    async fn preview_gated(
+        &self,
+        ctx: &StepContext<'_>,
+        preview: Preview,
+        decision: ScaleDownDecision,
+        run: &RunRecord,
+        state: &RunState,
+    ) -> Result<Preview, PreviewError> {
+        match decision {
+            ScaleDownDecision::ScaleDown { reason } => {
+                let preview = preview.decided(Decision::ScaleDown, reason);
+                self.preview_calls(
+                    ctx,
+                    preview,
+                    Mode::ScaleDown(&state.baseline),
+                    &run.run,
+                    false,
+                )
+                .await
+            }
+            ScaleDownDecision::Hold { reason } if preview.step == Step::Check => {
+                let preview = preview.decided(
+                    Decision::Continue,
+                    format!("keep the night's capacity; scale-down: {reason}"),
+                );
+                // As the check: a rehearsed (dry-run) scale-up changed nothing to continue.
+                let mode = if state.opened_by_dry_run && !ctx.dry_run {
+                    Mode::Observe
+                } else {
+                    Mode::Continue
+                };
+                self.preview_calls(ctx, preview, mode, &run.run, true).await
+            }
+            ScaleDownDecision::Hold { reason } => {
+                Ok(preview.decided(Decision::Defer, format!("scale-down deferred: {reason}")))
+            }
+        }
+    }
+
+    /// Read the snapshot, plan one round in `mode`, vet it; `with_readiness` adds a check's
+    /// readiness.
+    async fn preview_calls(
+        &self,
+        ctx: &StepContext<'_>,
+        mut preview: Preview,
+        mode: Mode<'_>,
+        run: &str,
+        with_readiness: bool,
+    ) -> Result<Preview, PreviewError> {
+        let snapshot = ctx
+            .clients
+            .snapshot(ctx.scenario)
+            .await
+            .map_err(PreviewError::Call)?;
+        if with_readiness {
+            preview.readiness = Some(plan::readiness(ctx.scenario, &snapshot));
+        }
+        let plan = match plan_for(mode, ctx.scenario, &snapshot, run) {
+            Ok(plan) => plan,
+            Err(e) => return Ok(preview.decided(Decision::Reject, e.to_string())),
+        };
+        if preview.step == Step::ScaleUp && preview.reason.is_empty() {
+            preview.decision = Decision::ScaleUp;
+            preview.reason = if plan.is_done() {
+                "already at the night's capacity, nothing to call".into()
+            } else {
+                "raise the capacity for the night".into()
+            };
+        }
+        let baseline: Option<&Baseline> = match mode {
+            Mode::ScaleDown(b) => Some(b),
+            _ => None,
+        };
+        let verdicts = safety::vet(
+            &plan,
+            &SafetyContext {
+                scenario: ctx.scenario,
+                run,
+                snapshot: &snapshot,
+                baseline,
+            },
+        );
+        preview.calls = verdicts
+            .iter()
+            .map(|v| match v {
+                Vetted::Allowed(call) => PreviewCall::allowed(call),
+                Vetted::Refused(violation) => PreviewCall::refused(violation),
+            })
+            .collect();
+        preview.waiting = plan.waiting;
+        preview.drift = plan.drift;
+        preview.notes = plan.notes;
+        Ok(preview)
+    }
+
+    /// The id a scale-up at `now` would open: the scenario-local date, `.2`, `.3`… when taken.
+    async fn next_run_id(&self, scenario: &Scenario, now: Timestamp) -> Result<String, StoreError> {
+        let night = now
+            .to_zoned_datetime(scenario.timezone.clone())
+            .date()
+            .to_string();
+        for n in 1..=99 {
+            let id = if n == 1 {
+                night.clone()
+            } else {
+                format!("{night}.{n}")
+            };
+            if self.store.get_run(&scenario.name, &id).await?.is_none() {
+                return Ok(id);
+            }
+        }
+        Err(StoreError::Permanent(format!(
+            "scenario {} already has 99 runs for the night of {night}",
+            scenario.name
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::safety::{Rule, Violation};
+    use crate::plan::Capacity;
+
+    fn scenario() -> Scenario {
+        crate::config::parse(
+            include_str!("../../integration/fixtures/config/contract.toml"),
+            "contract.toml",
+        )
+        .unwrap()
+        .scenarios[0]
+            .clone()
+    }
+
+    #[test]
+    fn the_text_lists_one_call_per_line_and_marks_refused_calls_with_their_rule() {
+        let now: Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+        let mut p = Preview::new(&scenario(), Step::ScaleDown, true, now, false);
+        p = p.decided(
+            Decision::ScaleDown,
+            "forced scale-down: metrics are not consulted",
+        );
+        p.run = Some("2026-11-25".into());
+        p.run_note = "open since 2026-11-25T13:00:00Z, by up".into();
+        p.calls = vec![
+            PreviewCall::allowed(&Call::RegisterScalableTarget {
+                cluster: "batch".into(),
+                service: "worker".into(),
+                to: Capacity { min: 1, max: 4 },
+                from: Capacity { min: 10, max: 10 },
+            }),
+            PreviewCall::allowed(&Call::UpdateService {
+                cluster: "batch".into(),
+                service: "worker".into(),
+                desired: 2,
+                from: 10,
+            }),
+            PreviewCall::refused(&Violation {
+                call: Call::DeleteDbInstance {
+                    cluster: "batch-db".into(),
+                    instance: "batch-db-writer".into(),
+                },
+                rule: Rule::WriterTouched,
+                why: "batch-db-writer is the writer of batch-db".into(),
+            }),
+        ];
+        p.drift = vec!["batch/worker: desired count is 7 but nightshift set 10".into()];
+        let text = p.to_text();
+        let expected = "\
+plan: scale-down (forced) of scenario \"nightly-batch\" at 2026-11-25T13:00:00Z (2026-11-25 22:00 Asia/Tokyo)
+run:      2026-11-25 (open since 2026-11-25T13:00:00Z, by up)
+pause:    none
+decision: scale-down: forced scale-down: metrics are not consulted
+
+calls:    2 the step would make now, 1 the safety check refuses; none is made by `nightshift plan`
+SERVICE                  CALL                    RESOURCE              DETAIL
+application-autoscaling  RegisterScalableTarget  service/batch/worker  ecs:service:DesiredCount MinCapacity 10 -> 1, MaxCapacity 10 -> 4
+ecs                      UpdateService           batch/worker          desiredCount 10 -> 2
+docdb                    DeleteDBInstance        batch-db-writer       REFUSED (the current writer): batch-db-writer is the writer of batch-db; would have been reader of batch-db
+drift: batch/worker: desired count is 7 but nightshift set 10
+";
+        assert_eq!(text, expected, "\n{text}");
+
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["decision"], "scale-down");
+        assert_eq!(json["calls"][2]["verdict"], "refused");
+        assert_eq!(json["calls"][2]["rule"], "the current writer");
+        assert_eq!(json["calls"][1]["request"]["call"], "UpdateService");
+        assert_eq!(json["calls"][1]["request"]["desired"], 2);
+        assert_eq!(
+            json["calls"][0]["iam_action"],
+            "application-autoscaling:RegisterScalableTarget"
+        );
+        assert!(json["calls"][0].get("rule").is_none());
+        assert_eq!(p.allowed_calls().count(), 2);
+    }
+
+    #[test]
+    fn a_skipped_step_says_why_and_lists_no_call() {
+        let now: Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+        let mut p = Preview::new(&scenario(), Step::Check, false, now, true);
+        p.pause = Some(PauseView {
+            pause: Pause {
+                until: "2026-11-26T01:00:00Z".parse().unwrap(),
+                by: Some("alice".into()),
+                at: None,
+                reason: None,
+            },
+            active: true,
+        });
+        p.run_note = "no open run".into();
+        let p = p.decided(Decision::Skip, "paused until 2026-11-26T01:00:00Z by alice");
+        let text = p.to_text();
+        assert!(text.contains("run:      none (no open run)\n"), "{text}");
+        assert!(
+            text.contains("pause:    paused until 2026-11-26T01:00:00Z by alice\n"),
+            "{text}"
+        );
+        assert!(text.contains("decision: skip: paused until"), "{text}");
+        assert!(
+            text.contains("calls:    none: this step would make no scaling call now"),
+            "{text}"
+        );
+    }
+}

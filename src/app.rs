@@ -126,6 +126,14 @@ pub struct App {
     scaling: Option<ScalingClients>,
 }
 
+/// An event answered without a claim (rejected or skipped before the guard), as recorded.
+struct Unclaimed {
+    outcome: Outcome,
+    step: Option<Step>,
+    scenario: Option<String>,
+    reason: String,
+}
+
 /// What an event resolved to once the config is known.
 enum Target<'a> {
     Step {
@@ -201,80 +209,27 @@ impl App {
         let event = match event::parse(payload) {
             Ok(event) => event,
             Err(rejection) => {
-                let hint = rejection.scenario_hint().map(str::to_string);
-                let reason = rejection.to_string();
+                let unclaimed = Unclaimed {
+                    outcome: Outcome::Rejected,
+                    step: None,
+                    scenario: rejection.scenario_hint().map(str::to_string),
+                    reason: rejection.to_string(),
+                };
+                let key = inv.request_id.clone();
                 return self
-                    .finish_unclaimed(
-                        &store,
-                        inv,
-                        inv.request_id.clone(),
-                        None,
-                        hint,
-                        "unparsed",
-                        None,
-                        Outcome::Rejected,
-                        reason,
-                    )
+                    .finish_unclaimed(&store, inv, key, "unparsed", None, unclaimed)
                     .await;
             }
         };
         let key = event.key.dedup_key(&inv.request_id);
         let kind = kind_name(&event.kind);
 
-        // `now` rehearses a decision at another time; never in production.
-        let now = match event.now_override {
-            Some(_) if self.settings.is_prod() => {
-                let reason = "\"now\" is for rehearsals and tests and is refused when APP_ENV=prod: remove it from the event".to_string();
+        let (scenario, step, now) = match self.admit(&event, inv) {
+            Ok(admitted) => admitted,
+            Err(unclaimed) => {
                 return self
-                    .finish_unclaimed(
-                        &store,
-                        inv,
-                        key,
-                        step_of(&event),
-                        scenario_of(&event),
-                        kind,
-                        Some(&event),
-                        Outcome::Rejected,
-                        reason,
-                    )
-                    .await;
-            }
-            Some(now) => now,
-            None => inv.now,
-        };
-
-        let (scenario, step) = match self.resolve(&event) {
-            Ok(Target::Step { scenario, step }) => (scenario, step),
-            Ok(Target::Nothing { scenario, reason }) => {
-                let name = scenario.map(|s| s.name.clone());
-                return self
-                    .finish_unclaimed(
-                        &store,
-                        inv,
-                        key,
-                        Some(Step::Check),
-                        name,
-                        kind,
-                        Some(&event),
-                        Outcome::Skipped,
-                        reason,
-                    )
-                    .await;
-            }
-            Err(reason) => {
-                return self
-                    .finish_unclaimed(
-                        &store,
-                        inv,
-                        key,
-                        step_of(&event),
-                        scenario_of(&event),
-                        kind,
-                        Some(&event),
-                        Outcome::Rejected,
-                        reason,
-                    )
-                    .await;
+                    .finish_unclaimed(&store, inv, key, kind, Some(&event), unclaimed)
+                    .await
             }
         };
 
@@ -335,18 +290,14 @@ impl App {
                     short(&stored_hash),
                     short(&event.payload_hash)
                 );
+                let unclaimed = Unclaimed {
+                    outcome: Outcome::Rejected,
+                    step: Some(step),
+                    scenario: Some(scenario.name.clone()),
+                    reason,
+                };
                 return self
-                    .finish_unclaimed(
-                        &store,
-                        inv,
-                        key,
-                        Some(step),
-                        Some(scenario.name.clone()),
-                        kind,
-                        Some(&event),
-                        Outcome::Rejected,
-                        reason,
-                    )
+                    .finish_unclaimed(&store, inv, key, kind, Some(&event), unclaimed)
                     .await;
             }
         };
@@ -425,6 +376,42 @@ impl App {
         }
     }
 
+    /// The scenario, step and effective `now` of a well-formed event, or why it is answered
+    /// without a claim: rejected (unknown scenario, `now` in production) or skipped (a completion
+    /// no scenario listens to).
+    fn admit<'a>(
+        &'a self,
+        event: &InboundEvent,
+        inv: &Invocation,
+    ) -> Result<(&'a Scenario, Step, Timestamp), Unclaimed> {
+        let rejected = |reason: String| Unclaimed {
+            outcome: Outcome::Rejected,
+            step: step_of(event),
+            scenario: scenario_of(event),
+            reason,
+        };
+        // `now` rehearses a decision at another time; never in production.
+        let now = match event.now_override {
+            Some(_) if self.settings.is_prod() => {
+                return Err(rejected(
+                    "\"now\" is for rehearsals and tests and is refused when APP_ENV=prod: remove it from the event".to_string(),
+                ))
+            }
+            Some(now) => now,
+            None => inv.now,
+        };
+        match self.resolve(event) {
+            Ok(Target::Step { scenario, step }) => Ok((scenario, step, now)),
+            Ok(Target::Nothing { scenario, reason }) => Err(Unclaimed {
+                outcome: Outcome::Skipped,
+                step: Some(Step::Check),
+                scenario: scenario.map(|s| s.name.clone()),
+                reason,
+            }),
+            Err(reason) => Err(rejected(reason)),
+        }
+    }
+
     /// Resolve the event against the config.
     fn resolve<'a>(&'a self, event: &InboundEvent) -> Result<Target<'a>, String> {
         match &event.kind {
@@ -474,19 +461,21 @@ impl App {
     }
 
     /// Record and answer an event that was not claimed (rejected or skipped before the guard).
-    #[allow(clippy::too_many_arguments)]
     async fn finish_unclaimed(
         &self,
         store: &DynamoStore,
         inv: &Invocation,
         key: String,
-        step: Option<Step>,
-        scenario: Option<String>,
         kind: &str,
         event: Option<&InboundEvent>,
-        outcome: Outcome,
-        reason: String,
+        unclaimed: Unclaimed,
     ) -> Result<Response, HandleError> {
+        let Unclaimed {
+            outcome,
+            step,
+            scenario,
+            reason,
+        } = unclaimed;
         let record = EventRecord {
             key: key.clone(),
             step,

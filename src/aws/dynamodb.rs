@@ -353,11 +353,6 @@ impl DynamoStore {
         limit: u32,
         cursor: Option<String>,
     ) -> Result<Page<EventRecord>, StoreError> {
-        let start = cursor
-            .as_deref()
-            .map(decode_cursor)
-            .transpose()?
-            .map(|c| c.key);
         let q = self
             .client
             .query()
@@ -365,12 +360,26 @@ impl DynamoStore {
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":ev", s("EV#"))
             .scan_index_forward(true);
-        let (items, last, read) = self.query_page(q, limit, start).await?;
+        self.query_decoded(q, limit, cursor, Self::decode_event)
+            .await
+    }
+
+    /// One page of a single-partition Query, decoded, with the cursor of the next page.
+    async fn query_decoded<T>(
+        &self,
+        builder: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: u32,
+        cursor: Option<String>,
+        decode: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let start = cursor
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .map(|c| c.key);
+        let (items, last, read) = self.query_page(builder, limit, start).await?;
         Ok(Page {
-            items: items
-                .iter()
-                .map(Self::decode_event)
-                .collect::<Result<_, _>>()?,
+            items: items.iter().map(decode).collect::<Result<_, _>>()?,
             next: last.map(|key| encode_cursor(&Cursor { bucket: None, key })),
             items_read: read,
         })
@@ -708,11 +717,6 @@ impl HistoryStore for DynamoStore {
         limit: u32,
         cursor: Option<String>,
     ) -> Result<Page<RunRecord>, StoreError> {
-        let start = cursor
-            .as_deref()
-            .map(decode_cursor)
-            .transpose()?
-            .map(|c| c.key);
         // Run sort keys are `RUN#<id>`; "RUN$" sorts right after every one of them.
         let q = self
             .client
@@ -722,15 +726,7 @@ impl HistoryStore for DynamoStore {
             .expression_attribute_values(":lo", s(keys::run_sk(since_run.unwrap_or(""))))
             .expression_attribute_values(":hi", s("RUN$"))
             .scan_index_forward(false);
-        let (items, last, read) = self.query_page(q, limit, start).await?;
-        Ok(Page {
-            items: items
-                .iter()
-                .map(Self::decode_run)
-                .collect::<Result<_, _>>()?,
-            next: last.map(|key| encode_cursor(&Cursor { bucket: None, key })),
-            items_read: read,
-        })
+        self.query_decoded(q, limit, cursor, Self::decode_run).await
     }
 
     async fn runs_between(

@@ -10,6 +10,7 @@ use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::idempotency::GuardPolicy;
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,4 +69,64 @@ pub fn invocation(request_id: &str, now: &str) -> Invocation {
         deadline: None,
         now: now.parse().expect("test timestamp"),
     }
+}
+
+/// The real `nightshift` CLI binary, aimed at the emulator with test credentials, and isolated
+/// from the developer's AWS profile, endpoints and nightshift variables.
+pub fn cli() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nightshift"));
+    for var in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_ECS",
+        "AWS_ENDPOINT_URL_DOCDB",
+        "AWS_ENDPOINT_URL_CLOUDWATCH",
+        "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
+        "NIGHTSHIFT_CONFIG",
+        "NIGHTSHIFT_TABLE",
+        "NIGHTSHIFT_DRY_RUN",
+        "USER",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ENDPOINT_URL", support::emulator_url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDNIGHTSHIFTTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "nightshift-test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/nightshift-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/nightshift-test/credentials",
+        );
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the nightshift binary runs")
+}
+
+/// Runs the command, expects success, returns standard output.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs the command, expects failure, returns standard error.
+pub fn fails(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        !out.status.success(),
+        "{cmd:?} succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).expect("UTF-8 errors")
 }

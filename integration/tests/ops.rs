@@ -5,6 +5,7 @@
 //! and DynamoDB request of the code under test goes through a `CallLog`.
 
 use crate::harness;
+use crate::harness::{cli, fails, ok};
 use crate::support::{self, create_docdb_cluster, create_ecs_service, unique};
 use aws_config::SdkConfig;
 use nightshift::app::{App, Decision, Preview};
@@ -18,7 +19,6 @@ use nightshift::overrides::Pause;
 use nightshift::plan::reader_identifier;
 use nightshift::{Outcome, Response, Step};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 const SCENARIO: &str = "nightly";
@@ -221,63 +221,6 @@ fn mutating(log: &CallLog) -> Vec<String> {
         .filter(|c| c.is_mutating())
         .map(|c| format!("{} {}", c.service, c.operation))
         .collect()
-}
-
-/// The real CLI with the emulator as its only AWS (as in report.rs).
-fn cli() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nightshift"));
-    for var in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_ECS",
-        "AWS_ENDPOINT_URL_DOCDB",
-        "AWS_ENDPOINT_URL_CLOUDWATCH",
-        "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
-        "NIGHTSHIFT_CONFIG",
-        "NIGHTSHIFT_TABLE",
-        "NIGHTSHIFT_DRY_RUN",
-        "USER",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ENDPOINT_URL", support::emulator_url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDNIGHTSHIFTTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "nightshift-test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/nightshift-test/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/nightshift-test/credentials",
-        );
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("the nightshift binary runs")
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-fn fails(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        !out.status.success(),
-        "{cmd:?} succeeded:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).expect("UTF-8 errors")
 }
 
 const PAUSED: &str =

@@ -4,6 +4,7 @@
 //! back, and its output must equal the snapshots the unit tests compare. The HTML report is then
 //! rendered in headless Chromium (Debian's `chromium`): a screenshot is taken and the DOM checked.
 
+use crate::harness::{cli, fails, ok};
 use crate::support;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
@@ -76,60 +77,6 @@ async fn demo_table() -> (String, Demo) {
     (table, demo)
 }
 
-/// The real CLI with the emulator as its only AWS: us-east-1, dummy credentials, nothing of the
-/// developer's AWS or nightshift environment.
-fn nightshift() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nightshift"));
-    for var in [
-        "AWS_PROFILE",
-        "AWS_DEFAULT_REGION",
-        "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "NIGHTSHIFT_CONFIG",
-        "NIGHTSHIFT_TABLE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ENDPOINT_URL", support::emulator_url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIDNIGHTSHIFTTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "nightshift-test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/nightshift-test/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/nightshift-test/credentials",
-        );
-    cmd
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("the nightshift binary runs")
-}
-
-/// Runs the command, expects success, returns standard output.
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
-
-/// Runs the command, expects failure, returns standard error.
-fn fails(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        !out.status.success(),
-        "{cmd:?} succeeded:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).expect("UTF-8 errors")
-}
-
 fn contract_config() -> String {
     fixture_path("config/contract.toml").display().to_string()
 }
@@ -140,11 +87,9 @@ async fn history_and_show_print_the_demo_night_as_the_snapshots_say() {
     let now = demo.now.to_string();
     let base = ["--table", table.as_str(), "--now", now.as_str()];
 
-    let table_out = ok(nightshift().arg("history").args(base));
+    let table_out = ok(cli().arg("history").args(base));
     assert_eq!(table_out, fixture("report/history.txt"));
-    let json_out = ok(nightshift()
-        .args(["history", "--output", "json"])
-        .args(base));
+    let json_out = ok(cli().args(["history", "--output", "json"]).args(base));
     assert_eq!(json_out, fixture("report/history.json"));
     let parsed: HistoryReport = serde_json::from_str(&json_out).expect("history JSON parses");
     assert_eq!(parsed.runs.len(), 6);
@@ -158,21 +103,15 @@ async fn history_and_show_print_the_demo_night_as_the_snapshots_say() {
         "--config",
         config.as_str(),
     ];
-    assert_eq!(
-        ok(nightshift().args(night).args(base)),
-        fixture("report/show.txt")
-    );
+    assert_eq!(ok(cli().args(night).args(base)), fixture("report/show.txt"));
     // Without the config there is no time zone: UTC only.
     assert_eq!(
-        ok(nightshift()
+        ok(cli()
             .args(["show", "nightly-batch", "2026-11-25"])
             .args(base)),
         fixture("report/show-utc.txt")
     );
-    let json_out = ok(nightshift()
-        .args(night)
-        .args(["--output", "json"])
-        .args(base));
+    let json_out = ok(cli().args(night).args(["--output", "json"]).args(base));
     assert_eq!(json_out, fixture("report/show.json"));
     let parsed: NightReport = serde_json::from_str(&json_out).expect("show JSON parses");
     assert_eq!(parsed.events.len(), 9);
@@ -180,7 +119,7 @@ async fn history_and_show_print_the_demo_night_as_the_snapshots_say() {
     let dir = tempfile::tempdir().expect("temp dir");
     let html = dir.path().join("night.html");
     let html_arg = html.display().to_string();
-    ok(nightshift()
+    ok(cli()
         .args(night)
         .args(["--output", "html", "--out", html_arg.as_str()])
         .args(base));
@@ -194,7 +133,7 @@ async fn history_filters_by_scenario_since_and_status_and_pages_with_a_cursor() 
     let now = demo.now.to_string();
     let base = ["--table", table.as_str(), "--now", now.as_str()];
     let runs = |args: &[&str]| -> HistoryReport {
-        let out = ok(nightshift()
+        let out = ok(cli()
             .args(["history", "--output", "json"])
             .args(base)
             .args(args));
@@ -269,7 +208,7 @@ async fn history_filters_by_scenario_since_and_status_and_pages_with_a_cursor() 
         }
     }
     // The table prints the cursor to continue with.
-    let table_out = ok(nightshift().args(["history", "--limit", "2"]).args(base));
+    let table_out = ok(cli().args(["history", "--limit", "2"]).args(base));
     assert!(
         table_out.contains("more runs: repeat the command with\n  --cursor "),
         "{table_out}"
@@ -281,28 +220,28 @@ async fn ops_commands_say_what_is_wrong_and_what_to_do() {
     let (table, _) = demo_table().await;
 
     // No table.
-    let err = fails(nightshift().args(["history", "--table", "nightshift-no-such-table"]));
+    let err = fails(cli().args(["history", "--table", "nightshift-no-such-table"]));
     assert!(
         err.contains("nightshift migrate --table nightshift-no-such-table"),
         "{err}"
     );
 
     // A cursor that is not one.
-    let err = fails(nightshift().args(["history", "--table", &table, "--cursor", "zz"]));
+    let err = fails(cli().args(["history", "--table", &table, "--cursor", "zz"]));
     assert!(
         err.starts_with("error: invalid --cursor: pass the value printed by the previous page"),
         "{err}"
     );
 
     // Unknown run, unknown scenario.
-    let err = fails(nightshift().args(["show", "nightly-batch", "2026-11-30", "--table", &table]));
+    let err = fails(cli().args(["show", "nightly-batch", "2026-11-30", "--table", &table]));
     assert!(
         err.contains("no run 2026-11-30 for scenario nightly-batch")
             && err.contains("`nightshift history --scenario nightly-batch` lists its runs"),
         "{err}"
     );
     let config = contract_config();
-    let err = fails(nightshift().args([
+    let err = fails(cli().args([
         "show",
         "nightly-bach",
         "2026-11-25",
@@ -318,7 +257,7 @@ async fn ops_commands_say_what_is_wrong_and_what_to_do() {
 
     // Nothing listens at the endpoint: the error names the variable that sent it there.
     let err = fails(
-        nightshift()
+        cli()
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
             .args(["history", "--table", &table]),
     );
@@ -327,7 +266,7 @@ async fn ops_commands_say_what_is_wrong_and_what_to_do() {
         "{err}"
     );
     let err = fails(
-        nightshift()
+        cli()
             .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
             .args(["show", "nightly-batch", "2026-11-25", "--table", &table]),
     );
@@ -338,13 +277,13 @@ async fn ops_commands_say_what_is_wrong_and_what_to_do() {
 
     // No region, no credentials: said before any call.
     let err = fails(
-        nightshift()
+        cli()
             .env_remove("AWS_REGION")
             .args(["history", "--table", &table]),
     );
     assert!(err.contains("set AWS_REGION"), "{err}");
     let err = fails(
-        nightshift()
+        cli()
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .args(["history", "--table", &table]),
@@ -446,7 +385,7 @@ async fn show_html_renders_in_headless_chromium() {
     let png = out_dir.join("night.png");
     let _ = std::fs::remove_file(&png);
     let config = contract_config();
-    ok(nightshift().args([
+    ok(cli().args([
         "show",
         "nightly-batch",
         "2026-11-25",

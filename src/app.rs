@@ -315,6 +315,7 @@ impl App {
                     deadline: inv.deadline,
                     dry_run: self.settings.dry_run,
                     pause: None,
+                    open_run: None,
                 };
                 self.run_step(&ctx, step, force).await
             }
@@ -569,6 +570,10 @@ struct StepContext<'a> {
     /// The scenario's stored pause (active or expired), as the scaling lease's write returned
     /// the state item: see [`overrides::decide`].
     pause: Option<Pause>,
+    /// The scenario's open run id, from the same state item. Under the scaling lease no other
+    /// delivery opens or closes a run, so this is current for the whole step and saves the
+    /// pointer's GetItem (and, with no open run, every read).
+    open_run: Option<String>,
 }
 
 /// What a step did, before it is recorded and answered.
@@ -803,6 +808,14 @@ fn add_duration(at: Timestamp, d: Duration) -> Timestamp {
 }
 
 impl App {
+    /// The scenario's open run, read through the pointer the scaling lease returned.
+    async fn open_run_record(ctx: &StepContext<'_>) -> Result<Option<RunRecord>, StoreError> {
+        match &ctx.open_run {
+            Some(run) => ctx.store.get_run(&ctx.scenario.name, run).await,
+            None => Ok(None),
+        }
+    }
+
     /// One step of a scenario, under the scenario's scaling lease.
     async fn run_step(&self, ctx: &StepContext<'_>, step: Step, force: bool) -> StepResult {
         let owner = uuid::Uuid::new_v4().to_string();
@@ -829,6 +842,7 @@ impl App {
         };
         let ctx = &StepContext {
             pause: state.pause,
+            open_run: state.open_run,
             ..ctx.clone()
         };
         let result = match step {
@@ -1138,7 +1152,7 @@ impl App {
     /// Scale-up: open the night's run (or re-plan against the open one) and converge.
     async fn scale_up(&self, ctx: &StepContext<'_>) -> StepResult {
         let scenario = ctx.scenario;
-        let open = match ctx.store.latest_open_run(&scenario.name).await {
+        let open = match Self::open_run_record(ctx).await {
             Ok(open) => open,
             Err(e) => return StepResult::store_failure(None, Vec::new(), e),
         };
@@ -1325,7 +1339,7 @@ impl App {
     /// Check: continue an asynchronous scale-up (or scale-down) and report readiness.
     async fn check(&self, ctx: &StepContext<'_>) -> StepResult {
         let scenario = ctx.scenario;
-        let run = match ctx.store.latest_open_run(&scenario.name).await {
+        let run = match Self::open_run_record(ctx).await {
             Ok(Some(run)) => run,
             Ok(None) => {
                 if let Some(skipped) = Self::overridden(ctx, Step::Check, false, None) {
@@ -1439,7 +1453,7 @@ impl App {
             ScaleDownTrigger::Step { force } => Some(*force),
             _ => None,
         };
-        let run = match ctx.store.latest_open_run(&scenario.name).await {
+        let run = match Self::open_run_record(ctx).await {
             Ok(Some(run)) => run,
             Ok(None) => {
                 if let Some(skipped) =

@@ -386,6 +386,7 @@ impl App {
             deadline: None,
             dry_run: self.settings.dry_run,
             pause: state.pause.clone(),
+            open_run: state.open_run.clone(),
         };
         let started = run_state.as_ref().and_then(|s| s.scale_down_started_at);
         let (run, run_state) = match (step, open, run_state) {

@@ -63,23 +63,13 @@ async fn thirty_two_concurrent_deliveries_exactly_one_proceeds() {
         // A separate SDK client (and connection pool) per delivery, as in 32 Lambda sandboxes.
         apps.push(harness::app(&table, &CallLog::new()).await);
     }
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(apps.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, app) in apps.into_iter().enumerate() {
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
-            app.handle(
-                SCALE_UP.as_bytes(),
-                &invocation(&format!("req-{i}"), "2026-11-25T13:00:00Z"),
-            )
-            .await
-        });
-    }
-    let mut outcomes = Vec::new();
-    while let Some(result) = tasks.join_next().await {
-        outcomes.push(result.unwrap().unwrap().outcome);
-    }
+    let results = harness::deliver_concurrently(
+        apps,
+        |_| SCALE_UP.as_bytes().to_vec(),
+        "2026-11-25T13:00:00Z",
+    )
+    .await;
+    let outcomes: Vec<Outcome> = results.into_iter().map(|r| r.unwrap().outcome).collect();
     let proceeded = outcomes.iter().filter(|o| **o == Outcome::Skipped).count();
     let others_ok = outcomes.iter().all(|o| {
         matches!(

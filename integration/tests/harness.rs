@@ -130,3 +130,28 @@ pub fn fails(cmd: &mut Command) -> String {
     );
     String::from_utf8(out.stderr).expect("UTF-8 errors")
 }
+
+/// Deliver one payload per app at the same instant (a barrier releases them together), each with
+/// its own request id `req-<i>`, as N Lambda environments would; results in completion order.
+pub async fn deliver_concurrently(
+    apps: Vec<App>,
+    payload: impl Fn(usize) -> Vec<u8>,
+    now: &str,
+) -> Vec<Result<nightshift::Response, nightshift::app::HandleError>> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(apps.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, app) in apps.into_iter().enumerate() {
+        let barrier = barrier.clone();
+        let payload = payload(i);
+        let inv = invocation(&format!("req-{i}"), now);
+        tasks.spawn(async move {
+            barrier.wait().await;
+            app.handle(&payload, &inv).await
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.expect("a delivery task panicked"));
+    }
+    results
+}

@@ -627,22 +627,11 @@ async fn scale_up_delivered_eight_times_concurrently_with_distinct_keys_creates_
         apps.push(world.app(false, &log).await);
         logs.push(log);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(apps.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, app) in apps.into_iter().enumerate() {
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
-            app.handle(
-                &step("scale-up", &format!("up-{i}")),
-                &invocation(&format!("req-{i}"), NIGHT),
-            )
-            .await
-        });
-    }
+    let results =
+        harness::deliver_concurrently(apps, |i| step("scale-up", &format!("up-{i}")), NIGHT).await;
     let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let r = joined.expect("task").expect("handle");
+    for result in results {
+        let r = result.expect("handle");
         assert_eq!(r.run.as_deref(), Some(RUN), "{r:?}");
         outcomes.push(r.outcome);
     }
@@ -681,22 +670,11 @@ async fn scale_up_delivered_eight_times_concurrently_with_one_key_acts_once() {
         apps.push(world.app(false, &log).await);
         logs.push(log);
     }
-    let barrier = Arc::new(tokio::sync::Barrier::new(apps.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, app) in apps.into_iter().enumerate() {
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
-            app.handle(
-                &step("scale-up", "evt-same"),
-                &invocation(&format!("req-{i}"), NIGHT),
-            )
-            .await
-        });
-    }
+    let results =
+        harness::deliver_concurrently(apps, |_| step("scale-up", "evt-same"), NIGHT).await;
     let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        outcomes.push(joined.expect("task").expect("handle").outcome);
+    for result in results {
+        outcomes.push(result.expect("handle").outcome);
     }
     assert_eq!(
         outcomes.iter().filter(|o| **o == Outcome::Acted).count(),

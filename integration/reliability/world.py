@@ -226,6 +226,38 @@ class World:
             if not start:
                 return out
 
+    def table_view(self, aws: Aws) -> dict:
+        """This world's items in the table, read with boto3 (a harness-side scan):
+        dedup records, runs, event records (run history and the day's log) and the STATE item."""
+        view: dict = {"dedup": [], "runs": [], "events": [], "state": {}}
+        start = None
+        while True:
+            kw = {"TableName": self.table, "ConsistentRead": True}
+            if start:
+                kw["ExclusiveStartKey"] = start
+            page = aws.ddb.scan(**kw)
+            for item in page["Items"]:
+                flat = {k: next(iter(v.values())) for k, v in item.items()}
+                pk, sk = flat["pk"], flat["sk"]
+                if pk.startswith(f"DEDUP#{self.name}/"):
+                    view["dedup"].append(
+                        {"key": pk.removeprefix("DEDUP#"), "step": sk.removeprefix("STEP#"), "status": flat.get("status", "?")}
+                    )
+                elif pk == f"SCENARIO#{self.name}" and sk == "STATE":
+                    view["state"] = flat
+                elif pk == f"SCENARIO#{self.name}" and sk.startswith("RUN#"):
+                    view["runs"].append({"run": flat.get("run"), "status": flat.get("run_status")})
+                elif flat.get("kind") == "event":
+                    try:
+                        data = json.loads(flat.get("data", "{}"))
+                    except ValueError:
+                        continue
+                    if data.get("scenario") == self.name:
+                        view["events"].append(data)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return view
+
     def scenario_state(self, aws: Aws) -> dict:
         item = aws.ddb.get_item(
             TableName=self.table, Key={"pk": {"S": f"SCENARIO#{self.name}"}, "sk": {"S": "STATE"}}, ConsistentRead=True

@@ -1336,6 +1336,32 @@ impl App {
         (verdict, evidence)
     }
 
+    /// A night still open [`crate::schedule::OVERDUE_AFTER`] past its deadline is logged with
+    /// `alarm = "night-overdue"`: the template's metric filter turns that line into the overdue
+    /// alarm (each scheduled night has a check at that time).
+    fn log_if_overdue(ctx: &StepContext<'_>, run: &RunRecord) {
+        let scale_down = &ctx.scenario.scale_down;
+        let deadline =
+            gate::deadline_instant(&ctx.scenario.timezone, scale_down.deadline, run.opened_at);
+        let Ok(late) = ctx.now.duration_since(deadline).try_into() else {
+            return;
+        };
+        let late: Duration = late;
+        if late >= crate::schedule::OVERDUE_AFTER {
+            tracing::warn!(
+                alarm = crate::template::OVERDUE_ALARM_FIELD,
+                scenario = %ctx.scenario.name,
+                run = %run.run,
+                deadline = %deadline,
+                minutes_past_deadline = late.as_secs() / 60,
+                "night {} of {} is still open {} min past its deadline",
+                run.run,
+                ctx.scenario.name,
+                late.as_secs() / 60
+            );
+        }
+    }
+
     /// Check: continue an asynchronous scale-up (or scale-down) and report readiness.
     async fn check(&self, ctx: &StepContext<'_>) -> StepResult {
         let scenario = ctx.scenario;
@@ -1360,6 +1386,7 @@ impl App {
             Ok(state) => state,
             Err(result) => return *result,
         };
+        Self::log_if_overdue(ctx, &run);
         if let Some(skipped) = Self::overridden(ctx, Step::Check, false, Some((&run, &state))) {
             return skipped;
         }

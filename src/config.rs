@@ -11,6 +11,7 @@
 //! given to [`load`] and applies `NIGHTSHIFT_TABLE` with [`Config::with_table_override`], so tests
 //! never depend on the process environment.
 
+pub use crate::schedule::Schedule;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -51,6 +52,9 @@ pub struct Config {
     pub scenarios: Vec<Scenario>,
     /// Where the config came from (a file path or a label), for messages.
     pub source: String,
+    /// SHA-256 (hex) of the config text: `nightshift template` writes it into the function's
+    /// environment and `bootstrap` refuses to start on a config with another digest.
+    pub digest: String,
 }
 
 impl Config {
@@ -93,6 +97,8 @@ pub struct Scenario {
     pub completion: Vec<CompletionMatcher>,
     /// Local dates on which the scenario does not run.
     pub skip_dates: Vec<jiff::civil::Date>,
+    /// When the night's steps run, for `nightshift template` (optional).
+    pub schedule: Option<Schedule>,
 }
 
 /// An ECS service whose desired count is raised for the night.
@@ -252,6 +258,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     parse(&text, &source)
 }
 
+/// SHA-256 (hex) of a config file's bytes: [`Config::digest`].
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Validates config `text`; `source` names it in messages (usually the file path).
 /// Environment overrides are not applied here: see [`Config::with_table_override`].
 pub fn parse(text: &str, source: &str) -> Result<Config, ConfigErrors> {
@@ -368,6 +380,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// Parses a local time of day "HH:MM" (or "H:MM"), 24-hour.
+pub fn parse_local_time(value: &str) -> Option<jiff::civil::Time> {
+    value.split_once(':').and_then(|(h, m)| {
+        let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+        if !(digits(h) && h.len() <= 2 && digits(m) && m.len() == 2) {
+            return None;
+        }
+        let hour: i8 = h.parse().ok()?;
+        let minute: i8 = m.parse().ok()?;
+        jiff::civil::Time::new(hour, minute, 0, 0).ok()
+    })
+}
+
 /// Renders a duration the way [`parse_duration`] reads it, for messages ("90s" → "1m30s").
 fn format_duration(d: Duration) -> String {
     let mut secs = d.as_secs();
@@ -412,6 +437,16 @@ struct RawScenario {
     completion: Vec<Spanned<RawCompletion>>,
     #[serde(default)]
     skip_dates: Vec<Spanned<String>>,
+    schedule: Option<Spanned<RawSchedule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    scale_up: Spanned<String>,
+    check_every: Spanned<String>,
+    scale_down: Option<Spanned<String>>,
+    days: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -775,6 +810,11 @@ fn example_for(key: &str) -> String {
         "scenario.completion.group" => "group = \"family:nightly-job\"",
         "scenario.completion.job_queue" => "job_queue = \"nightly-queue\"",
         "scenario.skip_dates" => "skip_dates = [\"2026-12-31\"]",
+        "scenario.schedule" => "a [scenario.schedule] table with scale_up and check_every",
+        "scenario.schedule.scale_up" => "scale_up = \"23:00\"",
+        "scenario.schedule.check_every" => "check_every = \"10m\"",
+        "scenario.schedule.scale_down" => "scale_down = \"06:00\"",
+        "scenario.schedule.days" => "days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"]",
         _ => {
             let last = keys.rsplit('.').next().unwrap_or("key");
             return format!("{last} = …");
@@ -902,6 +942,7 @@ fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, ConfigErrors
             table,
             scenarios,
             source: src.file.to_string(),
+            digest: digest(src.text.as_bytes()),
         })
     } else {
         // Checks run per concept, not per line; readers expect file order.
@@ -1063,6 +1104,15 @@ impl Validator<'_> {
             }
         }
 
+        let schedule = match (&raw.schedule, &scale_down) {
+            (None, _) => Some(None),
+            (Some(raw), Some(scale_down)) => self
+                .schedule(raw, &format!("{at}.schedule"), scale_down)
+                .map(Some),
+            // The night cannot be computed without a valid scale_down; its errors are reported.
+            (Some(_), None) => None,
+        };
+
         if self.errors.len() > errors_before {
             return None;
         }
@@ -1076,6 +1126,7 @@ impl Validator<'_> {
             scale_down: scale_down?,
             completion,
             skip_dates,
+            schedule: schedule?,
         })
     }
 
@@ -1356,25 +1407,168 @@ impl Validator<'_> {
 
     /// "HH:MM" (or "H:MM"), 24-hour, local to the scenario's time zone.
     fn deadline(&mut self, raw: &Spanned<String>, key: &str) -> Option<jiff::civil::Time> {
+        self.local_time(raw, key, "deadline", "07:30")
+    }
+
+    /// A local time of day "HH:MM" (or "H:MM"), 24-hour; `what` names the key in the message.
+    fn local_time(
+        &mut self,
+        raw: &Spanned<String>,
+        key: &str,
+        what: &str,
+        example: &str,
+    ) -> Option<jiff::civil::Time> {
         let value = raw.get_ref();
-        let parsed = value.split_once(':').and_then(|(h, m)| {
-            let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-            if !(digits(h) && h.len() <= 2 && digits(m) && m.len() == 2) {
-                return None;
-            }
-            let hour: i8 = h.parse().ok()?;
-            let minute: i8 = m.parse().ok()?;
-            jiff::civil::Time::new(hour, minute, 0, 0).ok()
-        });
+        let parsed = parse_local_time(value);
         if parsed.is_none() {
             self.push(
                 &raw.span(),
                 key,
-                format!("bad deadline \"{value}\": expected a local time of day as HH:MM (24-hour, 00:00 to 23:59)"),
-                "write it like deadline = \"07:30\" (local to the scenario's timezone)",
+                format!("bad {what} \"{value}\": expected a local time of day as HH:MM (24-hour, 00:00 to 23:59)"),
+                format!("write it like {what} = \"{example}\" (local to the scenario's timezone)"),
             );
         }
         parsed
+    }
+
+    /// `[scenario.schedule]`: times, a check interval of whole minutes (at least one), known
+    /// days, and a night that is neither empty nor absurdly dense (see [`crate::schedule::night`]).
+    fn schedule(
+        &mut self,
+        raw: &Spanned<RawSchedule>,
+        at: &str,
+        scale_down: &ScaleDown,
+    ) -> Option<Schedule> {
+        use crate::schedule::{NightError, DAY_NAMES, MAX_CHECKS_PER_NIGHT};
+        let header = raw.span();
+        let raw = raw.get_ref();
+        let scale_up = self.local_time(
+            &raw.scale_up,
+            &format!("{at}.scale_up"),
+            "scale_up",
+            "23:00",
+        );
+        let check_key = format!("{at}.check_every");
+        let check_every = match self.duration(&raw.check_every, &check_key, true) {
+            Some(d) if d < Duration::from_secs(60) || d.as_secs() % 60 != 0 => {
+                self.push(
+                    &raw.check_every.span(),
+                    &check_key,
+                    format!(
+                        "check_every = \"{}\" is not a whole number of minutes of at least 1m: EventBridge Scheduler runs schedules to the minute",
+                        raw.check_every.get_ref()
+                    ),
+                    "use whole minutes, e.g. check_every = \"10m\"",
+                );
+                None
+            }
+            other => other,
+        };
+        let scale_down_at = match &raw.scale_down {
+            None => Some(None),
+            Some(t) => self
+                .local_time(t, &format!("{at}.scale_down"), "scale_down", "06:00")
+                .map(Some),
+        };
+        let days = match &raw.days {
+            None => Some(DAY_NAMES.iter().map(|(_, d)| *d).collect::<Vec<_>>()),
+            Some(list) => {
+                let key = format!("{at}.days");
+                let mut seen = Vec::new();
+                let mut ok = true;
+                if list.get_ref().is_empty() {
+                    self.push(
+                        &list.span(),
+                        &key,
+                        "days is empty: the scenario would never run",
+                        "list the days the night starts on, e.g. days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"], or remove the key for every day",
+                    );
+                    ok = false;
+                }
+                for (j, day) in list.get_ref().iter().enumerate() {
+                    let name = day.get_ref();
+                    match DAY_NAMES.iter().find(|(n, _)| *n == name.as_str()) {
+                        Some((_, d)) if seen.contains(d) => {
+                            self.push(
+                                &day.span(),
+                                format!("{key}[{j}]"),
+                                format!("day \"{name}\" is listed twice"),
+                                "list each day once",
+                            );
+                            ok = false;
+                        }
+                        Some((_, d)) => seen.push(*d),
+                        None => {
+                            let names: Vec<&str> = DAY_NAMES.iter().map(|(n, _)| *n).collect();
+                            let near = suggest(name, &names)
+                                .map(|n| format!("did you mean \"{n}\"? "))
+                                .unwrap_or_default();
+                            self.push(
+                                &day.span(),
+                                format!("{key}[{j}]"),
+                                format!("unknown day \"{name}\""),
+                                format!("{near}use the three-letter upper-case names SUN, MON, TUE, WED, THU, FRI, SAT"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                seen.sort_by_key(|d| d.to_sunday_zero_offset());
+                ok.then_some(seen)
+            }
+        };
+        let schedule = Schedule {
+            scale_up: scale_up?,
+            check_every: check_every?,
+            scale_down: scale_down_at?,
+            days: days?,
+        };
+        let hhmm = |t: jiff::civil::Time| t.strftime("%H:%M").to_string();
+        match crate::schedule::night(&schedule, scale_down) {
+            Ok(_) => Some(schedule),
+            Err(NightError::DeadlineAtScaleUp) => {
+                self.push(
+                    &raw.scale_up.span(),
+                    format!("{at}.scale_up"),
+                    format!(
+                        "scale_up ({}) is the scale_down deadline: the night would be empty",
+                        hhmm(schedule.scale_up)
+                    ),
+                    "set scale_up to the start of the batch and [scenario.scale_down] deadline to when capacity must be back, e.g. scale_up = \"23:00\", deadline = \"07:30\"",
+                );
+                None
+            }
+            Err(NightError::ScaleDownOutsideNight { night_minutes }) => {
+                let span = raw.scale_down.as_ref().map(|t| t.span()).unwrap_or(header);
+                self.push(
+                    &span,
+                    format!("{at}.scale_down"),
+                    format!(
+                        "scale_down ({}) is not inside the night: it must come after scale_up ({}) and no later than the deadline ({}, {} min later)",
+                        schedule.scale_down.map(hhmm).unwrap_or_default(),
+                        hhmm(schedule.scale_up),
+                        hhmm(scale_down.deadline),
+                        night_minutes
+                    ),
+                    "choose a time between scale_up and the deadline, or remove scale_down (the check at the deadline scales down anyway)",
+                );
+                None
+            }
+            Err(NightError::TooManyChecks { checks }) => {
+                self.push(
+                    &raw.check_every.span(),
+                    check_key,
+                    format!(
+                        "check_every = \"{}\" makes {checks} checks per night (from scale_up {} to the deadline {}); the limit is {MAX_CHECKS_PER_NIGHT}",
+                        raw.check_every.get_ref(),
+                        hhmm(schedule.scale_up),
+                        hhmm(scale_down.deadline)
+                    ),
+                    "check less often, e.g. check_every = \"10m\" (completion events still trigger checks in between)",
+                );
+                None
+            }
+        }
     }
 
     fn missing_data(&mut self, raw: &Spanned<String>, key: &str) -> Option<MissingData> {
@@ -1701,6 +1895,115 @@ timezone = "Asia/Tokyo"
   source = "aws.ecs"
   group = "family:nightly-job"
 "#;
+
+    /// BASE with a `[scenario.schedule]` of these lines (line 28 is the header, 29 the first key).
+    fn with_schedule(lines: &str) -> String {
+        format!("{BASE}  [scenario.schedule]\n{lines}")
+    }
+
+    #[test]
+    fn a_schedule_parses_with_its_days_in_week_order_and_every_day_by_default() {
+        let cfg = parse(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"10m\"\n  scale_down = \"6:00\"\n  days = [\"FRI\", \"MON\"]\n"),
+            "test.toml",
+        )
+        .unwrap();
+        let schedule = cfg.scenarios[0].schedule.clone().unwrap();
+        assert_eq!(schedule.scale_up, jiff::civil::time(23, 0, 0, 0));
+        assert_eq!(schedule.check_every, Duration::from_secs(600));
+        assert_eq!(schedule.scale_down, Some(jiff::civil::time(6, 0, 0, 0)));
+        assert_eq!(
+            schedule.days,
+            vec![jiff::civil::Weekday::Monday, jiff::civil::Weekday::Friday]
+        );
+        let every_day = parse(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"10m\"\n"),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            every_day.scenarios[0].schedule.as_ref().unwrap().days.len(),
+            7
+        );
+        assert!(parse(BASE, "test.toml").unwrap().scenarios[0]
+            .schedule
+            .is_none());
+    }
+
+    #[test]
+    fn schedule_errors_name_the_line_the_key_and_the_fix() {
+        let ok_times = "  scale_up = \"23:00\"\n  check_every = \"10m\"\n";
+        assert_single_error(
+            &with_schedule("  scale_up = \"25:00\"\n  check_every = \"10m\"\n"),
+            29,
+            "scenario[0].schedule.scale_up",
+            "bad scale_up \"25:00\"",
+            "scale_up = \"23:00\"",
+        );
+        assert_single_error(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"30s\"\n"),
+            30,
+            "scenario[0].schedule.check_every",
+            "not a whole number of minutes of at least 1m",
+            "check_every = \"10m\"",
+        );
+        assert_single_error(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"90s\"\n"),
+            30,
+            "scenario[0].schedule.check_every",
+            "whole number of minutes",
+            "whole minutes",
+        );
+        assert_single_error(
+            &with_schedule(&format!("{ok_times}  days = [\"MON\", \"Tues\"]\n")),
+            31,
+            "scenario[0].schedule.days[1]",
+            "unknown day \"Tues\"",
+            "did you mean \"TUE\"?",
+        );
+        assert_single_error(
+            &with_schedule(&format!("{ok_times}  days = [\"MON\", \"MON\"]\n")),
+            31,
+            "scenario[0].schedule.days[1]",
+            "listed twice",
+            "once",
+        );
+        assert_single_error(
+            &with_schedule(&format!("{ok_times}  days = []\n")),
+            31,
+            "scenario[0].schedule.days",
+            "days is empty",
+            "remove the key for every day",
+        );
+        assert_single_error(
+            &with_schedule("  scale_up = \"07:30\"\n  check_every = \"10m\"\n"),
+            29,
+            "scenario[0].schedule.scale_up",
+            "the night would be empty",
+            "deadline",
+        );
+        assert_single_error(
+            &with_schedule(&format!("{ok_times}  scale_down = \"08:00\"\n")),
+            31,
+            "scenario[0].schedule.scale_down",
+            "scale_down (08:00) is not inside the night",
+            "between scale_up and the deadline",
+        );
+        assert_single_error(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"2m\"\n"),
+            30,
+            "scenario[0].schedule.check_every",
+            "makes 256 checks per night",
+            "check less often",
+        );
+        assert_single_error(
+            &with_schedule("  scale_up = \"23:00\"\n  check_every = \"10m\"\n  every = \"10m\"\n"),
+            31,
+            "scenario[0].schedule.every",
+            "every",
+            "",
+        );
+    }
 
     /// BASE with exactly one occurrence of `from` replaced.
     fn base_with(from: &str, to: &str) -> String {

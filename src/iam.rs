@@ -68,15 +68,19 @@ pub fn policy(config: &Config, target: &Target) -> Value {
             "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
             "Resource": services
         }));
-        // Application Auto Scaling has no resource-level permissions for these calls.
+        // DescribeScalableTargets has no resource-level permission; RegisterScalableTarget is
+        // scoped to scalable targets (whose ARNs carry a generated id, not the service's name).
         statements.push(json!({
-            "Sid": "EcsScalableTargets",
+            "Sid": "EcsScalableTargetsRead",
             "Effect": "Allow",
-            "Action": [
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:RegisterScalableTarget"
-            ],
+            "Action": ["application-autoscaling:DescribeScalableTargets"],
             "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "EcsScalableTargetsRaise",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:RegisterScalableTarget"],
+            "Resource": arn("application-autoscaling", "scalable-target/*")
         }));
     }
 

@@ -17,5 +17,7 @@ pub mod migrations;
 pub mod overrides;
 pub mod plan;
 pub mod report;
+pub mod schedule;
+pub mod template;
 
 pub use domain::{Action, Outcome, Response, Step};

@@ -106,6 +106,12 @@ enum InitError {
     Settings(String),
     #[error("the config file {path} (NIGHTSHIFT_CONFIG) is not usable:\n{errors}")]
     Config { path: String, errors: ConfigErrors },
+    #[error("the config file {path} has SHA-256 {baked}, but the stack was generated from a config with SHA-256 {expected} (NIGHTSHIFT_CONFIG_SHA256): the role, schedules and rules were made for another config; bake the same file into the image (docker build --build-arg CONFIG=...) or regenerate the template from this one (`nightshift template --config ...`) and deploy it")]
+    ConfigMismatch {
+        path: String,
+        baked: String,
+        expected: String,
+    },
 }
 
 impl InitError {
@@ -114,6 +120,7 @@ impl InitError {
             InitError::Environment(_) => "NonRetryable.InvalidEnvironment",
             InitError::Settings(_) => "NonRetryable.InvalidSettings",
             InitError::Config { .. } => "NonRetryable.InvalidConfig",
+            InitError::ConfigMismatch { .. } => "NonRetryable.ConfigMismatch",
         }
     }
 
@@ -131,6 +138,7 @@ async fn init() -> Result<App, InitError> {
     let settings = Settings::from_env().map_err(InitError::Settings)?;
     let config = load_config(std::env::var("NIGHTSHIFT_CONFIG").ok())?
         .with_table_override(std::env::var("NIGHTSHIFT_TABLE").ok());
+    check_config_digest(&config, std::env::var("NIGHTSHIFT_CONFIG_SHA256").ok())?;
     let (app_env, dry_run) = (settings.app_env.clone(), settings.dry_run);
     let app = App::from_env(Arc::new(config), settings).await;
     let config = app.config();
@@ -165,6 +173,27 @@ fn check_lambda_environment(var: impl Fn(&str) -> Option<String>) -> Result<(), 
         )));
     }
     Ok(())
+}
+
+/// The stack (`nightshift template`) sets NIGHTSHIFT_CONFIG_SHA256 to the digest of the config it
+/// was generated from: a function whose baked config differs must not start, or a role, schedules
+/// and rules made for one config would drive the code of another. Unset or empty: not checked
+/// (a function deployed without the template).
+fn check_config_digest(config: &Config, expected: Option<String>) -> Result<(), InitError> {
+    let Some(expected) = expected
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+    else {
+        return Ok(());
+    };
+    if expected == config.digest {
+        return Ok(());
+    }
+    Err(InitError::ConfigMismatch {
+        path: config.source.clone(),
+        baked: config.digest.clone(),
+        expected,
+    })
 }
 
 fn load_config(path: Option<String>) -> Result<Config, InitError> {
@@ -478,5 +507,27 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("does not exist"), "{message}");
+    }
+
+    #[test]
+    fn a_config_whose_digest_differs_from_the_stacks_fails_init_naming_both_digests() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nightshift.toml");
+        let config = load_config(Some(path.into())).unwrap();
+        let text = std::fs::read(path).unwrap();
+        let digest = nightshift::config::digest(&text);
+        assert_eq!(config.digest, digest);
+        // Unset, empty, equal (any case): starts.
+        assert!(check_config_digest(&config, None).is_ok());
+        assert!(check_config_digest(&config, Some(" ".into())).is_ok());
+        assert!(check_config_digest(&config, Some(digest.to_ascii_uppercase())).is_ok());
+        let other = "0".repeat(64);
+        let err = check_config_digest(&config, Some(other.clone())).unwrap_err();
+        assert_eq!(err.error_type(), "NonRetryable.ConfigMismatch");
+        let message = err.to_string();
+        assert!(
+            message.contains(&digest) && message.contains(&other),
+            "{message}"
+        );
+        assert!(message.contains("NIGHTSHIFT_CONFIG_SHA256"), "{message}");
     }
 }

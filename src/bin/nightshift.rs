@@ -183,6 +183,19 @@ enum Command {
         #[arg(long)]
         now: Option<jiff::Timestamp>,
     },
+    /// Print the CloudFormation template of exactly this config: function, role, table,
+    /// schedules, completion rules, dead-letter queues and alarms.
+    Template {
+        /// Config file (TOML): the same file the image bakes (its SHA-256 goes into the stack).
+        #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+        config: PathBuf,
+        /// The image in ECR, e.g. 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/nightshift:1.4.0-x86_64
+        /// (the default of the template's ImageUri parameter).
+        #[arg(long)]
+        image_uri: String,
+        #[arg(long, value_enum, default_value = "yaml")]
+        output: TemplateFormat,
+    },
     /// Print the least-privilege IAM policy (JSON) for exactly the configured resources.
     ///
     /// The policy of the function's execution role: the table (NIGHTSHIFT_TABLE overrides the
@@ -248,6 +261,12 @@ impl From<StatusFilter> for RunStatus {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TemplateFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ListFormat {
     Table,
     Json,
@@ -286,11 +305,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { config } => match config::load(&config) {
             Ok(cfg) => {
                 println!(
-                    "{}: ok ({} scenario{}: {})",
+                    "{}: ok ({} scenario{}: {}; sha256 {})",
                     config.display(),
                     cfg.scenarios.len(),
                     if cfg.scenarios.len() == 1 { "" } else { "s" },
-                    cfg.scenario_names().join(", ")
+                    cfg.scenario_names().join(", "),
+                    cfg.digest
                 );
                 Ok(ExitCode::SUCCESS)
             }
@@ -358,6 +378,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("reading the event file {}", event.display()))?
             };
             let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
+            if now.is_some() && settings.is_prod() {
+                // Checked before anything is read or called: a faked clock must never act in prod.
+                eprintln!(
+                    "nightshift: --now is for rehearsals and tests and is refused when APP_ENV=prod: \
+                     remove --now, or run the rehearsal with APP_ENV unset (or not prod)"
+                );
+                return Ok(ExitCode::from(2));
+            }
             let app = App::from_env(Arc::new(cfg), settings).await;
             let inv = Invocation {
                 request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -621,6 +649,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => println!("scenario \"{scenario}\" was not paused: nothing to do"),
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Template {
+            config,
+            image_uri,
+            output,
+        } => {
+            let cfg = load_config(&config)?;
+            let migrations = migrations::embedded().map_err(|e| anyhow!(e))?;
+            let template = nightshift::template::build(&cfg, &image_uri, &migrations)
+                .map_err(|e| anyhow!(e))?;
+            let format = match output {
+                TemplateFormat::Yaml => nightshift::template::Format::Yaml,
+                TemplateFormat::Json => nightshift::template::Format::Json,
+            };
+            emit(&nightshift::template::render(&template, format, &cfg))
         }
         Command::IamPolicy {
             config,

@@ -155,6 +155,7 @@ async def play(ctx: harness.Ctx, table: str, kind: str, target: str | None = Non
     finally:
         await fleet.stop()
         await px.close()
+        px.dump(logdir / "wire.jsonl")
     night.view = await asyncio.to_thread(w.table_view, ctx.aws)
     mutating = [r for r in px.records if r.call.mutating and r.forwarded]
     night.wire = collections.Counter(r.call.operation for r in mutating)

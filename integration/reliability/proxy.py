@@ -63,8 +63,13 @@ class FaultPlan:
     seed: int = 0
     delay_s: float = 6.0  # > the SDK's per-attempt timeout (5 s, src/aws/mod.rs Timeouts)
     max_delays: int | None = None  # delays cost wall time: cap them per run
+    # Deterministic faults: (name, predicate on the record, kind, nth match). Each fires once, on
+    # the first attempt of the nth request it matches; the random rate is not applied to those.
+    targeted: list[tuple[str, Callable[["Record"], bool], str, int]] = field(default_factory=list)
     rng: random.Random = field(init=False)
     delays: int = field(init=False, default=0)
+    fired: list[str] = field(init=False, default_factory=list)
+    _seen: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -75,7 +80,14 @@ class FaultPlan:
                 return self.per_op[key]
         return self.rate
 
-    def decide(self, call: wire.AwsCall) -> str | None:
+    def decide(self, rec: "Record") -> str | None:
+        for name, match, kind, nth in self.targeted:
+            if rec.attempt == 1 and name not in self.fired and match(rec):
+                self._seen[name] = self._seen.get(name, 0) + 1
+                if self._seen[name] == nth:
+                    self.fired.append(name)
+                    return kind
+        call = rec.call
         rate = self.rate_for(call)
         if rate <= 0 or self.rng.random() >= rate:
             return None
@@ -184,7 +196,7 @@ class Proxy:
             self._kill(client)
             return False
 
-        fault = self.faults.decide(call) if self.faults_enabled else None
+        fault = self.faults.decide(rec) if self.faults_enabled else None
         if fault in ("throttle", "500", "503"):
             rec.fault = fault
             answer = wire.error_answer(call, fault)
@@ -238,6 +250,19 @@ class Proxy:
             return await asyncio.wait_for(wire.read_response(reader), timeout=60)
         finally:
             writer.close()
+
+    def dump(self, path) -> None:
+        """The wire log, one JSON line per request (kept with the run's logs)."""
+        import json
+
+        with open(path, "w") as out:
+            for r in self.records:
+                out.write(json.dumps({
+                    "seq": r.seq, "client": r.client, "invocation": r.invocation, "service": r.call.service,
+                    "operation": r.call.operation, "resource": r.call.resource(), "item": r.call.item_key() if r.call.service == "dynamodb" else None,
+                    "attempt": r.attempt, "sdk_invocation": r.invocation_id, "status": r.status, "upstream_status": r.upstream_status,
+                    "fault": r.fault, "note": r.note,
+                }) + "\n")
 
     # Figures ---------------------------------------------------------------------------------
 

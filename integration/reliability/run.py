@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 PARTS = ("storm", "crash", "faults")
-DEFAULT_PARTS = ("storm", "crash")  # faults joins when it lands
+DEFAULT_PARTS = PARTS
 
 
 def main() -> int:
@@ -38,6 +38,9 @@ def main() -> int:
     p.add_argument("--procs", type=int, default=8)
     p.add_argument("--fault-nights", type=int, default=None)
     p.add_argument("--fault-rate", type=float, default=None)
+    p.add_argument("--fault-only", action="append", default=None, metavar="SERVICE:OPERATION",
+                   help="inject faults only into these calls (e.g. dynamodb:PutItem); repeatable")
+    p.add_argument("--fault-kinds", default=None, help="comma-separated subset of throttle,500,503,delay,reset")
     p.add_argument("--crash-random", type=int, default=None)
     args = p.parse_args()
 
@@ -66,7 +69,9 @@ def main() -> int:
 
             nights = args.fault_nights or (24 if args.long else 6)
             rate = args.fault_rate if args.fault_rate is not None else 0.08
-            text, violations = asyncio.run(faults.run(ctx, nights, rate))
+            only = [tuple(o.split(":", 1)) for o in args.fault_only] if args.fault_only else None
+            kinds = tuple(args.fault_kinds.split(",")) if args.fault_kinds else None
+            text, violations = asyncio.run(faults.run(ctx, nights, rate, only, kinds))
         print()
         print(text)
         print(f"({part}: {time.monotonic() - started:.0f}s, {len(violations)} violation(s))", flush=True)

@@ -77,6 +77,7 @@ async def run(ctx: harness.Ctx, rounds: int, procs: int) -> tuple[str, list[str]
     finally:
         await fleet.stop()
         await px.close()
+        px.dump(workdir / "wire.jsonl")
     panics = fleet.panics()
     violations += panics
     elapsed = time.monotonic() - started

@@ -214,6 +214,9 @@ class World:
             page = aws.ddb.scan(**kw)  # the harness reads the whole table; nightshift never scans
             for item in page["Items"]:
                 pk = item["pk"]["S"]
+                if pk.startswith("DEDUP#"):
+                    # Completion events are keyed by their envelope id, not by the scenario.
+                    view["all_dedup"][(pk.removeprefix("DEDUP#"), sk.removeprefix("STEP#"))] = flat.get("status", "?")
                 if pk.startswith(f"DEDUP#{self.name}/"):
                     out.append(
                         {
@@ -229,7 +232,7 @@ class World:
     def table_view(self, aws: Aws) -> dict:
         """This world's items in the table, read with boto3 (a harness-side scan):
         dedup records, runs, event records (run history and the day's log) and the STATE item."""
-        view: dict = {"dedup": [], "runs": [], "events": [], "state": {}}
+        view: dict = {"dedup": [], "all_dedup": {}, "runs": [], "events": [], "state": {}}
         start = None
         while True:
             kw = {"TableName": self.table, "ConsistentRead": True}
@@ -239,6 +242,9 @@ class World:
             for item in page["Items"]:
                 flat = {k: next(iter(v.values())) for k, v in item.items()}
                 pk, sk = flat["pk"], flat["sk"]
+                if pk.startswith("DEDUP#"):
+                    # Completion events are keyed by their envelope id, not by the scenario.
+                    view["all_dedup"][(pk.removeprefix("DEDUP#"), sk.removeprefix("STEP#"))] = flat.get("status", "?")
                 if pk.startswith(f"DEDUP#{self.name}/"):
                     view["dedup"].append(
                         {"key": pk.removeprefix("DEDUP#"), "step": sk.removeprefix("STEP#"), "status": flat.get("status", "?")}

@@ -168,6 +168,18 @@ pub fn action_of(service: &str, operation: &str) -> String {
     format!("{prefix}:{operation}")
 }
 
+/// The IAM actions an SDK call needs. DynamoDB authorizes a transaction item by item, with the
+/// item's own action (there is no `dynamodb:TransactWriteItems` action): nightshift's transactions
+/// (`aws::dynamodb`, opening and closing a run) hold Put and Update items.
+pub fn actions_of(service: &str, operation: &str) -> Vec<String> {
+    match (action_of(service, operation).as_str(), operation) {
+        (a, "TransactWriteItems") if a.starts_with("dynamodb:") => {
+            vec!["dynamodb:PutItem".into(), "dynamodb:UpdateItem".into()]
+        }
+        (a, _) => vec![a.to_string()],
+    }
+}
+
 /// Does `policy` allow `action` on some resource? (Action lists only; enough for a coverage check.)
 pub fn allows(policy: &Value, action: &str) -> bool {
     policy["Statement"]

@@ -393,6 +393,58 @@ async fn sandbox_root_is_read_only_and_only_tmp_is_writable() {
 }
 
 #[tokio::test]
+async fn a_baked_config_other_than_the_stacks_fails_init_naming_both_digests() {
+    if !sandbox_available("config_digest") {
+        return;
+    }
+    let scene = Scene::unique("unused-table");
+    let config = scene.config(None);
+    let baked = nightshift::config::digest(config.as_bytes());
+    // The stack was generated from the same config with one more comment line.
+    let stacks = nightshift::config::digest(format!("{config}# edited\n").as_bytes());
+    let mut env = aws_env("unused-table");
+    env.push(("NIGHTSHIFT_CONFIG_SHA256".into(), stacks.clone()));
+    let mut function = start("config-digest", &config, Modes::default(), &env).await;
+    let report = function
+        .api
+        .wait_init_error(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("{}", function.failure("no init error")));
+    assert_eq!(
+        report.error_type, "NonRetryable.ConfigMismatch",
+        "{report:?}"
+    );
+    assert!(report.error_message.contains(&baked), "{report:?}");
+    assert!(report.error_message.contains(&stacks), "{report:?}");
+    assert!(
+        report.error_message.contains("/var/task/nightshift.toml"),
+        "{report:?}"
+    );
+    let status = function.wait_exit(Duration::from_secs(10)).await;
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "{}",
+        function.failure("must exit")
+    );
+    assert_eq!(function.api.next_calls(), 0, "no event is taken");
+
+    // The same config with its own digest starts and asks for an event.
+    let mut env = aws_env("unused-table");
+    env.push(("NIGHTSHIFT_CONFIG_SHA256".into(), baked));
+    let function = start("config-digest-ok", &config, Modes::default(), &env).await;
+    let mut waited = 0;
+    while function.api.next_calls() == 0 && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(
+        function.api.next_calls() >= 1,
+        "{}",
+        function.failure("never polled for an event")
+    );
+}
+
+#[tokio::test]
 async fn bad_config_fails_init_with_a_specific_message_through_init_error() {
     if !sandbox_available("bad_config_fails_init") {
         return;

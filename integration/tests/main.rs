@@ -5,6 +5,7 @@ mod support;
 
 mod harness;
 
+mod deploy;
 mod emulator;
 mod gate_flow;
 mod guard;

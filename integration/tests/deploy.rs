@@ -1,0 +1,390 @@
+//! `nightshift template` against the handler: the schedules of one night, taken from the
+//! generated template (their cron expressions and inputs, with `<aws.scheduler.scheduled-time>`
+//! filled in as the Scheduler does) and replayed in order, each delivered twice as a Scheduler
+//! retry would, against the emulator. The night closes at the first quiet check after
+//! `min_hold`, or at the deadline check; everything after answers "no open run".
+
+use crate::{harness, support};
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use jiff::{civil, SignedDuration, Timestamp};
+use nightshift::app::{App, Invocation};
+use nightshift::aws::calls::CallLog;
+use nightshift::aws::dynamodb::DynamoStore;
+use nightshift::aws::scaling::ScalingClients;
+use nightshift::aws::Timeouts;
+use nightshift::{config, Outcome, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+struct ScheduledNight {
+    app: App,
+    config: Arc<config::Config>,
+    template: Value,
+    job: String,
+    calls: CallLog,
+    ecs_cluster: String,
+    service: String,
+    db: String,
+}
+
+/// The night of 2026-11-25 (a Wednesday) in Tokyo: scale-up 23:00, deadline 07:30.
+async fn scheduled_night() -> ScheduledNight {
+    let sdk = support::sdk_config().await;
+    let table = harness::fresh_table().await;
+    let ecs_cluster = support::unique("sched");
+    let service = support::unique("worker");
+    let db = support::unique("scheddb");
+    let job = support::unique("job");
+    support::create_ecs_service(&sdk, &ecs_cluster, &service, 2).await;
+    support::create_docdb_cluster(&sdk, &db).await;
+    let text = format!(
+        r#"
+table = "{table}"
+[[scenario]]
+name = "nightly"
+timezone = "Asia/Tokyo"
+  [[scenario.ecs]]
+  cluster = "{ecs_cluster}"
+  service = "{service}"
+  desired = 6
+  max = 8
+  [[scenario.docdb]]
+  cluster = "{db}"
+  replicas = 1
+  instance_class = "db.r6g.large"
+  [scenario.scale_down]
+  quiet_for = "15m"
+  deadline = "07:30"
+  min_hold = "30m"
+    [[scenario.scale_down.metric]]
+    namespace = "Batch"
+    name = "JobsRunning"
+    dimensions = {{ Job = "{job}" }}
+    stat = "Maximum"
+    period = "1m"
+    below = 1
+  [scenario.schedule]
+  scale_up = "23:00"
+  check_every = "10m"
+  scale_down = "06:00"
+  days = ["MON", "TUE", "WED", "THU", "FRI"]
+"#
+    );
+    let config = Arc::new(config::parse(&text, "scheduled.toml").unwrap_or_else(|e| panic!("{e}")));
+    let migrations = nightshift::migrations::embedded().unwrap();
+    let template = nightshift::template::build(
+        &config,
+        "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/nightshift:test",
+        &migrations,
+    )
+    .unwrap()
+    .to_value();
+    let calls = CallLog::new();
+    let clients = ScalingClients::new(
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        aws_sdk_applicationautoscaling::Client::from_conf(
+            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        aws_sdk_docdb::Client::from_conf(
+            aws_sdk_docdb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        Timeouts::default(),
+    );
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        &table,
+        Timeouts::default(),
+    );
+    let app = App::with_scaling(config.clone(), harness::settings(), store, clients);
+    ScheduledNight {
+        app,
+        config,
+        template,
+        job,
+        calls,
+        ecs_cluster,
+        service,
+        db,
+    }
+}
+
+/// One firing of a schedule: when, and the input the Scheduler sends.
+#[derive(Debug, Clone)]
+struct Firing {
+    at: Timestamp,
+    logical_id: String,
+    payload: String,
+}
+
+/// The firings of the template's schedules for the night that starts on `date`, in time order:
+/// each cron's local hour and minute, on `date` or (before the scale-up time) the next day,
+/// checked against the cron's day-of-week field.
+fn firings(template: &Value, date: civil::Date, zone: &str) -> Vec<Firing> {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap();
+    let schedules: Vec<(&String, &Value)> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Scheduler::Schedule")
+        .collect();
+    let cron_fields = |r: &Value| -> Vec<String> {
+        let expr = r["Properties"]["ScheduleExpression"].as_str().unwrap();
+        let inner = expr
+            .strip_prefix("cron(")
+            .unwrap()
+            .strip_suffix(')')
+            .unwrap();
+        inner.split(' ').map(str::to_string).collect()
+    };
+    let scale_up = schedules
+        .iter()
+        .find(|(id, _)| id.contains("ScaleUp"))
+        .map(|(_, r)| cron_fields(r))
+        .unwrap();
+    let up_minute_of_day =
+        scale_up[1].parse::<i32>().unwrap() * 60 + scale_up[0].parse::<i32>().unwrap();
+    let mut out: Vec<Firing> = schedules
+        .iter()
+        .map(|(id, r)| {
+            let f = cron_fields(r);
+            let (minute, hour): (i8, i8) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+            let next_day = i32::from(hour) * 60 + i32::from(minute) < up_minute_of_day;
+            let day = if next_day {
+                date.tomorrow().unwrap()
+            } else {
+                date
+            };
+            let weekday = nightshift::schedule::day_name(day.weekday());
+            assert!(
+                f[4] == "*" || f[4].split(',').any(|d| d == weekday),
+                "{id}: {} does not run on {weekday}",
+                f[4]
+            );
+            let at = day
+                .at(hour, minute, 0, 0)
+                .to_zoned_datetime(tz.clone())
+                .unwrap()
+                .timestamp();
+            let input = r["Properties"]["Target"]["Input"].as_str().unwrap();
+            let scheduled = format!("{at}");
+            Firing {
+                at,
+                logical_id: id.to_string(),
+                payload: input.replace("<aws.scheduler.scheduled-time>", &scheduled),
+            }
+        })
+        .collect();
+    out.sort_by_key(|f| (f.at, !f.logical_id.contains("ScaleDown")));
+    out
+}
+
+impl ScheduledNight {
+    async fn publish(&self, from: Timestamp, to: Timestamp, value: f64) {
+        let sdk = support::sdk_config().await;
+        let mut data = Vec::new();
+        let mut t = from;
+        while t < to {
+            data.push(
+                MetricDatum::builder()
+                    .metric_name("JobsRunning")
+                    .dimensions(Dimension::builder().name("Job").value(&self.job).build())
+                    .timestamp(DateTime::from_secs(t.as_second()))
+                    .value(value)
+                    .build(),
+            );
+            t += SignedDuration::from_mins(1);
+        }
+        for chunk in data.chunks(500) {
+            aws_sdk_cloudwatch::Client::new(&sdk)
+                .put_metric_data()
+                .namespace("Batch")
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .expect("PutMetricData");
+        }
+    }
+
+    async fn deliver(&self, firing: &Firing, attempt: u32) -> Response {
+        let inv = Invocation {
+            request_id: format!("{}-{attempt}", firing.logical_id),
+            deadline: None,
+            now: firing.at + SignedDuration::from_secs(i64::from(attempt)),
+        };
+        self.app
+            .handle(firing.payload.as_bytes(), &inv)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", firing.logical_id))
+    }
+
+    /// Replays every firing (twice each); returns the firing that closed the night.
+    async fn replay(&self, firings: &[Firing]) -> Firing {
+        let mut closed_by: Option<Firing> = None;
+        for firing in firings {
+            let first = self.deliver(firing, 0).await;
+            let again = self.deliver(firing, 1).await;
+            let local = firing
+                .at
+                .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
+            let reason: String = first.reason.chars().take(90).collect();
+            eprintln!(
+                "{} {:<28} {:<9} {reason}",
+                local.strftime("%H:%M"),
+                firing.logical_id,
+                first.outcome.as_str()
+            );
+            assert_eq!(
+                again.outcome,
+                Outcome::Duplicate,
+                "{}: a Scheduler retry is a duplicate: {again:?}",
+                firing.logical_id
+            );
+            match &closed_by {
+                Some(_) => assert_eq!(
+                    first.outcome,
+                    Outcome::Skipped,
+                    "{} after the close: {first:?}",
+                    firing.logical_id
+                ),
+                None if firing.logical_id.contains("ScaleUp") => {
+                    assert_eq!(first.outcome, Outcome::Acted, "{first:?}")
+                }
+                None => {
+                    if first.outcome == Outcome::Acted
+                        && first.reason.starts_with("scale-down (")
+                        && first.reason.ends_with(" closed")
+                    {
+                        closed_by = Some(firing.clone());
+                    } else {
+                        assert!(
+                            matches!(first.outcome, Outcome::Deferred | Outcome::Acted),
+                            "{}: {first:?}",
+                            firing.logical_id
+                        );
+                    }
+                }
+            }
+        }
+        closed_by.expect("the night never closed")
+    }
+
+    async fn at_baseline(&self) {
+        let sdk = support::sdk_config().await;
+        let desired = aws_sdk_ecs::Client::new(&sdk)
+            .describe_services()
+            .cluster(&self.ecs_cluster)
+            .services(&self.service)
+            .send()
+            .await
+            .unwrap()
+            .services()[0]
+            .desired_count();
+        assert_eq!(desired, 2);
+        let members = aws_sdk_docdb::Client::new(&sdk)
+            .describe_db_clusters()
+            .db_cluster_identifier(&self.db)
+            .send()
+            .await
+            .unwrap()
+            .db_clusters()[0]
+            .db_cluster_members()
+            .len();
+        assert_eq!(members, 1, "writer only");
+    }
+
+    /// Every call the night made is allowed by the template's function role.
+    fn policy_allows_every_call(&self) {
+        let policy = &self.template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]
+            ["PolicyDocument"];
+        for call in self.calls.calls() {
+            for action in nightshift::iam::actions_of(&call.service, &call.operation) {
+                assert!(
+                    nightshift::iam::allows(policy, &action),
+                    "the template's role does not allow {action} ({} {})",
+                    call.service,
+                    call.operation
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_night_replayed_from_the_template_closes_at_the_first_quiet_check_after_min_hold(
+) {
+    let night = scheduled_night().await;
+    let date = civil::date(2026, 11, 25);
+    let firings = firings(&night.template, date, "Asia/Tokyo");
+    // 23:00, 50 checks every 10 min to 07:20, 06:00 scale-down, 07:30 deadline, 08:00 overdue.
+    assert_eq!(firings.len(), 1 + 50 + 1 + 1 + 1, "{firings:#?}");
+    let up = firings[0].at;
+    let quiet_from = up + SignedDuration::from_mins(125); // 01:05
+    night
+        .publish(up - SignedDuration::from_mins(30), quiet_from, 4.0)
+        .await;
+    night
+        .publish(quiet_from, up + SignedDuration::from_hours(9), 0.0)
+        .await;
+    let closed = night.replay(&firings).await;
+    // The first check whose whole quiet_for window (15 min, the newest minutes still being
+    // ingested not counted) lies after 01:05 is the one at 01:30: 01:20 still sees 01:05 - 15 min.
+    let quiet_for = night.config.scenarios[0].scale_down.quiet_for.as_secs() as i64;
+    let earliest = quiet_from + SignedDuration::from_secs(quiet_for);
+    assert!(
+        closed.at >= earliest,
+        "closed at {} before the quiet window {earliest}",
+        closed.at
+    );
+    assert!(
+        closed.at <= earliest + SignedDuration::from_mins(10 + 3),
+        "closed at {}: a later check than the first quiet one",
+        closed.at
+    );
+    assert!(closed.logical_id.contains("Check"), "{closed:?}");
+    night.at_baseline().await;
+    night.policy_allows_every_call();
+}
+
+#[tokio::test]
+async fn a_scheduled_night_busy_until_morning_closes_at_the_deadline_check() {
+    let night = scheduled_night().await;
+    let date = civil::date(2026, 11, 25);
+    let firings = firings(&night.template, date, "Asia/Tokyo");
+    let up = firings[0].at;
+    night
+        .publish(
+            up - SignedDuration::from_mins(30),
+            up + SignedDuration::from_hours(10),
+            4.0,
+        )
+        .await;
+    let closed = night.replay(&firings).await;
+    assert!(
+        closed.logical_id.contains("DeadlineCheck0730"),
+        "{closed:?}"
+    );
+    assert_eq!(
+        closed.at,
+        "2026-11-25T22:30:00Z".parse::<Timestamp>().unwrap()
+    );
+    night.at_baseline().await;
+    night.policy_allows_every_call();
+}

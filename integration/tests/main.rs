@@ -10,6 +10,7 @@ mod emulator;
 mod gate_flow;
 mod guard;
 mod history;
+mod hostile;
 mod lambda;
 mod metrics;
 mod migrate;

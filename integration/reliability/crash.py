@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import json
 import random
 import re
 import time
@@ -267,4 +268,49 @@ async def run(ctx: harness.Ctx, random_points: int) -> tuple[str, list[str]]:
     text = harness.table(title, head, rows)
     if detail:
         text += "\nWhat the redelivery answered where it found the step's work already done:\n" + detail
+    return text, violations
+
+
+async def rehearsal(ctx: harness.Ctx) -> tuple[str, list[str]]:
+    """The same crash with a rehearsal clock: the scale-up carries `"now"` (allowed outside
+    APP_ENV=prod; the demo and the tests use it). Killed after its claim, redelivered twice after
+    the deadline. Not in the default parts: it documents a finding (RELIABILITY.md, "The clock")."""
+    started = time.monotonic()
+    table = ctx.new_table("rehearsal")
+    w = world.World(f"rehearse{world.short_id()}", table)
+    await asyncio.to_thread(w.create, ctx.aws)
+    logdir = ctx.workdir / "rehearsal" / w.name
+    logdir.mkdir(parents=True, exist_ok=True)
+    config = world.config_file(logdir / "nightshift.toml", table, [w])
+    px = proxy.Proxy(ctx.emulator)
+    fleet = harness.Fleet(ctx, px, config, table, logdir)
+    body = json.loads(w.step("scale-up", KEY_TIME))
+    body["now"] = f"{KEY_TIME:%Y-%m-%dT%H:%M:%SZ}"  # the rehearsal time: hours before the wall clock
+    payload = json.dumps(body).encode()
+    rows, violations = [], []
+    try:
+        fn = await fleet.spawn()
+        inv = fn.api.enqueue(payload, DEADLINE_S)
+        px.after = lambda r, _resp: r.invocation == inv.request_id and is_dedup(r, "PutItem") and r.upstream_status == 200
+        killed = await fn.wait(inv)
+        px.after = None
+        rows.append(["1 (killed after the claim)", killed.outcome, f"deadline {DEADLINE_S:.0f}s"])
+        await asyncio.sleep(max(0.0, inv.deadline_ms / 1000 - time.time()) + 0.3)
+        for attempt in (2, 3):
+            fn = await fleet.spawn()
+            _, answer = await fn.invoke(payload, 30.0)
+            waited = f"{time.time() - inv.deadline_ms / 1000:.1f}s after the killed deadline"
+            rows.append([f"{attempt} (redelivery)", answer.outcome, waited])
+            if answer.outcome != "acted":
+                violations.append(f"rehearsal: redelivery {attempt} answered {answer.outcome}: {answer.body.get('reason', answer.error_message)}")
+            await asyncio.sleep(3)
+    finally:
+        await fleet.stop()
+        await px.close()
+        px.dump(logdir / "wire.jsonl")
+    view = await asyncio.to_thread(w.table_view, ctx.aws)
+    status = [d["status"] for d in view["dedup"]]
+    text = harness.table(
+        f"Finding: a crashed rehearsal (\"now\" = {body['now']}) never expires ({time.monotonic() - started:.0f}s; dedup record now {status})",
+        ["delivery", "answer", "when"], rows)
     return text, violations

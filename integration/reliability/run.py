@@ -14,6 +14,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # nothing written into the source tree
@@ -21,8 +22,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
-PARTS = ("storm", "crash", "faults")
-DEFAULT_PARTS = PARTS
+PARTS = ("storm", "crash", "faults", "rehearsal")
+DEFAULT_PARTS = ("storm", "crash", "faults")  # "rehearsal" documents a finding (RELIABILITY.md)
+
+
+def run_part(part: str, ctx: harness.Ctx, args: argparse.Namespace) -> tuple[str, list[str]]:
+    if part == "storm":
+        import storm
+
+        rounds = args.storm_rounds or (20 if args.long else 3)
+        text, violations = asyncio.run(storm.run(ctx, rounds, args.procs))
+    elif part == "crash":
+        import crash
+
+        extra = args.crash_random if args.crash_random is not None else (20 if args.long else 0)
+        text, violations = asyncio.run(crash.run(ctx, extra))
+    elif part == "rehearsal":
+        import crash
+
+        text, violations = asyncio.run(crash.rehearsal(ctx))
+    else:
+        import faults
+
+        nights = args.fault_nights or (24 if args.long else 6)
+        rate = args.fault_rate if args.fault_rate is not None else 0.08
+        only = [tuple(o.split(":", 1)) for o in args.fault_only] if args.fault_only else None
+        kinds = tuple(args.fault_kinds.split(",")) if args.fault_kinds else None
+        text, violations = asyncio.run(faults.run(ctx, nights, rate, only, kinds))
+    return text, violations
 
 
 def main() -> int:
@@ -54,24 +81,10 @@ def main() -> int:
     failures: dict[str, list[str]] = {}
     for part in parts:
         started = time.monotonic()
-        if part == "storm":
-            import storm
-
-            rounds = args.storm_rounds or (20 if args.long else 3)
-            text, violations = asyncio.run(storm.run(ctx, rounds, args.procs))
-        elif part == "crash":
-            import crash
-
-            extra = args.crash_random if args.crash_random is not None else (20 if args.long else 0)
-            text, violations = asyncio.run(crash.run(ctx, extra))
-        else:
-            import faults
-
-            nights = args.fault_nights or (24 if args.long else 6)
-            rate = args.fault_rate if args.fault_rate is not None else 0.08
-            only = [tuple(o.split(":", 1)) for o in args.fault_only] if args.fault_only else None
-            kinds = tuple(args.fault_kinds.split(",")) if args.fault_kinds else None
-            text, violations = asyncio.run(faults.run(ctx, nights, rate, only, kinds))
+        try:
+            text, violations = run_part(part, ctx, args)
+        except Exception:  # noqa: BLE001 - a broken part is a failed part, the others still run
+            text, violations = f"Part {part}: the harness failed", [traceback.format_exc()]
         print()
         print(text)
         print(f"({part}: {time.monotonic() - started:.0f}s, {len(violations)} violation(s))", flush=True)

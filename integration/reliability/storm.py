@@ -156,7 +156,8 @@ async def storm(ctx, px: proxy.Proxy, fleet: harness.Fleet, w: world.World, step
         violations.append(f"{label}: non-acting deliveries wrote {[(r.call.operation, r.call.item_key()) for r in extra[:5]]}")
 
     key = json_key(payload)
-    records = [d for d in await asyncio.to_thread(w.dedup_records, ctx.aws) if d["key"] == key and d["step"] == step]
+    view = await asyncio.to_thread(w.table_view, ctx.aws)
+    records = [d for d in view["dedup"] if d["key"] == key and d["step"] == step]
     if [d["status"] for d in records] != ["COMPLETED"]:
         row["dedup_bad"] += 1
         violations.append(f"{label}: dedup record {records}")

@@ -204,31 +204,6 @@ class World:
         ).encode()
 
     # The table ---------------------------------------------------------------------------------
-    def dedup_records(self, aws: Aws) -> list[dict]:
-        """Every dedup record of this world's scenario (keys start with the scenario name)."""
-        out, start = [], None
-        while True:
-            kw = {"TableName": self.table, "ConsistentRead": True}
-            if start:
-                kw["ExclusiveStartKey"] = start
-            page = aws.ddb.scan(**kw)  # the harness reads the whole table; nightshift never scans
-            for item in page["Items"]:
-                pk = item["pk"]["S"]
-                if pk.startswith("DEDUP#"):
-                    # Completion events are keyed by their envelope id, not by the scenario.
-                    view["all_dedup"][(pk.removeprefix("DEDUP#"), sk.removeprefix("STEP#"))] = flat.get("status", "?")
-                if pk.startswith(f"DEDUP#{self.name}/"):
-                    out.append(
-                        {
-                            "key": pk.removeprefix("DEDUP#"),
-                            "step": item["sk"]["S"].removeprefix("STEP#"),
-                            "status": item.get("status", {}).get("S", "?"),
-                        }
-                    )
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return out
-
     def table_view(self, aws: Aws) -> dict:
         """This world's items in the table, read with boto3 (a harness-side scan):
         dedup records, runs, event records (run history and the day's log) and the STATE item."""

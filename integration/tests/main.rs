@@ -7,6 +7,7 @@ mod harness;
 
 mod deploy;
 mod emulator;
+mod fuzz;
 mod gate_flow;
 mod guard;
 mod history;

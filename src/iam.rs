@@ -80,7 +80,11 @@ pub fn policy(config: &Config, target: &Target) -> Value {
             "Sid": "EcsScalableTargetsRaise",
             "Effect": "Allow",
             "Action": ["application-autoscaling:RegisterScalableTarget"],
-            "Resource": arn("application-autoscaling", "scalable-target/*")
+            "Resource": arn("application-autoscaling", "scalable-target/*"),
+            "Condition": { "StringEquals": {
+                "application-autoscaling:service-namespace": "ecs",
+                "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount"
+            } }
         }));
     }
 
@@ -104,7 +108,9 @@ pub fn policy(config: &Config, target: &Target) -> Value {
     if !clusters.is_empty() {
         let read: Vec<String> = [clusters.clone(), vec![arn("rds", "db:*")]].concat();
         let create: Vec<String> = [clusters.clone(), own_readers.clone()].concat();
-        let tag_key = format!("rds:db-tag/{SCENARIO_TAG}");
+        // aws:ResourceTag and rds:db-tag are both documented for the db resource; the global key
+        // is the one IAM policy checkers (parliament) know for DeleteDBInstance.
+        let tag_key = format!("aws:ResourceTag/{SCENARIO_TAG}");
         let mut condition = serde_json::Map::new();
         delete_conditions.sort();
         delete_conditions.dedup();
@@ -235,7 +241,7 @@ mod tests {
             )])
         );
         assert_eq!(
-            delete["Condition"]["StringEquals"]["rds:db-tag/nightshift:scenario"],
+            delete["Condition"]["StringEquals"]["aws:ResourceTag/nightshift:scenario"],
             json!(["nightly-batch"])
         );
         // No resize configured: no ModifyDBInstance and no failover.

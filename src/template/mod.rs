@@ -197,6 +197,13 @@ fn queue(comment: &str) -> Node {
                 ("SqsManagedSseEnabled", Node::Bool(true)),
             ]),
         ),
+        (
+            "Metadata",
+            checkov_skips(&[(
+                "CKV_AWS_27",
+                "encrypted at rest with SSE-SQS; the AWS-managed KMS key alias/aws/sqs would stop EventBridge and Scheduler from delivering dead letters",
+            )]),
+        ),
     ])
     .comment("Type", comment)
 }

@@ -327,7 +327,7 @@ fn the_function_role_is_the_iam_policy_plus_logs_and_no_wildcard_beyond_what_aws
                 }
                 if actions.iter().any(|a| a == "rds:DeleteDBInstance") {
                     assert!(
-                        st["Condition"]["StringEquals"]["rds:db-tag/nightshift:scenario"]
+                        st["Condition"]["StringEquals"]["aws:ResourceTag/nightshift:scenario"]
                             .is_array(),
                         "{source}: delete only with the tag condition"
                     );

@@ -936,3 +936,71 @@ fn a_rejection_message_stays_short_however_many_unknown_fields() {
         rejection.message.len()
     );
 }
+
+/// The rehearsal clock through the CLI: `nightshift invoke --now` under `APP_ENV=prod` is refused
+/// before any AWS call; the same command outside prod acts (so the proxy would see a mutation).
+#[tokio::test]
+async fn hostile_cli_invoke_now_is_refused_in_prod_with_no_aws_call() {
+    let cfg = support::sdk_config().await;
+    let table = harness::fresh_table().await;
+    let scene = Scene::unique(&table);
+    scene.create(&cfg).await;
+    let proxy = RecordingProxy::start(&support::emulator_url()).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("nightshift.toml");
+    std::fs::write(&config, scene.config(None)).expect("write the config");
+    let event = dir.path().join("scale-up.json");
+    std::fs::write(
+        &event,
+        r#"{"scenario": "nightly-batch", "step": "scale-up"}"#,
+    )
+    .expect("write the event");
+    let now = jiff::Timestamp::now().to_string();
+    let invoke = |app_env: &str| {
+        let mut cmd = harness::cli();
+        cmd.env("AWS_ENDPOINT_URL", proxy.server.url())
+            .env("NIGHTSHIFT_TABLE", &table)
+            .env("APP_ENV", app_env)
+            .args(["invoke", "--config"])
+            .arg(&config)
+            .arg("--event")
+            .arg(&event)
+            .args(["--now", &now]);
+        cmd
+    };
+
+    let mut prod = invoke("prod");
+    let out = tokio::task::spawn_blocking(move || harness::run(&mut prod))
+        .await
+        .expect("the CLI ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--now is for rehearsals and tests and is refused when APP_ENV=prod"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let calls_in_prod = proxy.len();
+    assert_eq!(calls_in_prod, 0, "{:?}", proxy.since(0));
+    assert!(scene.state(&cfg).await.is_baseline());
+
+    // Outside prod the same rehearsal acts: the proxy sees its mutating calls.
+    let mut rehearsal = invoke("test");
+    let out = tokio::task::spawn_blocking(move || harness::run(&mut rehearsal))
+        .await
+        .expect("the CLI ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mutating = proxy.since(0).iter().filter(|c| c.is_mutating()).count();
+    assert!(
+        mutating > 0,
+        "the rehearsal scaled up: {:?}",
+        proxy.since(0)
+    );
+    println!(
+        "nightshift invoke --now: APP_ENV=prod refused (exit 2) with {calls_in_prod} AWS calls; APP_ENV=test acted with {mutating} mutating calls"
+    );
+}

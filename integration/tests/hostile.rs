@@ -748,6 +748,21 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
                 if report.error_message.len() > largest_message.0 {
                     largest_message = (report.error_message.len(), entry.file.clone());
                 }
+                if entry.meta["escaped"].as_bool() == Some(true)
+                    && report.error_message.chars().any(raw_control_or_bidi)
+                {
+                    let raw = format!(
+                        "{}: init message holds raw control or bidi characters; bug: {}",
+                        entry.file,
+                        entry.bug.as_deref().unwrap_or("")
+                    );
+                    if entry.bug.is_some() {
+                        gaps.push(raw);
+                        gap = true;
+                    } else {
+                        problems.push(raw);
+                    }
+                }
                 if let Some(max) = entry.meta["max_message_bytes"].as_u64() {
                     if report.error_message.len() as u64 > max {
                         let too_long = format!(
@@ -865,6 +880,14 @@ async fn init_outcome(function: &Function) -> Option<host::ErrorReport> {
     function.api.init_error()
 }
 
+/// A character that must not reach a terminal or a log line raw (new lines separate the message
+/// from its hint and are fine).
+fn raw_control_or_bidi(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 fn excerpt(text: &str) -> String {
     text.chars().take(300).collect()
 }
@@ -917,6 +940,25 @@ fn config_messages_echo_at_most_a_short_excerpt_of_a_huge_value() {
     let errors = nightshift::config::parse(&text, "huge.toml").expect_err("an invalid table name");
     let message = errors.to_string();
     assert!(message.len() < 8 * 1024, "{} bytes", message.len());
+}
+
+#[test]
+#[ignore = "bug: src/config.rs echoes offending values raw: a NUL or a bidi override in a name reaches the terminal and the logs"]
+fn config_messages_escape_control_and_bidi_characters() {
+    for name in [
+        "nightly\\u0000batch",
+        "nightly\\u202ebatch",
+        "\\u001b[2Jnightly",
+    ] {
+        let text = harness::CONTRACT_CONFIG
+            .replace(r#"name = "nightly-batch""#, &format!(r#"name = "{name}""#));
+        let errors = nightshift::config::parse(&text, "raw.toml").expect_err("a bad name");
+        let message = errors.to_string();
+        assert!(
+            !message.chars().any(raw_control_or_bidi),
+            "raw character in {message:?}"
+        );
+    }
 }
 
 #[test]

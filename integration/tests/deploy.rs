@@ -37,6 +37,18 @@ async fn scheduled_night() -> ScheduledNight {
     let db = support::unique("scheddb");
     let job = support::unique("job");
     support::create_ecs_service(&sdk, &ecs_cluster, &service, 2).await;
+    aws_sdk_applicationautoscaling::Client::new(&sdk)
+        .register_scalable_target()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .scalable_dimension(
+            aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
+        )
+        .resource_id(format!("service/{ecs_cluster}/{service}"))
+        .min_capacity(2)
+        .max_capacity(4)
+        .send()
+        .await
+        .expect("RegisterScalableTarget");
     support::create_docdb_cluster(&sdk, &db).await;
     let text = format!(
         r#"
@@ -310,10 +322,34 @@ impl ScheduledNight {
         assert_eq!(members, 1, "writer only");
     }
 
-    /// Every call the night made is allowed by the template's function role.
+    /// Every call the night made is allowed by the template's function role, and the role grants
+    /// nothing the night did not use (but what the tagging CreateDBInstance needs).
     fn policy_allows_every_call(&self) {
         let policy = &self.template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]
             ["PolicyDocument"];
+        let used: std::collections::BTreeSet<String> = self
+            .calls
+            .calls()
+            .iter()
+            .flat_map(|c| nightshift::iam::actions_of(&c.service, &c.operation))
+            .collect();
+        let granted: std::collections::BTreeSet<String> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|st| st["Action"].as_array().unwrap().iter())
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        // CreateDBInstance with Tags is authorized against rds:AddTagsToResource too.
+        let needed_without_a_call = ["rds:AddTagsToResource".to_string()];
+        let unused: Vec<&String> = granted
+            .iter()
+            .filter(|a| !used.contains(*a) && !needed_without_a_call.contains(a))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "the role grants actions no call of the night needs: {unused:?}"
+        );
         for call in self.calls.calls() {
             for action in nightshift::iam::actions_of(&call.service, &call.operation) {
                 assert!(

@@ -494,6 +494,18 @@ fn event_property(payload: &[u8]) -> Result<(), String> {
                     })?;
                 }
             }
+            // The payload hash is of the canonical JSON: the same value re-encoded compactly is
+            // the same event with the same hash and dedup key.
+            let value: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+            let compact = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+            let again =
+                event::parse(&compact).map_err(|r| format!("re-encoded payload rejected: {r}"))?;
+            ensure(
+                again.kind == event.kind
+                    && again.key == event.key
+                    && again.payload_hash == event.payload_hash,
+                || "re-encoding the payload changed the event or its hash".into(),
+            )?;
             Ok(())
         }
         Err(rejection) => {

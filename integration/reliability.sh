@@ -30,8 +30,10 @@ started=$SECONDS
 say() { echo "reliability: $*" >&2; }
 
 long=0
+selected=0 # 1 when --part picks some of parts 1-3: the hooks below then stay out of the run
 for arg in "$@"; do
   [[ $arg == --long ]] && long=1
+  [[ $arg == --part || $arg == --part=* ]] && selected=1
   [[ $arg == -h || $arg == --help ]] && sed -n '2,24p' "$0" && exit 0
 done
 
@@ -87,12 +89,13 @@ logs=$state/run-$(date -u +%Y%m%dT%H%M%SZ)
   --workdir "$logs" "$@" || status=1
 
 # --- HOOK: parts 4-5, hostile corpus and fuzzing (another helper of issue 10) ----------------
-# The lead wires the command here, e.g.:  run_part "hostile+fuzz" <command> || status=1
+# The lead wires the command here, e.g.:
+#   ((selected)) || run_part "hostile+fuzz" <command> || status=1
 # (it runs after parts 1-3; the emulator above is still up: NIGHTSHIFT_EMULATOR_URL).
 # --- end HOOK -----------------------------------------------------------------------------------
 
 # --- HOOK: the model check (issue 16), e.g. `cargo test --test model` ---------------------------
-# The lead wires the command here:  run_part "model check" <command> || status=1
+# The lead wires the command here:  ((selected)) || run_part "model check" <command> || status=1
 # --- end HOOK -----------------------------------------------------------------------------------
 
 say "done in $((SECONDS - started))s ($([[ $long == 1 ]] && echo long || echo bounded) mode), exit status $status"

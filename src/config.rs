@@ -296,12 +296,12 @@ fn read_error(file: &str, error: &std::io::Error) -> ConfigError {
         _ => (format!("cannot read config file {file}: {error}"), elsewhere),
     };
     ConfigError {
-        file: file.to_string(),
+        file: tame(file),
         line: 0,
         column: 0,
         key: String::new(),
-        message,
-        hint,
+        message: tame(&message),
+        hint: tame(&hint),
     }
 }
 
@@ -534,14 +534,54 @@ impl SourceText<'_> {
     ) -> ConfigError {
         let (line, column) = self.position(span.start);
         ConfigError {
-            file: self.file.to_string(),
+            file: tame(self.file),
             line,
             column,
-            key: key.into(),
-            message: message.into(),
-            hint: hint.into(),
+            key: tame(&key.into()),
+            message: tame(&message.into()),
+            hint: tame(&hint.into()),
         }
     }
+}
+
+/// A message fit for a terminal and a log line, whatever the config held: control characters,
+/// bidi overrides and invisible format characters are shown escaped (`\u{202e}`), never raw, and
+/// a run of more than [`MAX_ECHOED_RUN`] characters without a space (a huge value echoed back) is
+/// cut to its start and its length.
+pub fn tame(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * MAX_ECHOED_RUN));
+    for word in text.split_inclusive(' ') {
+        let run = word.trim_end_matches(' ');
+        let count = run.chars().count();
+        let shown: String = if count > MAX_ECHOED_RUN {
+            let head: String = run.chars().take(MAX_ECHOED_RUN / 2).collect();
+            format!("{head}…({count} characters)")
+        } else {
+            run.to_string()
+        };
+        for c in shown.chars() {
+            if is_unsafe_char(c) {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+            } else {
+                out.push(c);
+            }
+        }
+        out.push_str(&word[run.len()..]);
+    }
+    out
+}
+
+/// Longest run of non-space characters a message echoes whole.
+pub const MAX_ECHOED_RUN: usize = 120;
+
+/// Characters that must never reach a terminal raw: controls (but the newline between a message's
+/// lines), bidi embeddings, overrides and isolates, and zero-width format characters.
+fn is_unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || ('\u{200b}'..='\u{200f}').contains(&c)
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+        || c == '\u{feff}'
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1182,9 +1222,53 @@ impl Validator<'_> {
         Some(value.clone())
     }
 
+    /// An AWS resource name: non-empty, then `valid` (ECS and DocumentDB refuse anything else, and a
+    /// `*` or `/` would widen or bend the IAM policy's ARNs).
+    fn resource_name(
+        &mut self,
+        raw: &Spanned<String>,
+        key: &str,
+        what: &str,
+        rule: &str,
+        valid: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let value = self.non_empty(raw, key, what)?;
+        if valid(&value) {
+            return Some(value);
+        }
+        self.push(
+            &raw.span(),
+            key,
+            format!("\"{value}\" is not a valid {what}: {rule}"),
+            format!(
+                "use the name exactly as AWS shows it, e.g. {}",
+                example_for(key)
+            ),
+        );
+        None
+    }
+
     fn ecs_target(&mut self, raw: &RawEcs, at: &str) -> Option<EcsTarget> {
-        let cluster = self.non_empty(&raw.cluster, &format!("{at}.cluster"), "ECS cluster name");
-        let service = self.non_empty(&raw.service, &format!("{at}.service"), "ECS service name");
+        const ECS_RULE: &str = "up to 255 letters, digits, hyphens and underscores";
+        let ecs_name = |v: &str| {
+            v.len() <= 255
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let cluster = self.resource_name(
+            &raw.cluster,
+            &format!("{at}.cluster"),
+            "ECS cluster name",
+            ECS_RULE,
+            ecs_name,
+        );
+        let service = self.resource_name(
+            &raw.service,
+            &format!("{at}.service"),
+            "ECS service name",
+            ECS_RULE,
+            ecs_name,
+        );
         // Zero would stop the service for the night instead of scaling it up.
         let desired = match self.count(&raw.desired, &format!("{at}.desired"), "desired") {
             Some(0) => {
@@ -1256,10 +1340,18 @@ impl Validator<'_> {
     }
 
     fn docdb_target(&mut self, raw: &RawDocDb, at: &str) -> Option<DocDbTarget> {
-        let cluster = self.non_empty(
+        let cluster = self.resource_name(
             &raw.cluster,
             &format!("{at}.cluster"),
             "DocumentDB cluster identifier",
+            "1 to 63 letters, digits and hyphens, starting with a letter, without two hyphens in a row or one at the end",
+            |v: &str| {
+                v.len() <= 63
+                    && v.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !v.contains("--")
+                    && !v.ends_with('-')
+            },
         );
         let replicas = self.replicas(&raw.replicas, &format!("{at}.replicas"));
         let instance_class =
@@ -1895,6 +1987,66 @@ timezone = "Asia/Tokyo"
   source = "aws.ecs"
   group = "family:nightly-job"
 "#;
+
+    #[test]
+    fn messages_escape_control_and_bidi_characters_and_cut_huge_values() {
+        for name in [
+            "nightly\\u0000batch",
+            "nightly\\u202ebatch",
+            "\\u001b[2Jnightly",
+        ] {
+            let text = BASE.replacen("name = \"nightly\"", &format!("name = \"{name}\""), 1);
+            let message = errors(&text)[0].to_string();
+            assert!(
+                !message.chars().any(
+                    |c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c)
+                ),
+                "{message:?}"
+            );
+            assert!(message.contains("\\u{"), "shown escaped: {message:?}");
+        }
+        let huge = BASE.replacen(
+            "table = \"runs\"",
+            &format!("table = \"{}\"", "x/".repeat(512 * 1024)),
+            1,
+        );
+        let message = errors(&huge)[0].to_string();
+        assert!(message.len() < 2048, "{} bytes", message.len());
+        assert!(message.contains("…(1048578 characters)"), "{message}");
+        assert_eq!(tame("plain words stay"), "plain words stay");
+    }
+
+    #[test]
+    fn resource_names_aws_would_refuse_or_that_widen_the_policy_are_rejected() {
+        assert_single_error(
+            &base_with("cluster = \"batch-db\"", "cluster = \"*\""),
+            11,
+            "scenario[0].docdb[0].cluster",
+            "\"*\" is not a valid DocumentDB cluster identifier",
+            "cluster = \"batch-db\"",
+        );
+        assert_single_error(
+            &base_with("service = \"worker\"", "service = \"../../worker\""),
+            7,
+            "scenario[0].ecs[0].service",
+            "\"../../worker\" is not a valid ECS service name",
+            "service = \"worker\"",
+        );
+        assert_single_error(
+            &base_with("cluster = \"batch\"", "cluster = \"batch/*\""),
+            6,
+            "scenario[0].ecs[0].cluster",
+            "not a valid ECS cluster name",
+            "",
+        );
+        assert_single_error(
+            &base_with("cluster = \"batch-db\"", "cluster = \"batch--db\""),
+            11,
+            "scenario[0].docdb[0].cluster",
+            "without two hyphens in a row",
+            "",
+        );
+    }
 
     /// BASE with a `[scenario.schedule]` of these lines (line 28 is the header, 29 the first key).
     fn with_schedule(lines: &str) -> String {

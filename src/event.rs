@@ -333,6 +333,8 @@ pub enum RejectCode {
     TooDeep,
     /// Not parseable as JSON.
     InvalidJson,
+    /// An object names the same key twice (JSON leaves the meaning open; readers disagree).
+    DuplicateKey,
     /// A string or key longer than [`MAX_STRING_BYTES`].
     StringTooLong,
     /// JSON, but not an object.
@@ -373,11 +375,12 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [RejectCode; 29] = [
+    pub const ALL: [RejectCode; 30] = [
         RejectCode::EmptyPayload,
         RejectCode::PayloadTooLarge,
         RejectCode::TooDeep,
         RejectCode::InvalidJson,
+        RejectCode::DuplicateKey,
         RejectCode::StringTooLong,
         RejectCode::NotAnObject,
         RejectCode::UnknownField,
@@ -412,6 +415,7 @@ impl RejectCode {
             RejectCode::PayloadTooLarge => "payload_too_large",
             RejectCode::TooDeep => "too_deep",
             RejectCode::InvalidJson => "invalid_json",
+            RejectCode::DuplicateKey => "duplicate_key",
             RejectCode::StringTooLong => "string_too_long",
             RejectCode::NotAnObject => "not_an_object",
             RejectCode::UnknownField => "unknown_field",
@@ -491,6 +495,9 @@ impl fmt::Display for Rejection {
 impl std::error::Error for Rejection {}
 
 /// Parses one invocation payload. Pure and panic-free; see the module docs for the formats.
+/// How many unknown field names a rejection lists before "and N more".
+pub const MAX_NAMED_UNKNOWN_FIELDS: usize = 5;
+
 pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
     // Size first: cheap, and bounds every later pass.
     if payload.len() > MAX_EVENT_BYTES {
@@ -524,15 +531,28 @@ pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
             ),
         ));
     }
-    let value: Value = serde_json::from_slice(payload).map_err(|e| {
-        Rejection::new(
-            RejectCode::InvalidJson,
-            format!(
-                "payload is not valid JSON: {e}; fix the syntax there (`jq . event.json` shows \
-                 it) and send one JSON object such as {STEP_COMMAND_EXAMPLE}"
-            ),
-        )
-    })?;
+    let value: Value = match serde_json::from_slice::<UniqueKeys>(payload) {
+        Ok(UniqueKeys(value)) => value,
+        Err(e) if e.is_data() && e.to_string().starts_with(DUPLICATE_KEY) => {
+            return Err(Rejection::new(
+                RejectCode::DuplicateKey,
+                format!(
+                    "payload is not usable: {e}; JSON readers disagree on which value of a \
+                     repeated key counts, so nightshift refuses to guess: send each field once, \
+                     e.g. {STEP_COMMAND_EXAMPLE}"
+                ),
+            ))
+        }
+        Err(e) => {
+            return Err(Rejection::new(
+                RejectCode::InvalidJson,
+                format!(
+                    "payload is not valid JSON: {e}; fix the syntax there (`jq . event.json` \
+                     shows it) and send one JSON object such as {STEP_COMMAND_EXAMPLE}"
+                ),
+            ))
+        }
+    };
     check_strings(&value, &mut Vec::new())?;
     let Value::Object(map) = value else {
         return Err(Rejection::new(
@@ -582,6 +602,76 @@ pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
     })
 }
 
+const DUPLICATE_KEY: &str = "duplicate key";
+
+/// A JSON value read like `serde_json::Value`, except that an object naming a key twice is an
+/// error instead of "the last one wins": a filter, a log or a person reading the first value
+/// would see another event than the one acted on. serde_json's own depth limit still applies.
+struct UniqueKeys(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(UniqueKeysVisitor)
+            .map(UniqueKeys)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let UniqueKeys(value) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{DUPLICATE_KEY} \"{}\" in an object",
+                    excerpt(&key)
+                )));
+            }
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// Where a step command sits, for field paths and hints in messages.
 #[derive(Clone, Copy)]
 enum Place<'a> {
@@ -628,11 +718,22 @@ fn step_command_fields(
 ) -> Result<StepCommand, Rejection> {
     // Unknown fields first: a typo such as `"scenaro"` is better reported as what it is than as a
     // missing `scenario`.
-    let unknown: Vec<String> = map
+    let all_unknown: Vec<&String> = map
         .keys()
         .filter(|k| !STEP_COMMAND_FIELDS.contains(&k.as_str()))
+        .collect();
+    // A few names are enough to fix a typo; thousands would make a rejection too big to record.
+    let mut unknown: Vec<String> = all_unknown
+        .iter()
+        .take(MAX_NAMED_UNKNOWN_FIELDS)
         .map(|k| format!("\"{}\"", excerpt(k)))
         .collect();
+    if all_unknown.len() > MAX_NAMED_UNKNOWN_FIELDS {
+        unknown.push(format!(
+            "and {} more",
+            all_unknown.len() - MAX_NAMED_UNKNOWN_FIELDS
+        ));
+    }
     if !unknown.is_empty() {
         let envelope_hint =
             if place_is_top(place) && map.keys().any(|k| ENVELOPE_MARKERS.contains(&k.as_str())) {
@@ -646,7 +747,7 @@ fn step_command_fields(
             format!(
                 "unknown field{} {} in {}{envelope_hint}: remove or rename it; allowed fields are \
                  {}",
-                if unknown.len() == 1 { "" } else { "s" },
+                if all_unknown.len() == 1 { "" } else { "s" },
                 unknown.join(", "),
                 place.what(),
                 STEP_COMMAND_FIELDS.join(", ")
@@ -1598,6 +1699,8 @@ mod tests {
         (r#"{"scenario": "a", "step": "#, RejectCode::InvalidJson, "line 1 column"),
         ("{\n  \"scenario\": 'a'\n}", RejectCode::InvalidJson, "line 2 column"),
         (r#"{"scenario":"a","step":"check"} {}"#, RejectCode::InvalidJson, "trailing"),
+        (r#"{"scenario":"a","step":"check","step":"scale-up"}"#, RejectCode::DuplicateKey, "duplicate key \"step\""),
+        (r#"{"version":"0","id":"e","detail-type":"x","source":"nightshift","detail":{"scenario":"a","scenario":"b","step":"check"}}"#, RejectCode::DuplicateKey, "duplicate key \"scenario\""),
         (r#"[{"scenario":"a","step":"check"}]"#, RejectCode::NotAnObject, "an array"),
         (r#""scale-up""#, RejectCode::NotAnObject, "a string"),
         ("null", RejectCode::NotAnObject, "null, not a JSON object"),
@@ -2079,5 +2182,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_unknown_field_rejection_names_five_fields_and_counts_the_rest() {
+        let mut payload = String::from(r#"{"scenario": "a", "step": "check""#);
+        for n in 0..2000 {
+            payload.push_str(&format!(r#", "{}{n}": 0"#, "x".repeat(100)));
+        }
+        payload.push('}');
+        let rejection = parse(payload.as_bytes()).unwrap_err();
+        assert_eq!(rejection.code, RejectCode::UnknownField);
+        assert!(
+            rejection.message.contains("and 1995 more"),
+            "{}",
+            rejection.message
+        );
+        assert!(
+            rejection.message.len() < 1024,
+            "{} bytes",
+            rejection.message.len()
+        );
+        let one = parse(br#"{"scenario": "a", "step": "check", "stpe": 1}"#).unwrap_err();
+        assert!(
+            one.message.starts_with("unknown field \"stpe\" in"),
+            "{}",
+            one.message
+        );
     }
 }

@@ -45,7 +45,7 @@ impl OwnerToken {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     InProgress,
@@ -151,6 +151,63 @@ fn add(ts: Timestamp, d: Duration) -> Timestamp {
     ts.checked_add(signed).unwrap_or(Timestamp::MAX)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The conditional writes as pure rules. DynamoDB evaluates each of them atomically on one item,
+// as a condition expression (`crate::aws::dynamodb`); these functions are the same rules over the
+// decoded item, at the granularity the item stores (seconds for `expires_at`, milliseconds for
+// the leases). A unit test there pins each expression and its rule to one truth table, and the
+// model check (integration/model) evaluates the conditional writes with these functions.
+// ---------------------------------------------------------------------------------------------
+
+/// The claim's conditional PutItem: may a delivery with `payload_hash` write a new IN_PROGRESS
+/// record over `existing` at `now`? Yes when there is no record, when it is past retention (TTL
+/// deletes lazily), or, for the same payload only, when it failed or its lease expired. A
+/// COMPLETED record within retention is never claimable.
+pub fn claim_allowed(existing: Option<&DedupRecord>, payload_hash: &str, now: Timestamp) -> bool {
+    let Some(existing) = existing else {
+        return true;
+    };
+    if existing.expires_at.as_second() < now.as_second() {
+        return true;
+    }
+    existing.payload_hash == payload_hash
+        && match existing.status {
+            Status::Failed => true,
+            Status::InProgress => existing.lease_until.as_millisecond() < now.as_millisecond(),
+            Status::Completed => false,
+        }
+}
+
+/// Complete's and fail's conditional UpdateItem: only the owner of an IN_PROGRESS record may
+/// finish it (a missing record fails the condition, and is not created).
+pub fn finish_allowed(existing: Option<&DedupRecord>, owner: &OwnerToken) -> bool {
+    existing.is_some_and(|r| r.owner == *owner && r.status == Status::InProgress)
+}
+
+/// The scaling lease attributes of a scenario's state item as stored (`scaling_owner`,
+/// `scaling_until_ms`); both None when the item or the lease is absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScalingLeaseItem<'a> {
+    pub owner: Option<&'a str>,
+    pub until_ms: Option<i64>,
+}
+
+/// The scaling lease's conditional UpdateItem: may `owner` take (or extend) the lease at `now`?
+/// Yes when no lease is stored, when it expired, or when `owner` holds it already.
+pub fn scaling_lease_acquirable(item: ScalingLeaseItem<'_>, owner: &str, now: Timestamp) -> bool {
+    match item.until_ms {
+        None => true,
+        Some(until_ms) if until_ms < now.as_millisecond() => true,
+        Some(_) => item.owner == Some(owner),
+    }
+}
+
+/// The release's conditional UpdateItem: only the stored owner removes the lease (an expired one
+/// taken over by another delivery is left alone).
+pub fn scaling_lease_releasable(item: ScalingLeaseItem<'_>, owner: &str) -> bool {
+    item.owner == Some(owner)
+}
+
 impl GuardPolicy {
     /// The lease expiry for a claim at `now`.
     ///
@@ -168,20 +225,11 @@ impl GuardPolicy {
         add(now, self.retention)
     }
 
-    /// May a new delivery with `payload_hash` claim over `existing` at `now`?
-    ///
-    /// This is the same rule as the store's conditional write (see `crate::aws::dynamodb`); the
-    /// store evaluates it atomically, this copy classifies the record a failed write returned.
+    /// May a new delivery with `payload_hash` claim over `existing` at `now`? See
+    /// [`claim_allowed`]: the store evaluates that rule atomically, this copy classifies the
+    /// record a failed write returned.
     pub fn is_claimable(&self, existing: &DedupRecord, payload_hash: &str, now: Timestamp) -> bool {
-        if existing.expires_at < now {
-            return true;
-        }
-        existing.payload_hash == payload_hash
-            && match existing.status {
-                Status::Failed => true,
-                Status::InProgress => existing.lease_until < now,
-                Status::Completed => false,
-            }
+        claim_allowed(Some(existing), payload_hash, now)
     }
 
     /// What an existing record that blocks a claim means for this delivery.
@@ -308,6 +356,16 @@ impl<S: GuardStore> Guard<S> {
 
     /// Claim (key, step) for this delivery.
     pub async fn claim(&self, req: &ClaimRequest) -> Result<Claim, StoreError> {
+        self.claim_with_owners(req, OwnerToken::random).await
+    }
+
+    /// [`Guard::claim`] with the owner tokens drawn from `next_owner` (one per write attempt):
+    /// the model check gives deterministic tokens; production uses random ones.
+    pub async fn claim_with_owners(
+        &self,
+        req: &ClaimRequest,
+        mut next_owner: impl FnMut() -> OwnerToken + Send,
+    ) -> Result<Claim, StoreError> {
         // Two rounds cover the one legitimate race: the blocking record became claimable between
         // our conditional write and our read of it. Anything still contended after that is
         // reported as in progress, which is safe (the other delivery acts, or its lease expires
@@ -316,7 +374,7 @@ impl<S: GuardStore> Guard<S> {
         for _ in 0..2 {
             let new = NewClaim {
                 id: req.id.clone(),
-                owner: OwnerToken::random(),
+                owner: next_owner(),
                 payload_hash: req.payload_hash.clone(),
                 now: req.now,
                 lease_until: self.policy.lease_until(req.now, req.deadline),
@@ -381,7 +439,6 @@ pub(crate) mod memory {
         pub records: Mutex<HashMap<DedupId, DedupRecord>>,
         /// Simulate DynamoDB implementations that return no old item on condition failure.
         pub no_all_old: bool,
-        pub policy: GuardPolicy,
     }
 
     #[async_trait]
@@ -389,15 +446,10 @@ pub(crate) mod memory {
         async fn put_claim(&self, claim: &NewClaim) -> Result<PutResult, StoreError> {
             let mut records = self.records.lock().unwrap();
             let previous = records.get(&claim.id).cloned();
-            if let Some(old) = &previous {
-                if !self
-                    .policy
-                    .is_claimable(old, &claim.payload_hash, claim.now)
-                {
-                    return Ok(PutResult::ConditionFailed(
-                        (!self.no_all_old).then(|| Box::new(old.clone())),
-                    ));
-                }
+            if !claim_allowed(previous.as_ref(), &claim.payload_hash, claim.now) {
+                return Ok(PutResult::ConditionFailed(
+                    previous.filter(|_| !self.no_all_old).map(Box::new),
+                ));
             }
             records.insert(
                 claim.id.clone(),
@@ -430,8 +482,13 @@ pub(crate) mod memory {
             now: Timestamp,
         ) -> Result<(), FinishError> {
             let mut records = self.records.lock().unwrap();
+            if !finish_allowed(records.get(&lease.id), &lease.owner) {
+                return Err(FinishError::StaleOwner {
+                    id: lease.id.clone(),
+                });
+            }
             match records.get_mut(&lease.id) {
-                Some(r) if r.owner == lease.owner && r.status == Status::InProgress => {
+                Some(r) => {
                     r.status = Status::Completed;
                     r.result = Some(result.clone());
                     r.finished_at = Some(now);
@@ -450,8 +507,13 @@ pub(crate) mod memory {
             now: Timestamp,
         ) -> Result<(), FinishError> {
             let mut records = self.records.lock().unwrap();
+            if !finish_allowed(records.get(&lease.id), &lease.owner) {
+                return Err(FinishError::StaleOwner {
+                    id: lease.id.clone(),
+                });
+            }
             match records.get_mut(&lease.id) {
-                Some(r) if r.owner == lease.owner && r.status == Status::InProgress => {
+                Some(r) => {
                     r.status = Status::Failed;
                     r.error = Some(error.to_string());
                     r.finished_at = Some(now);
@@ -504,7 +566,6 @@ mod tests {
         Guard::new(
             MemoryStore {
                 no_all_old,
-                policy,
                 ..Default::default()
             },
             policy,
@@ -666,6 +727,98 @@ mod tests {
                 .unwrap(),
             Claim::Proceed(_)
         ));
+    }
+
+    #[test]
+    fn the_pure_rules_compare_at_the_stored_granularity() {
+        // The store keeps expires_at in seconds and the leases in milliseconds, and DynamoDB
+        // compares those; the rules compare the same units, whatever the precision of `now`.
+        let now = Timestamp::new(1_764_100_000, 500_250_000).unwrap();
+        let rec = |status, lease_until: Timestamp, expires_at: Timestamp| DedupRecord {
+            id: DedupId {
+                key: "k".into(),
+                step: Step::Check,
+            },
+            status,
+            owner: OwnerToken("o".into()),
+            payload_hash: "h".into(),
+            lease_until,
+            expires_at,
+            claimed_at: now,
+            finished_at: None,
+            result: None,
+            error: None,
+        };
+        let far = t("2026-12-31T00:00:00Z");
+        let same_ms = Timestamp::new(1_764_100_000, 500_000_000).unwrap();
+        let same_s = Timestamp::from_second(1_764_100_000).unwrap();
+        // A lease ending in the same millisecond as `now` is still live; one a millisecond
+        // earlier is expired.
+        assert!(!claim_allowed(
+            Some(&rec(Status::InProgress, same_ms, far)),
+            "h",
+            now
+        ));
+        let earlier = Timestamp::from_millisecond(same_ms.as_millisecond() - 1).unwrap();
+        assert!(claim_allowed(
+            Some(&rec(Status::InProgress, earlier, far)),
+            "h",
+            now
+        ));
+        // Retention ending in the same second is still retained (a COMPLETED record replays).
+        assert!(!claim_allowed(
+            Some(&rec(Status::Completed, far, same_s)),
+            "other",
+            now
+        ));
+        let before = Timestamp::from_second(same_s.as_second() - 1).unwrap();
+        assert!(claim_allowed(
+            Some(&rec(Status::Completed, far, before)),
+            "other",
+            now
+        ));
+        // Completed, and a different payload: never, within retention.
+        assert!(!claim_allowed(
+            Some(&rec(Status::Completed, earlier, far)),
+            "h",
+            now
+        ));
+        assert!(!claim_allowed(
+            Some(&rec(Status::Failed, far, far)),
+            "other",
+            now
+        ));
+        // Finishing: the owner of an in-progress record only.
+        let owner = OwnerToken("o".into());
+        assert!(finish_allowed(
+            Some(&rec(Status::InProgress, far, far)),
+            &owner
+        ));
+        assert!(!finish_allowed(
+            Some(&rec(Status::Completed, far, far)),
+            &owner
+        ));
+        assert!(!finish_allowed(
+            Some(&rec(Status::InProgress, far, far)),
+            &OwnerToken("x".into())
+        ));
+        assert!(!finish_allowed(None, &owner));
+        // The scaling lease: free, expired, or one's own.
+        let ms = now.as_millisecond();
+        let held = |owner, until_ms| ScalingLeaseItem {
+            owner: Some(owner),
+            until_ms: Some(until_ms),
+        };
+        assert!(scaling_lease_acquirable(
+            ScalingLeaseItem::default(),
+            "me",
+            now
+        ));
+        assert!(scaling_lease_acquirable(held("other", ms - 1), "me", now));
+        assert!(!scaling_lease_acquirable(held("other", ms), "me", now));
+        assert!(scaling_lease_acquirable(held("me", ms + 5), "me", now));
+        assert!(scaling_lease_releasable(held("me", ms - 1), "me"));
+        assert!(!scaling_lease_releasable(held("other", ms + 1), "me"));
     }
 
     #[test]

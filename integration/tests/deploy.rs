@@ -5,13 +5,10 @@
 //! `min_hold`, or at the deadline check; everything after answers "no open run".
 
 use crate::{harness, support};
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use jiff::{civil, SignedDuration, Timestamp};
 use nightshift::app::{App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
-use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::{config, Outcome, Response};
 use serde_json::Value;
@@ -93,35 +90,9 @@ timezone = "Asia/Tokyo"
     .unwrap()
     .to_value();
     let calls = CallLog::new();
-    let clients = ScalingClients::new(
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        aws_sdk_applicationautoscaling::Client::from_conf(
-            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        aws_sdk_docdb::Client::from_conf(
-            aws_sdk_docdb::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
-        Timeouts::default(),
-    );
+    let clients = harness::logged_scaling_clients(&calls).await;
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        ),
+        harness::logged_client(&calls).await,
         &table,
         Timeouts::default(),
     );
@@ -210,29 +181,7 @@ fn firings(template: &Value, date: civil::Date, zone: &str) -> Vec<Firing> {
 
 impl ScheduledNight {
     async fn publish(&self, from: Timestamp, to: Timestamp, value: f64) {
-        let sdk = support::sdk_config().await;
-        let mut data = Vec::new();
-        let mut t = from;
-        while t < to {
-            data.push(
-                MetricDatum::builder()
-                    .metric_name("JobsRunning")
-                    .dimensions(Dimension::builder().name("Job").value(&self.job).build())
-                    .timestamp(DateTime::from_secs(t.as_second()))
-                    .value(value)
-                    .build(),
-            );
-            t += SignedDuration::from_mins(1);
-        }
-        for chunk in data.chunks(500) {
-            aws_sdk_cloudwatch::Client::new(&sdk)
-                .put_metric_data()
-                .namespace("Batch")
-                .set_metric_data(Some(chunk.to_vec()))
-                .send()
-                .await
-                .expect("PutMetricData");
-        }
+        harness::publish_job_metric("JobsRunning", &self.job, from, to, value).await;
     }
 
     async fn deliver(&self, firing: &Firing, attempt: u32) -> Response {

@@ -3,9 +3,6 @@
 //! datapoints published at explicit timestamps.
 
 use crate::{harness, support};
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-use jiff::{SignedDuration, Timestamp};
 use nightshift::app::{App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
@@ -162,31 +159,8 @@ timezone = "Asia/Tokyo"
 
     /// `JobsRunning` = `value` for every minute in `[from, to)`.
     async fn publish(&self, from: &str, to: &str, value: f64) {
-        let sdk = support::sdk_config().await;
-        let from: Timestamp = from.parse().unwrap();
-        let to: Timestamp = to.parse().unwrap();
-        let mut data = Vec::new();
-        let mut t = from;
-        while t < to {
-            data.push(
-                MetricDatum::builder()
-                    .metric_name("JobsRunning")
-                    .dimensions(Dimension::builder().name("Job").value(&self.job).build())
-                    .timestamp(DateTime::from_secs(t.as_second()))
-                    .value(value)
-                    .build(),
-            );
-            t += SignedDuration::from_mins(1);
-        }
-        for chunk in data.chunks(500) {
-            aws_sdk_cloudwatch::Client::new(&sdk)
-                .put_metric_data()
-                .namespace("Batch")
-                .set_metric_data(Some(chunk.to_vec()))
-                .send()
-                .await
-                .expect("PutMetricData");
-        }
+        let (from, to) = (from.parse().unwrap(), to.parse().unwrap());
+        harness::publish_job_metric("JobsRunning", &self.job, from, to, value).await;
     }
 
     async fn send(&self, payload: &str, now: &str) -> Response {

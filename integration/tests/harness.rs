@@ -4,9 +4,13 @@
 #![allow(dead_code)]
 
 use crate::support;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use jiff::{SignedDuration, Timestamp};
 use nightshift::app::{App, Invocation, Settings};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
+use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::idempotency::GuardPolicy;
@@ -23,6 +27,69 @@ pub async fn logged_client(log: &CallLog) -> aws_sdk_dynamodb::Client {
         .interceptor(log.clone())
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// Scaling clients (ECS, Application Auto Scaling, DocumentDB, CloudWatch) on the emulator whose
+/// calls all go to `log`.
+pub async fn logged_scaling_clients(log: &CallLog) -> ScalingClients {
+    let sdk = support::sdk_config().await;
+    ScalingClients::new(
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&sdk)
+                .interceptor(log.clone())
+                .build(),
+        ),
+        aws_sdk_applicationautoscaling::Client::from_conf(
+            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
+                .interceptor(log.clone())
+                .build(),
+        ),
+        aws_sdk_docdb::Client::from_conf(
+            aws_sdk_docdb::config::Builder::from(&sdk)
+                .interceptor(log.clone())
+                .build(),
+        ),
+        aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk)
+                .interceptor(log.clone())
+                .build(),
+        ),
+        Timeouts::default(),
+    )
+}
+
+/// `Batch/<metric>{Job=<job>}` = `value` for every minute in `[from, to)` (PutMetricData with
+/// explicit timestamps, 500 datapoints a call).
+pub async fn publish_job_metric(
+    metric: &str,
+    job: &str,
+    from: Timestamp,
+    to: Timestamp,
+    value: f64,
+) {
+    let sdk = support::sdk_config().await;
+    let mut data = Vec::new();
+    let mut t = from;
+    while t < to {
+        data.push(
+            MetricDatum::builder()
+                .metric_name(metric)
+                .dimensions(Dimension::builder().name("Job").value(job).build())
+                .timestamp(DateTime::from_secs(t.as_second()))
+                .value(value)
+                .build(),
+        );
+        t += SignedDuration::from_mins(1);
+    }
+    for chunk in data.chunks(500) {
+        aws_sdk_cloudwatch::Client::new(&sdk)
+            .put_metric_data()
+            .namespace("Batch")
+            .set_metric_data(Some(chunk.to_vec()))
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
 }
 
 /// A fresh table, migrated from migrations/, for one test.

@@ -186,6 +186,50 @@ fn function_policy(config: &Config) -> Node {
     sub_arns(&iam::policy(config, &target))
 }
 
+/// `{"Version": "2012-10-17", "Statement": [...]}`.
+fn policy_document(statements: impl IntoIterator<Item = Node>) -> Node {
+    map([("Version", s("2012-10-17")), ("Statement", seq(statements))])
+}
+
+/// An `Allow` statement of `action` on `resource`.
+fn allow(action: Node, resource: Node) -> Node {
+    map([
+        ("Effect", s("Allow")),
+        ("Action", action),
+        ("Resource", resource),
+    ])
+}
+
+/// An inline policy of a role.
+fn inline_policy(name: &str, statements: impl IntoIterator<Item = Node>) -> Node {
+    map([
+        ("PolicyName", s(name)),
+        ("PolicyDocument", policy_document(statements)),
+    ])
+}
+
+/// An IAM role that `service` may assume (under `condition`, if any), with these policies.
+fn role(service: &str, condition: Option<Node>, policies: Vec<Node>) -> Node {
+    let mut trust = map([
+        ("Effect", s("Allow")),
+        ("Principal", map([("Service", s(service))])),
+        ("Action", s("sts:AssumeRole")),
+    ]);
+    if let Some(condition) = condition {
+        trust.push("Condition", condition);
+    }
+    map([
+        ("Type", s("AWS::IAM::Role")),
+        (
+            "Properties",
+            map([
+                ("AssumeRolePolicyDocument", policy_document([trust])),
+                ("Policies", seq(policies)),
+            ]),
+        ),
+    ])
+}
+
 fn queue(comment: &str) -> Node {
     map([
         ("Type", s("AWS::SQS::Queue")),
@@ -493,28 +537,19 @@ fn scenario_resources(resources: &mut Node, outputs: &mut Node, scenario: &Scena
                         ("Queues", seq([reference(&dlq)])),
                         (
                             "PolicyDocument",
-                            map([
-                                ("Version", s("2012-10-17")),
+                            policy_document([map([
+                                ("Effect", s("Allow")),
+                                ("Principal", map([("Service", s("events.amazonaws.com"))])),
+                                ("Action", s("sqs:SendMessage")),
+                                ("Resource", get_att(&dlq, "Arn")),
                                 (
-                                    "Statement",
-                                    seq([map([
-                                        ("Effect", s("Allow")),
-                                        (
-                                            "Principal",
-                                            map([("Service", s("events.amazonaws.com"))]),
-                                        ),
-                                        ("Action", s("sqs:SendMessage")),
-                                        ("Resource", get_att(&dlq, "Arn")),
-                                        (
-                                            "Condition",
-                                            map([(
-                                                "ArnEquals",
-                                                map([("aws:SourceArn", get_att(&rule, "Arn"))]),
-                                            )]),
-                                        ),
-                                    ])]),
+                                    "Condition",
+                                    map([(
+                                        "ArnEquals",
+                                        map([("aws:SourceArn", get_att(&rule, "Arn"))]),
+                                    )]),
                                 ),
-                            ]),
+                            ])]),
                         ),
                     ]),
                 ),
@@ -617,74 +652,26 @@ pub fn build(
         queue("On-failure destination: invocations that failed after Lambda's retries, with the error."),
     );
 
-    let mut function_policies = vec![
+    let function_policies = vec![
         map([
             ("PolicyName", s("nightshift")),
             ("PolicyDocument", function_policy(config)),
         ]),
-        map([
-            ("PolicyName", s("logs")),
-            (
-                "PolicyDocument",
-                map([
-                    ("Version", s("2012-10-17")),
-                    (
-                        "Statement",
-                        seq([map([
-                            ("Effect", s("Allow")),
-                            (
-                                "Action",
-                                seq([s("logs:CreateLogStream"), s("logs:PutLogEvents")]),
-                            ),
-                            ("Resource", get_att("FunctionLogGroup", "Arn")),
-                        ])]),
-                    ),
-                ]),
-            ),
-        ]),
-    ];
-    function_policies.push(map([
-        ("PolicyName", s("failure-destination")),
-        (
-            "PolicyDocument",
-            map([
-                ("Version", s("2012-10-17")),
-                (
-                    "Statement",
-                    seq([map([
-                        ("Effect", s("Allow")),
-                        ("Action", s("sqs:SendMessage")),
-                        ("Resource", get_att("FailureQueue", "Arn")),
-                    ])]),
-                ),
-            ]),
+        inline_policy(
+            "logs",
+            [allow(
+                seq([s("logs:CreateLogStream"), s("logs:PutLogEvents")]),
+                get_att("FunctionLogGroup", "Arn"),
+            )],
         ),
-    ]));
+        inline_policy(
+            "failure-destination",
+            [allow(s("sqs:SendMessage"), get_att("FailureQueue", "Arn"))],
+        ),
+    ];
     resources.push(
         "FunctionRole",
-        map([
-            ("Type", s("AWS::IAM::Role")),
-            (
-                "Properties",
-                map([
-                    (
-                        "AssumeRolePolicyDocument",
-                        map([
-                            ("Version", s("2012-10-17")),
-                            (
-                                "Statement",
-                                seq([map([
-                                    ("Effect", s("Allow")),
-                                    ("Principal", map([("Service", s("lambda.amazonaws.com"))])),
-                                    ("Action", s("sts:AssumeRole")),
-                                ])]),
-                            ),
-                        ]),
-                    ),
-                    ("Policies", seq(function_policies)),
-                ]),
-            ),
-        ])
+        role("lambda.amazonaws.com", None, function_policies)
         .comment("Type", "Exactly the statements of `nightshift iam-policy` for this config, plus its own log group and failure queue."),
     );
 
@@ -777,62 +764,20 @@ pub fn build(
         );
         resources.push(
             "SchedulerRole",
-            map([
-                ("Type", s("AWS::IAM::Role")),
-                (
-                    "Properties",
-                    map([
-                        (
-                            "AssumeRolePolicyDocument",
-                            map([
-                                ("Version", s("2012-10-17")),
-                                (
-                                    "Statement",
-                                    seq([map([
-                                        ("Effect", s("Allow")),
-                                        ("Principal", map([("Service", s("scheduler.amazonaws.com"))])),
-                                        ("Action", s("sts:AssumeRole")),
-                                        (
-                                            "Condition",
-                                            map([(
-                                                "StringEquals",
-                                                map([("aws:SourceAccount", reference("AWS::AccountId"))]),
-                                            )]),
-                                        ),
-                                    ])]),
-                                ),
-                            ]),
-                        ),
-                        (
-                            "Policies",
-                            seq([map([
-                                ("PolicyName", s("invoke-nightshift")),
-                                (
-                                    "PolicyDocument",
-                                    map([
-                                        ("Version", s("2012-10-17")),
-                                        (
-                                            "Statement",
-                                            seq([
-                                                map([
-                                                    ("Effect", s("Allow")),
-                                                    ("Action", s("lambda:InvokeFunction")),
-                                                    ("Resource", seq([get_att("Function", "Arn")])),
-                                                ]),
-                                                map([
-                                                    ("Effect", s("Allow")),
-                                                    ("Action", s("sqs:SendMessage")),
-                                                    ("Resource", get_att("SchedulerDeadLetterQueue", "Arn")),
-                                                ]),
-                                            ]),
-                                        ),
-                                    ]),
-                                ),
-                            ])]),
-                        ),
-                    ]),
-                ),
-            ])
+            role(
+                "scheduler.amazonaws.com",
+                Some(map([(
+                    "StringEquals",
+                    map([("aws:SourceAccount", reference("AWS::AccountId"))]),
+                )])),
+                vec![inline_policy(
+                    "invoke-nightshift",
+                    [
+                        allow(s("lambda:InvokeFunction"), seq([get_att("Function", "Arn")])),
+                        allow(s("sqs:SendMessage"), get_att("SchedulerDeadLetterQueue", "Arn")),
+                    ],
+                )],
+            )
             .comment("Type", "EventBridge Scheduler's role: it may invoke this function only (and write its dead-letter queue)."),
         );
         outputs.push(

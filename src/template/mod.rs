@@ -9,14 +9,20 @@
 //! invoke configuration, dead-letter queues and alarms.
 
 pub mod doc;
+mod scenario;
+mod shapes;
+mod table;
 
-use crate::config::{CompletionMatcher, Config, Scenario};
-use crate::domain::Step;
-use crate::iam;
-use crate::migrations::{Migration, MigrationOp};
-use crate::schedule::{self, ScheduledStep, StepRole, OVERDUE_AFTER};
-use doc::{get_att, map, reference, s, seq, sub, Node};
-use serde_json::{json, Value};
+pub use scenario::{completion_pattern, schedule_input};
+
+use crate::config::Config;
+use crate::schedule::OVERDUE_AFTER;
+use doc::{get_att, map, reference, s, seq, Node};
+use shapes::{
+    alarm, allow, checkov_skips, depth_alarm, function_policy, inline_policy, queue, role,
+};
+
+use crate::migrations::Migration;
 
 /// How the template is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,463 +130,6 @@ fn scenario_ids(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The step command a schedule sends: `<aws.scheduler.scheduled-time>` becomes the scheduled
-/// time, so the dedup key `scenario/step/scheduled_time` is the same for every attempt of one
-/// scheduled run and different for the next.
-pub fn schedule_input(scenario: &str, step: Step) -> String {
-    json!({
-        "scenario": scenario,
-        "step": step.as_str(),
-        "scheduled_time": "<aws.scheduler.scheduled-time>",
-    })
-    .to_string()
-}
-
-/// The EventBridge pattern of a completion matcher: exactly what `event` accepts for it.
-pub fn completion_pattern(matcher: &CompletionMatcher) -> Value {
-    match matcher {
-        CompletionMatcher::EcsTaskStopped { group } => json!({
-            "source": ["aws.ecs"],
-            "detail-type": ["ECS Task State Change"],
-            "detail": { "lastStatus": ["STOPPED"], "group": [group] }
-        }),
-        CompletionMatcher::BatchJobDone { job_queue } => {
-            // A configured ARN matches that queue only; a name matches the name and any queue ARN
-            // ending in it, as `event::batch_queue_matches` does.
-            let queues = if job_queue.starts_with("arn:") {
-                json!([job_queue])
-            } else {
-                json!([job_queue, { "suffix": format!(":job-queue/{job_queue}") }])
-            };
-            json!({
-                "source": ["aws.batch"],
-                "detail-type": ["Batch Job State Change"],
-                "detail": { "status": ["SUCCEEDED", "FAILED"], "jobQueue": queues }
-            })
-        }
-    }
-}
-
-/// `Fn::Sub` for strings that carry `${AWS::…}` (ARNs built with pseudo parameters), any `${`
-/// of the config's own text escaped as `${!`.
-fn sub_arns(value: &Value) -> Node {
-    match value {
-        Value::String(v) if v.contains("${AWS::") => {
-            let escaped = v.replace("${", "${!").replace("${!AWS::", "${AWS::");
-            sub(escaped)
-        }
-        Value::Array(items) => seq(items.iter().map(sub_arns)),
-        Value::Object(m) => map(m.iter().map(|(k, v)| (k.clone(), sub_arns(v)))),
-        other => Node::from_value(other),
-    }
-}
-
-/// The function role's nightshift policy: `iam::policy` with the stack's own partition, region
-/// and account.
-fn function_policy(config: &Config) -> Node {
-    let target = iam::Target {
-        partition: "${AWS::Partition}".into(),
-        region: "${AWS::Region}".into(),
-        account: "${AWS::AccountId}".into(),
-    };
-    sub_arns(&iam::policy(config, &target))
-}
-
-/// `{"Version": "2012-10-17", "Statement": [...]}`.
-fn policy_document(statements: impl IntoIterator<Item = Node>) -> Node {
-    map([("Version", s("2012-10-17")), ("Statement", seq(statements))])
-}
-
-/// An `Allow` statement of `action` on `resource`.
-fn allow(action: Node, resource: Node) -> Node {
-    map([
-        ("Effect", s("Allow")),
-        ("Action", action),
-        ("Resource", resource),
-    ])
-}
-
-/// An inline policy of a role.
-fn inline_policy(name: &str, statements: impl IntoIterator<Item = Node>) -> Node {
-    map([
-        ("PolicyName", s(name)),
-        ("PolicyDocument", policy_document(statements)),
-    ])
-}
-
-/// An IAM role that `service` may assume (under `condition`, if any), with these policies.
-fn role(service: &str, condition: Option<Node>, policies: Vec<Node>) -> Node {
-    let mut trust = map([
-        ("Effect", s("Allow")),
-        ("Principal", map([("Service", s(service))])),
-        ("Action", s("sts:AssumeRole")),
-    ]);
-    if let Some(condition) = condition {
-        trust.push("Condition", condition);
-    }
-    map([
-        ("Type", s("AWS::IAM::Role")),
-        (
-            "Properties",
-            map([
-                ("AssumeRolePolicyDocument", policy_document([trust])),
-                ("Policies", seq(policies)),
-            ]),
-        ),
-    ])
-}
-
-fn queue(comment: &str) -> Node {
-    map([
-        ("Type", s("AWS::SQS::Queue")),
-        (
-            "Properties",
-            map([
-                // 14 days, SQS's maximum: a failed night is looked at the next working day.
-                ("MessageRetentionPeriod", Node::Int(1_209_600)),
-                ("SqsManagedSseEnabled", Node::Bool(true)),
-            ]),
-        ),
-        (
-            "Metadata",
-            checkov_skips(&[(
-                "CKV_AWS_27",
-                "encrypted at rest with SSE-SQS; the AWS-managed KMS key alias/aws/sqs would stop EventBridge and Scheduler from delivering dead letters",
-            )]),
-        ),
-    ])
-    .comment("Type", comment)
-}
-
-fn alarm(description: &str, metric: Node) -> Node {
-    let mut props = map([
-        ("AlarmDescription", s(description)),
-        ("AlarmActions", seq([reference("AlarmTopic")])),
-        ("OKActions", seq([reference("AlarmTopic")])),
-    ]);
-    if let Node::Map(entries) = metric {
-        for e in entries {
-            props.push(e.key, e.value);
-        }
-    }
-    map([("Type", s("AWS::CloudWatch::Alarm")), ("Properties", props)])
-}
-
-fn depth_alarm(queue_id: &str, what: &str) -> Node {
-    alarm(
-        &format!("{what}: a message is waiting in {queue_id}; read it (aws sqs receive-message) and see README \"Errors and retries\""),
-        map([
-            ("Namespace", s("AWS/SQS")),
-            ("MetricName", s("ApproximateNumberOfMessagesVisible")),
-            (
-                "Dimensions",
-                seq([map([
-                    ("Name", s("QueueName")),
-                    ("Value", get_att(queue_id, "QueueName")),
-                ])]),
-            ),
-            ("Statistic", s("Maximum")),
-            ("Period", Node::Int(300)),
-            ("EvaluationPeriods", Node::Int(1)),
-            ("Threshold", Node::Int(1)),
-            ("ComparisonOperator", s("GreaterThanOrEqualToThreshold")),
-            ("TreatMissingData", s("notBreaching")),
-        ]),
-    )
-}
-
-fn checkov_skips(skips: &[(&str, &str)]) -> Node {
-    map([(
-        "checkov",
-        map([(
-            "skip",
-            seq(skips
-                .iter()
-                .map(|(id, why)| map([("id", s(*id)), ("comment", s(*why))]))),
-        )]),
-    )])
-}
-
-fn table(config: &Config, migrations: &[Migration]) -> Result<Node, TemplateError> {
-    let mut create = None;
-    let mut ttl = None;
-    for m in migrations {
-        match &m.op {
-            MigrationOp::CreateTable(c) => create = Some(c),
-            MigrationOp::UpdateTimeToLive(u) => ttl = Some(&u.time_to_live_specification),
-        }
-    }
-    let create = create.ok_or(TemplateError::NoTable)?;
-    let key_schema = |keys: &[crate::migrations::KeySchemaElement]| {
-        seq(keys.iter().map(|k| {
-            map([
-                ("AttributeName", s(&k.attribute_name)),
-                ("KeyType", s(&k.key_type)),
-            ])
-        }))
-    };
-    let mut props = map([
-        ("TableName", s(&config.table)),
-        ("BillingMode", s(&create.billing_mode)),
-        (
-            "AttributeDefinitions",
-            seq(create.attribute_definitions.iter().map(|a| {
-                map([
-                    ("AttributeName", s(&a.attribute_name)),
-                    ("AttributeType", s(&a.attribute_type)),
-                ])
-            })),
-        ),
-        ("KeySchema", key_schema(&create.key_schema)),
-    ]);
-    if !create.global_secondary_indexes.is_empty() {
-        props.push(
-            "GlobalSecondaryIndexes",
-            seq(create.global_secondary_indexes.iter().map(|g| {
-                let mut projection = map([("ProjectionType", s(&g.projection.projection_type))]);
-                if !g.projection.non_key_attributes.is_empty() {
-                    projection.push(
-                        "NonKeyAttributes",
-                        seq(g.projection.non_key_attributes.iter().map(s)),
-                    );
-                }
-                map([
-                    ("IndexName", s(&g.index_name)),
-                    ("KeySchema", key_schema(&g.key_schema)),
-                    ("Projection", projection),
-                ])
-            })),
-        );
-    }
-    if let Some(ttl) = ttl {
-        props.push(
-            "TimeToLiveSpecification",
-            map([
-                ("AttributeName", s(&ttl.attribute_name)),
-                ("Enabled", Node::Bool(ttl.enabled)),
-            ]),
-        );
-    }
-    props.push(
-        "PointInTimeRecoverySpecification",
-        map([("PointInTimeRecoveryEnabled", Node::Bool(true))]),
-    );
-    props.push("DeletionProtectionEnabled", Node::Bool(true));
-    props.push(
-        "SSESpecification",
-        map([
-            ("SSEEnabled", Node::Bool(true)),
-            ("SSEType", s("KMS")),
-            ("KMSMasterKeyId", s("alias/aws/dynamodb")),
-        ]),
-    );
-    Ok(map([
-        ("Type", s("AWS::DynamoDB::Table")),
-        ("DeletionPolicy", s("Retain")),
-        ("UpdateReplacePolicy", s("Retain")),
-        ("Properties", props),
-    ])
-    .comment(
-        "Type",
-        "The run history and dedup records, as migrations/ defines them (generated from those files).\nRetained when the stack is deleted or the table replaced: it is the record of every night.",
-    ))
-}
-
-/// Retry policy of a schedule's target: how long an undelivered step is still worth running.
-fn schedule_retry(step: &ScheduledStep, schedule: &schedule::Schedule) -> (i64, i64) {
-    match step.role {
-        // A late scale-up or scale-down is still wanted within the hour.
-        StepRole::ScaleUp | StepRole::ScaleDown | StepRole::DeadlineCheck => (3600, 10),
-        // A check older than the interval is superseded by the next one.
-        _ => ((schedule.check_every.as_secs() as i64).clamp(60, 3600), 3),
-    }
-}
-
-fn scenario_resources(resources: &mut Node, outputs: &mut Node, scenario: &Scenario, id: &str) {
-    if let Some(schedule) = &scenario.schedule {
-        // Validated in config: the night is not empty and not too dense.
-        let steps = schedule::night(schedule, &scenario.scale_down).unwrap_or_default();
-        for step in &steps {
-            let hhmm = step.at.strftime("%H%M").to_string();
-            let role = match step.role {
-                StepRole::ScaleUp => "ScaleUp",
-                StepRole::Check => "Check",
-                StepRole::DeadlineCheck => "DeadlineCheck",
-                StepRole::OverdueCheck => "OverdueCheck",
-                StepRole::ScaleDown => "ScaleDown",
-            };
-            let (age, attempts) = schedule_retry(step, schedule);
-            let logical = format!("{id}{role}{hhmm}");
-            resources.push(
-                logical,
-                map([
-                    ("Type", s("AWS::Scheduler::Schedule")),
-                    (
-                        "Properties",
-                        map([
-                            ("GroupName", reference("ScheduleGroup")),
-                            (
-                                "Description",
-                                s(format!(
-                                    "nightshift {}: {} at {} {}",
-                                    scenario.name,
-                                    step.role.as_str(),
-                                    step.at.strftime("%H:%M"),
-                                    scenario.timezone_name
-                                )),
-                            ),
-                            ("ScheduleExpression", s(schedule::cron(schedule, step))),
-                            ("ScheduleExpressionTimezone", s(&scenario.timezone_name)),
-                            ("FlexibleTimeWindow", map([("Mode", s("OFF"))])),
-                            ("State", s("ENABLED")),
-                            (
-                                "Target",
-                                map([
-                                    ("Arn", get_att("Function", "Arn")),
-                                    ("RoleArn", get_att("SchedulerRole", "Arn")),
-                                    ("Input", s(schedule_input(&scenario.name, step.step))),
-                                    (
-                                        "RetryPolicy",
-                                        map([
-                                            ("MaximumEventAgeInSeconds", Node::Int(age)),
-                                            ("MaximumRetryAttempts", Node::Int(attempts)),
-                                        ]),
-                                    ),
-                                    (
-                                        "DeadLetterConfig",
-                                        map([("Arn", get_att("SchedulerDeadLetterQueue", "Arn"))]),
-                                    ),
-                                ]),
-                            ),
-                        ]),
-                    ),
-                ]),
-            );
-        }
-    }
-
-    for (j, matcher) in scenario.completion.iter().enumerate() {
-        let rule = format!("{id}Completion{}", j + 1);
-        let dlq = format!("{rule}DeadLetterQueue");
-        let what = match matcher {
-            CompletionMatcher::EcsTaskStopped { group } => format!("ECS task {group} STOPPED"),
-            CompletionMatcher::BatchJobDone { job_queue } => {
-                format!("Batch job on {job_queue} SUCCEEDED or FAILED")
-            }
-        };
-        resources.push_commented(
-            rule.clone(),
-            map([
-                ("Type", s("AWS::Events::Rule")),
-                (
-                    "Properties",
-                    map([
-                        (
-                            "Description",
-                            s(format!("nightshift {}: check when {what}", scenario.name)),
-                        ),
-                        ("EventPattern", Node::from_value(&completion_pattern(matcher))),
-                        ("State", s("ENABLED")),
-                        (
-                            "Targets",
-                            seq([map([
-                                ("Id", s("nightshift")),
-                                ("Arn", get_att("Function", "Arn")),
-                                (
-                                    "RetryPolicy",
-                                    map([
-                                        // A completion only asks for a check early; the next
-                                        // scheduled check does the same work later.
-                                        ("MaximumEventAgeInSeconds", Node::Int(3600)),
-                                        ("MaximumRetryAttempts", Node::Int(10)),
-                                    ]),
-                                ),
-                                ("DeadLetterConfig", map([("Arn", get_att(&dlq, "Arn"))])),
-                            ])]),
-                        ),
-                    ]),
-                ),
-            ]),
-            Some(format!(
-                "[[scenario.completion]] {} of \"{}\": the pattern matches exactly what the event parser accepts.",
-                j + 1,
-                scenario.name
-            )),
-        );
-        resources.push(
-            format!("{rule}Permission"),
-            map([
-                ("Type", s("AWS::Lambda::Permission")),
-                (
-                    "Properties",
-                    map([
-                        ("Action", s("lambda:InvokeFunction")),
-                        ("FunctionName", get_att("Function", "Arn")),
-                        ("Principal", s("events.amazonaws.com")),
-                        ("SourceArn", get_att(&rule, "Arn")),
-                        ("SourceAccount", reference("AWS::AccountId")),
-                    ]),
-                ),
-            ]),
-        );
-        resources.push(
-            dlq.clone(),
-            queue("Events the rule could not deliver to the function."),
-        );
-        resources.push(
-            format!("{dlq}Policy"),
-            map([
-                ("Type", s("AWS::SQS::QueuePolicy")),
-                (
-                    "Properties",
-                    map([
-                        ("Queues", seq([reference(&dlq)])),
-                        (
-                            "PolicyDocument",
-                            policy_document([map([
-                                ("Effect", s("Allow")),
-                                ("Principal", map([("Service", s("events.amazonaws.com"))])),
-                                ("Action", s("sqs:SendMessage")),
-                                ("Resource", get_att(&dlq, "Arn")),
-                                (
-                                    "Condition",
-                                    map([(
-                                        "ArnEquals",
-                                        map([("aws:SourceArn", get_att(&rule, "Arn"))]),
-                                    )]),
-                                ),
-                            ])]),
-                        ),
-                    ]),
-                ),
-            ]),
-        );
-        resources.push(
-            format!("{dlq}DepthAlarm"),
-            depth_alarm(
-                &dlq,
-                &format!(
-                    "nightshift {}: a completion event was not delivered",
-                    scenario.name
-                ),
-            ),
-        );
-        outputs.push(
-            format!("{dlq}Url"),
-            map([
-                (
-                    "Description",
-                    s(format!(
-                        "Undelivered completion events of {}",
-                        scenario.name
-                    )),
-                ),
-                ("Value", reference(&dlq)),
-            ]),
-        );
-    }
-}
-
 /// The whole template.
 pub fn build(
     config: &Config,
@@ -590,7 +139,50 @@ pub fn build(
     check_image_uri(image_uri)?;
     let ids = scenario_ids(config);
 
-    let parameters = map([
+    let parameters = parameters(image_uri);
+    let mut resources = map(Vec::<(String, Node)>::new());
+    let mut outputs = map(Vec::<(String, Node)>::new());
+
+    resources.push("RunsTable", table::table(config, migrations)?);
+
+    function_resources(&mut resources, config);
+    let has_schedules = config.scenarios.iter().any(|sc| sc.schedule.is_some());
+    if has_schedules {
+        scheduler_resources(&mut resources, &mut outputs);
+    }
+    for (scenario, id) in config.scenarios.iter().zip(&ids) {
+        scenario::scenario_resources(&mut resources, &mut outputs, scenario, id);
+    }
+
+    alarm_resources(&mut resources, has_schedules);
+    stack_outputs(&mut outputs, config);
+    let count = match &resources {
+        Node::Map(entries) => entries.len(),
+        _ => 0,
+    };
+    if count > MAX_RESOURCES {
+        return Err(TemplateError::TooManyResources { count });
+    }
+
+    let names = config.scenario_names().join(", ");
+    Ok(map([
+        ("AWSTemplateFormatVersion", s("2010-09-09")),
+        (
+            "Description",
+            s(format!(
+                "nightshift: scales DocumentDB and ECS up for the nightly batch and back down (scenarios: {names}); generated by `nightshift template` from {}",
+                file_name(&config.source)
+            )),
+        ),
+        ("Parameters", parameters),
+        ("Resources", resources),
+        ("Outputs", outputs),
+    ]))
+}
+
+/// The parameters: what a deployment may change without regenerating the template.
+fn parameters(image_uri: &str) -> Node {
+    map([
         (
             "ImageUri",
             map([
@@ -625,13 +217,11 @@ pub fn build(
                 ("Default", s("0")),
             ]),
         ),
-    ]);
+    ])
+}
 
-    let mut resources = map(Vec::<(String, Node)>::new());
-    let mut outputs = map(Vec::<(String, Node)>::new());
-
-    resources.push("RunsTable", table(config, migrations)?);
-
+/// The function, its log group, role, failure queue and asynchronous invoke configuration.
+fn function_resources(resources: &mut Node, config: &Config) {
     resources.push(
         "FunctionLogGroup",
         map([
@@ -748,54 +338,53 @@ pub fn build(
         ])
         .comment("Type", "Lambda retries a failed asynchronous invocation twice (the dedup record makes that safe); what still fails goes to FailureQueue."),
     );
+}
 
-    let has_schedules = config.scenarios.iter().any(|sc| sc.schedule.is_some());
-    if has_schedules {
-        resources.push(
-            "ScheduleGroup",
-            map([
-                ("Type", s("AWS::Scheduler::ScheduleGroup")),
-                ("Properties", map([("Name", reference("AWS::StackName"))])),
-            ]),
-        );
-        resources.push(
-            "SchedulerDeadLetterQueue",
-            queue("Scheduled steps EventBridge Scheduler could not deliver."),
-        );
-        resources.push(
-            "SchedulerRole",
-            role(
-                "scheduler.amazonaws.com",
-                Some(map([(
-                    "StringEquals",
-                    map([("aws:SourceAccount", reference("AWS::AccountId"))]),
-                )])),
-                vec![inline_policy(
-                    "invoke-nightshift",
-                    [
-                        allow(s("lambda:InvokeFunction"), seq([get_att("Function", "Arn")])),
-                        allow(s("sqs:SendMessage"), get_att("SchedulerDeadLetterQueue", "Arn")),
-                    ],
-                )],
-            )
-            .comment("Type", "EventBridge Scheduler's role: it may invoke this function only (and write its dead-letter queue)."),
-        );
-        outputs.push(
-            "SchedulerDeadLetterQueueUrl",
-            map([
-                (
-                    "Description",
-                    s("Scheduled steps that could not be delivered"),
-                ),
-                ("Value", reference("SchedulerDeadLetterQueue")),
-            ]),
-        );
-    }
+/// The schedule group, the Scheduler's role and its dead-letter queue (when any scenario has a schedule).
+fn scheduler_resources(resources: &mut Node, outputs: &mut Node) {
+    resources.push(
+        "ScheduleGroup",
+        map([
+            ("Type", s("AWS::Scheduler::ScheduleGroup")),
+            ("Properties", map([("Name", reference("AWS::StackName"))])),
+        ]),
+    );
+    resources.push(
+        "SchedulerDeadLetterQueue",
+        queue("Scheduled steps EventBridge Scheduler could not deliver."),
+    );
+    resources.push(
+        "SchedulerRole",
+        role(
+            "scheduler.amazonaws.com",
+            Some(map([(
+                "StringEquals",
+                map([("aws:SourceAccount", reference("AWS::AccountId"))]),
+            )])),
+            vec![inline_policy(
+                "invoke-nightshift",
+                [
+                    allow(s("lambda:InvokeFunction"), seq([get_att("Function", "Arn")])),
+                    allow(s("sqs:SendMessage"), get_att("SchedulerDeadLetterQueue", "Arn")),
+                ],
+            )],
+        )
+        .comment("Type", "EventBridge Scheduler's role: it may invoke this function only (and write its dead-letter queue)."),
+    );
+    outputs.push(
+        "SchedulerDeadLetterQueueUrl",
+        map([
+            (
+                "Description",
+                s("Scheduled steps that could not be delivered"),
+            ),
+            ("Value", reference("SchedulerDeadLetterQueue")),
+        ]),
+    );
+}
 
-    for (scenario, id) in config.scenarios.iter().zip(&ids) {
-        scenario_resources(&mut resources, &mut outputs, scenario, id);
-    }
-
+/// The alarm topic and every alarm.
+fn alarm_resources(resources: &mut Node, has_schedules: bool) {
     resources.push(
         "AlarmTopic",
         map([
@@ -897,7 +486,10 @@ pub fn build(
             ]),
         ),
     );
+}
 
+/// What the stack tells its deployer.
+fn stack_outputs(outputs: &mut Node, config: &Config) {
     outputs.push(
         "FunctionArn",
         map([
@@ -936,29 +528,6 @@ pub fn build(
             ("Value", s(&config.digest)),
         ]),
     );
-
-    let count = match &resources {
-        Node::Map(entries) => entries.len(),
-        _ => 0,
-    };
-    if count > MAX_RESOURCES {
-        return Err(TemplateError::TooManyResources { count });
-    }
-
-    let names = config.scenario_names().join(", ");
-    Ok(map([
-        ("AWSTemplateFormatVersion", s("2010-09-09")),
-        (
-            "Description",
-            s(format!(
-                "nightshift: scales DocumentDB and ECS up for the nightly batch and back down (scenarios: {names}); generated by `nightshift template` from {}",
-                file_name(&config.source)
-            )),
-        ),
-        ("Parameters", parameters),
-        ("Resources", resources),
-        ("Outputs", outputs),
-    ]))
 }
 
 fn file_name(source: &str) -> &str {

@@ -1,8 +1,12 @@
 //! The template against the event parser, the IAM rules and the committed deploy/template.yaml.
 
 use super::*;
-use crate::config;
+use crate::config::{self, CompletionMatcher};
+use crate::domain::Step;
 use crate::event::{self, EventKind, KeySource};
+use crate::iam;
+use crate::migrations::MigrationOp;
+use crate::schedule;
 use serde_json::Value;
 
 /// The image URI of the committed deploy/template.yaml (its `ImageUri` parameter's default).
@@ -486,4 +490,23 @@ fn scenario_ids_are_alphanumeric_and_unique() {
     second.name = "a_b".into();
     cfg.scenarios.push(second);
     assert_eq!(scenario_ids(&cfg), vec!["AB1", "AB2"]);
+}
+
+#[test]
+fn a_config_over_cloudformations_resource_limit_is_refused_with_the_count_and_a_fix() {
+    // Three scenarios checking every 3 minutes: each night has 172 checks, so 3 × 174 schedules.
+    let mut text = String::new();
+    for (i, cluster) in ["a-db", "b-db", "c-db"].iter().enumerate() {
+        text.push_str(&format!(
+            "[[scenario]]\nname = \"s{i}\"\ntimezone = \"UTC\"\n[[scenario.docdb]]\ncluster = \"{cluster}\"\nreplicas = 1\ninstance_class = \"db.r6g.large\"\n[scenario.scale_down]\nquiet_for = \"15m\"\ndeadline = \"07:30\"\nmin_hold = \"30m\"\n[[scenario.scale_down.metric]]\nnamespace = \"Batch\"\nname = \"Jobs\"\nstat = \"Maximum\"\nperiod = \"1m\"\nbelow = 1\n[scenario.schedule]\nscale_up = \"23:00\"\ncheck_every = \"3m\"\n"
+        ));
+    }
+    let cfg = config::parse(&text, "dense.toml").unwrap();
+    let migrations = crate::migrations::embedded().unwrap();
+    let err = build(&cfg, DEPLOY_IMAGE_URI, &migrations).unwrap_err();
+    let TemplateError::TooManyResources { count } = err.clone() else {
+        panic!("{err:?}")
+    };
+    assert!(count > MAX_RESOURCES, "{count}");
+    assert!(err.to_string().contains("check less often"), "{err}");
 }

@@ -284,12 +284,7 @@ fn bootstrap() -> PathBuf {
         let debug = PathBuf::from(env!("CARGO_BIN_EXE_bootstrap"));
         let (path, note) = host::locate_bootstrap(Some(&debug)).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("hostile tests run bootstrap: {note}");
-        let copy = std::env::temp_dir().join(format!(
-            "nightshift-hostile-bootstrap-{}",
-            std::process::id()
-        ));
-        std::fs::copy(&path, &copy).unwrap_or_else(|e| panic!("copying {}: {e}", path.display()));
-        copy
+        stable_copy(&path, "bootstrap")
     })
     .clone()
 }
@@ -690,9 +685,11 @@ fn validate(path: &Path) -> (Option<i32>, String, Option<u64>) {
                   sys.stderr.buffer.write(r.stderr)\n\
                   sys.stderr.write('\\nMAXRSS_KIB=%d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n\
                   sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)\n";
-    let nightshift = env!("CARGO_BIN_EXE_nightshift");
+    let nightshift = nightshift_cli();
     let output = std::process::Command::new("python3")
-        .args(["-c", script, nightshift, "validate", "--config"])
+        .args(["-c", script])
+        .arg(&nightshift)
+        .args(["validate", "--config"])
         .arg(path)
         .output();
     match output {
@@ -705,7 +702,7 @@ fn validate(path: &Path) -> (Option<i32>, String, Option<u64>) {
             (out.status.code(), text, rss)
         }
         Err(_) => {
-            let out = harness::run(harness::cli().args(["validate", "--config"]).arg(path));
+            let out = harness::run(cli().args(["validate", "--config"]).arg(path));
             (
                 out.status.code(),
                 String::from_utf8_lossy(&out.stderr).to_string(),
@@ -889,6 +886,73 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
     );
 }
 
+/// The nightshift CLI, copied once per test run for the same reason as [`bootstrap`].
+fn nightshift_cli() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_nightshift"));
+        stable_copy(&built, "nightshift")
+    })
+    .clone()
+}
+
+/// A copy of `source` under `target/hostile-bin/`, named after its size and modification time:
+/// made once per build (older copies are removed), shared by every test of the run.
+fn stable_copy(source: &Path, label: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| host::repo_root().join("target"));
+    let dir = target.join("hostile-bin");
+    std::fs::create_dir_all(&dir).expect("create target/hostile-bin");
+    let meta = std::fs::metadata(source).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let name = format!("{label}-{}-{modified}", meta.len());
+    let dest = dir.join(&name);
+    if !dest.is_file() {
+        let partial = dir.join(format!("{name}.partial-{}", std::process::id()));
+        std::fs::copy(source, &partial)
+            .unwrap_or_else(|e| panic!("copying {}: {e}", source.display()));
+        std::fs::rename(&partial, &dest).expect("rename the copy into place");
+        for old in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = old.file_name().to_string_lossy().into_owned();
+            // Copies of earlier builds, once no run of an hour ago can still be using them.
+            let stale = old
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if file.starts_with(&format!("{label}-")) && file != name && stale {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
+    }
+    dest
+}
+
+/// The copied CLI with the environment `harness::cli` gives (emulator, test credentials, nothing
+/// of the developer's AWS setup).
+fn cli() -> std::process::Command {
+    let mut cmd = std::process::Command::new(nightshift_cli());
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", support::emulator_url())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIDNIGHTSHIFTTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "nightshift-test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/nightshift-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/nightshift-test/credentials",
+        );
+    cmd
+}
+
 /// The init error, or `None` once bootstrap asks for its first event (init succeeded) or 20 s pass.
 async fn init_outcome(function: &Function) -> Option<host::ErrorReport> {
     for _ in 0..1000 {
@@ -1018,7 +1082,7 @@ async fn hostile_cli_invoke_now_is_refused_in_prod_with_no_aws_call() {
     .expect("write the event");
     let now = jiff::Timestamp::now().to_string();
     let invoke = |app_env: &str| {
-        let mut cmd = harness::cli();
+        let mut cmd = cli();
         cmd.env("AWS_ENDPOINT_URL", proxy.server.url())
             .env("NIGHTSHIFT_TABLE", &table)
             .env("APP_ENV", app_env)

@@ -238,11 +238,14 @@ impl App {
             key: key.clone(),
             step,
         };
+        // The dedup record's lease, expiry and completion are measured on the invocation's wall
+        // clock, never on a rehearsal `now`: the lease ends at the invocation deadline (a
+        // wall-clock instant) and DynamoDB's TTL deletes by wall-clock time.
         let claim = guard
             .claim(&ClaimRequest {
                 id: id.clone(),
                 payload_hash: event.payload_hash.clone(),
-                now,
+                now: inv.now,
                 deadline: inv.deadline,
             })
             .await?;
@@ -312,6 +315,7 @@ impl App {
                     scenario,
                     key: &key,
                     now,
+                    clock: inv.now,
                     deadline: inv.deadline,
                     dry_run: self.settings.dry_run,
                     pause: None,
@@ -360,15 +364,15 @@ impl App {
             payload_hash: Some(event.payload_hash.clone()),
         };
         if let Err(e) = store.record_event(&record).await {
-            let _ = guard.fail(&lease, &e.to_string(), now).await;
+            let _ = guard.fail(&lease, &e.to_string(), inv.now).await;
             return Err(e.into());
         }
         if let Some(failure) = stepped.failure {
             // The step stays open: a retry of this delivery may claim it again.
-            let _ = guard.fail(&lease, &failure.to_string(), now).await;
+            let _ = guard.fail(&lease, &failure.to_string(), inv.now).await;
             return Err(failure);
         }
-        match guard.complete(&lease, &response, now).await {
+        match guard.complete(&lease, &response, inv.now).await {
             Ok(()) => Ok(response),
             Err(FinishError::StaleOwner { id }) => Err(HandleError::Retryable(format!(
                 "this delivery's lease on {id} expired and another delivery took the step over; its result stands"
@@ -564,7 +568,11 @@ struct StepContext<'a> {
     scenario: &'a Scenario,
     /// The dedup key of this delivery (recorded as `opened_by` of a run it opens).
     key: &'a str,
+    /// The night's time: the event's rehearsal `now`, else the invocation's clock. Decisions use it.
     now: Timestamp,
+    /// The invocation's wall clock (`Invocation::now`): leases are measured on it, because they
+    /// end at the invocation deadline, a wall-clock instant (a rehearsal `now` would never reach it).
+    clock: Timestamp,
     deadline: Option<Timestamp>,
     dry_run: bool,
     /// The scenario's stored pause (active or expired), as the scaling lease's write returned
@@ -914,7 +922,7 @@ impl App {
         let budget = match ctx.deadline {
             Some(deadline) => {
                 let left: Duration = deadline
-                    .duration_since(ctx.now)
+                    .duration_since(ctx.clock)
                     .try_into()
                     .unwrap_or(Duration::ZERO);
                 // Keep at least half of the invocation for the step itself.
@@ -923,7 +931,7 @@ impl App {
             None => SCALING_LEASE_WAIT,
         };
         loop {
-            let now = add_duration(ctx.now, started.elapsed());
+            let now = add_duration(ctx.clock, started.elapsed());
             let until = self.settings.guard.lease_until(now, ctx.deadline);
             match ctx
                 .store

@@ -301,3 +301,56 @@ async fn a_zero_remaining_deadline_still_writes_a_lease_that_expires() {
         Claim::Proceed(_)
     ));
 }
+
+/// Regression (found by the reliability suite's crash part, RELIABILITY.md finding 4): the lease
+/// ends at the invocation deadline, a wall-clock instant, and used to be compared with the
+/// event's rehearsal `now`: a crashed rehearsal's record then stayed in progress forever. The
+/// guard now measures leases on the invocation's clock, whatever the event's `now`.
+#[tokio::test]
+async fn a_crashed_rehearsal_is_taken_over_once_its_wall_clock_lease_expires() {
+    let table = harness::fresh_table().await;
+    let log = CallLog::new();
+    let app = harness::app(&table, &log).await;
+    let payload = br#"{"scenario": "nightly-batch", "step": "check", "id": "rehearsal-1", "now": "2026-11-25T15:00:00Z"}"#;
+    let event = nightshift::event::parse(payload).expect("a rehearsal step command");
+
+    // The delivery that crashed: it claimed on the wall clock with a one-second deadline.
+    let store = DynamoStore::new(
+        harness::logged_client(&log).await,
+        &table,
+        Timeouts::default(),
+    );
+    let guard = Guard::new(store, GuardPolicy::default());
+    let wall = jiff::Timestamp::now();
+    let claim = guard
+        .claim(&ClaimRequest {
+            id: DedupId {
+                key: "rehearsal-1".into(),
+                step: Step::Check,
+            },
+            payload_hash: event.payload_hash.clone(),
+            now: wall,
+            deadline: Some(wall + jiff::SignedDuration::from_secs(1)),
+        })
+        .await
+        .expect("claim");
+    assert!(matches!(claim, Claim::Proceed(_)), "{claim:?}");
+
+    let redeliver = |n: u32| nightshift::app::Invocation {
+        request_id: format!("redelivery-{n}"),
+        deadline: None,
+        now: jiff::Timestamp::now(),
+    };
+    let early = app.handle(payload, &redeliver(1)).await.expect("handled");
+    assert_eq!(early.outcome, Outcome::InProgress, "{early:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let late = app.handle(payload, &redeliver(2)).await.expect("handled");
+    assert_eq!(
+        late.outcome,
+        Outcome::Skipped,
+        "taken over, not in progress: {late:?}"
+    );
+    assert!(late.reason.contains("was recorded"), "{late:?}");
+    let again = app.handle(payload, &redeliver(3)).await.expect("handled");
+    assert_eq!(again.outcome, Outcome::Duplicate, "{again:?}");
+}

@@ -383,6 +383,7 @@ impl App {
             scenario,
             key: "nightshift-plan",
             now,
+            clock: now,
             deadline: None,
             dry_run: self.settings.dry_run,
             pause: state.pause.clone(),

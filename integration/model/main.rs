@@ -17,6 +17,7 @@ use protocol::{
     Action, Cfg, Mutant, Phase, ProtocolModel, Redelivery, Spec, Stage, State, ACTIONS,
 };
 use stateright::{Checker, Expectation, HasDiscoveries, Model};
+use std::fmt::Write as _;
 use std::time::Instant;
 
 fn deep() -> bool {
@@ -125,10 +126,17 @@ fn to_steps(path: stateright::Path<State, Action>) -> Vec<(Option<Action>, State
 /// Explore `cfg` exhaustively (or until `stop_at` has a discovery), then, if asked, the
 /// liveness check; print the bound, the figures and every verdict.
 fn run(cfg: Cfg, stop_at: Option<&'static str>, with_liveness: bool) -> Outcome {
-    println!("\n=== model check: {} ===", cfg.name);
-    println!("bound: {}", cfg.bound());
+    // One block per check, printed at once: the tests run in parallel.
+    let mut text = String::new();
+    macro_rules! log {
+        ($($arg:tt)*) => {
+            writeln!(text, $($arg)*).expect("writing to a String")
+        };
+    }
+    log!("\n=== model check: {} ===", cfg.name);
+    log!("bound: {}", cfg.bound());
     if let Some(m) = cfg.mutant {
-        println!("mutant: {m:?}");
+        log!("mutant: {m:?}");
     }
     let started = Instant::now();
     let model = ProtocolModel { cfg: cfg.clone() };
@@ -150,7 +158,7 @@ fn run(cfg: Cfg, stop_at: Option<&'static str>, with_liveness: bool) -> Outcome 
     let model = ProtocolModel { cfg: cfg.clone() };
     let liveness = with_liveness.then(|| liveness::check(&model, horizon(&cfg)));
     let seconds = started.elapsed().as_secs_f64();
-    println!(
+    log!(
         "states explored: {states} unique (stateright BFS{}), {:.1} s",
         if stop_at.is_some() {
             ", stopped at the first counterexample"
@@ -176,10 +184,10 @@ fn run(cfg: Cfg, stop_at: Option<&'static str>, with_liveness: bool) -> Outcome 
             (Some(path), false) => format!(" (counterexample of {} steps)", path.len() - 1),
             _ => String::new(),
         };
-        println!("  [{kind:9}] {:<72} {verdict}{detail}", v.name);
+        log!("  [{kind:9}] {:<72} {verdict}{detail}", v.name);
     }
     if let Some(l) = &liveness {
-        println!(
+        log!(
             "  [liveness ] {:<72} {} ({} states, {} judged, {} within {} ticks of the bound exempt)",
             "from every reachable state, completion is reachable without a crash",
             if l.stuck.is_none() { "HOLDS" } else { "VIOLATED" },
@@ -189,6 +197,7 @@ fn run(cfg: Cfg, stop_at: Option<&'static str>, with_liveness: bool) -> Outcome 
             horizon(&cfg)
         );
     }
+    println!("{text}");
     Outcome {
         model,
         states,
@@ -299,14 +308,16 @@ fn action_text(model: &ProtocolModel, a: Action) -> String {
 }
 
 fn print_trace(title: &str, model: &ProtocolModel, path: &[(Option<Action>, State)]) {
-    println!("--- {title} ({} steps) ---", path.len() - 1);
+    let mut text = format!("--- {title} ({} steps) ---\n", path.len() - 1);
     for (i, (action, state)) in path.iter().enumerate() {
-        match action {
-            None => println!("  {i:2}. t={} initial", state.t),
-            Some(a) => println!("  {i:2}. t={} {}", state.t, action_text(model, *a)),
-        }
-        println!("        {}", state_text(model, state));
+        let line = match action {
+            None => format!("  {i:2}. t={} initial", state.t),
+            Some(a) => format!("  {i:2}. t={} {}", state.t, action_text(model, *a)),
+        };
+        writeln!(text, "{line}\n        {}", state_text(model, state))
+            .expect("writing to a String");
     }
+    println!("{text}");
 }
 
 /// The safety properties every production configuration must hold.
@@ -461,6 +472,15 @@ fn finding_clock_skew_lets_a_taker_in_while_the_holder_is_alive() {
         "counterexample: two live lease holders under clock skew",
         &out.model,
         path,
+    );
+
+    // And the harm: the non-idempotent call takes effect twice.
+    let failover = "FailoverDBCluster (not idempotent) takes effect at most once per run";
+    let doubled = run(cfg.clone(), Some(failover), false);
+    print_trace(
+        "counterexample: FailoverDBCluster twice under clock skew (production rules)",
+        &doubled.model,
+        doubled.counterexample("FailoverDBCluster"),
     );
 
     // The fix evaluated on the same model: take over only when the lease ended more than the

@@ -77,6 +77,9 @@ pub struct Invocation {
     pub request_id: String,
     pub deadline: Option<Timestamp>,
     pub now: Timestamp,
+    /// `Lambda-Runtime-Invoked-Function-Arn`: its account is the function's own, and events from
+    /// another account are refused. None outside Lambda (`nightshift invoke`): not checked.
+    pub function_arn: Option<String>,
 }
 
 impl Invocation {
@@ -395,6 +398,13 @@ impl App {
             scenario: scenario_of(event),
             reason,
         };
+        if let Some(home) = inv
+            .function_arn
+            .as_deref()
+            .and_then(event::function_account)
+        {
+            event::check_account(event, home).map_err(|r| rejected(r.to_string()))?;
+        }
         // `now` rehearses a decision at another time; never in production.
         let now = match event.now_override {
             Some(_) if self.settings.is_prod() => {

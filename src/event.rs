@@ -92,6 +92,45 @@ pub struct InboundEvent {
     /// The command's `now` (rehearsal/tests). Parsing accepts it everywhere; refusing it when
     /// `APP_ENV=prod` is the handler's job, since this module does not read the environment.
     pub now_override: Option<jiff::Timestamp>,
+    /// The EventBridge envelope's `account`: where the event happened. See [`check_account`].
+    pub account: Option<String>,
+}
+
+/// The account of a Lambda function ARN (`arn:<partition>:lambda:<region>:<account>:function:…`).
+pub fn function_account(function_arn: &str) -> Option<&str> {
+    let mut parts = function_arn.split(':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("arn"), Some(_), Some("lambda"), Some(_), Some(account))
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
+/// An event from another account than the function's own is refused: nightshift scales the
+/// resources of its own account, and another account's ECS task, Batch job or custom event
+/// (forwarded by a bus that accepts other accounts' events) must not end, or force, a night.
+pub fn check_account(event: &InboundEvent, home_account: &str) -> Result<(), Rejection> {
+    match &event.account {
+        Some(account) if account != home_account => Err(Rejection::new(
+            RejectCode::ForeignAccount,
+            format!(
+                "event from account {} but this function runs in account {home_account}: \
+                 nightshift acts only on its own account's events; remove the rule or bus policy \
+                 that forwards the other account's events here, or deploy nightshift in that account",
+                excerpt(account)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What an event asks nightshift to do.
@@ -371,11 +410,13 @@ pub enum RejectCode {
     BatchMissingJobQueue,
     /// An ECS/Batch field nightshift reads has the wrong type or is empty.
     CompletionInvalidField,
+    /// An EventBridge event from another account than the function's (see [`check_account`]).
+    ForeignAccount,
 }
 
 impl RejectCode {
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [RejectCode; 30] = [
+    pub const ALL: [RejectCode; 31] = [
         RejectCode::EmptyPayload,
         RejectCode::PayloadTooLarge,
         RejectCode::TooDeep,
@@ -406,6 +447,7 @@ impl RejectCode {
         RejectCode::BatchMissingStatus,
         RejectCode::BatchMissingJobQueue,
         RejectCode::CompletionInvalidField,
+        RejectCode::ForeignAccount,
     ];
 
     /// The snake_case name, as displayed, serialized and recorded.
@@ -441,6 +483,7 @@ impl RejectCode {
             RejectCode::BatchMissingStatus => "batch_missing_status",
             RejectCode::BatchMissingJobQueue => "batch_missing_job_queue",
             RejectCode::CompletionInvalidField => "completion_invalid_field",
+            RejectCode::ForeignAccount => "foreign_account",
         }
     }
 }
@@ -569,7 +612,7 @@ pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
     let names_command = map.contains_key("scenario") || map.contains_key("step");
     let looks_like_envelope = ENVELOPE_MARKERS.iter().any(|k| map.contains_key(*k));
     if looks_like_envelope && !names_command {
-        let (key, kind) = parse_envelope(map)?;
+        let (key, kind, account) = parse_envelope(map)?;
         let now_override = match &kind {
             EventKind::Step(command) => command.now,
             EventKind::Completion(_) => None,
@@ -579,6 +622,7 @@ pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
             key,
             payload_hash,
             now_override,
+            account,
         });
     }
 
@@ -599,6 +643,7 @@ pub fn parse(payload: &[u8]) -> Result<InboundEvent, Rejection> {
         kind: EventKind::Step(command),
         key,
         payload_hash,
+        account: None,
     })
 }
 
@@ -972,7 +1017,10 @@ fn optional_timestamp(
 }
 
 /// Validates and dispatches an EventBridge envelope.
-fn parse_envelope(map: Map<String, Value>) -> Result<(KeySource, EventKind), Rejection> {
+/// The envelope's dedup key, what it asks for, and the account it came from (if it says).
+fn parse_envelope(
+    map: Map<String, Value>,
+) -> Result<(KeySource, EventKind, Option<String>), Rejection> {
     let missing: Vec<&str> = ENVELOPE_REQUIRED
         .iter()
         .copied()
@@ -1081,7 +1129,8 @@ fn parse_envelope(map: Map<String, Value>) -> Result<(KeySource, EventKind), Rej
         }
         _ => EventKind::Step(parse_step_command(detail, Place::Detail { source })?),
     };
-    Ok((KeySource::Envelope(id), kind))
+    let account = envelope.account.filter(|a| !a.is_empty());
+    Ok((KeySource::Envelope(id), kind, account))
 }
 
 fn envelope_invalid(message: String) -> Rejection {
@@ -1896,6 +1945,8 @@ mod tests {
             RejectCode::PayloadTooLarge,
             RejectCode::TooDeep,
             RejectCode::StringTooLong,
+            // Not a parse rejection: see the check_account test.
+            RejectCode::ForeignAccount,
         ]);
         let distinct: std::collections::HashSet<RejectCode> = codes.into_iter().collect();
         assert_eq!(
@@ -2209,5 +2260,39 @@ mod tests {
             "{}",
             one.message
         );
+    }
+
+    #[test]
+    fn an_event_from_another_account_is_refused_and_one_from_the_own_account_or_none_is_not() {
+        let home =
+            function_account("arn:aws:lambda:ap-northeast-1:123456789012:function:nightshift:live")
+                .expect("a function ARN");
+        assert_eq!(home, "123456789012");
+        assert_eq!(
+            function_account("arn:aws:lambda:eu-west-1:12345:function:x"),
+            None
+        );
+        assert_eq!(function_account("nightshift"), None);
+        let envelope = |account: &str| {
+            format!(
+                r#"{{"version":"0","id":"e-1","detail-type":"ECS Task State Change","source":"aws.ecs","account":"{account}","region":"ap-northeast-1","detail":{{"lastStatus":"STOPPED","group":"family:nightly-job"}}}}"#
+            )
+        };
+        let own = ok(&envelope("123456789012"));
+        assert_eq!(own.account.as_deref(), Some("123456789012"));
+        assert!(check_account(&own, home).is_ok());
+        let foreign = ok(&envelope("999999999999"));
+        let rejection = check_account(&foreign, home).unwrap_err();
+        assert_eq!(rejection.code, RejectCode::ForeignAccount);
+        assert!(
+            rejection
+                .to_string()
+                .starts_with("foreign_account: event from account 999999999999"),
+            "{rejection}"
+        );
+        // A bare step command carries no account: nothing to compare.
+        let bare = ok(r#"{"scenario":"a","step":"check"}"#);
+        assert_eq!(bare.account, None);
+        assert!(check_account(&bare, home).is_ok());
     }
 }

@@ -184,6 +184,23 @@ pub fn finish_allowed(existing: Option<&DedupRecord>, owner: &OwnerToken) -> boo
     existing.is_some_and(|r| r.owner == *owner && r.status == Status::InProgress)
 }
 
+/// A finish whose condition failed may have been applied by this very owner: the SDK re-sends an
+/// UpdateItem whose answer was lost, and the re-sent request then fails its own condition. The
+/// record carrying `owner` and the status being written means the finish is done.
+pub fn finish_already_applied(
+    existing: Option<&DedupRecord>,
+    owner: &OwnerToken,
+    status: Status,
+) -> bool {
+    existing.is_some_and(|r| r.owner == *owner && r.status == status)
+}
+
+/// A claim whose condition failed on a record with this delivery's own owner token: the SDK
+/// re-sent a PutItem whose answer was lost, and the first attempt wrote the claim. It is ours.
+pub fn own_claim(existing: &DedupRecord, owner: &OwnerToken) -> bool {
+    existing.owner == *owner && existing.status == Status::InProgress
+}
+
 /// The scaling lease attributes of a scenario's state item as stored (`scaling_owner`,
 /// `scaling_until_ms`); both None when the item or the lease is absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -396,6 +413,16 @@ impl<S: GuardStore> Guard<S> {
                     None => continue,
                 },
             };
+            if own_claim(&existing, &new.owner) {
+                // Our first attempt was applied and its answer lost (the SDK retried): proceed.
+                // Whether it replaced an earlier record is not known any more.
+                return Ok(Claim::Proceed(Lease {
+                    id: new.id,
+                    owner: new.owner,
+                    lease_until: existing.lease_until,
+                    takeover: false,
+                }));
+            }
             last_seen_lease = Some(existing.lease_until);
             match self.policy.classify(existing, &req.payload_hash, req.now) {
                 Blocked::Claim(claim) => return Ok(claim),
@@ -439,6 +466,9 @@ pub(crate) mod memory {
         pub records: Mutex<HashMap<DedupId, DedupRecord>>,
         /// Simulate DynamoDB implementations that return no old item on condition failure.
         pub no_all_old: bool,
+        /// Simulate a claim whose answer is lost: the write is applied, then the SDK's re-send of
+        /// the same request fails its condition on the record it wrote.
+        pub lose_claim_answer: bool,
     }
 
     #[async_trait]
@@ -466,6 +496,10 @@ pub(crate) mod memory {
                     error: None,
                 },
             );
+            if self.lose_claim_answer {
+                let written = records.get(&claim.id).cloned().map(Box::new);
+                return Ok(PutResult::ConditionFailed(written));
+            }
             Ok(PutResult::Written {
                 takeover: previous.is_some(),
             })
@@ -860,5 +894,84 @@ mod tests {
             p.classify(rec(Status::Failed, "2026-11-25T13:30:00Z"), "other", now),
             Blocked::Claim(Claim::PayloadMismatch { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_claim_whose_answer_was_lost_is_this_deliverys_own_and_proceeds() {
+        // Regression (reliability finding 1): the SDK re-sent the claim after a lost answer and
+        // the re-send failed its condition on the record the first attempt wrote.
+        let store = memory::MemoryStore {
+            lose_claim_answer: true,
+            ..Default::default()
+        };
+        let guard = Guard::new(store, GuardPolicy::default());
+        let now = t("2026-11-25T13:00:00Z");
+        let req = ClaimRequest {
+            id: DedupId {
+                key: "k".into(),
+                step: Step::ScaleUp,
+            },
+            payload_hash: "h".into(),
+            now,
+            deadline: Some(t("2026-11-25T13:02:00Z")),
+        };
+        let claim = guard.claim(&req).await.unwrap();
+        let Claim::Proceed(lease) = claim else {
+            panic!("{claim:?}: the delivery's own record read as another's")
+        };
+        assert_eq!(lease.lease_until, t("2026-11-25T13:02:00Z"));
+        // Another delivery (another owner token) still sees it in progress.
+        let other = Guard::new(
+            memory::MemoryStore {
+                records: std::sync::Mutex::new(guard.store().records.lock().unwrap().clone()),
+                ..Default::default()
+            },
+            GuardPolicy::default(),
+        );
+        assert!(matches!(
+            other.claim(&req).await.unwrap(),
+            Claim::InProgress { .. }
+        ));
+    }
+
+    #[test]
+    fn a_finish_already_applied_by_its_owner_is_done_and_one_by_another_is_not() {
+        let rec = |status, owner: &str| DedupRecord {
+            id: DedupId {
+                key: "k".into(),
+                step: Step::Check,
+            },
+            status,
+            owner: OwnerToken(owner.into()),
+            payload_hash: "h".into(),
+            lease_until: t("2026-11-25T13:02:00Z"),
+            expires_at: t("2026-12-25T13:00:00Z"),
+            claimed_at: t("2026-11-25T13:00:00Z"),
+            finished_at: None,
+            result: None,
+            error: None,
+        };
+        let me = OwnerToken("me".into());
+        assert!(finish_already_applied(
+            Some(&rec(Status::Completed, "me")),
+            &me,
+            Status::Completed
+        ));
+        assert!(finish_already_applied(
+            Some(&rec(Status::Failed, "me")),
+            &me,
+            Status::Failed
+        ));
+        assert!(!finish_already_applied(
+            Some(&rec(Status::Completed, "other")),
+            &me,
+            Status::Completed
+        ));
+        assert!(!finish_already_applied(
+            Some(&rec(Status::InProgress, "me")),
+            &me,
+            Status::Completed
+        ));
+        assert!(!finish_already_applied(None, &me, Status::Completed));
     }
 }

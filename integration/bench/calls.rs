@@ -144,6 +144,7 @@ pub async fn run(bench: &Bench) {
             request_id: uuid::Uuid::new_v4().to_string(),
             deadline: Some(now + jiff::SignedDuration::from_secs(60)),
             now,
+            function_arn: None,
         };
         let outcome = match app.handle(&payload, &invocation).await {
             Ok(response) => response.outcome.as_str().to_string(),

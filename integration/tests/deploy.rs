@@ -189,6 +189,7 @@ impl ScheduledNight {
             request_id: format!("{}-{attempt}", firing.logical_id),
             deadline: None,
             now: firing.at + SignedDuration::from_secs(i64::from(attempt)),
+            function_arn: None,
         };
         self.app
             .handle(firing.payload.as_bytes(), &inv)

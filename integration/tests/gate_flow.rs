@@ -168,6 +168,7 @@ timezone = "Asia/Tokyo"
             request_id: format!("req-{now}"),
             deadline: None,
             now: now.parse().unwrap(),
+            function_arn: None,
         };
         self.app
             .handle(payload.as_bytes(), &inv)

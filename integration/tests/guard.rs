@@ -340,6 +340,7 @@ async fn a_crashed_rehearsal_is_taken_over_once_its_wall_clock_lease_expires() {
         request_id: format!("redelivery-{n}"),
         deadline: None,
         now: jiff::Timestamp::now(),
+        function_arn: None,
     };
     let early = app.handle(payload, &redeliver(1)).await.expect("handled");
     assert_eq!(early.outcome, Outcome::InProgress, "{early:?}");

@@ -135,6 +135,7 @@ pub fn invocation(request_id: &str, now: &str) -> Invocation {
         request_id: request_id.to_string(),
         deadline: None,
         now: now.parse().expect("test timestamp"),
+        function_arn: None,
     }
 }
 

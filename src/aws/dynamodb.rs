@@ -11,13 +11,14 @@ use crate::history::{
     ScenarioState,
 };
 use crate::idempotency::{
-    DedupId, DedupRecord, FinishError, GuardStore, Lease, NewClaim, OwnerToken, PutResult, Status,
-    StoreError,
+    finish_already_applied, DedupId, DedupRecord, FinishError, GuardStore, Lease, NewClaim,
+    OwnerToken, PutResult, Status, StoreError,
 };
 use crate::overrides::Pause;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -304,7 +305,9 @@ impl DynamoStore {
             .expression_attribute_names("#owner", "owner")
             .set_expression_attribute_values(Some(owner_values(&lease.owner)))
             .expression_attribute_values(":new_status", s(status.as_str()))
-            .expression_attribute_values(":finished_at", s(keys::rfc3339(now)));
+            .expression_attribute_values(":finished_at", s(keys::rfc3339(now)))
+            // On failure: the record, to tell "already finished by us" from "taken over".
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         for (name, value) in extra {
             // Through a name placeholder: `result` and `error` are DynamoDB reserved words.
             update.push_str(&format!(", #{name} = :{name}"));
@@ -321,6 +324,19 @@ impl DynamoStore {
         {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                // Applied by this very request before its answer was lost (the SDK re-sent it)?
+                let old = match e.err() {
+                    UpdateItemError::ConditionalCheckFailedException(failed) => failed
+                        .item()
+                        .filter(|item| !item.is_empty())
+                        .map(Self::decode_dedup)
+                        .transpose()
+                        .map_err(FinishError::Store)?,
+                    _ => None,
+                };
+                if finish_already_applied(old.as_ref(), &lease.owner, status) {
+                    return Ok(());
+                }
                 Err(FinishError::StaleOwner {
                     id: lease.id.clone(),
                 })
@@ -696,6 +712,21 @@ impl HistoryStore for DynamoStore {
         {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
+                // The SDK re-sends a transaction whose answer was lost, and the re-send is
+                // cancelled by its own first write: a run closed at this very instant with this
+                // summary was closed by this call.
+                let item = self
+                    .get_item(keys::scenario_runs_pk(scenario), keys::run_sk(run))
+                    .await?;
+                let at = keys::rfc3339(at);
+                let closed_by_this_call = item.as_ref().is_some_and(|item| {
+                    opt_s(item, "run_status") == Some(RunStatus::Closed.as_str())
+                        && opt_s(item, "closed_at") == Some(at.as_str())
+                        && opt_s(item, "summary") == Some(summary)
+                });
+                if closed_by_this_call {
+                    return Ok(());
+                }
                 Err(StoreError::Permanent(format!(
                     "run {scenario}/{run} is not the open run of {scenario}: it was already closed or never opened"
                 )))

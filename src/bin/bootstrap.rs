@@ -241,6 +241,7 @@ async fn handle(app: &App, event: LambdaEvent<RawEvent>) -> Result<Response, Dia
         request_id: request_id.clone(),
         deadline: deadline(event.context.deadline),
         now: jiff::Timestamp::now(),
+        function_arn: Some(event.context.invoked_function_arn.clone()).filter(|a| !a.is_empty()),
     };
     let result = app.handle(&event.payload.0, &invocation).await;
     log_handled(&request_id, &result);

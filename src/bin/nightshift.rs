@@ -391,6 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
                 deadline: None,
                 now: now.unwrap_or_else(jiff::Timestamp::now),
+                function_arn: None,
             };
             match app.handle(&payload, &inv).await {
                 Ok(response) => {

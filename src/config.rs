@@ -227,13 +227,25 @@ impl ConfigErrors {
     }
 }
 
+/// How many errors a report shows: the first ones in file order are the ones to fix first, and
+/// an init error or a log line must stay readable (a config repeating one mistake 300 times
+/// would otherwise make a report of hundreds of kilobytes).
+pub const MAX_SHOWN_ERRORS: usize = 50;
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
+        for (i, error) in self.0.iter().take(MAX_SHOWN_ERRORS).enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             write!(f, "{error}")?;
+        }
+        if self.0.len() > MAX_SHOWN_ERRORS {
+            write!(
+                f,
+                "\n… and {} more errors: fix the ones above and run `nightshift validate` again",
+                self.0.len() - MAX_SHOWN_ERRORS
+            )?;
         }
         Ok(())
     }
@@ -267,7 +279,7 @@ pub fn digest(bytes: &[u8]) -> String {
 /// Validates config `text`; `source` names it in messages (usually the file path).
 /// Environment overrides are not applied here: see [`Config::with_table_override`].
 pub fn parse(text: &str, source: &str) -> Result<Config, ConfigErrors> {
-    let src = SourceText { text, file: source };
+    let src = SourceText::new(text, source);
     let raw: RawConfig = toml::from_str(text).map_err(|e| shape_error(&src, &e))?;
     validate(&src, raw)
 }
@@ -509,20 +521,34 @@ struct RawCompletion {
 struct SourceText<'a> {
     text: &'a str,
     file: &'a str,
+    /// Byte offset of each line's start: positions are a binary search, not a scan from the top
+    /// (validation asks for one per scenario and resource, which made big configs quadratic).
+    line_starts: Vec<usize>,
 }
 
-impl SourceText<'_> {
+impl<'a> SourceText<'a> {
+    fn new(text: &'a str, file: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SourceText {
+            text,
+            file,
+            line_starts,
+        }
+    }
+
     /// 1-based line and column (in characters) of byte `offset`.
     fn position(&self, offset: usize) -> (usize, usize) {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        (line, column)
+        // The last line start at or before `offset`; line_starts[0] = 0, so one always exists.
+        let index = self.line_starts.partition_point(|&start| start <= offset) - 1;
+        let line_start = self.line_starts[index];
+        let column = self.text[line_start..offset].chars().count() + 1;
+        (index + 1, column)
     }
 
     fn error(
@@ -2048,6 +2074,36 @@ timezone = "Asia/Tokyo"
         );
     }
 
+    #[test]
+    fn a_report_shows_the_first_fifty_errors_and_counts_the_rest() {
+        let mut text = String::new();
+        for i in 0..60 {
+            text.push_str(
+                &BASE
+                    .replace(
+                        "[[scenario]]\nname = \"nightly\"",
+                        &format!("[[scenario]]\nname = \"n{i}\""),
+                    )
+                    .replace("table = \"runs\"\n", "")
+                    .replace("timezone = \"Asia/Tokyo\"", "timezone = \"Tokyo\""),
+            );
+        }
+        let errors = match parse(&text, "many.toml") {
+            Err(e) => e,
+            Ok(_) => panic!("60 bad time zones"),
+        };
+        assert!(errors.len() >= 60, "{}", errors.len());
+        let shown = errors.to_string();
+        assert_eq!(shown.matches("many.toml:").count(), MAX_SHOWN_ERRORS);
+        assert!(
+            shown.ends_with(&format!(
+                "… and {} more errors: fix the ones above and run `nightshift validate` again",
+                errors.len() - MAX_SHOWN_ERRORS
+            )),
+            "{shown}"
+        );
+    }
+
     /// BASE with a `[scenario.schedule]` of these lines (line 28 is the header, 29 the first key).
     fn with_schedule(lines: &str) -> String {
         format!("{BASE}  [scenario.schedule]\n{lines}")
@@ -2801,13 +2857,19 @@ timezone = "Asia/Tokyo"
         let text = base_with("name = \"nightly\"", "name = \"夜間 batch\"");
         let e = &errors(&text)[0];
         assert_eq!((e.line, e.column), (3, 8));
-        let src = SourceText {
-            text: "é = 1\nab",
-            file: "x",
-        };
+        let src = SourceText::new("é = 1\nab", "x");
         assert_eq!(src.position(7), (2, 1));
         assert_eq!(src.position(8), (2, 2));
         assert_eq!(src.position(4), (1, 4));
+        // Line starts themselves, the text's end, and past it.
+        assert_eq!(src.position(0), (1, 1));
+        assert_eq!(src.position(6), (1, 6));
+        assert_eq!(src.position(9), (2, 3));
+        assert_eq!(src.position(99), (2, 3));
+        let lines = SourceText::new("a\n\nb\n", "x");
+        assert_eq!(lines.position(2), (2, 1));
+        assert_eq!(lines.position(3), (3, 1));
+        assert_eq!(lines.position(5), (4, 1));
     }
 
     #[test]

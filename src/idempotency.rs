@@ -135,6 +135,13 @@ pub struct GuardPolicy {
     pub retention: Duration,
 }
 
+/// How far past the invocation deadline a lease reaches. A taker compares the lease with its own
+/// clock while the holder acts until the deadline on its own: a taker whose clock runs ahead
+/// could otherwise take over in the holder's last moments (the model check's clock-skew finding:
+/// a FailoverDBCluster made twice). Lambda's hosts keep time with Amazon Time Sync, well within
+/// this margin; a crashed holder's step is claimable this much later.
+pub const CLOCK_MARGIN: Duration = Duration::from_millis(250);
+
 impl Default for GuardPolicy {
     fn default() -> Self {
         GuardPolicy {
@@ -233,7 +240,7 @@ impl GuardPolicy {
     /// is not "unknown, never expire" (a Powertools bug): the default lease applies.
     pub fn lease_until(&self, now: Timestamp, deadline: Option<Timestamp>) -> Timestamp {
         match deadline {
-            Some(deadline) if deadline > now => deadline,
+            Some(deadline) if deadline > now => add(deadline, CLOCK_MARGIN),
             _ => add(now, self.default_lease),
         }
     }
@@ -619,7 +626,8 @@ mod tests {
         let now = t("2026-11-25T13:00:00Z");
         assert_eq!(
             p.lease_until(now, Some(t("2026-11-25T13:00:30Z"))),
-            t("2026-11-25T13:00:30Z")
+            t("2026-11-25T13:00:30.25Z"),
+            "the deadline plus the clock margin"
         );
     }
 
@@ -671,7 +679,8 @@ mod tests {
                     .await
                     .unwrap(),
                 Claim::InProgress {
-                    lease_until: t("2026-11-25T13:01:00Z")
+                    // The deadline plus the clock margin.
+                    lease_until: t("2026-11-25T13:01:00.25Z")
                 }
             );
             let second = lease(
@@ -919,7 +928,7 @@ mod tests {
         let Claim::Proceed(lease) = claim else {
             panic!("{claim:?}: the delivery's own record read as another's")
         };
-        assert_eq!(lease.lease_until, t("2026-11-25T13:02:00Z"));
+        assert_eq!(lease.lease_until, t("2026-11-25T13:02:00.25Z"));
         // Another delivery (another owner token) still sees it in progress.
         let other = Guard::new(
             memory::MemoryStore {

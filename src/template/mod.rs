@@ -39,11 +39,16 @@ pub const MAX_RESOURCES: usize = 500;
 /// cold start short at a cost of cents a month for the few dozen invocations of a night.
 pub const MEMORY_MB: i64 = 256;
 
-/// Timeout of the function, seconds: a step may wait up to 30 s for the scenario's scaling lease,
-/// then makes up to about 25 AWS calls, each with SDK retries inside per-attempt timeouts that end
-/// before this deadline, and still needs time to record the outcome. The dedup lease ends at the
-/// invocation deadline, so a longer timeout would only keep a crashed delivery's lease longer.
-pub const TIMEOUT_S: i64 = 120;
+/// Timeout of the function, seconds. Lambda retries a failed asynchronous invocation about a
+/// minute later, and a crashed delivery's dedup lease lasts until its deadline: the retry must
+/// come after that deadline, or it finds the dead delivery's lease live, answers `in-progress`
+/// (a success, so Lambda stops retrying) and the step is stranded (the model check's finding).
+/// So the timeout stays under Lambda's first retry delay. It is still ample: a step waits at most
+/// half its time for the scenario's scaling lease, and its ~25 AWS calls take a few seconds.
+pub const TIMEOUT_S: i64 = 50;
+
+/// Lambda's delay before the first retry of a failed asynchronous invocation, seconds.
+pub const LAMBDA_FIRST_RETRY_DELAY_S: i64 = 60;
 
 /// Reserved concurrency: the scaling lease serializes the work of a scenario anyway, so more
 /// parallel executions only add lease waits; a small reservation guarantees the night's steps
@@ -296,7 +301,7 @@ fn function_resources(resources: &mut Node, config: &Config) {
         ),
     ])
     .comment("MemorySize", format!("{MEMORY_MB} MB: nightshift peaks near 20 MiB, but Lambda's CPU share grows with memory and TLS and SDK start-up are CPU-bound;\nthe few dozen invocations of a night cost cents a month at this size."))
-    .comment("Timeout", format!("{TIMEOUT_S} s: up to 30 s waiting for the scenario's scaling lease, then up to ~25 AWS calls with SDK retries inside\nper-attempt timeouts that end before the deadline, and the record of the outcome. The dedup lease ends at this\ndeadline, so a longer timeout would only keep a crashed delivery's lease longer."))
+    .comment("Timeout", format!("{TIMEOUT_S} s, under Lambda's first retry delay ({LAMBDA_FIRST_RETRY_DELAY_S} s): a crashed delivery's dedup lease lasts until this deadline, and a retry\nthat found it still live would answer in-progress and strand the step. Ample for a step: at most half of it waiting\nfor the scaling lease, then ~25 AWS calls with SDK retries inside per-attempt timeouts that end before the deadline."))
     .comment("ReservedConcurrentExecutions", "The scaling lease serializes each scenario's work, so more parallel executions only add lease waits;\nthis reserves capacity for the night's steps and bounds a duplicate storm (throttled async invocations are retried by Lambda).")
     .comment("Environment", "No reserved name (AWS_*, LAMBDA_*, _HANDLER, TZ): only NIGHTSHIFT_* and APP_ENV.\nNIGHTSHIFT_CONFIG_SHA256 is the SHA-256 of the config this template was generated from: bootstrap refuses to start\n(init error naming both digests) when the config baked into the image differs.");
     resources.push(

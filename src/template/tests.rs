@@ -510,3 +510,19 @@ fn a_config_over_cloudformations_resource_limit_is_refused_with_the_count_and_a_
     assert!(count > MAX_RESOURCES, "{count}");
     assert!(err.to_string().contains("check less often"), "{err}");
 }
+
+#[test]
+fn the_timeout_ends_the_dedup_lease_before_lambdas_first_retry() {
+    // Model-check finding: a retry inside a crashed delivery's lease answers in-progress (a
+    // success) and strands the step; the lease is the deadline plus the clock margin.
+    let lease_ms = TIMEOUT_S * 1000 + crate::idempotency::CLOCK_MARGIN.as_millis() as i64;
+    assert!(
+        lease_ms < LAMBDA_FIRST_RETRY_DELAY_S * 1000,
+        "{lease_ms} ms"
+    );
+    let (_, template) = build_for("deploy/nightshift.toml", DEPLOY_CONFIG);
+    assert_eq!(
+        template["Resources"]["Function"]["Properties"]["Timeout"],
+        TIMEOUT_S
+    );
+}

@@ -2,12 +2,13 @@
 # The reliability suite of issue 10 (RELIABILITY.md): the real bootstrap through a Lambda Runtime
 # API host, the real SDK through a recording / fault-injecting proxy, moto_server behind it.
 #
-#   integration/reliability.sh [--long] [--seed N] [--part storm|crash|faults]...
+#   integration/reliability.sh [--long] [--seed N] [--part storm|crash|rehearsal|faults]...
 #
 # Parts (each prints one table of counts; the run exits non-zero if any invariant is violated:
 # double actions, lost records, stuck leases, panics, final-state mismatches):
 #   1 storm   64 concurrent deliveries of one event over 8 bootstrap processes, per step kind
 #   2 crash   kill -9 of the bootstrap at each step boundary, then the redelivery
+#   2b rehearsal  the same crash with a rehearsal "now" (the lease must still expire)
 #   3 faults  whole nights through throttling, 5xx, slow answers and lost answers
 #   4-5       hostile corpus and fuzzing (hook below, another part of issue 10)
 #   model     the model check (hook below, issue 16)
@@ -34,7 +35,7 @@ selected=0 # 1 when --part picks some of parts 1-3: the hooks below then stay ou
 for arg in "$@"; do
   [[ $arg == --long ]] && long=1
   [[ $arg == --part || $arg == --part=* ]] && selected=1
-  [[ $arg == -h || $arg == --help ]] && sed -n '2,24p' "$0" && exit 0
+  [[ $arg == -h || $arg == --help ]] && awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0" && exit 0
 done
 
 target_dir=${CARGO_TARGET_DIR:-$repo/target}

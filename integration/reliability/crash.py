@@ -273,8 +273,10 @@ async def run(ctx: harness.Ctx, random_points: int) -> tuple[str, list[str]]:
 
 async def rehearsal(ctx: harness.Ctx) -> tuple[str, list[str]]:
     """The same crash with a rehearsal clock: the scale-up carries `"now"` (allowed outside
-    APP_ENV=prod; the demo and the tests use it). Killed after its claim, redelivered twice after
-    the deadline. Not in the default parts: it documents a finding (RELIABILITY.md, "The clock")."""
+    APP_ENV=prod; the demo and the tests use it), hours before the wall clock. Killed after its
+    claim, redelivered twice after the deadline: the first redelivery must take the step over
+    (`acted`), the second replay it (`duplicate`). Before the fix of finding 4 (RELIABILITY.md)
+    both answered `in-progress`: the lease never expired against the rehearsal time."""
     started = time.monotonic()
     table = ctx.new_table("rehearsal")
     w = world.World(f"rehearse{world.short_id()}", table)
@@ -294,23 +296,28 @@ async def rehearsal(ctx: harness.Ctx) -> tuple[str, list[str]]:
         px.after = lambda r, _resp: r.invocation == inv.request_id and is_dedup(r, "PutItem") and r.upstream_status == 200
         killed = await fn.wait(inv)
         px.after = None
-        rows.append(["1 (killed after the claim)", killed.outcome, f"deadline {DEADLINE_S:.0f}s"])
+        rows.append(["1 (killed after the claim)", killed.outcome, "lost", f"deadline {DEADLINE_S:.0f}s"])
+        if killed.kind != "lost":
+            violations.append(f"rehearsal: not killed: answered {killed.outcome}")
         await asyncio.sleep(max(0.0, inv.deadline_ms / 1000 - time.time()) + 0.3)
-        for attempt in (2, 3):
+        for attempt, want in ((2, "acted"), (3, "duplicate")):
             fn = await fleet.spawn()
             _, answer = await fn.invoke(payload, 30.0)
             waited = f"{time.time() - inv.deadline_ms / 1000:.1f}s after the killed deadline"
-            rows.append([f"{attempt} (redelivery)", answer.outcome, waited])
-            if answer.outcome != "acted":
-                violations.append(f"rehearsal: redelivery {attempt} answered {answer.outcome}: {answer.body.get('reason', answer.error_message)}")
-            await asyncio.sleep(3)
+            rows.append([f"{attempt} (redelivery)", answer.outcome, want, waited])
+            if answer.outcome != want:
+                violations.append(f"rehearsal: redelivery {attempt} answered {answer.outcome} (want {want}): {answer.body.get('reason', answer.error_message)}")
+            await asyncio.sleep(2)
     finally:
         await fleet.stop()
         await px.close()
         px.dump(logdir / "wire.jsonl")
     view = await asyncio.to_thread(w.table_view, ctx.aws)
     status = [d["status"] for d in view["dedup"]]
+    if status != ["COMPLETED"]:
+        violations.append(f"rehearsal: dedup record {status}")
     text = harness.table(
-        f"Finding: a crashed rehearsal (\"now\" = {body['now']}) never expires ({time.monotonic() - started:.0f}s; dedup record now {status})",
-        ["delivery", "answer", "when"], rows)
+        f"Part 2b: crash of a rehearsed scale-up (\"now\" = {body['now']}, hours before the wall clock; "
+        f"{time.monotonic() - started:.0f}s; dedup record at the end {status})",
+        ["delivery", "answer", "want", "when"], rows)
     return text, violations

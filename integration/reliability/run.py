@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
-PARTS = ("storm", "crash", "faults", "rehearsal")
-DEFAULT_PARTS = ("storm", "crash", "faults")  # "rehearsal" documents a finding (RELIABILITY.md)
+PARTS = ("storm", "crash", "rehearsal", "faults")
+DEFAULT_PARTS = PARTS
 
 
 def run_part(part: str, ctx: harness.Ctx, args: argparse.Namespace) -> tuple[str, list[str]]:

@@ -16,14 +16,18 @@ a day away.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 from botocore.config import Config as BotoConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +42,51 @@ CREDS = {
     "aws_secret_access_key": "nightshift-reliability-secret",
     "region_name": "us-east-1",
 }
+
+
+# moto's RDS backend is not thread-safe ("OrderedDict mutated during iteration" under concurrent
+# requests answers an HTML 500). The harness's own calls go one at a time and are retried on such
+# an answer; the function's calls meet it as a 500, which its SDK retries like any other.
+_AWS_LOCK = threading.Lock()
+
+
+def guarded(method):
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        for attempt in range(6):
+            try:
+                with _AWS_LOCK:
+                    return method(*args, **kwargs)
+            except (botocore.exceptions.ResponseParserError, botocore.exceptions.ConnectionError) as e:
+                last = e
+            except botocore.exceptions.ClientError as e:
+                if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+                    raise
+                last = e
+            time.sleep(0.2 * (attempt + 1))
+        raise last
+
+    return call
+
+
+def once(fn, already: tuple[str, ...] = (), **kwargs):
+    """One creating call, retried like `guarded`; an `already` error code on a retry means the
+    first attempt was applied before moto failed to answer it."""
+    for attempt in range(6):
+        try:
+            with _AWS_LOCK:
+                return fn(**kwargs)
+        except (botocore.exceptions.ResponseParserError, botocore.exceptions.ConnectionError) as e:
+            last = e
+        except botocore.exceptions.ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            if attempt > 0 and code in already:
+                return None
+            if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
+                raise
+            last = e
+        time.sleep(0.2 * (attempt + 1))
+    raise last
 
 
 class Aws:
@@ -106,34 +155,22 @@ class World:
 
     # The day-time world ------------------------------------------------------------------------
     def create(self, aws: Aws) -> None:
-        aws.rds.create_db_cluster(
-            DBClusterIdentifier=self.docdb_cluster,
-            Engine="docdb",
-            MasterUsername="nightshift",
-            MasterUserPassword="nightshift-test-password",
-        )
-        aws.rds.create_db_instance(
-            DBInstanceIdentifier=f"{self.docdb_cluster}-writer",
-            DBClusterIdentifier=self.docdb_cluster,
-            Engine="docdb",
-            DBInstanceClass="db.r6g.large",
-        )
-        aws.ecs.create_cluster(clusterName=self.ecs_cluster)
-        td = aws.ecs.register_task_definition(
-            family=self.ecs_service,
-            containerDefinitions=[{"name": "app", "image": "public.ecr.aws/docker/library/busybox:latest", "memory": 128}],
-        )["taskDefinition"]["taskDefinitionArn"]
-        aws.ecs.create_service(
-            cluster=self.ecs_cluster, serviceName=self.ecs_service, taskDefinition=td, desiredCount=BASELINE_DESIRED
-        )
-        aws.aas.register_scalable_target(
-            ServiceNamespace="ecs",
-            ResourceId=self.resource_id,
-            ScalableDimension="ecs:service:DesiredCount",
-            MinCapacity=BASELINE_MIN,
-            MaxCapacity=BASELINE_MAX,
-        )
+        once(aws.rds.create_db_cluster, ("DBClusterAlreadyExistsFault",),
+             DBClusterIdentifier=self.docdb_cluster, Engine="docdb",
+             MasterUsername="nightshift", MasterUserPassword="nightshift-test-password")
+        once(aws.rds.create_db_instance, ("DBInstanceAlreadyExists",),
+             DBInstanceIdentifier=f"{self.docdb_cluster}-writer", DBClusterIdentifier=self.docdb_cluster,
+             Engine="docdb", DBInstanceClass="db.r6g.large")
+        once(aws.ecs.create_cluster, clusterName=self.ecs_cluster)
+        td = once(aws.ecs.register_task_definition, family=self.ecs_service, containerDefinitions=[
+            {"name": "app", "image": "public.ecr.aws/docker/library/busybox:latest", "memory": 128}
+        ])["taskDefinition"]["taskDefinitionArn"]
+        once(aws.ecs.create_service, ("InvalidParameterException",), cluster=self.ecs_cluster,
+             serviceName=self.ecs_service, taskDefinition=td, desiredCount=BASELINE_DESIRED)
+        once(aws.aas.register_scalable_target, ServiceNamespace="ecs", ResourceId=self.resource_id,
+             ScalableDimension="ecs:service:DesiredCount", MinCapacity=BASELINE_MIN, MaxCapacity=BASELINE_MAX)
 
+    @guarded
     def put_quiet(self, aws: Aws, minutes_back: int = 30, minutes_ahead: int = 0) -> None:
         """Batch/JobsRunning{Job} = 0 once a minute over [now - back, now + ahead]."""
         now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -149,6 +186,7 @@ class World:
         for i in range(0, len(data), 500):
             aws.cw.put_metric_data(Namespace="Batch", MetricData=data[i : i + 500])
 
+    @guarded
     def state(self, aws: Aws) -> dict:
         """What the AWS side looks like now (comparable between nights: names stripped)."""
         cluster = aws.rds.describe_db_clusters(DBClusterIdentifier=self.docdb_cluster)["DBClusters"][0]
@@ -204,6 +242,7 @@ class World:
         ).encode()
 
     # The table ---------------------------------------------------------------------------------
+    @guarded
     def table_view(self, aws: Aws) -> dict:
         """This world's items in the table, read with boto3 (a harness-side scan):
         dedup records, runs, event records (run history and the day's log) and the STATE item."""
@@ -239,6 +278,7 @@ class World:
             if not start:
                 return view
 
+    @guarded
     def scenario_state(self, aws: Aws) -> dict:
         item = aws.ddb.get_item(
             TableName=self.table, Key={"pk": {"S": f"SCENARIO#{self.name}"}, "sk": {"S": "STATE"}}, ConsistentRead=True

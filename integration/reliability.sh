@@ -10,8 +10,8 @@
 #   2 crash   kill -9 of the bootstrap at each step boundary, then the redelivery
 #   2b rehearsal  the same crash with a rehearsal "now" (the lease must still expire)
 #   3 faults  whole nights through throttling, 5xx, slow answers and lost answers
-#   4-5       hostile corpus and fuzzing (hook below, another part of issue 10)
-#   model     the model check (hook below, issue 16)
+#   4-5       hostile corpus and fuzzing (cargo test --test integration -- hostile:: fuzz::)
+#   model     the model check (cargo test --test model; issue 16)
 # Default: bounded (fits CI's budget on 2 cores); --long: 20 storm rounds, 20 random crash points
 # more, 24 fault nights. Randomness is seeded: the seed is printed, --seed N replays its choices.
 #
@@ -89,15 +89,20 @@ logs=$state/run-$(date -u +%Y%m%dT%H%M%SZ)
   --emulator "$NIGHTSHIFT_EMULATOR_URL" --bootstrap "$bootstrap" --nightshift "$cli" \
   --workdir "$logs" "$@" || status=1
 
-# --- HOOK: parts 4-5, hostile corpus and fuzzing (another helper of issue 10) ----------------
-# The lead wires the command here, e.g.:
-#   ((selected)) || run_part "hostile+fuzz" <command> || status=1
-# (it runs after parts 1-3; the emulator above is still up: NIGHTSHIFT_EMULATOR_URL).
-# --- end HOOK -----------------------------------------------------------------------------------
+# --- parts 4-5: the hostile corpus and the fuzz targets (integration/tests/hostile.rs, fuzz.rs) ---
+# The same bootstrap and the emulator above; --long runs 20,000 fuzz cases per generator.
+export NIGHTSHIFT_BOOTSTRAP_BIN=$bootstrap
+fuzz_cases=()
+((long)) && fuzz_cases=(NIGHTSHIFT_FUZZ_CASES=20000)
+((selected)) || run_part "hostile input and fuzzing" env "${fuzz_cases[@]}" \
+  cargo test --locked --test integration -- hostile:: fuzz:: --nocapture --test-threads 2 || status=1
 
-# --- HOOK: the model check (issue 16), e.g. `cargo test --test model` ---------------------------
-# The lead wires the command here:  ((selected)) || run_part "model check" <command> || status=1
-# --- end HOOK -----------------------------------------------------------------------------------
+# --- the model check of the exactly-once protocol (integration/model/, issue 16) ----------------
+# --long explores the deep bound (about 4 minutes and 2 GB here).
+model_env=()
+((long)) && model_env=(NIGHTSHIFT_MODEL_DEEP=1)
+((selected)) || run_part "model check" env "${model_env[@]}" \
+  cargo test --locked --test model -- --nocapture --test-threads 2 || status=1
 
 say "done in $((SECONDS - started))s ($([[ $long == 1 ]] && echo long || echo bounded) mode), exit status $status"
 exit "$status"

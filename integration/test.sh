@@ -5,6 +5,9 @@
 #   integration/test.sh                 run everything
 #   integration/test.sh guard           extra arguments go to `cargo test` (here: a name filter)
 #
+# NIGHTSHIFT_RELIABILITY_SEPARATE=1 (.ci/run) leaves the hostile corpus, the fuzz targets and the
+# model check to integration/reliability.sh, so that CI runs each once, with its tables printed.
+#
 # Needs only what a fresh machine has: cargo, python3. The Lambda sandbox tests also need
 # bubblewrap and the HTML report test Debian's chromium; as root this script installs them from
 # Debian's packages when they are missing.
@@ -29,4 +32,10 @@ integration/emulator/emulator.sh stop
 eval "$(integration/emulator/emulator.sh start)"
 trap 'integration/emulator/emulator.sh stop' EXIT
 
-cargo test --locked --all-targets "$@"
+if [[ ${NIGHTSHIFT_RELIABILITY_SEPARATE:-0} == 1 && $# == 0 ]]; then
+  # .ci/run runs the hostile corpus, the fuzz targets and the model check once, in
+  # integration/reliability.sh, which prints their tables; everything else runs here.
+  cargo test --locked --lib --bins --examples --test integration -- --skip hostile:: --skip fuzz::
+else
+  cargo test --locked --all-targets "$@"
+fi

@@ -158,10 +158,7 @@ async def play(ctx: harness.Ctx, table: str, kind: str, target: str | None = Non
         await px.close()
         px.dump(logdir / "wire.jsonl")
     night.view = await asyncio.to_thread(w.table_view, ctx.aws)
-    mutating = [r for r in px.records if r.call.mutating and r.forwarded]
-    night.wire = collections.Counter(r.call.operation for r in mutating)
-    per_resource = collections.Counter((r.call.operation, r.call.resource()) for r in mutating)
-    night.doubles = sum(n - 1 for n in per_resource.values() if n > 1)
+    night.wire, night.doubles = proxy.Proxy.actions(px.records)
     night.panics = fleet.panics()
     night.wall = time.monotonic() - started
     return night

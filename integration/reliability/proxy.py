@@ -20,6 +20,7 @@ Everything listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import socket
 import struct
@@ -265,6 +266,20 @@ class Proxy:
                 }) + "\n")
 
     # Figures ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def actions(records: list[Record]) -> tuple[collections.Counter, int]:
+        """Mutating calls as actions: (operation → how many distinct resources it reached moto
+        for, double actions). A re-send of one SDK operation (after a lost answer or a 5xx) is one
+        action; a double action is one resource accepted (2xx) by two different SDK operations."""
+        mutating = [r for r in records if r.call.mutating and r.forwarded]
+        pairs = {(r.call.operation, r.call.resource()) for r in mutating}
+        accepted: dict = collections.defaultdict(set)
+        for r in mutating:
+            if 200 <= (r.upstream_status or 0) < 300:
+                accepted[(r.call.operation, r.call.resource())].add(r.invocation_id)
+        doubles = sum(len(ops) - 1 for ops in accepted.values() if len(ops) > 1)
+        return collections.Counter(op for op, _ in pairs), doubles
 
     def faults_by_kind(self, records: list[Record] | None = None) -> dict[str, int]:
         out = {k: 0 for k in FAULT_KINDS}

@@ -127,22 +127,20 @@ async def storm(ctx, px: proxy.Proxy, fleet: harness.Fleet, w: world.World, step
     if stray:
         violations.append(f"{label}: {len(stray)} calls at the wire outside the storm's deliveries")
     mutating = [r for r in recs if r.call.mutating and r.forwarded]
-    ops = collections.Counter(r.call.operation for r in mutating)
+    ops, doubles = proxy.Proxy.actions(recs)
     want = expected_calls(step, before)
-    row["wire_mutating"] += len(mutating)
+    row["wire_mutating"] += sum(ops.values())
     row["planned"] += sum(want.values())
-    per_resource = collections.Counter((r.call.operation, r.call.resource()) for r in mutating)
-    doubles = sum(n - 1 for n in per_resource.values() if n > 1)
     row["double"] += doubles
     if ops != want or doubles:
         violations.append(f"{label}: mutating calls at the wire {dict(ops)} (doubles {doubles}), planned {dict(want)}")
     if acted:
         inv, answer = acted[0]
         actions = collections.Counter((a.get("call"), a.get("resource")) for a in answer.body.get("actions", []))
-        wire_by_actor = collections.Counter(
+        wire_by_actor = collections.Counter({
             (r.call.operation, r.call.resource().split(" ")[0] if r.call.service != "application-autoscaling" else r.call.params.get("ResourceId"))
             for r in mutating if r.invocation == inv.request_id
-        )
+        })
         if actions != wire_by_actor or any(r.invocation != inv.request_id for r in mutating):
             violations.append(f"{label}: acted delivery's actions {dict(actions)} differ from the wire {dict(wire_by_actor)}")
         bad = [a for a in answer.body.get("actions", []) if a.get("result") != "ok"]

@@ -1635,15 +1635,18 @@ impl Validator<'_> {
                 ok.then_some(seen)
             }
         };
+        // The night does not depend on the days: check it even when a day is wrong, so that one
+        // run of `validate` reports every problem of the table.
+        let days_ok = days.is_some();
         let schedule = Schedule {
             scale_up: scale_up?,
             check_every: check_every?,
             scale_down: scale_down_at?,
-            days: days?,
+            days: days.unwrap_or_default(),
         };
         let hhmm = |t: jiff::civil::Time| t.strftime("%H:%M").to_string();
         match crate::schedule::night(&schedule, scale_down) {
-            Ok(_) => Some(schedule),
+            Ok(_) => days_ok.then_some(schedule),
             Err(NightError::DeadlineAtScaleUp) => {
                 self.push(
                     &raw.scale_up.span(),
@@ -2101,6 +2104,21 @@ timezone = "Asia/Tokyo"
                 errors.len() - MAX_SHOWN_ERRORS
             )),
             "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_bad_day_does_not_hide_the_nights_own_errors() {
+        let text = with_schedule(
+            "  scale_up = \"23:00\"\n  check_every = \"2m\"\n  days = [\"MON\", \"Tues\"]\n",
+        );
+        let keys: Vec<String> = errors(&text).into_iter().map(|e| e.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "scenario[0].schedule.check_every",
+                "scenario[0].schedule.days[1]"
+            ]
         );
     }
 

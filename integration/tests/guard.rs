@@ -355,3 +355,51 @@ async fn a_crashed_rehearsal_is_taken_over_once_its_wall_clock_lease_expires() {
     let again = app.handle(payload, &redeliver(3)).await.expect("handled");
     assert_eq!(again.outcome, Outcome::Duplicate, "{again:?}");
 }
+
+/// Regression (reliability finding 3): the SDK re-sends a complete whose answer was lost, and
+/// the re-send fails its owner condition on the record it completed itself. That is done, not a
+/// takeover; another owner's complete is still refused.
+#[tokio::test]
+async fn a_complete_re_sent_after_its_answer_was_lost_is_done_and_another_owners_is_stale() {
+    let table = harness::fresh_table().await;
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let guard = Guard::new(store, GuardPolicy::default());
+    let now: jiff::Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+    let Claim::Proceed(lease) = guard
+        .claim(&ClaimRequest {
+            id: DedupId {
+                key: "evt-lost-answer".into(),
+                step: Step::ScaleUp,
+            },
+            payload_hash: "h".into(),
+            now,
+            deadline: None,
+        })
+        .await
+        .expect("claim")
+    else {
+        panic!("a first claim proceeds")
+    };
+    let response: Response = serde_json::from_str(
+        r#"{"outcome":"acted","scenario":"nightly-batch","run":"2026-11-25","step":"scale-up","actions":[],"reason":"done"}"#,
+    )
+    .expect("a response");
+    guard
+        .complete(&lease, &response, now)
+        .await
+        .expect("complete");
+    guard
+        .complete(&lease, &response, now)
+        .await
+        .expect("the re-sent complete of this very owner is done");
+    let mut other = lease.clone();
+    other.owner = nightshift::idempotency::OwnerToken("someone-else".into());
+    assert!(matches!(
+        guard.complete(&other, &response, now).await,
+        Err(FinishError::StaleOwner { .. })
+    ));
+}

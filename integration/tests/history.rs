@@ -347,3 +347,39 @@ async fn a_scenario_has_at_most_one_open_run() {
     assert_eq!(closed.status, RunStatus::Closed);
     assert_eq!(closed.summary, "done");
 }
+
+/// Regression (reliability finding 2): the SDK re-sends a close whose answer was lost, and the
+/// re-send is cancelled by its own first write. The same close again is done, not a permanent
+/// failure; a different close of the closed run is still refused.
+#[tokio::test]
+async fn a_close_re_sent_after_its_answer_was_lost_is_done_and_another_close_is_refused() {
+    let table = harness::fresh_table().await;
+    let store = DynamoStore::new(
+        harness::logged_client(&CallLog::new()).await,
+        &table,
+        Timeouts::default(),
+    );
+    let opened = ts("2026-11-25T13:00:00Z");
+    let closed_at = ts("2026-11-25T17:02:00Z");
+    store
+        .open_run(&run("s", "2026-11-25", opened))
+        .await
+        .unwrap();
+    store
+        .close_run("s", "2026-11-25", closed_at, "scaled down")
+        .await
+        .unwrap();
+    store
+        .close_run("s", "2026-11-25", closed_at, "scaled down")
+        .await
+        .expect("the re-sent close of this very close is done");
+    let other = store
+        .close_run("s", "2026-11-25", ts("2026-11-25T18:00:00Z"), "again")
+        .await;
+    assert!(other.is_err(), "{other:?}");
+    let closed = store.get_run("s", "2026-11-25").await.unwrap().unwrap();
+    assert_eq!(
+        (closed.status, closed.summary.as_str()),
+        (RunStatus::Closed, "scaled down")
+    );
+}

@@ -34,18 +34,7 @@ async fn scheduled_night() -> ScheduledNight {
     let db = support::unique("scheddb");
     let job = support::unique("job");
     support::create_ecs_service(&sdk, &ecs_cluster, &service, 2).await;
-    aws_sdk_applicationautoscaling::Client::new(&sdk)
-        .register_scalable_target()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .scalable_dimension(
-            aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
-        )
-        .resource_id(format!("service/{ecs_cluster}/{service}"))
-        .min_capacity(2)
-        .max_capacity(4)
-        .send()
-        .await
-        .expect("RegisterScalableTarget");
+    support::register_scalable_target(&sdk, &ecs_cluster, &service, 2, 4).await;
     support::create_docdb_cluster(&sdk, &db).await;
     let text = format!(
         r#"

@@ -47,18 +47,7 @@ impl World {
         let db = unique("opsdb");
         create_ecs_service(&sdk, &ecs_cluster, &service, 2).await;
         create_docdb_cluster(&sdk, &db).await;
-        aws_sdk_applicationautoscaling::Client::new(&sdk)
-            .register_scalable_target()
-            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-            .scalable_dimension(
-                aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
-            )
-            .resource_id(format!("service/{ecs_cluster}/{service}"))
-            .min_capacity(1)
-            .max_capacity(4)
-            .send()
-            .await
-            .expect("RegisterScalableTarget");
+        support::register_scalable_target(&sdk, &ecs_cluster, &service, 1, 4).await;
         let skip = skip_dates
             .iter()
             .map(|d| format!("\"{d}\""))

@@ -193,18 +193,8 @@ timezone = "Asia/Tokyo"
     }
 
     async fn register_target(&self, min: i32, max: i32) {
-        aws_sdk_applicationautoscaling::Client::new(&self.sdk)
-            .register_scalable_target()
-            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-            .scalable_dimension(
-                aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
-            )
-            .resource_id(format!("service/{}/{}", self.ecs_cluster, self.service))
-            .min_capacity(min)
-            .max_capacity(max)
-            .send()
-            .await
-            .expect("RegisterScalableTarget");
+        support::register_scalable_target(&self.sdk, &self.ecs_cluster, &self.service, min, max)
+            .await;
     }
 
     /// A reader that is not nightshift's, with `tags`.

@@ -142,6 +142,29 @@ pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {
 
 /// Create the ECS cluster `cluster` (if new) and in it the service `service` running `desired`
 /// tasks of a one-container task definition of the same name; returns the service ARN.
+/// An Application Auto Scaling target on the service's desired count, as a team with target
+/// tracking has one (nightshift raises its minimum for the night).
+pub async fn register_scalable_target(
+    cfg: &SdkConfig,
+    cluster: &str,
+    service: &str,
+    min: i32,
+    max: i32,
+) {
+    aws_sdk_applicationautoscaling::Client::new(cfg)
+        .register_scalable_target()
+        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+        .scalable_dimension(
+            aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
+        )
+        .resource_id(format!("service/{cluster}/{service}"))
+        .min_capacity(min)
+        .max_capacity(max)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RegisterScalableTarget service/{cluster}/{service}: {e:?}"));
+}
+
 pub async fn create_ecs_service(
     cfg: &SdkConfig,
     cluster: &str,

@@ -363,3 +363,93 @@ async fn a_scheduled_night_busy_until_morning_closes_at_the_deadline_check() {
     night.at_baseline().await;
     night.policy_allows_every_call();
 }
+
+/// A `MakeWriter` collecting the JSON log lines, for the overdue alarm's metric filter.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The template's overdue alarm counts log lines with `alarm = "night-overdue"` (its metric
+/// filter `{ $.alarm = "night-overdue" }`): a night whose checks never ran (say, every
+/// scheduled check was lost) is still open at the overdue check 30 minutes past the deadline,
+/// and that check writes exactly one such line, in Lambda's JSON format, before it closes the
+/// night. A check inside the night writes none.
+#[tokio::test(flavor = "current_thread")]
+async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm_counts() {
+    let night = scheduled_night().await;
+    let firings = firings(&night.template, civil::date(2026, 11, 25), "Asia/Tokyo");
+    let at = |id: &str| firings.iter().find(|f| f.logical_id == id).unwrap().clone();
+    let filter = night.template["Resources"]["NightOverdueMetricFilter"]["Properties"]
+        ["FilterPattern"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(filter, "{ $.alarm = \"night-overdue\" }");
+    let up = at("NightlyScaleUp2300").at;
+    night
+        .publish(
+            up - SignedDuration::from_mins(30),
+            up + SignedDuration::from_hours(10),
+            4.0,
+        )
+        .await;
+
+    let log = CapturedLog::default();
+    let settings = nightshift::logging::LogSettings::from_vars(|name| {
+        (name == "AWS_LAMBDA_LOG_FORMAT").then(|| "JSON".to_string())
+    });
+    let _guard =
+        tracing::subscriber::set_default(nightshift::logging::subscriber(&settings, log.clone()));
+    assert_eq!(
+        night.deliver(&at("NightlyScaleUp2300"), 0).await.outcome,
+        Outcome::Acted
+    );
+    let inside = night.deliver(&at("NightlyCheck0100"), 0).await;
+    assert_eq!(inside.outcome, Outcome::Deferred, "{inside:?}");
+    let lines = |log: &CapturedLog| -> Vec<Value> {
+        String::from_utf8(log.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect()
+    };
+    let overdue = |lines: &[Value]| -> Vec<Value> {
+        lines
+            .iter()
+            .filter(|l| l["alarm"] == "night-overdue")
+            .cloned()
+            .collect()
+    };
+    assert!(
+        overdue(&lines(&log)).is_empty(),
+        "no alarm line inside the night"
+    );
+    let late = night.deliver(&at("NightlyOverdueCheck0800"), 0).await;
+    assert_eq!(
+        late.outcome,
+        Outcome::Acted,
+        "the overdue check closes the night: {late:?}"
+    );
+    let alarms = overdue(&lines(&log));
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0]["level"], "WARN");
+    assert_eq!(alarms[0]["scenario"], "nightly");
+    assert_eq!(alarms[0]["minutes_past_deadline"], 30);
+    assert!(alarms[0]["timestamp"].is_string() && alarms[0]["message"].is_string());
+}

@@ -150,7 +150,8 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_can_no_longer_complete
             .await
             .unwrap(),
         Claim::InProgress {
-            lease_until: "2026-11-25T22:00:30Z".parse().unwrap()
+            // The deadline plus the guard's clock margin (CLOCK_MARGIN, 250 ms).
+            lease_until: "2026-11-25T22:00:30.25Z".parse().unwrap()
         }
     );
     // The first invocation timed out; a retry after the deadline takes over.

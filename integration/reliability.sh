@@ -46,12 +46,15 @@ mkdir -p "$state"
 if [[ -n ${NIGHTSHIFT_BOOTSTRAP_BIN:-} ]]; then
   bootstrap=$NIGHTSHIFT_BOOTSTRAP_BIN
   [[ -x $bootstrap ]] || { say "NIGHTSHIFT_BOOTSTRAP_BIN=$bootstrap is not an executable file"; exit 2; }
+  # The harness starts it from other working directories: an absolute path (CI passes a relative one).
+  bootstrap=$(realpath "$bootstrap")
 else
   say "building bootstrap and nightshift (debug; set NIGHTSHIFT_BOOTSTRAP_BIN to test another build)"
   cargo build --bin bootstrap --bin nightshift >&2
   bootstrap=$target_dir/debug/bootstrap
 fi
 cli=${NIGHTSHIFT_CLI_BIN:-}
+[[ -n $cli ]] && cli=$(realpath "$cli")
 if [[ -z $cli ]]; then
   if [[ -x $(dirname "$bootstrap")/nightshift ]]; then
     cli=$(dirname "$bootstrap")/nightshift

@@ -48,29 +48,7 @@ pub async fn run(bench: &Bench) {
 
     let log = CallLog::new();
     let sdk = support::sdk_config().await;
-    let clients = ScalingClients::new(
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_applicationautoscaling::Client::from_conf(
-            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_docdb::Client::from_conf(
-            aws_sdk_docdb::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        Timeouts::default(),
-    );
+    let clients = ScalingClients::with_call_log(&sdk, &log, Timeouts::default());
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk)

@@ -33,29 +33,7 @@ pub async fn logged_client(log: &CallLog) -> aws_sdk_dynamodb::Client {
 /// calls all go to `log`.
 pub async fn logged_scaling_clients(log: &CallLog) -> ScalingClients {
     let sdk = support::sdk_config().await;
-    ScalingClients::new(
-        aws_sdk_ecs::Client::from_conf(
-            aws_sdk_ecs::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_applicationautoscaling::Client::from_conf(
-            aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_docdb::Client::from_conf(
-            aws_sdk_docdb::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                .interceptor(log.clone())
-                .build(),
-        ),
-        Timeouts::default(),
-    )
+    ScalingClients::with_call_log(&sdk, log, Timeouts::default())
 }
 
 /// `Batch/<metric>{Job=<job>}` = `value` for every minute in `[from, to)` (PutMetricData with

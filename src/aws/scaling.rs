@@ -165,6 +165,38 @@ pub struct ScalingClients {
 }
 
 impl ScalingClients {
+    /// The four clients from one SDK config, every call of each recorded in `log` (tests and
+    /// benchmarks count calls with it).
+    pub fn with_call_log(
+        sdk: &SdkConfig,
+        log: &crate::aws::calls::CallLog,
+        timeouts: Timeouts,
+    ) -> Self {
+        ScalingClients::new(
+            aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_docdb::Client::from_conf(
+                aws_sdk_docdb::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            timeouts,
+        )
+    }
+
     pub fn new(
         ecs: aws_sdk_ecs::Client,
         autoscaling: aws_sdk_applicationautoscaling::Client,
@@ -317,29 +349,7 @@ mod tests {
             .region(Region::new("us-east-1"))
             .endpoint_url("http://127.0.0.1:9")
             .build();
-        ScalingClients::new(
-            aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(&sdk)
-                    .interceptor(log.clone())
-                    .build(),
-            ),
-            aws_sdk_applicationautoscaling::Client::from_conf(
-                aws_sdk_applicationautoscaling::config::Builder::from(&sdk)
-                    .interceptor(log.clone())
-                    .build(),
-            ),
-            aws_sdk_docdb::Client::from_conf(
-                aws_sdk_docdb::config::Builder::from(&sdk)
-                    .interceptor(log.clone())
-                    .build(),
-            ),
-            aws_sdk_cloudwatch::Client::from_conf(
-                aws_sdk_cloudwatch::config::Builder::from(&sdk)
-                    .interceptor(log.clone())
-                    .build(),
-            ),
-            Timeouts::default(),
-        )
+        ScalingClients::with_call_log(&sdk, log, Timeouts::default())
     }
 
     #[tokio::test]

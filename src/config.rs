@@ -12,6 +12,7 @@
 //! never depend on the process environment.
 
 pub use crate::schedule::Schedule;
+use crate::text::config_duration as format_duration;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -403,22 +404,6 @@ pub fn parse_local_time(value: &str) -> Option<jiff::civil::Time> {
         let minute: i8 = m.parse().ok()?;
         jiff::civil::Time::new(hour, minute, 0, 0).ok()
     })
-}
-
-/// Renders a duration the way [`parse_duration`] reads it, for messages ("90s" → "1m30s").
-fn format_duration(d: Duration) -> String {
-    let mut secs = d.as_secs();
-    if secs == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            out.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------

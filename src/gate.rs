@@ -61,6 +61,7 @@
 //! evidence says so.
 
 use crate::config::{MetricSpec, MissingData, ScaleDown, Scenario};
+use crate::text::{config_duration as format_duration, utc_minute, zoned_minute};
 use jiff::civil::Time;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
@@ -470,7 +471,7 @@ pub fn decide(
         "deadline {} {} falls at {} ({})",
         sd.deadline.strftime("%H:%M"),
         scenario.timezone_name,
-        local_minute(&scenario.timezone, deadline),
+        zoned_minute(&scenario.timezone, deadline),
         utc_minute(deadline)
     );
 
@@ -544,7 +545,7 @@ pub fn decide(
                 "deadline: {} {} passed at {} ({}); scaling down regardless of metrics{still}",
                 sd.deadline.strftime("%H:%M"),
                 scenario.timezone_name,
-                local_minute(&scenario.timezone, deadline),
+                zoned_minute(&scenario.timezone, deadline),
                 utc_minute(deadline)
             ),
         )
@@ -604,7 +605,7 @@ pub fn decide(
             now,
             scaled_up_at,
             deadline,
-            deadline_local: local_minute(&scenario.timezone, deadline),
+            deadline_local: zoned_minute(&scenario.timezone, deadline),
             min_hold_until,
             quiet_for: format_duration(sd.quiet_for),
             missing_data: missing_data_str(sd.missing_data).to_string(),
@@ -700,34 +701,6 @@ fn missing_data_str(m: MissingData) -> &'static str {
         MissingData::Busy => "busy",
         MissingData::Quiet => "quiet",
     }
-}
-
-/// `2026-11-25T22:41Z`: minutes are what a reader compares with a dashboard.
-fn utc_minute(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%MZ").to_string()
-}
-
-/// `2026-11-26T07:30+09:00` on the scenario's clock.
-fn local_minute(tz: &TimeZone, t: Timestamp) -> String {
-    t.to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%dT%H:%M%:z")
-        .to_string()
-}
-
-/// `15m`, `1h30m`: the config's own duration spelling.
-fn format_duration(d: Duration) -> String {
-    let mut rest = d.as_secs();
-    if rest == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
 }
 
 fn secs(d: Duration) -> i64 {
@@ -1141,7 +1114,7 @@ timezone = "Asia/Tokyo"
         );
         assert_eq!(d, ts("2026-11-25T22:30:00Z"));
         assert_eq!(
-            local_minute(&zone("Asia/Tokyo"), d),
+            zoned_minute(&zone("Asia/Tokyo"), d),
             "2026-11-26T07:30+09:00"
         );
     }
@@ -1171,7 +1144,7 @@ timezone = "Asia/Tokyo"
         let up = ts("2026-03-08T03:00:00Z");
         let d = deadline_instant(&ny, jiff::civil::time(7, 30, 0, 0), up);
         assert_eq!(d, ts("2026-03-08T11:30:00Z")); // 07:30 EDT
-        assert_eq!(local_minute(&ny, d), "2026-03-08T07:30-04:00");
+        assert_eq!(zoned_minute(&ny, d), "2026-03-08T07:30-04:00");
         assert_eq!(d.duration_since(up), SignedDuration::from_mins(8 * 60 + 30));
 
         // Berlin, 2026-03-29: 02:00 CET → 03:00 CEST.
@@ -1181,7 +1154,7 @@ timezone = "Asia/Tokyo"
             jiff::civil::time(6, 0, 0, 0),
             ts("2026-03-28T21:00:00Z"),
         );
-        assert_eq!(local_minute(&berlin, d), "2026-03-29T06:00+02:00");
+        assert_eq!(zoned_minute(&berlin, d), "2026-03-29T06:00+02:00");
     }
 
     #[test]
@@ -1194,7 +1167,7 @@ timezone = "Asia/Tokyo"
             ts("2026-03-08T03:00:00Z"),
         );
         assert_eq!(d, ts("2026-03-08T07:30:00Z"));
-        assert_eq!(local_minute(&ny, d), "2026-03-08T03:30-04:00");
+        assert_eq!(zoned_minute(&ny, d), "2026-03-08T03:30-04:00");
     }
 
     #[test]
@@ -1203,7 +1176,7 @@ timezone = "Asia/Tokyo"
         let ny = zone("America/New_York");
         let up = ts("2026-11-01T02:00:00Z");
         let d = deadline_instant(&ny, jiff::civil::time(7, 30, 0, 0), up);
-        assert_eq!(local_minute(&ny, d), "2026-11-01T07:30-05:00");
+        assert_eq!(zoned_minute(&ny, d), "2026-11-01T07:30-05:00");
         assert_eq!(
             d.duration_since(up),
             SignedDuration::from_mins(10 * 60 + 30)
@@ -1216,11 +1189,11 @@ timezone = "Asia/Tokyo"
         let deadline = jiff::civil::time(1, 30, 0, 0);
         // Scale-up before both 01:30s: the earlier one (EDT).
         let d = deadline_instant(&ny, deadline, ts("2026-11-01T02:00:00Z"));
-        assert_eq!(local_minute(&ny, d), "2026-11-01T01:30-04:00");
+        assert_eq!(zoned_minute(&ny, d), "2026-11-01T01:30-04:00");
         // Scale-up at 01:10 EST, between them: the later one (EST), 20 minutes later.
         let up = ts("2026-11-01T06:10:00Z");
         let d = deadline_instant(&ny, deadline, up);
-        assert_eq!(local_minute(&ny, d), "2026-11-01T01:30-05:00");
+        assert_eq!(zoned_minute(&ny, d), "2026-11-01T01:30-05:00");
         assert_eq!(d.duration_since(up), SignedDuration::from_mins(20));
     }
 

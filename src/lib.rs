@@ -19,5 +19,6 @@ pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod template;
+pub mod text;
 
 pub use domain::{Action, Outcome, Response, Step};

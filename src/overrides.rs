@@ -15,6 +15,7 @@
 
 use crate::config::Scenario;
 use crate::domain::Step;
+pub use crate::text::local_minute;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -55,13 +56,6 @@ impl Pause {
         }
         text
     }
-}
-
-/// `2026-11-26 10:00` on the scenario's clock.
-pub fn local_minute(tz: &TimeZone, at: Timestamp) -> String {
-    at.to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 /// Where the scenario's open run is, as far as the overrides care.

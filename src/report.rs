@@ -17,6 +17,8 @@
 
 use crate::domain::{Action, Outcome, Step};
 use crate::history::{EventRecord, RunRecord, RunStatus};
+pub use crate::text::human_duration;
+use crate::text::{hh_mm, one_line};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -504,35 +506,12 @@ fn action_line(a: &Action) -> String {
     )
 }
 
-/// `45s`, `12m`, `9h30m`, `2d03h`.
-pub fn human_duration(d: SignedDuration) -> String {
-    let secs = d.as_secs().max(0);
-    let (days, hours, mins) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    if days > 0 {
-        format!("{days}d{hours:02}h")
-    } else if hours > 0 {
-        format!("{hours}h{mins:02}m")
-    } else if mins > 0 {
-        format!("{mins}m")
-    } else {
-        format!("{secs}s")
-    }
-}
-
 fn zone_name(tz: &TimeZone) -> String {
     tz.iana_name().unwrap_or("local").to_string()
 }
 
 fn chars(s: &str) -> usize {
     s.chars().count()
-}
-
-/// Recorded text on one terminal line: control characters (newlines, tabs, ANSI escapes) become
-/// spaces.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 fn pad(s: &str, width: usize) -> String {
@@ -1011,16 +990,6 @@ impl TimeAxis {
     }
 }
 
-fn clock(t: Timestamp, zone: Option<&TimeZone>) -> String {
-    match zone {
-        Some(tz) => t
-            .to_zoned_datetime(tz.clone())
-            .strftime("%H:%M")
-            .to_string(),
-        None => t.strftime("%H:%M").to_string(),
-    }
-}
-
 fn clock_full(t: Timestamp, zone: Option<&TimeZone>) -> String {
     match zone {
         Some(tz) => format!(
@@ -1404,7 +1373,7 @@ fn write_time_axis(
             px(top),
             px(bottom),
             px(bottom + 14.0),
-            clock(t, zone)
+            hh_mm(t, zone)
         )?;
     }
     writeln!(out, "</g>")
@@ -1462,7 +1431,7 @@ fn write_timeline_chart(
             px(bottom),
             px(x - 4.0),
             px(LANE_TOP - 10.0),
-            clock(d, night.zone)
+            hh_mm(d, night.zone)
         )?;
     }
     let mut labelled_in_lane = [0usize; 4];
@@ -1481,7 +1450,7 @@ fn write_timeline_chart(
             class,
             px(x),
             px(y),
-            clock(m.at, night.zone),
+            hh_mm(m.at, night.zone),
             esc(&m.label),
             esc(&m.detail)
         )?;
@@ -1501,7 +1470,7 @@ fn write_timeline_chart(
                     "start"
                 },
                 esc(&m.label),
-                clock(m.at, night.zone)
+                hh_mm(m.at, night.zone)
             )?;
         }
     }
@@ -1566,8 +1535,8 @@ fn write_metric_chart(
             px((x1 - x0).max(1.0)),
             px(BOTTOM - TOP),
             esc(&quiet_for),
-            clock(from, zone),
-            clock(to, zone)
+            hh_mm(from, zone),
+            hh_mm(to, zone)
         )?;
         writeln!(
             out,
@@ -1604,7 +1573,7 @@ fn write_metric_chart(
             px(TOP),
             px(BOTTOM),
             if *decided { "scale-down decided" } else { "check" },
-            clock(*at, zone)
+            hh_mm(*at, zone)
         )?;
     }
     if let Some(hold) = deciding
@@ -1617,7 +1586,7 @@ fn write_metric_chart(
             px(axis.x(hold)),
             px(TOP),
             px(BOTTOM),
-            clock(hold, zone)
+            hh_mm(hold, zone)
         )?;
     }
     // The series: a line through consecutive values, a dot per period coloured by its state.
@@ -1673,7 +1642,7 @@ fn write_metric_chart(
             state,
             px(axis.x(*t)),
             px(cy),
-            clock(*t, zone),
+            hh_mm(*t, zone),
             esc(&text),
             state
         )?;
@@ -1701,7 +1670,7 @@ fn write_metric_chart(
             let x = axis.x(d);
             let local = deciding
                 .and_then(|g| g.deadline_local.clone())
-                .unwrap_or_else(|| clock(d, zone));
+                .unwrap_or_else(|| hh_mm(d, zone));
             writeln!(
                 out,
                 "<line class=\"deadline\" x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\"><title>deadline {3}</title></line>",

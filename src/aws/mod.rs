@@ -162,24 +162,13 @@ where
             if d.is_timeout() {
                 "timed out connecting".to_string()
             } else if d.is_io() {
-                format!("could not connect ({})", source_chain(err))
+                format!("could not connect ({})", crate::text::error_chain(err))
             } else {
-                format!("request failed ({})", source_chain(err))
+                format!("request failed ({})", crate::text::error_chain(err))
             }
         }
-        other => source_chain(other),
+        other => crate::text::error_chain(other),
     }
-}
-
-fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

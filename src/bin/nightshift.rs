@@ -11,6 +11,7 @@ use nightshift::config::{self, Config};
 use nightshift::history::{HistoryStore, RunStatus, StoreError};
 use nightshift::overrides::{self, Pause};
 use nightshift::report::{self, HistoryPage, Night};
+use nightshift::text::error_chain;
 use nightshift::{migrations, Outcome, Step};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -883,21 +884,6 @@ fn explain(e: StoreError) -> anyhow::Error {
         // MissingTable already says to run `nightshift migrate`.
         other => anyhow!(other),
     }
-}
-
-/// An error and its sources, each once, joined by ": ".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// Which endpoint setting sent a DynamoDB request where nothing answered.

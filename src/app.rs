@@ -259,6 +259,7 @@ impl App {
             step: Some(step),
             actions: Vec::new(),
             reason: String::new(),
+            detail: String::new(),
             key: Some(key.clone()),
         };
         let lease = match claim {
@@ -360,6 +361,7 @@ impl App {
             kind: kind.to_string(),
             outcome: response.outcome,
             reason: response.reason.clone(),
+            detail: response.detail.clone(),
             actions: response.actions.clone(),
             received_at: now,
             finished_at: now,
@@ -499,6 +501,7 @@ impl App {
             kind: kind.to_string(),
             outcome,
             reason: reason.clone(),
+            detail: String::new(),
             actions: Vec::new(),
             received_at: inv.now,
             finished_at: inv.now,
@@ -515,6 +518,7 @@ impl App {
             step,
             actions: Vec::new(),
             reason,
+            detail: String::new(),
             key: Some(key),
         })
     }
@@ -1041,11 +1045,12 @@ impl App {
                     Vetted::Allowed(call) => call,
                     Vetted::Refused(violation) => {
                         tracing::error!(scenario = %ctx.scenario.name, run, "{violation}");
-                        out.actions.push(
-                            violation
-                                .call
-                                .action(format!("refused: {} ({})", violation.why, violation.rule)),
-                        );
+                        out.actions.push(violation.call.action(
+                            crate::domain::ActionResult::Refused {
+                                why: violation.why.to_string(),
+                                rule: violation.rule.to_string(),
+                            },
+                        ));
                         out.refused.push(violation);
                         continue;
                     }

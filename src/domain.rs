@@ -97,8 +97,132 @@ pub struct Action {
     pub resource: String,
     /// Human-readable summary of the change, e.g. `desiredCount 2 -> 10`.
     pub detail: String,
-    /// `ok`, `dry-run`, or the error the call returned.
-    pub result: String,
+    /// What became of it; on the wire `ok`, `ok: <why it was already done>`, `dry-run`,
+    /// `refused: <why> (<rule>)` or `error: <code>: <message>`.
+    pub result: ActionResult,
+}
+
+/// What became of one call. Serialized as the one string older records hold (see [`Action`]), so
+/// every record ever written reads back as the same variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionResult {
+    /// The service accepted the call.
+    Done,
+    /// The effect was already in place (a retry finding its reader created): as good as done.
+    AlreadyDone { why: String },
+    /// `NIGHTSHIFT_DRY_RUN=1`: recorded, not sent.
+    DryRun,
+    /// The safety check refused the call before it was sent (a nightshift bug to report).
+    Refused { why: String, rule: String },
+    /// The service refused or failed it; `code` is its error code when it sent one.
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
+}
+
+impl ActionResult {
+    /// Done, or found already done: the effect is in place.
+    pub fn is_done(&self) -> bool {
+        matches!(self, ActionResult::Done | ActionResult::AlreadyDone { .. })
+    }
+
+    /// Refused or failed: the effect is not in place and something needs a look.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            ActionResult::Refused { .. } | ActionResult::Failed { .. }
+        )
+    }
+
+    /// `done`, `already-done`, `dry-run`, `refused`, `failed`: the status views print.
+    pub fn status(&self) -> &'static str {
+        match self {
+            ActionResult::Done => "done",
+            ActionResult::AlreadyDone { .. } => "already-done",
+            ActionResult::DryRun => "dry-run",
+            ActionResult::Refused { .. } => "refused",
+            ActionResult::Failed { .. } => "failed",
+        }
+    }
+
+    /// Reads the recorded string back; text no variant wrote reads as a failure.
+    pub fn parse(text: &str) -> ActionResult {
+        if text == "ok" {
+            return ActionResult::Done;
+        }
+        if text == "dry-run" {
+            return ActionResult::DryRun;
+        }
+        if let Some(why) = text.strip_prefix("ok: ") {
+            return ActionResult::AlreadyDone {
+                why: why.to_string(),
+            };
+        }
+        if let Some(rest) = text.strip_prefix("refused: ") {
+            if let Some((why, rule)) = rest.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) {
+                return ActionResult::Refused {
+                    why: why.to_string(),
+                    rule: rule.to_string(),
+                };
+            }
+            return ActionResult::Refused {
+                why: rest.to_string(),
+                rule: String::new(),
+            };
+        }
+        let message = text.strip_prefix("error: ").unwrap_or(text);
+        // `Code: message` when the service sent a code (an identifier, no spaces).
+        let code = message
+            .split_once(':')
+            .map(|(code, _)| code)
+            .filter(|c| {
+                !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '.')
+            })
+            .map(str::to_string);
+        ActionResult::Failed {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ActionResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionResult::Done => f.write_str("ok"),
+            ActionResult::AlreadyDone { why } => write!(f, "ok: {why}"),
+            ActionResult::DryRun => f.write_str("dry-run"),
+            ActionResult::Refused { why, rule } if rule.is_empty() => write!(f, "refused: {why}"),
+            ActionResult::Refused { why, rule } => write!(f, "refused: {why} ({rule})"),
+            ActionResult::Failed { message, .. } => write!(f, "error: {message}"),
+        }
+    }
+}
+
+impl Serialize for ActionResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionResult {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(ActionResult::parse(&text))
+    }
+}
+
+impl From<&str> for ActionResult {
+    fn from(text: &str) -> Self {
+        ActionResult::parse(text)
+    }
+}
+
+impl PartialEq<&str> for ActionResult {
+    fn eq(&self, other: &&str) -> bool {
+        ActionResult::parse(other) == *self
+    }
 }
 
 /// The response of one invocation (product.md, "Response"); also what `nightshift invoke` prints.
@@ -109,7 +233,11 @@ pub struct Response {
     pub run: Option<String>,
     pub step: Option<Step>,
     pub actions: Vec<Action>,
+    /// One line, at most about 80 characters: what happened and why, for logs and tables.
     pub reason: String,
+    /// The full explanation behind `reason` (every call, wait, drift and rule), when it says more.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
     /// The dedup key this event was handled under (absent when it was rejected before one was known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -125,7 +253,17 @@ impl Response {
             step: None,
             actions: Vec::new(),
             reason: reason.into(),
+            detail: String::new(),
             key: None,
+        }
+    }
+
+    /// The full explanation: `detail` when there is one, else `reason`.
+    pub fn explanation(&self) -> &str {
+        if self.detail.is_empty() {
+            &self.reason
+        } else {
+            &self.detail
         }
     }
 }
@@ -143,6 +281,44 @@ mod tests {
         }
         let err = "scale_up".parse::<Step>().unwrap_err();
         assert!(err.to_string().contains("\"scale-up\""), "{err}");
+    }
+
+    #[test]
+    fn action_results_read_back_as_the_variant_that_wrote_them() {
+        let results = [
+            ActionResult::Done,
+            ActionResult::AlreadyDone {
+                why: "already exists".into(),
+            },
+            ActionResult::DryRun,
+            ActionResult::Refused {
+                why: "would delete the writer".into(),
+                rule: "never-delete-writer".into(),
+            },
+            ActionResult::Failed {
+                code: Some("InsufficientDBInstanceCapacity".into()),
+                message: "InsufficientDBInstanceCapacity: no db.r6g.large in ap-northeast-1a"
+                    .into(),
+            },
+            ActionResult::Failed {
+                code: None,
+                message: "dispatch failure: connection refused".into(),
+            },
+        ];
+        for result in results {
+            let json = serde_json::to_string(&result).unwrap();
+            let back: ActionResult = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, result, "{json}");
+        }
+        assert_eq!(
+            serde_json::to_string(&ActionResult::Done).unwrap(),
+            "\"ok\""
+        );
+        let already = ActionResult::parse("ok: already exists");
+        assert!(already.is_done() && !already.is_failure());
+        assert_eq!(already.status(), "already-done");
+        assert!(ActionResult::parse("error: boom").is_failure());
+        assert!(!ActionResult::DryRun.is_done() && !ActionResult::DryRun.is_failure());
     }
 
     #[test]

@@ -153,11 +153,16 @@ pub struct EventRecord {
     /// `unparsed` for a rejected payload.
     pub kind: String,
     pub outcome: Outcome,
+    /// The short reason (one line, about 80 characters at most), as the response said it.
     pub reason: String,
+    /// The full explanation behind it, when it says more (`show` prints it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
     pub actions: Vec<Action>,
     pub received_at: Timestamp,
     pub finished_at: Timestamp,
-    /// Decision evidence (metric values, thresholds, the rule that fired), as JSON.
+    /// Decision evidence (metric values, thresholds, the rule that fired): a
+    /// [`crate::evidence::StepEvidence`] as JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<serde_json::Value>,
     pub payload_hash: Option<String>,

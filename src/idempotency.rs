@@ -598,6 +598,7 @@ mod tests {
             step: Some(Step::ScaleUp),
             actions: vec![],
             reason: "test".into(),
+            detail: String::new(),
             key: Some("evt-1".into()),
         }
     }

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod event;
+pub mod evidence;
 pub mod gate;
 pub mod history;
 pub mod iam;
@@ -21,4 +22,4 @@ pub mod schedule;
 pub mod template;
 pub mod text;
 
-pub use domain::{Action, Outcome, Response, Step};
+pub use domain::{Action, ActionResult, Outcome, Response, Step};

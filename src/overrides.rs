@@ -84,7 +84,7 @@ pub struct StepFacts<'a> {
 }
 
 /// Which override skipped a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipRule {
     Paused,

@@ -106,7 +106,11 @@ pub struct EventView {
     /// `step-command`, `ecs-task-state-change`, `batch-job-state-change`, `unparsed`.
     pub kind: String,
     pub outcome: Outcome,
+    /// The short reason.
     pub reason: String,
+    /// The full explanation, when it says more than the short reason.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
     pub actions: Vec<Action>,
     pub received_at: Timestamp,
     pub finished_at: Timestamp,
@@ -124,6 +128,7 @@ impl From<&EventRecord> for EventView {
             kind: e.kind.clone(),
             outcome: e.outcome,
             reason: e.reason.clone(),
+            detail: e.detail.clone(),
             actions: e.actions.clone(),
             received_at: e.received_at,
             finished_at: e.finished_at,
@@ -143,6 +148,7 @@ impl EventView {
             kind: self.kind.clone(),
             outcome: self.outcome,
             reason: self.reason.clone(),
+            detail: self.detail.clone(),
             actions: self.actions.clone(),
             received_at: self.received_at,
             finished_at: self.finished_at,
@@ -502,7 +508,7 @@ fn action_line(a: &Action) -> String {
         one_line(&a.call),
         one_line(&a.resource),
         one_line(&a.detail),
-        one_line(&a.result)
+        one_line(&a.result.to_string())
     )
 }
 
@@ -1869,6 +1875,7 @@ mod tests {
             kind: kind.into(),
             outcome,
             reason,
+            detail: String::new(),
             actions,
             received_at: at,
             finished_at: at + SignedDuration::from_millis(1850),

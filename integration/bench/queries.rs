@@ -82,6 +82,7 @@ fn events_of(scenario: &str, id: &str, opened: Timestamp, closed: bool) -> Vec<E
             kind: "step-command".into(),
             outcome: Outcome::Acted,
             reason: format!("{step} of {scenario} at {at}"),
+            detail: String::new(),
             actions: Vec::new(),
             received_at: at,
             finished_at: at,

@@ -445,6 +445,7 @@ fn response(key: u8) -> Response {
         step: Some(Step::ScaleUp),
         actions: vec![],
         reason: "model".into(),
+        detail: String::new(),
         key: Some(format!("k{key}")),
     }
 }

@@ -112,6 +112,7 @@ fn result(reason: &str) -> Response {
         step: Some(Step::ScaleDown),
         actions: vec![],
         reason: reason.into(),
+        detail: String::new(),
         key: Some("k".into()),
     }
 }

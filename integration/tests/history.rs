@@ -38,6 +38,7 @@ fn event(scenario: &str, run: &str, step: Step, at: jiff::Timestamp) -> EventRec
         kind: "step-command".into(),
         outcome: Outcome::Acted,
         reason: format!("{step} at {at}"),
+        detail: String::new(),
         actions: vec![],
         received_at: at,
         finished_at: at,

@@ -704,7 +704,11 @@ async fn a_reissued_create_answers_already_exists_and_changes_nothing() {
     let again = clients.execute(&create, false).await;
     assert!(again.error.is_none(), "{again:?}");
     assert!(
-        again.action.result.starts_with("ok: already exists"),
+        again
+            .action
+            .result
+            .to_string()
+            .starts_with("ok: already exists"),
         "{}",
         again.action.result
     );
@@ -1105,6 +1109,7 @@ async fn a_resize_spread_over_several_invocations_is_advanced_by_checks() {
         .last()
         .unwrap()
         .result
+        .to_string()
         .contains("InvalidDBClusterStateFault"));
 
     let check = handle(&app, &step("check", "c1"), "r2", "2026-11-25T13:10:00Z").await;
@@ -1434,13 +1439,16 @@ async fn quota_and_capacity_errors_are_recorded_and_the_night_goes_on_with_what_
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
     assert!(up.reason.contains("degraded"), "{}", up.reason);
     assert!(up.reason.contains("InstanceQuotaExceeded"), "{}", up.reason);
-    let results: Vec<(&str, &str)> = up
+    let results: Vec<(String, String)> = up
         .actions
         .iter()
-        .map(|a| (a.call.as_str(), a.result.as_str()))
+        .map(|a| (a.call.clone(), a.result.to_string()))
         .collect();
     assert_eq!(results.len(), 4, "{results:?}");
-    assert_eq!(results[0], ("UpdateService", "ok"));
+    assert_eq!(
+        (results[0].0.as_str(), results[0].1.as_str()),
+        ("UpdateService", "ok")
+    );
     assert!(
         results[2].1.starts_with("error: InstanceQuotaExceeded"),
         "{results:?}"

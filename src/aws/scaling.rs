@@ -13,6 +13,7 @@ use super::{classify, describe, ErrorClass, Timeouts};
 use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::Scenario;
 use crate::domain::Action;
+use crate::domain::ActionResult;
 use crate::plan::{Call, ServiceState, Snapshot};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -274,7 +275,7 @@ impl ScalingClients {
     pub async fn execute(&self, call: &Call, dry_run: bool) -> Executed {
         if dry_run {
             return Executed {
-                action: call.action("dry-run"),
+                action: call.action(ActionResult::DryRun),
                 error: None,
             };
         }
@@ -320,15 +321,18 @@ impl ScalingClients {
         };
         match result {
             Ok(Applied::Done) => Executed {
-                action: call.action("ok"),
+                action: call.action(ActionResult::Done),
                 error: None,
             },
             Ok(Applied::AlreadyDone(why)) => Executed {
-                action: call.action(format!("ok: {why}")),
+                action: call.action(ActionResult::AlreadyDone { why }),
                 error: None,
             },
             Err(error) => Executed {
-                action: call.action(format!("error: {}", error.message)),
+                action: call.action(ActionResult::Failed {
+                    code: error.code.clone(),
+                    message: error.message.clone(),
+                }),
                 error: Some(error),
             },
         }

@@ -411,6 +411,7 @@ mod tests {
             step: Some(Step::ScaleUp),
             actions: Vec::<Action>::new(),
             reason: "because".into(),
+            detail: String::new(),
             key: Some("k".into()),
         }
     }

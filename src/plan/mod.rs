@@ -204,7 +204,7 @@ impl Snapshot {
 
 /// One mutating AWS call the planner wants made. Every variant carries what it changes *from*,
 /// so the recorded action reads "desiredCount 2 -> 10", not just "10".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "PascalCase")]
 pub enum Call {
     /// Application Auto Scaling RegisterScalableTarget on `service/{cluster}/{service}`.
@@ -347,13 +347,13 @@ impl Call {
     }
 
     /// The action recording this call with `result`.
-    pub fn action(&self, result: impl Into<String>) -> Action {
+    pub fn action(&self, result: crate::domain::ActionResult) -> Action {
         Action {
             service: self.service().to_string(),
             call: self.operation().to_string(),
             resource: self.resource(),
             detail: self.detail(),
-            result: result.into(),
+            result,
         }
     }
 }
@@ -439,7 +439,7 @@ mod tests {
             desired: 10,
             from: 2,
         };
-        let action = call.action("ok");
+        let action = call.action(crate::domain::ActionResult::Done);
         assert_eq!(action.service, "ecs");
         assert_eq!(action.call, "UpdateService");
         assert_eq!(action.resource, "batch/worker");

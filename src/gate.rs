@@ -61,7 +61,7 @@
 //! evidence says so.
 
 use crate::config::{MetricSpec, MissingData, ScaleDown, Scenario};
-use crate::text::{config_duration as format_duration, utc_minute, zoned_minute};
+use crate::text::{config_duration as format_duration, cut, hh_mm, utc_minute, zoned_minute};
 use jiff::civil::Time;
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
@@ -96,6 +96,8 @@ pub struct MetricWindow {
 pub enum MetricsFetch {
     Windows(Vec<MetricWindow>),
     Failed(String),
+    /// Not read: a forced scale-down does not consult the metrics.
+    NotRead,
 }
 
 impl<E: fmt::Display> From<Result<Vec<MetricWindow>, E>> for MetricsFetch {
@@ -442,6 +444,65 @@ impl Decision {
         &self.evidence.summary
     }
 
+    /// The decision in one line of at most [`SHORT_REASON_MAX`] characters, for responses, logs
+    /// and tables (`busy: JobsRunning max 5 >= 1 at 00:09`, `quiet 15m after min_hold: scaling
+    /// down`, `deadline 07:30 reached: scaling down`); [`Decision::reason`] is the full sentence.
+    pub fn short_reason(&self, tz: &TimeZone) -> String {
+        let e = &self.evidence;
+        let text = match self.verdict {
+            Verdict::ScaleDown { rule: Rule::Forced } => {
+                "forced: scaling down without the metrics".to_string()
+            }
+            Verdict::ScaleDown {
+                rule: Rule::Deadline,
+            } => format!(
+                "deadline {} reached: scaling down",
+                hh_mm(e.deadline, Some(tz))
+            ),
+            Verdict::ScaleDown { rule: Rule::Quiet } => {
+                format!("quiet {} after min_hold: scaling down", e.quiet_for)
+            }
+            Verdict::Defer { .. } => {
+                let busy: Vec<&MetricVerdict> =
+                    e.metrics.iter().filter(|m| !m.counts_as_quiet).collect();
+                let more = match busy.len() {
+                    0 | 1 => String::new(),
+                    n => format!(" (+{} more)", n - 1),
+                };
+                if e.fetch_error.is_some() {
+                    format!(
+                        "metrics unreadable: holding until deadline {}",
+                        hh_mm(e.deadline, Some(tz))
+                    )
+                } else if let Some(m) = busy.first() {
+                    let name = short_metric_name(&m.metric);
+                    match (m.verdict, m.worst) {
+                        (MetricState::Busy, Some(w)) => format!(
+                            "busy: {name} {} {} >= {} at {}{more}",
+                            short_stat(&m.stat),
+                            w.value,
+                            m.below,
+                            hh_mm(w.at, Some(tz))
+                        ),
+                        _ => format!("busy: {name} has no datapoints (missing_data = busy){more}"),
+                    }
+                } else if e.now < e.min_hold_until {
+                    format!(
+                        "quiet, but min_hold runs until {}",
+                        hh_mm(e.min_hold_until, Some(tz))
+                    )
+                } else {
+                    format!(
+                        "not yet quiet for {}; deadline {}",
+                        e.quiet_for,
+                        hh_mm(e.deadline, Some(tz))
+                    )
+                }
+            }
+        };
+        cut(&text, SHORT_REASON_MAX)
+    }
+
     /// The evidence as JSON, for `EventRecord::evidence`.
     pub fn evidence_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.evidence).unwrap_or_else(
@@ -498,6 +559,7 @@ pub fn decide(
             (verdicts, None)
         }
         MetricsFetch::Failed(error) => (Vec::new(), Some(error.clone())),
+        MetricsFetch::NotRead => (Vec::new(), None),
     };
 
     let fallback = match &fetch_error {
@@ -506,6 +568,7 @@ pub fn decide(
              whatever missing_data says), so only the deadline or force scales down"
                 .to_string(),
         ),
+        None if matches!(fetched, MetricsFetch::NotRead) => None,
         None if metrics
             .iter()
             .all(|m| m.periods.iter().all(|p| p.value.is_none())) =>
@@ -681,6 +744,27 @@ fn quiet_part(m: &MetricVerdict) -> String {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
+
+/// The longest short reason: one line of a table or a log.
+pub const SHORT_REASON_MAX: usize = 80;
+
+/// `JobsRunning` of `Batch/JobsRunning{Job=nightly}`.
+fn short_metric_name(label: &str) -> &str {
+    let no_dims = label.split('{').next().unwrap_or(label);
+    no_dims.rsplit('/').next().unwrap_or(no_dims)
+}
+
+/// `max` for `Maximum`: the statistic as a short reason says it.
+fn short_stat(stat: &str) -> &str {
+    match stat {
+        "Maximum" => "max",
+        "Minimum" => "min",
+        "Average" => "avg",
+        "Sum" => "sum",
+        "SampleCount" => "count",
+        other => other,
+    }
+}
 
 /// `Batch/JobsRunning{Job=nightly}`; dimensions in name order (the config keeps them sorted).
 pub fn metric_label(spec: &MetricSpec) -> String {

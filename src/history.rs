@@ -9,11 +9,10 @@
 
 use crate::domain::{Action, Outcome, Step};
 use crate::overrides::Pause;
-use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::idempotency::StoreError;
+pub use crate::ports::StoreError;
 
 /// Key builders: the single source of truth of the table's key design.
 pub mod keys {
@@ -213,88 +212,7 @@ pub struct ScenarioState {
     pub pause: Option<Pause>,
 }
 
-/// The run-history storage primitives.
-#[async_trait]
-pub trait HistoryStore: Send + Sync {
-    /// Record one handled event (in its run's partition, or the day's log when it has no run).
-    async fn record_event(&self, event: &EventRecord) -> Result<(), StoreError>;
-
-    /// Create a run and make it the scenario's open run, atomically, unless one is open.
-    async fn open_run(&self, run: &RunRecord) -> Result<OpenRun, StoreError>;
-
-    /// Close a run and clear the scenario's open-run pointer, atomically.
-    async fn close_run(
-        &self,
-        scenario: &str,
-        run: &str,
-        at: Timestamp,
-        summary: &str,
-    ) -> Result<(), StoreError>;
-
-    /// Update a run's summary line (and baseline when given).
-    async fn update_run(
-        &self,
-        scenario: &str,
-        run: &str,
-        summary: &str,
-        baseline: Option<&serde_json::Value>,
-    ) -> Result<(), StoreError>;
-
-    /// One run (GetItem).
-    async fn get_run(&self, scenario: &str, run: &str) -> Result<Option<RunRecord>, StoreError>;
-
-    /// The scenario's open run (consistent GetItem of the pointer, then GetItem of the run).
-    async fn latest_open_run(&self, scenario: &str) -> Result<Option<RunRecord>, StoreError>;
-
-    /// A scenario's runs, newest first, optionally only those from run id `since_run` on (run
-    /// ids start with the night's date, so this is "since that night"). Query on the scenario
-    /// partition, backwards.
-    async fn scenario_runs(
-        &self,
-        scenario: &str,
-        since_run: Option<&str>,
-        limit: u32,
-        cursor: Option<String>,
-    ) -> Result<Page<RunRecord>, StoreError>;
-
-    /// Runs of every scenario opened in `[from, to]`, newest first (Query on the time index,
-    /// one month partition at a time).
-    async fn runs_between(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        limit: u32,
-        cursor: Option<String>,
-    ) -> Result<Page<RunRecord>, StoreError>;
-
-    /// Every event of one run, oldest first (Query on the run's partition).
-    async fn run_events(
-        &self,
-        scenario: &str,
-        run: &str,
-        limit: u32,
-        cursor: Option<String>,
-    ) -> Result<Page<EventRecord>, StoreError>;
-
-    /// Events attached to no run on one UTC day (rejections and the like), oldest first.
-    async fn unattached_events(
-        &self,
-        day: Timestamp,
-        limit: u32,
-        cursor: Option<String>,
-    ) -> Result<Page<EventRecord>, StoreError>;
-
-    /// The scenario's state item (consistent GetItem): its open run and its pause.
-    async fn scenario_state(&self, scenario: &str) -> Result<ScenarioState, StoreError>;
-
-    /// Pause the scenario (`nightshift pause`): one UpdateItem of its state item, creating it if
-    /// needed. Returns the pause it replaced, if any.
-    async fn pause(&self, scenario: &str, pause: &Pause) -> Result<Option<Pause>, StoreError>;
-
-    /// Lift the pause (`nightshift resume`): one UpdateItem REMOVE. Returns the pause it removed
-    /// (None: the scenario was not paused, or has no state item yet).
-    async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError>;
-}
+pub use crate::ports::HistoryStore;
 
 #[cfg(test)]
 mod tests {

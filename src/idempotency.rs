@@ -17,7 +17,6 @@
 //! idempotency libraries (aws-facts.md).
 
 use crate::domain::{Response, Step};
-use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -306,58 +305,7 @@ pub enum PutResult {
     ConditionFailed(Option<Box<DedupRecord>>),
 }
 
-/// Errors of the storage primitives.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StoreError {
-    /// Throttling, timeouts, 5xx: the delivery should be retried.
-    #[error("DynamoDB is unavailable or throttling ({0}); the delivery will be retried")]
-    Transient(String),
-    /// The table does not exist.
-    #[error("DynamoDB table \"{0}\" does not exist: run `nightshift migrate --table {0}` (or set NIGHTSHIFT_TABLE to the right table)")]
-    MissingTable(String),
-    /// Access denied and other errors a retry will not fix.
-    #[error("DynamoDB refused the request: {0}")]
-    Permanent(String),
-    /// An item that does not decode: written by something else, or corrupted.
-    #[error("corrupt record in the table: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Transient(_))
-    }
-}
-
-/// Why complete or fail did not take effect.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum FinishError {
-    /// This delivery's lease was taken over: another delivery owns the step now, and this
-    /// delivery's result was not stored.
-    #[error("the lease on {id} was taken over by another delivery; this delivery's result was not stored and nothing was changed")]
-    StaleOwner { id: DedupId },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Four storage primitives; the policy above them is in [`Guard`].
-#[async_trait]
-pub trait GuardStore: Send + Sync {
-    /// One conditional write: succeeds when no record exists or the existing one is claimable
-    /// by [`GuardPolicy::is_claimable`].
-    async fn put_claim(&self, claim: &NewClaim) -> Result<PutResult, StoreError>;
-    /// A strongly consistent read (never a GSI: those are eventually consistent).
-    async fn get(&self, id: &DedupId) -> Result<Option<DedupRecord>, StoreError>;
-    /// IN_PROGRESS → COMPLETED with `result`, only if `owner` still owns the record.
-    async fn complete(
-        &self,
-        lease: &Lease,
-        result: &Response,
-        now: Timestamp,
-    ) -> Result<(), FinishError>;
-    /// IN_PROGRESS → FAILED with `error`, only if `owner` still owns the record.
-    async fn fail(&self, lease: &Lease, error: &str, now: Timestamp) -> Result<(), FinishError>;
-}
+pub use crate::ports::{FinishError, GuardStore, StoreError};
 
 /// The guard: policy over a [`GuardStore`].
 pub struct Guard<S> {
@@ -478,7 +426,7 @@ pub(crate) mod memory {
         pub lose_claim_answer: bool,
     }
 
-    #[async_trait]
+    #[async_trait::async_trait]
     impl GuardStore for MemoryStore {
         async fn put_claim(&self, claim: &NewClaim) -> Result<PutResult, StoreError> {
             let mut records = self.records.lock().unwrap();

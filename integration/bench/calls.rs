@@ -64,7 +64,7 @@ pub async fn run(bench: &Bench) {
         guard: GuardPolicy::default(),
         timeouts: Timeouts::default(),
     };
-    let app = App::with_scaling(Arc::new(config), settings, store, clients);
+    let app = App::new(Arc::new(config), settings, store, clients);
 
     // (what, payload, the invocation's clock in minutes after the night's start)
     let scale_up = scene.scheduled_step("scale-up", bench.at(0));

@@ -85,7 +85,7 @@ timezone = "Asia/Tokyo"
         &table,
         Timeouts::default(),
     );
-    let app = App::with_scaling(config.clone(), harness::settings(), store, clients);
+    let app = App::new(config.clone(), harness::settings(), store, clients);
     ScheduledNight {
         app,
         config,

@@ -143,7 +143,7 @@ timezone = "Asia/Tokyo"
             Timeouts::default(),
         );
         let config = Arc::new(config);
-        let app = App::with_scaling(config.clone(), harness::settings(), store, clients);
+        let app = App::new(config.clone(), harness::settings(), store, clients);
         Night {
             table,
             job,

@@ -7,13 +7,15 @@ use crate::support;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation, Settings};
+use nightshift::app::{App, Invocation, Settings, StepOutcome, StepRequest, StepRunner};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::idempotency::GuardPolicy;
+use nightshift::night::Why;
+use nightshift::Outcome;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,10 +104,40 @@ pub fn settings() -> Settings {
     }
 }
 
-/// The app on `table` with its own DynamoDB client (calls logged to `log`).
+/// The app on `table` with its own DynamoDB client (calls logged to `log`), whose claimed steps
+/// are recorded and scale nothing ([`RecordOnly`]): the guard's tests run the real pipeline
+/// (admission, guard, recording) and count its DynamoDB writes alone.
 pub async fn app(table: &str, log: &CallLog) -> App {
     let store = DynamoStore::new(logged_client(log).await, table, Timeouts::default());
-    App::new(Arc::new(contract_config(table)), settings(), store)
+    let scaling =
+        ScalingClients::from_sdk_config(&support::sdk_config().await, Timeouts::default());
+    App::with_steps(
+        Arc::new(contract_config(table)),
+        settings(),
+        store,
+        scaling,
+        Arc::new(RecordOnly),
+    )
+}
+
+/// A step runner that records the claimed step and makes no call at all.
+pub struct RecordOnly;
+
+#[async_trait::async_trait]
+impl StepRunner for RecordOnly {
+    async fn run(&self, req: &StepRequest<'_>) -> StepOutcome {
+        StepOutcome::new(
+            Outcome::Skipped,
+            None,
+            Why::new(
+                format!("{} of {} was recorded, nothing scaled", req.step, req.scenario.name),
+                format!(
+                    "{} for scenario \"{}\" was recorded; the guard's test runner makes no AWS scaling call",
+                    req.step, req.scenario.name
+                ),
+            ),
+        )
+    }
 }
 
 pub fn invocation(request_id: &str, now: &str) -> Invocation {

@@ -122,7 +122,7 @@ skip_dates = [{skip}]
             &self.table,
             Timeouts::default(),
         );
-        App::with_scaling(self.config.clone(), harness::settings(), store, clients)
+        App::new(self.config.clone(), harness::settings(), store, clients)
     }
 
     fn reader(&self, n: u32) -> String {

@@ -27,6 +27,7 @@ use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::history::{EventRecord, HistoryStore, RunRecord, RunStatus};
 use nightshift::plan::{reader_identifier, RunState, TAG_RUN, TAG_SCENARIO};
+use nightshift::ports::Scaling;
 use nightshift::{Action, Outcome, Response};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,7 +186,7 @@ timezone = "Asia/Tokyo"
             dry_run,
             ..harness::settings()
         };
-        App::with_scaling(self.config.clone(), settings, store, clients)
+        App::new(self.config.clone(), settings, store, clients)
     }
 
     fn reader(&self, n: u32) -> String {

@@ -1,58 +1,30 @@
 //! `nightshift plan`: what one step would call right now, against the live state, without
 //! calling it.
 //!
-//! The preview walks the run state machine of [`App`] as the step would, with the same pieces:
-//! the scenario's `STATE` item and open run (consistent GetItems), the ops overrides
-//! ([`overrides::decide`]), the metric gate ([`App::gate`], one GetMetricData), the snapshot
-//! ([`ScalingClients::snapshot`]), the planner ([`plan_for`]) and the safety check
-//! ([`safety::vet`]). It takes no lease, writes nothing to the table and makes no mutating call:
-//! every call it sends is a Describe, a Get or a List.
+//! The preview reads what the step reads (the scenario's `STATE` item and open run with
+//! consistent GetItems, the metrics when the decision depends on them), asks the same state
+//! machine ([`crate::night::decide`], through [`step::decide`]), and renders its decision: for a
+//! decision that scales, one round of the planner ([`Mode::plan`]) and the safety check
+//! ([`safety::vet`]) against a fresh snapshot. It takes no lease, writes nothing to the table and
+//! makes no mutating call: every call it sends is a Describe, a Get or a List.
 //!
 //! What it shows is the first round of the step: the calls the live state asks for now. A step
 //! that continues asynchronously (readers still creating, a resize's failover) plans its later
 //! calls from later snapshots; the preview lists those as `waiting`.
 
-use super::{plan_for, run_phase, App, Mode, StepContext};
-use crate::aws::scaling::CallError;
+use super::converge::Mode;
+use super::step::{self, night_of, run_id, Reading, StepRequest};
+use super::App;
 use crate::config::Scenario;
 use crate::domain::Step;
-use crate::history::{HistoryStore, RunRecord, StoreError};
-use crate::overrides::{self, local_minute, Pause, StepFacts};
+use crate::history::StoreError;
+use crate::night::{Decision as Decided, Keep, Kind as Decision};
+use crate::overrides::{local_minute, Pause};
 use crate::plan::safety::{self, SafetyContext, Vetted};
-use crate::plan::{self, Baseline, Call, Readiness, RunState, ScaleDownDecision};
+use crate::plan::{self, Call, Readiness};
+use crate::ports::{CallError, HistoryStore, Scaling};
 use jiff::Timestamp;
 use serde::Serialize;
-
-/// What the step would do, in one word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    /// Nothing would happen: paused, a skip date, no open run, out of order.
-    Skip,
-    /// The step would be rejected (a configured resource is missing, a corrupt run).
-    Reject,
-    /// A scale-down the gate holds: the batch is busy, or min_hold has not passed.
-    Defer,
-    /// Raise the capacity for the night.
-    ScaleUp,
-    /// A check that keeps the capacity: readiness and the resize continuation.
-    Continue,
-    /// Restore the baseline.
-    ScaleDown,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Skip => "skip",
-            Decision::Reject => "reject",
-            Decision::Defer => "defer",
-            Decision::ScaleUp => "scale-up",
-            Decision::Continue => "continue",
-            Decision::ScaleDown => "scale-down",
-        }
-    }
-}
 
 /// One call the step would make, or one the safety check would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,7 +109,7 @@ pub struct Preview {
     pub readiness: Option<Readiness>,
     /// The metric gate's evidence, when the step asks it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gate: Option<serde_json::Value>,
+    pub gate: Option<crate::gate::Evidence>,
     /// NIGHTSHIFT_DRY_RUN=1 is set: the step itself would only record these calls.
     pub dry_run: bool,
 }
@@ -147,8 +119,6 @@ pub struct Preview {
 pub enum PreviewError {
     #[error("{0}")]
     UnknownScenario(String),
-    #[error("this app was built without AWS scaling clients: nothing to read the live state with")]
-    NoScalingClients,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A read of the live state failed.
@@ -316,261 +286,113 @@ impl App {
             return Err(PreviewError::UnknownScenario(format!(
                 "unknown scenario \"{scenario}\": {} configures {}",
                 self.config.source,
-                super::quoted_list(&self.config.scenario_names())
+                super::pipeline::quoted_list(&self.config.scenario_names())
             )));
         };
-        let clients = self
-            .scaling
-            .as_ref()
-            .ok_or(PreviewError::NoScalingClients)?;
         let store = &self.store;
+        let scaling = &self.scaling;
         let force = force && step == Step::ScaleDown;
         let mut preview = Preview::new(scenario, step, force, now, self.settings.dry_run);
 
+        // Read as the step reads (without its lease), and decide as it decides.
         let state = store.scenario_state(&scenario.name).await?;
         preview.pause = state.pause.clone().map(|pause| PauseView {
             active: pause.is_active(now),
             pause,
         });
-        let open = match &state.open_run {
-            Some(id) => store.get_run(&scenario.name, id).await?,
-            None => None,
-        };
-        let run_state = match &open {
-            Some(run) => match App::run_state(run) {
-                Ok(state) => Some(state),
-                Err(result) => {
-                    preview.run = Some(run.run.clone());
-                    preview.run_note = format!("open since {}", run.opened_at);
-                    let decision = if result.failure.is_some() {
-                        Decision::Reject
-                    } else {
-                        Decision::Skip
-                    };
-                    return Ok(preview.decided(decision, result.reason));
-                }
-            },
-            None => None,
-        };
-        if let Some(run) = &open {
-            preview.run = Some(run.run.clone());
-            preview.run_note = match run_state.as_ref().and_then(|s| s.scale_down_started_at) {
-                Some(at) => format!(
-                    "open since {}, by {}; scaling down since {at}",
-                    run.opened_at, run.opened_by
-                ),
-                None => format!("open since {}, by {}", run.opened_at, run.opened_by),
-            };
-        } else {
-            preview.run_note = "no open run".into();
-        }
-
-        let verdict = overrides::decide(&StepFacts {
+        let reading = Reading::read(store, scenario, &state).await?;
+        let req = StepRequest {
+            store,
             scenario,
             step,
             force,
-            now,
-            pause: state.pause.as_ref(),
-            run: run_phase(run_state.as_ref()),
-        });
-        if let overrides::Verdict::Skip { reason, .. } = verdict {
-            return Ok(preview.decided(Decision::Skip, reason));
-        }
-
-        let ctx = StepContext {
-            store,
-            clients,
-            scenario,
             key: "nightshift-plan",
             now,
             clock: now,
             deadline: None,
+            remaining: None,
             dry_run: self.settings.dry_run,
-            pause: state.pause.clone(),
-            open_run: state.open_run.clone(),
+            guard: self.settings.guard,
         };
-        let started = run_state.as_ref().and_then(|s| s.scale_down_started_at);
-        let (run, run_state) = match (step, open, run_state) {
-            (Step::ScaleUp, None, _) => {
+        let (decided, verdict) = step::decide(&req, scaling, state.pause.as_ref(), &reading).await;
+        preview.gate = verdict.as_ref().map(|g| g.evidence.clone());
+        match &reading.run {
+            Some(run) => {
+                preview.run = Some(run.run.clone());
+                preview.run_note = match reading.run_state().and_then(|s| s.scale_down_started_at) {
+                    Some(at) => format!(
+                        "open since {}, by {}; scaling down since {at}",
+                        run.opened_at, run.opened_by
+                    ),
+                    None => format!("open since {}, by {}", run.opened_at, run.opened_by),
+                };
+            }
+            None => preview.run_note = "no open run".into(),
+        }
+
+        // Render: the decision, and for one that scales, the calls of its first round.
+        let preview = match &decided {
+            Decided::Skip { why, .. } | Decided::Reject { why } => {
+                return Ok(preview.decided(decided.kind(), why.detail.clone()))
+            }
+            Decided::DeferScaleDown { hold, .. } => {
+                return Ok(preview.decided(Decision::Defer, hold.detail.clone()))
+            }
+            Decided::ReadGate { .. } => {
+                return Ok(preview.decided(
+                    Decision::Reject,
+                    "nightshift bug: the state machine asked for the gate twice",
+                ))
+            }
+            Decided::OpenRun => {
                 let id = self.next_run_id(scenario, now).await?;
                 preview.run = Some(id.clone());
                 preview.run_note =
                     "the run this scale-up would open; its baseline is the live state read now"
                         .into();
-                return self
-                    .preview_calls(&ctx, preview, Mode::ScaleUp, &id, false)
-                    .await;
+                preview.decision = Decision::ScaleUp;
+                preview
             }
-            (_, Some(run), Some(state)) => (run, state),
-            (_, _, _) => {
-                let reason = format!(
-                    "no open run of scenario \"{}\": {}",
-                    scenario.name,
-                    if step == Step::Check {
-                        "nothing to check"
-                    } else {
-                        "a scale-down for a run that never scaled up (or is already closed) does nothing"
-                    }
-                );
-                return Ok(preview.decided(Decision::Skip, reason));
+            Decided::ConvergeUp { run } => preview.decided(
+                Decision::ScaleUp,
+                format!("re-plan against the open run {run}"),
+            ),
+            Decided::KeepCapacity { hold, .. } => preview.decided(
+                Decision::Continue,
+                format!("keep the night's capacity; scale-down: {}", hold.detail),
+            ),
+            Decided::StartScaleDown { why, .. } => {
+                preview.decided(Decision::ScaleDown, why.detail.clone())
             }
-        };
-        if let Some(at) = started {
-            if step == Step::ScaleUp {
-                return Ok(preview.decided(
-                    Decision::Skip,
-                    format!(
-                        "out of order: run {} started scaling down at {at}; a scale-up is ignored",
-                        run.run
-                    ),
-                ));
-            }
-            let preview = preview.decided(
+            Decided::ContinueScaleDown { since, .. } => preview.decided(
                 Decision::ScaleDown,
-                format!("continuing the scale-down started at {at}"),
-            );
-            return self
-                .preview_calls(
-                    &ctx,
-                    preview,
-                    Mode::ScaleDown(&run_state.baseline),
-                    &run.run,
-                    false,
-                )
-                .await;
-        }
-        match step {
-            Step::ScaleUp => {
-                let preview = preview.decided(
-                    Decision::ScaleUp,
-                    format!("re-plan against the open run {}", run.run),
-                );
-                self.preview_calls(&ctx, preview, Mode::ScaleUp, &run.run, false)
-                    .await
-            }
-            Step::Check => {
-                let (decision, evidence) = Box::pin(self.gate(&ctx, &run, false)).await;
-                preview.gate = Some(evidence);
-                self.preview_gated(&ctx, preview, decision, &run, &run_state)
-                    .await
-            }
-            Step::ScaleDown => {
-                let (decision, evidence) = Box::pin(self.gate(&ctx, &run, force)).await;
-                preview.gate = Some(evidence);
-                self.preview_gated(&ctx, preview, decision, &run, &run_state)
-                    .await
-            }
-        }
-    }
-
-    /// After the gate: scale down, or (a check) continue, or (a scale-down) defer.
-    async fn preview_gated(
-        &self,
-        ctx: &StepContext<'_>,
-        preview: Preview,
-        decision: ScaleDownDecision,
-        run: &RunRecord,
-        state: &RunState,
-    ) -> Result<Preview, PreviewError> {
-        match decision {
-            ScaleDownDecision::ScaleDown { reason } => {
-                let preview = preview.decided(Decision::ScaleDown, reason);
-                self.preview_calls(
-                    ctx,
-                    preview,
-                    Mode::ScaleDown(&state.baseline),
-                    &run.run,
-                    false,
-                )
-                .await
-            }
-            ScaleDownDecision::Hold { reason } if preview.step == Step::Check => {
-                let preview = preview.decided(
-                    Decision::Continue,
-                    format!("keep the night's capacity; scale-down: {reason}"),
-                );
-                // As the check: a rehearsed (dry-run) scale-up changed nothing to continue.
-                let mode = if state.opened_by_dry_run && !ctx.dry_run {
-                    Mode::Observe
-                } else {
-                    Mode::Continue
-                };
-                self.preview_calls(ctx, preview, mode, &run.run, true).await
-            }
-            ScaleDownDecision::Hold { reason } => {
-                Ok(preview.decided(Decision::Defer, format!("scale-down deferred: {reason}")))
-            }
-        }
-    }
-
-    /// Read the snapshot, plan one round in `mode`, vet it; `with_readiness` adds a check's
-    /// readiness.
-    async fn preview_calls(
-        &self,
-        ctx: &StepContext<'_>,
-        mut preview: Preview,
-        mode: Mode<'_>,
-        run: &str,
-        with_readiness: bool,
-    ) -> Result<Preview, PreviewError> {
-        let snapshot = ctx
-            .clients
-            .snapshot(ctx.scenario)
-            .await
-            .map_err(PreviewError::Call)?;
-        if with_readiness {
-            preview.readiness = Some(plan::readiness(ctx.scenario, &snapshot));
-        }
-        let plan = match plan_for(mode, ctx.scenario, &snapshot, run) {
-            Ok(plan) => plan,
-            Err(e) => return Ok(preview.decided(Decision::Reject, e.to_string())),
+                format!("continuing the scale-down started at {since}"),
+            ),
         };
-        if preview.step == Step::ScaleUp && preview.reason.is_empty() {
-            preview.decision = Decision::ScaleUp;
-            preview.reason = if plan.is_done() {
-                "already at the night's capacity, nothing to call".into()
-            } else {
-                "raise the capacity for the night".into()
-            };
-        }
-        let baseline: Option<&Baseline> = match mode {
-            Mode::ScaleDown(b) => Some(b),
-            _ => None,
+        let run = preview.run.clone().unwrap_or_default();
+        let baseline = reading.run_state().map(|s| &s.baseline);
+        let (mode, with_readiness) = match (&decided, baseline) {
+            (
+                Decided::KeepCapacity {
+                    keep: Keep::Observe,
+                    ..
+                },
+                _,
+            ) => (Mode::Observe, true),
+            (Decided::KeepCapacity { .. }, _) => (Mode::Continue, true),
+            (Decided::StartScaleDown { .. } | Decided::ContinueScaleDown { .. }, Some(b)) => {
+                (Mode::ScaleDown(b), false)
+            }
+            _ => (Mode::ScaleUp, false),
         };
-        let verdicts = safety::vet(
-            &plan,
-            &SafetyContext {
-                scenario: ctx.scenario,
-                run,
-                snapshot: &snapshot,
-                baseline,
-            },
-        );
-        preview.calls = verdicts
-            .iter()
-            .map(|v| match v {
-                Vetted::Allowed(call) => PreviewCall::allowed(call),
-                Vetted::Refused(violation) => PreviewCall::refused(violation),
-            })
-            .collect();
-        preview.waiting = plan.waiting;
-        preview.drift = plan.drift;
-        preview.notes = plan.notes;
-        Ok(preview)
+        preview_calls(scaling, scenario, preview, mode, &run, with_readiness).await
     }
 
     /// The id a scale-up at `now` would open: the scenario-local date, `.2`, `.3`… when taken.
     async fn next_run_id(&self, scenario: &Scenario, now: Timestamp) -> Result<String, StoreError> {
-        let night = now
-            .to_zoned_datetime(scenario.timezone.clone())
-            .date()
-            .to_string();
+        let night = night_of(scenario, now);
         for n in 1..=99 {
-            let id = if n == 1 {
-                night.clone()
-            } else {
-                format!("{night}.{n}")
-            };
+            let id = run_id(&night, n);
             if self.store.get_run(&scenario.name, &id).await?.is_none() {
                 return Ok(id);
             }
@@ -580,6 +402,57 @@ impl App {
             scenario.name
         )))
     }
+}
+
+/// Read the snapshot, plan one round in `mode`, vet it; `with_readiness` adds a check's
+/// readiness.
+async fn preview_calls(
+    scaling: &dyn Scaling,
+    scenario: &Scenario,
+    mut preview: Preview,
+    mode: Mode<'_>,
+    run: &str,
+    with_readiness: bool,
+) -> Result<Preview, PreviewError> {
+    let snapshot = scaling
+        .snapshot(scenario)
+        .await
+        .map_err(PreviewError::Call)?;
+    if with_readiness {
+        preview.readiness = Some(plan::readiness(scenario, &snapshot));
+    }
+    let plan = match mode.plan(scenario, &snapshot, run) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(preview.decided(Decision::Reject, e.to_string())),
+    };
+    if preview.step == Step::ScaleUp && preview.reason.is_empty() {
+        preview.decision = Decision::ScaleUp;
+        preview.reason = if plan.is_done() {
+            "already at the night's capacity, nothing to call".into()
+        } else {
+            "raise the capacity for the night".into()
+        };
+    }
+    let verdicts = safety::vet(
+        &plan,
+        &SafetyContext {
+            scenario,
+            run,
+            snapshot: &snapshot,
+            baseline: mode.baseline(),
+        },
+    );
+    preview.calls = verdicts
+        .iter()
+        .map(|v| match v {
+            Vetted::Allowed(call) => PreviewCall::allowed(call),
+            Vetted::Refused(violation) => PreviewCall::refused(violation),
+        })
+        .collect();
+    preview.waiting = plan.waiting;
+    preview.drift = plan.drift;
+    preview.notes = plan.notes;
+    Ok(preview)
 }
 
 #[cfg(test)]

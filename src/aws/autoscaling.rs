@@ -3,9 +3,9 @@
 //! Target tracking overrides a desired count set by UpdateService, so for the night nightshift
 //! raises the target's MinCapacity (and MaxCapacity when below) and restores both afterwards.
 
-use super::scaling::CallError;
 use super::Timeouts;
 use crate::plan::Capacity;
+use crate::ports::CallError;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
 use std::time::Duration;

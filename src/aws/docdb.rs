@@ -10,9 +10,9 @@
 //! DBInstanceAlreadyExists on a create and "not found / already being deleted" on a delete count
 //! as done.
 
-use super::scaling::{Applied, CallError};
 use super::Timeouts;
 use crate::plan::{ClusterState, InstanceState};
+use crate::ports::{Applied, CallError};
 use aws_sdk_docdb::types::{Filter, Tag};
 use aws_sdk_docdb::Client;
 use std::collections::BTreeMap;

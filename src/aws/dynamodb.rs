@@ -605,6 +605,20 @@ fn decode_cursor(text: &str) -> Result<Cursor, StoreError> {
 
 #[async_trait]
 impl HistoryStore for DynamoStore {
+    async fn acquire_scaling_lease(
+        &self,
+        scenario: &str,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<ScalingLease, StoreError> {
+        self.take_scaling_lease(scenario, owner, until, now).await
+    }
+
+    async fn release_scaling_lease(&self, scenario: &str, owner: &str) -> Result<(), StoreError> {
+        self.give_scaling_lease_back(scenario, owner).await
+    }
+
     async fn record_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         let pk = match (&event.scenario, &event.run) {
             (Some(scenario), Some(run)) => keys::run_events_pk(scenario, run),
@@ -986,7 +1000,7 @@ impl HistoryStore for DynamoStore {
 impl DynamoStore {
     /// Take the scenario's scaling lease for `owner` until `until`, unless another owner holds an
     /// unexpired one. Re-taking one's own lease extends it.
-    pub async fn acquire_scaling_lease(
+    async fn take_scaling_lease(
         &self,
         scenario: &str,
         owner: &str,
@@ -1016,7 +1030,7 @@ impl DynamoStore {
                 Ok(state) => Ok(ScalingLease::Acquired(state.unwrap_or_default())),
                 Err(e) => {
                     // Hand the lease back rather than leave it blocking until it expires.
-                    let _ = self.release_scaling_lease(scenario, owner).await;
+                    let _ = self.give_scaling_lease_back(scenario, owner).await;
                     Err(e)
                 }
             },
@@ -1053,11 +1067,7 @@ impl DynamoStore {
     }
 
     /// Give the lease up, if `owner` still holds it.
-    pub async fn release_scaling_lease(
-        &self,
-        scenario: &str,
-        owner: &str,
-    ) -> Result<(), StoreError> {
+    async fn give_scaling_lease_back(&self, scenario: &str, owner: &str) -> Result<(), StoreError> {
         let (pk, sk) = keys::scenario_state(scenario);
         match self
             .client

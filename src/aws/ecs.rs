@@ -1,7 +1,7 @@
 //! ECS adapter: a service's counts (DescribeServices) and its desired count (UpdateService).
 
-use super::scaling::CallError;
 use super::Timeouts;
+use crate::ports::CallError;
 use aws_sdk_ecs::Client;
 use std::time::Duration;
 

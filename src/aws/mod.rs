@@ -75,6 +75,20 @@ pub async fn load_sdk_config(timeouts: &Timeouts) -> SdkConfig {
         .await
 }
 
+/// The table store and the scaling adapters of one process, from the environment's SDK config:
+/// the composition root's one call into src/aws.
+pub async fn clients_from_env(
+    table: &str,
+    timeouts: Timeouts,
+) -> (dynamodb::DynamoStore, scaling::ScalingClients) {
+    let sdk = load_sdk_config(&timeouts).await;
+    let store = dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, timeouts);
+    (
+        store,
+        scaling::ScalingClients::from_sdk_config(&sdk, timeouts),
+    )
+}
+
 /// How a failed AWS call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {

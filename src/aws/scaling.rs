@@ -12,63 +12,15 @@ use super::ecs::EcsAdapter;
 use super::{classify, describe, ErrorClass, Timeouts};
 use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::Scenario;
-use crate::domain::Action;
 use crate::domain::ActionResult;
 use crate::plan::{Call, ServiceState, Snapshot};
+pub use crate::ports::{Applied, CallError, CallErrorKind, Executed};
+use crate::ports::{Metrics, Scaling};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use std::fmt;
 use std::time::Duration;
-
-/// How a failed scaling call is handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallErrorKind {
-    /// Throttling, 5xx, timeouts, and DocumentDB's "busy right now" states
-    /// (InvalidDBInstanceState, InvalidDBClusterStateFault): retry later; the step stays open.
-    Retryable,
-    /// Quota or capacity (InstanceQuotaExceeded, InsufficientDBInstanceCapacity): record it and
-    /// go on with what the night got.
-    Degraded,
-    /// The function's role may not make this call: fail clearly, naming the action and resource.
-    AccessDenied,
-    /// The addressed resource does not exist.
-    NotFound,
-    /// Anything else a retry will not fix (e.g. an invalid instance class in the config).
-    Permanent,
-}
-
-/// A failed scaling call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallError {
-    pub kind: CallErrorKind,
-    /// API operation, e.g. `CreateDBInstance`.
-    pub operation: &'static str,
-    /// The IAM action(s) the call needs, e.g. `rds:CreateDBInstance`.
-    pub iam_action: &'static str,
-    /// What it addressed, for humans.
-    pub resource: String,
-    /// The service's error code, when it sent one.
-    pub code: Option<String>,
-    /// Code and message, or the transport failure.
-    pub message: String,
-}
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            CallErrorKind::AccessDenied => write!(
-                f,
-                "{} on {} was denied ({}): the function's role lacks {} on {}; grant it (`nightshift iam-policy` prints the policy) and re-send the event",
-                self.operation, self.resource, self.message, self.iam_action, self.resource
-            ),
-            _ => write!(f, "{} on {}: {}", self.operation, self.resource, self.message),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
 
 /// Error codes that mean "the cluster or instance is busy (modifying, failing over, backing
 /// up)": a later attempt can succeed.
@@ -137,21 +89,6 @@ impl CallError {
     pub fn is_retryable(&self) -> bool {
         self.kind == CallErrorKind::Retryable
     }
-}
-
-/// A write the service accepted, or found already done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    Done,
-    /// Nothing changed: the effect was already in place (why).
-    AlreadyDone(String),
-}
-
-/// One executed (or dry-run) call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Executed {
-    pub action: Action,
-    pub error: Option<CallError>,
 }
 
 /// The ECS, Application Auto Scaling and DocumentDB adapters of one process.
@@ -237,10 +174,13 @@ impl ScalingClients {
             timeouts: self.timeouts,
         }
     }
+}
 
+#[async_trait::async_trait]
+impl Scaling for ScalingClients {
     /// Read the live state of every resource the scenario configures. A resource that does not
     /// exist is left out (the planner decides what that means); a failed read is an error.
-    pub async fn snapshot(&self, scenario: &Scenario) -> Result<Snapshot, CallError> {
+    async fn snapshot(&self, scenario: &Scenario) -> Result<Snapshot, CallError> {
         let services = futures::future::try_join_all(scenario.ecs.iter().map(|t| async move {
             let counts = self.ecs.describe_service(&t.cluster, &t.service).await?;
             let Some(counts) = counts else {
@@ -272,7 +212,7 @@ impl ScalingClients {
     }
 
     /// Make one planned call (or, in dry run, only record it).
-    pub async fn execute(&self, call: &Call, dry_run: bool) -> Executed {
+    async fn execute(&self, call: &Call, dry_run: bool) -> Executed {
         if dry_run {
             return Executed {
                 action: call.action(ActionResult::DryRun),
@@ -336,6 +276,19 @@ impl ScalingClients {
                 error: Some(error),
             },
         }
+    }
+}
+
+/// The batch metrics through the CloudWatch adapter, within the same budget as the scaling calls.
+#[async_trait::async_trait]
+impl Metrics for ScalingClients {
+    async fn fetch(
+        &self,
+        metrics: &[crate::config::MetricSpec],
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> crate::gate::MetricsFetch {
+        self.metrics.fetch(metrics, from, to).await.into()
     }
 }
 

@@ -567,7 +567,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 settings.timeouts,
             );
             let scaling = ScalingClients::from_sdk_config(&sdk, settings.timeouts);
-            let app = App::with_scaling(Arc::new(cfg), settings, store, scaling);
+            let app = App::new(Arc::new(cfg), settings, store, scaling);
             let now = now_or(now);
             let preview = match app.preview(&scenario, step, force, now).await {
                 Ok(preview) => preview,

@@ -1,0 +1,389 @@
+//! The convergence loop: snapshot → plan → safety check → execute, again from a fresh snapshot
+//! while calls succeed and more is due, until nothing is left to do right now.
+//!
+//! Every mutating call goes through [`Scaling::execute`] after [`safety::vet`] allowed it: the
+//! planner proposes, the safety check disposes, the executor records.
+
+use crate::config::Scenario;
+use crate::domain::{Action, ActionResult};
+use crate::evidence::Convergence;
+use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
+use crate::plan::{self, Baseline, Call, Plan, PlanError, Snapshot};
+use crate::ports::{CallError, CallErrorKind, Scaling};
+use std::collections::BTreeSet;
+
+/// Most plan-and-execute rounds in one invocation. A resize takes four (readers, failover, old
+/// writer, confirm); on AWS the later rounds find instances busy and stop early, and a later
+/// check continues.
+pub const MAX_ROUNDS: usize = 8;
+
+/// Which planner a convergence runs.
+#[derive(Clone, Copy)]
+pub enum Mode<'a> {
+    ScaleUp,
+    /// A check continuing the asynchronous part of scale-up (resize).
+    Continue,
+    /// Read the state, plan nothing (a check of a run whose scale-up was a dry run).
+    Observe,
+    ScaleDown(&'a Baseline),
+}
+
+impl<'a> Mode<'a> {
+    /// One round's plan in this mode, from `snapshot` (the loop below and `nightshift plan`).
+    pub fn plan(
+        self,
+        scenario: &Scenario,
+        snapshot: &Snapshot,
+        run: &str,
+    ) -> Result<Plan, PlanError> {
+        Ok(match self {
+            Mode::ScaleUp => plan::plan_scale_up(scenario, snapshot, run)?,
+            Mode::Continue => plan::plan_resize_continuation(scenario, snapshot, run),
+            Mode::Observe => Plan::default(),
+            Mode::ScaleDown(b) => plan::plan_scale_down(scenario, b, snapshot, run),
+        })
+    }
+
+    pub fn baseline(self) -> Option<&'a Baseline> {
+        match self {
+            Mode::ScaleDown(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Why a convergence stopped short.
+pub enum Stopped {
+    /// A configured resource does not exist (scale-up only).
+    Plan(PlanError),
+    /// A call (read or write) failed in a way that ends the step: retryable or access denied.
+    Call(CallError),
+}
+
+/// What the convergence loop did.
+#[derive(Default)]
+pub struct Converged {
+    /// Every call made, dry-run or refused, in order.
+    pub actions: Vec<Action>,
+    /// Calls actually sent to AWS (successful or not).
+    pub made: usize,
+    /// Every call that was allowed and executed (or, in dry run, recorded).
+    pub planned: Vec<Call>,
+    /// The last plan (made from `snapshot`); its calls are empty unless the loop stopped early.
+    pub last: Plan,
+    /// Waiting, drift and notes of every round, deduplicated, in order.
+    pub waiting: Vec<String>,
+    pub drift: Vec<String>,
+    pub notes: Vec<String>,
+    /// The latest snapshot read.
+    pub snapshot: Option<Snapshot>,
+    pub refused: Vec<Violation>,
+    /// Calls that failed without ending the step (quota, capacity, invalid parameters).
+    pub degraded: Vec<String>,
+    pub stopped: Option<Stopped>,
+    pub hit_round_limit: bool,
+}
+
+impl Converged {
+    /// Keep what a round's plan said. Notes are the first round's only: later rounds confirm
+    /// the calls just made, and "already at desired count 10" right after setting it would
+    /// mislead.
+    fn absorb(&mut self, plan: &Plan, first_round: bool) {
+        fn add(into: &mut Vec<String>, from: &[String]) {
+            for line in from {
+                if !into.contains(line) {
+                    into.push(line.clone());
+                }
+            }
+        }
+        add(&mut self.drift, &plan.drift);
+        if first_round {
+            add(&mut self.notes, &plan.notes);
+        }
+        // Waiting lines describe the latest state only.
+        self.waiting = plan.waiting.clone();
+    }
+
+    /// Nothing left to call or wait for, and nothing refused, failed or merely dry-run.
+    pub fn is_done(&self, dry_run: bool) -> bool {
+        self.stopped.is_none()
+            && self.refused.is_empty()
+            && self.degraded.is_empty()
+            && !self.hit_round_limit
+            && self.last.is_done()
+            && (!dry_run || self.planned.is_empty())
+    }
+
+    /// The typed evidence of what the loop did.
+    pub fn evidence(&self, dry_run: bool) -> Convergence {
+        Convergence {
+            dry_run,
+            planned: self.planned.clone(),
+            waiting: self.waiting.clone(),
+            drift: self.drift.clone(),
+            notes: self.notes.clone(),
+            refused: self.refused.iter().map(|v| v.to_string()).collect(),
+            degraded: self.degraded.clone(),
+        }
+    }
+
+    /// "3 call(s) made; waiting: …; drift: …" for the full explanation.
+    pub fn summary(&self, dry_run: bool) -> String {
+        let mut parts = Vec::new();
+        if dry_run {
+            parts.push(format!(
+                "NIGHTSHIFT_DRY_RUN=1: {} call(s) planned and recorded, none made{}",
+                self.planned.len(),
+                if self.planned.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        self.planned
+                            .iter()
+                            .map(|c| format!("{} {}", c.operation(), c.resource()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        } else if self.made > 0 {
+            parts.push(format!("{} call(s) made", self.made));
+        }
+        if !self.refused.is_empty() {
+            parts.push(format!(
+                "SAFETY CHECK refused {} call(s), a nightshift bug to report: {}",
+                self.refused.len(),
+                self.refused
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        if !self.degraded.is_empty() {
+            parts.push(format!(
+                "degraded, the night goes on with what it got: {}",
+                self.degraded.join("; ")
+            ));
+        }
+        if !self.drift.is_empty() {
+            parts.push(format!("drift left alone: {}", self.drift.join("; ")));
+        }
+        if !self.waiting.is_empty() {
+            parts.push(format!("waiting: {}", self.waiting.join("; ")));
+        }
+        if self.hit_round_limit {
+            parts.push(format!(
+                "stopped after {MAX_ROUNDS} rounds; a later check or step continues"
+            ));
+        }
+        if self.made == 0 && !dry_run && !self.notes.is_empty() {
+            parts.push(self.notes.join("; "));
+        }
+        parts.join("; ")
+    }
+
+    /// The most telling part of the loop for a short reason: a refusal, a degradation, what is
+    /// still on its way, or the calls made.
+    pub fn short(&self, dry_run: bool) -> String {
+        if !self.refused.is_empty() {
+            return format!(
+                "SAFETY CHECK refused {} call(s): a bug to report",
+                self.refused.len()
+            );
+        }
+        if dry_run {
+            return format!("dry run: {} call(s) planned, none made", self.planned.len());
+        }
+        let calls = match self.made {
+            0 => String::new(),
+            1 => "1 call".to_string(),
+            n => format!("{n} calls"),
+        };
+        let more = if let Some(first) = self.degraded.first() {
+            format!("degraded: {first}")
+        } else if let Some(first) = self.waiting.first() {
+            format!("waiting: {first}")
+        } else if !self.drift.is_empty() {
+            "drift left alone".to_string()
+        } else {
+            String::new()
+        };
+        match (calls.is_empty(), more.is_empty()) {
+            (true, _) => more,
+            (false, true) => calls,
+            (false, false) => format!("{calls}; {more}"),
+        }
+    }
+}
+
+/// The identity of a call for "do not retry it in this invocation".
+fn call_key(call: &Call) -> String {
+    format!("{} {}", call.operation(), call.resource())
+}
+
+/// Plan, check, execute; again from a fresh snapshot while calls succeed and more is due.
+/// `first` is a snapshot the step already read (a scale-up's baseline snapshot).
+pub async fn converge(
+    scaling: &dyn Scaling,
+    scenario: &Scenario,
+    run: &str,
+    mode: Mode<'_>,
+    dry_run: bool,
+    mut first: Option<Snapshot>,
+) -> Converged {
+    let mut out = Converged::default();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for round in 0..MAX_ROUNDS {
+        let snapshot = match first.take() {
+            Some(s) => s,
+            None => match scaling.snapshot(scenario).await {
+                Ok(s) => s,
+                Err(e) => {
+                    out.stopped = Some(Stopped::Call(e));
+                    return out;
+                }
+            },
+        };
+        let mut plan = match mode.plan(scenario, &snapshot, run) {
+            Ok(plan) => plan,
+            Err(e) => {
+                out.snapshot = Some(snapshot);
+                out.stopped = Some(Stopped::Plan(e));
+                return out;
+            }
+        };
+        // A call that failed without ending the step is not repeated in this invocation.
+        plan.calls.retain(|c| !failed.contains(&call_key(c)));
+        let verdicts = safety::vet(
+            &plan,
+            &SafetyContext {
+                scenario,
+                run,
+                snapshot: &snapshot,
+                baseline: mode.baseline(),
+            },
+        );
+        out.absorb(&plan, round == 0);
+        out.last = plan;
+        out.snapshot = Some(snapshot);
+        if verdicts.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for vetted in verdicts {
+            let call = match vetted {
+                Vetted::Allowed(call) => call,
+                Vetted::Refused(violation) => {
+                    tracing::error!(scenario = %scenario.name, run, "{violation}");
+                    out.actions
+                        .push(violation.call.action(ActionResult::Refused {
+                            why: violation.why.to_string(),
+                            rule: violation.rule.to_string(),
+                        }));
+                    out.refused.push(violation);
+                    continue;
+                }
+            };
+            let executed = scaling.execute(&call, dry_run).await;
+            out.actions.push(executed.action);
+            if !dry_run {
+                out.made += 1;
+            }
+            match executed.error {
+                None => progressed = true,
+                Some(e) => match e.kind {
+                    CallErrorKind::Retryable | CallErrorKind::AccessDenied => {
+                        out.planned.push(call);
+                        out.stopped = Some(Stopped::Call(e));
+                        return out;
+                    }
+                    CallErrorKind::Degraded
+                    | CallErrorKind::NotFound
+                    | CallErrorKind::Permanent => {
+                        out.degraded.push(e.to_string());
+                        failed.insert(call_key(&call));
+                    }
+                },
+            }
+            out.planned.push(call);
+        }
+        if dry_run || !progressed || !out.refused.is_empty() {
+            break;
+        }
+        if round + 1 == MAX_ROUNDS {
+            out.hit_round_limit = true;
+        }
+    }
+    out
+}
+
+/// The non-empty parts, joined with "; ".
+pub fn join_parts<const N: usize>(parts: [String; N]) -> String {
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_convergence_is_done_only_when_nothing_is_left_failed_refused_or_merely_rehearsed() {
+        let done = Converged::default();
+        assert!(done.is_done(false));
+        let rehearsed = Converged {
+            planned: vec![Call::DeleteDbInstance {
+                cluster: "db".into(),
+                instance: "i".into(),
+            }],
+            ..Converged::default()
+        };
+        assert!(
+            !rehearsed.is_done(true),
+            "a dry run that planned calls did not restore anything"
+        );
+        assert!(rehearsed.is_done(false));
+        let degraded = Converged {
+            degraded: vec!["DeleteDBInstance on i: InvalidParameterValue".into()],
+            ..Converged::default()
+        };
+        assert!(!degraded.is_done(false));
+        let waiting = Converged {
+            last: Plan {
+                waiting: vec!["reader i is modifying".into()],
+                ..Plan::default()
+            },
+            ..Converged::default()
+        };
+        assert!(!waiting.is_done(false));
+    }
+
+    #[test]
+    fn summaries_name_the_dry_run_and_what_was_left_alone() {
+        let conv = Converged {
+            planned: vec![Call::UpdateService {
+                cluster: "b".into(),
+                service: "w".into(),
+                desired: 10,
+                from: 2,
+            }],
+            drift: vec!["b/w: desired count is 7 but nightshift set 10".into()],
+            ..Converged::default()
+        };
+        let text = conv.summary(true);
+        assert!(
+            text.starts_with("NIGHTSHIFT_DRY_RUN=1: 1 call(s) planned and recorded, none made (UpdateService b/w)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("drift left alone: b/w: desired count is 7"),
+            "{text}"
+        );
+        assert_eq!(join_parts(["a".into(), String::new(), "b".into()]), "a; b");
+    }
+}

@@ -1,0 +1,359 @@
+//! The night's state machine, as one pure function: what a step does, given what was read.
+//!
+//! ```text
+//!   read (scaling lease + STATE item, open run, [metrics])  →  decide  →  execute  →  record
+//! ```
+//!
+//! [`decide`] takes the step, the open run and its state, the ops overrides (pause, skip dates),
+//! the metric gate's verdict when it has been read, and `now`, and returns a typed [`Decision`]:
+//! skip (with why), reject, open a run, converge up, keep the capacity, defer or start or continue
+//! the scale-down. `App::handle` executes the decision (src/app/step.rs); `nightshift plan`
+//! renders the same decision without executing it (src/app/preview.rs). Neither re-derives it.
+//!
+//! The gate needs a CloudWatch read, which is only worth making when the decision depends on it:
+//! `decide` answers [`Decision::ReadGate`] then, the shell reads the metrics (none for a forced
+//! scale-down: the gate's own `forced` rule decides) and calls `decide` again with the verdict.
+//!
+//! Rules, in order (the table test in `tests.rs` walks every combination):
+//! 1. An open run without a recorded baseline is skipped; one whose baseline does not decode is
+//!    rejected (nothing can be restored from it).
+//! 2. The ops overrides ([`overrides::decide`]): a pause skips scale-ups and checks of a night
+//!    not yet scaling down, a scheduled scale-down (a forced one runs); a skip date skips the
+//!    night's scale-up.
+//! 3. A scale-up opens the night's run, or re-plans against the open one; after the scale-down
+//!    started, it is out of order and skipped.
+//! 4. A check or scale-down without an open run has nothing to act on.
+//! 5. A started scale-down is continued by every check and scale-down.
+//! 6. Otherwise the gate decides: scale down (quiet, deadline, forced), or hold — a check keeps
+//!    the capacity (and continues an asynchronous scale-up), a scale-down step is deferred.
+
+use crate::config::Scenario;
+use crate::domain::Step;
+use crate::gate;
+pub use crate::gate::SHORT_REASON_MAX;
+use crate::history::RunRecord;
+use crate::overrides::{self, Pause, RunPhase, SkipRule, StepFacts};
+use crate::plan::RunState;
+use crate::text::cut;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+#[cfg(test)]
+mod tests;
+
+/// The scenario's open run, as read under the scaling lease.
+#[derive(Debug, Clone, Copy)]
+pub enum RunFacts<'a> {
+    /// No open run (none yet tonight, or the night's run is closed).
+    None,
+    /// An open run and its decoded state (baseline, scale-down start, readiness).
+    Open {
+        run: &'a RunRecord,
+        state: &'a RunState,
+    },
+    /// An open run with no recorded baseline (not opened by a scale-up of this build).
+    NoBaseline { run: &'a RunRecord },
+    /// An open run whose recorded baseline does not decode.
+    Corrupt { run: &'a RunRecord, error: &'a str },
+}
+
+impl RunFacts<'_> {
+    /// Where the run is, as the overrides see it.
+    pub fn phase(&self) -> RunPhase {
+        match self {
+            RunFacts::None => RunPhase::NoOpenRun,
+            RunFacts::Open { state, .. } if state.scale_down_started_at.is_some() => {
+                RunPhase::ScalingDown
+            }
+            _ => RunPhase::ScalingUp,
+        }
+    }
+
+    pub fn record(&self) -> Option<&RunRecord> {
+        match self {
+            RunFacts::None => None,
+            RunFacts::Open { run, .. }
+            | RunFacts::NoBaseline { run }
+            | RunFacts::Corrupt { run, .. } => Some(run),
+        }
+    }
+}
+
+/// Everything [`decide`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub scenario: &'a Scenario,
+    pub step: Step,
+    /// `"force": true` of the command; only a scale-down honours it.
+    pub force: bool,
+    /// The night's time (the event's rehearsal `now`, else the invocation's clock).
+    pub now: Timestamp,
+    /// The scenario's stored pause, in force or not (it expires by itself).
+    pub pause: Option<&'a Pause>,
+    pub run: RunFacts<'a>,
+    /// The gate's verdict, once read; `None` until [`Decision::ReadGate`] asked for it.
+    pub gate: Option<&'a gate::Decision>,
+    /// `NIGHTSHIFT_DRY_RUN=1`.
+    pub dry_run: bool,
+}
+
+impl Facts<'_> {
+    /// The force that counts: a forced check or scale-up means nothing.
+    pub fn forced(&self) -> bool {
+        self.force && self.step == Step::ScaleDown
+    }
+}
+
+/// A reason at two levels: one line for responses, logs and tables, and the full sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Why {
+    /// At most [`SHORT_REASON_MAX`] characters, one line.
+    pub short: String,
+    /// The full explanation (`show`, JSON).
+    pub detail: String,
+}
+
+impl Why {
+    pub fn new(short: impl AsRef<str>, detail: impl Into<String>) -> Why {
+        Why {
+            short: cut(short.as_ref(), SHORT_REASON_MAX),
+            detail: detail.into(),
+        }
+    }
+
+    /// The gate's verdict as a reason.
+    pub fn of_gate(decision: &gate::Decision, scenario: &Scenario) -> Why {
+        Why::new(decision.short_reason(&scenario.timezone), decision.reason())
+    }
+}
+
+/// Which planner a check that keeps the capacity runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Keep {
+    /// Continue the asynchronous part of the scale-up (a resize's failover, its old writer).
+    Continue,
+    /// Read and report only: the run's scale-up was a dry run, and a real check must not start
+    /// what the rehearsal only recorded.
+    Observe,
+}
+
+/// What the step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing is called; `rule` names the ops override when one skipped it.
+    Skip { why: Why, rule: Option<SkipRule> },
+    /// Nothing is called, and a retry fails the same way.
+    Reject { why: Why },
+    /// The decision depends on the gate: read the metrics (not for a forced scale-down, whose
+    /// gate rule is `forced`) and decide again with its verdict.
+    ReadGate { fetch_metrics: bool },
+    /// A scale-up with no open run: record the baseline, open the night's run, converge up.
+    OpenRun,
+    /// A scale-up of the open run: re-plan against it (a retry, a second schedule).
+    ConvergeUp { run: String },
+    /// A check while the gate holds: keep the capacity, continue the scale-up, report readiness.
+    KeepCapacity { run: String, keep: Keep, hold: Why },
+    /// A scale-down step while the gate holds: nothing is called, the run stays as it is.
+    DeferScaleDown { run: String, hold: Why },
+    /// The gate says the night is over: mark the run scaling down, restore the baseline.
+    StartScaleDown {
+        run: String,
+        rule: gate::Rule,
+        why: Why,
+    },
+    /// The scale-down started earlier: go on restoring the baseline.
+    ContinueScaleDown { run: String, since: Timestamp },
+}
+
+/// The decision in one word, as `nightshift plan` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Kind {
+    /// Nothing would happen: paused, a skip date, no open run, out of order.
+    Skip,
+    /// The step would be rejected (a configured resource is missing, a corrupt run).
+    Reject,
+    /// A scale-down the gate holds: the batch is busy, or min_hold has not passed.
+    Defer,
+    /// Raise the capacity for the night.
+    ScaleUp,
+    /// A check that keeps the capacity: readiness and the resize continuation.
+    Continue,
+    /// Restore the baseline.
+    ScaleDown,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl Decision {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Decision::Skip { .. } => Kind::Skip,
+            Decision::Reject { .. } => Kind::Reject,
+            Decision::ReadGate { .. } | Decision::KeepCapacity { .. } => Kind::Continue,
+            Decision::DeferScaleDown { .. } => Kind::Defer,
+            Decision::OpenRun | Decision::ConvergeUp { .. } => Kind::ScaleUp,
+            Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. } => Kind::ScaleDown,
+        }
+    }
+
+    /// The open run the decision acts on (None: no run, or the one a scale-up would open).
+    pub fn run(&self) -> Option<&str> {
+        match self {
+            Decision::ConvergeUp { run }
+            | Decision::KeepCapacity { run, .. }
+            | Decision::DeferScaleDown { run, .. }
+            | Decision::StartScaleDown { run, .. }
+            | Decision::ContinueScaleDown { run, .. } => Some(run),
+            _ => None,
+        }
+    }
+}
+
+/// The night's state machine (see the module docs for the rules).
+pub fn decide(f: &Facts<'_>) -> Decision {
+    let scenario = &f.scenario.name;
+    // 1. An open run nothing can be restored from.
+    let open = match f.run {
+        RunFacts::NoBaseline { run } => {
+            return Decision::Skip {
+                why: Why::new(
+                    format!("run {} has no recorded baseline: nothing scaled", run.run),
+                    format!(
+                        "run {} of {} has no recorded baseline (it was not opened by a scale-up of this build): nothing is scaled for it",
+                        run.run, run.scenario
+                    ),
+                ),
+                rule: None,
+            }
+        }
+        RunFacts::Corrupt { run, error } => {
+            return Decision::Reject {
+                why: Why::new(
+                    format!("run {}: recorded baseline does not decode", run.run),
+                    format!(
+                        "run {} of {}: its recorded baseline does not decode ({error}); nothing was called",
+                        run.run, run.scenario
+                    ),
+                ),
+            }
+        }
+        RunFacts::None => None,
+        RunFacts::Open { run, state } => Some((run, state)),
+    };
+
+    // 2. The ops overrides.
+    if let overrides::Verdict::Skip { rule, reason } = overrides::decide(&StepFacts {
+        scenario: f.scenario,
+        step: f.step,
+        force: f.forced(),
+        now: f.now,
+        pause: f.pause,
+        run: f.run.phase(),
+    }) {
+        let short = match (rule, f.pause) {
+            (SkipRule::Paused, Some(pause)) => format!(
+                "paused until {}: {} skipped",
+                crate::text::local_minute(&f.scenario.timezone, pause.until),
+                f.step
+            ),
+            _ => format!(
+                "skip date {}: {} skipped",
+                f.now.to_zoned_datetime(f.scenario.timezone.clone()).date(),
+                f.step
+            ),
+        };
+        return Decision::Skip {
+            why: Why::new(short, reason),
+            rule: Some(rule),
+        };
+    }
+
+    match (f.step, open) {
+        // 3. Scale-up.
+        (Step::ScaleUp, Some((run, state))) => match state.scale_down_started_at {
+            Some(at) => Decision::Skip {
+                why: Why::new(
+                    format!("out of order: run {} is already scaling down", run.run),
+                    format!(
+                        "out of order: run {} started scaling down at {at}; this scale-up is ignored (the next scale-up opens a new run once this one closes)",
+                        run.run
+                    ),
+                ),
+                rule: None,
+            },
+            None => Decision::ConvergeUp {
+                run: run.run.clone(),
+            },
+        },
+        (Step::ScaleUp, None) => Decision::OpenRun,
+
+        // 4. Nothing to act on.
+        (Step::Check, None) => Decision::Skip {
+            why: Why::new(
+                "no open run: nothing to check",
+                format!(
+                    "no open run of scenario \"{scenario}\": nothing to check (no scale-up has run, or the night's run is already closed)"
+                ),
+            ),
+            rule: None,
+        },
+        (Step::ScaleDown, None) => Decision::Skip {
+            why: Why::new(
+                "no open run: nothing to scale down",
+                format!(
+                    "no open run of scenario \"{scenario}\": a scale-down for a run that never scaled up (or is already closed) does nothing"
+                ),
+            ),
+            rule: None,
+        },
+
+        // 5. A started scale-down goes on.
+        (_, Some((run, state))) if state.scale_down_started_at.is_some() => {
+            Decision::ContinueScaleDown {
+                run: run.run.clone(),
+                since: state.scale_down_started_at.unwrap_or(f.now),
+            }
+        }
+
+        // 6. The gate.
+        (step, Some((run, state))) => match f.gate {
+            None => Decision::ReadGate {
+                fetch_metrics: !f.forced(),
+            },
+            Some(gate) => match gate.rule() {
+                Some(rule) => Decision::StartScaleDown {
+                    run: run.run.clone(),
+                    rule,
+                    why: Why::of_gate(gate, f.scenario),
+                },
+                None if step == Step::Check => Decision::KeepCapacity {
+                    run: run.run.clone(),
+                    keep: if state.opened_by_dry_run && !f.dry_run {
+                        Keep::Observe
+                    } else {
+                        Keep::Continue
+                    },
+                    hold: Why::of_gate(gate, f.scenario),
+                },
+                None => {
+                    let hold = Why::of_gate(gate, f.scenario);
+                    Decision::DeferScaleDown {
+                        run: run.run.clone(),
+                        hold: Why::new(
+                            format!("scale-down deferred: {}", hold.short),
+                            format!("scale-down deferred: {}", hold.detail),
+                        ),
+                    }
+                }
+            },
+        },
+    }
+}

@@ -167,6 +167,17 @@ pub struct EventRecord {
     pub payload_hash: Option<String>,
 }
 
+impl EventRecord {
+    /// The full explanation: `detail` when there is one, else `reason`.
+    pub fn explanation(&self) -> &str {
+        if self.detail.is_empty() {
+            &self.reason
+        } else {
+            &self.detail
+        }
+    }
+}
+
 /// A page of results and where the next page starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {

@@ -195,7 +195,7 @@ impl ScheduledNight {
             let local = firing
                 .at
                 .to_zoned_datetime(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
-            let reason: String = first.reason.chars().take(90).collect();
+            let reason: String = first.explanation().chars().take(90).collect();
             eprintln!(
                 "{} {:<28} {:<9} {reason}",
                 local.strftime("%H:%M"),
@@ -220,8 +220,8 @@ impl ScheduledNight {
                 }
                 None => {
                     if first.outcome == Outcome::Acted
-                        && first.reason.starts_with("scale-down (")
-                        && first.reason.ends_with(" closed")
+                        && first.explanation().starts_with("scale-down (")
+                        && first.explanation().ends_with(" closed")
                     {
                         closed_by = Some(firing.clone());
                     } else {

@@ -237,30 +237,54 @@ async fn busy_metric_defers_checks_and_scale_down_then_quiet_for_quiet_for_scale
     // Busy, and min_hold (30m) not passed: deferred, the reason shows the value and threshold.
     let check = night.step("check", "c1", "2026-11-25T13:20:00Z").await;
     assert_eq!(check.outcome, Outcome::Deferred, "{check:?}");
-    assert!(check.reason.contains("JobsRunning"), "{}", check.reason);
-    assert!(check.reason.contains("was 3"), "{}", check.reason);
-    assert!(check.reason.contains("below 1"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("JobsRunning"),
+        "{}",
+        check.explanation()
+    );
+    assert!(
+        check.explanation().contains("was 3"),
+        "{}",
+        check.explanation()
+    );
+    assert!(
+        check.explanation().contains("below 1"),
+        "{}",
+        check.explanation()
+    );
 
     // A scheduled (not forced) scale-down while the batch runs: deferred, nothing called.
     night.log.clear();
     let down = night.step("scale-down", "d1", "2026-11-25T13:45:00Z").await;
     assert_eq!(down.outcome, Outcome::Deferred, "{down:?}");
     assert!(down.actions.is_empty());
-    assert!(down.reason.contains("was 3"), "{}", down.reason);
+    assert!(
+        down.explanation().contains("was 3"),
+        "{}",
+        down.explanation()
+    );
     assert!(night.mutating().is_empty(), "{:?}", night.mutating());
     assert_eq!((night.desired().await, night.instances().await), (6, 2));
 
     // Quiet since 13:40: at 14:00 the settled window 13:43-13:58 is all below 1, min_hold passed.
     let check = night.step("check", "c2", "2026-11-25T14:00:00Z").await;
     assert_eq!(check.outcome, Outcome::Acted, "{check:?}");
-    assert!(check.reason.contains("quiet"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("quiet"),
+        "{}",
+        check.explanation()
+    );
     assert_eq!((night.desired().await, night.instances().await), (2, 1));
 
     // The run is closed: a later check does nothing and says so.
     night.log.clear();
     let late = night.step("check", "c3", "2026-11-25T14:05:00Z").await;
     assert_eq!(late.outcome, Outcome::Skipped, "{late:?}");
-    assert!(late.reason.contains("no open run"), "{}", late.reason);
+    assert!(
+        late.explanation().contains("no open run"),
+        "{}",
+        late.explanation()
+    );
     assert!(night.mutating().is_empty());
 
     // `nightshift iam-policy` allows every call the night made.
@@ -309,12 +333,20 @@ async fn quiet_before_min_hold_defers_and_the_deadline_scales_down_a_busy_batch(
         .await;
     let check = night.step("check", "c1", "2026-11-25T13:20:00Z").await;
     assert_eq!(check.outcome, Outcome::Deferred, "{check:?}");
-    assert!(check.reason.contains("min_hold"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("min_hold"),
+        "{}",
+        check.explanation()
+    );
 
     // No datapoints at all after 13:25 (missing_data = busy), but past 07:30 JST = 22:30Z.
     let check = night.step("check", "c2", "2026-11-25T22:31:00Z").await;
     assert_eq!(check.outcome, Outcome::Acted, "{check:?}");
-    assert!(check.reason.contains("deadline"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("deadline"),
+        "{}",
+        check.explanation()
+    );
     assert_eq!((night.desired().await, night.instances().await), (2, 1));
 }
 
@@ -335,7 +367,11 @@ async fn completion_events_check_the_right_scenario_and_a_non_matching_one_is_sk
     );
     assert_eq!(response.step, Some(Step::Check));
     assert_eq!(response.outcome, Outcome::Deferred, "{response:?}");
-    assert!(response.reason.contains("was 2"), "{}", response.reason);
+    assert!(
+        response.explanation().contains("was 2"),
+        "{}",
+        response.explanation()
+    );
 
     let batch = include_str!("../fixtures/events/batch-job-state-change.json");
     let response = night.send(batch, "2026-11-25T13:36:00Z").await;
@@ -361,9 +397,9 @@ async fn completion_events_check_the_right_scenario_and_a_non_matching_one_is_sk
     let response = night.send(&event.to_string(), "2026-11-25T13:38:00Z").await;
     assert_eq!(response.outcome, Outcome::Skipped, "{response:?}");
     assert!(
-        response.reason.contains("no scenario"),
+        response.explanation().contains("no scenario"),
         "{}",
-        response.reason
+        response.explanation()
     );
     assert!(night.log.calls().is_empty(), "{:?}", night.log.calls());
 }
@@ -410,5 +446,9 @@ async fn get_metric_data_failing_never_scales_down_before_the_deadline_and_is_re
     // Past the deadline the night ends even though the metrics cannot be read.
     let check = night.step("check", "c2", "2026-11-25T22:31:00Z").await;
     assert_eq!(check.outcome, Outcome::Acted, "{check:?}");
-    assert!(check.reason.contains("deadline"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("deadline"),
+        "{}",
+        check.explanation()
+    );
 }

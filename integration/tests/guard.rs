@@ -43,9 +43,10 @@ async fn first_delivery_claims_and_completes_a_second_is_a_duplicate_whose_only_
     assert_eq!(second.scenario.as_deref(), Some("nightly-batch"));
     assert_eq!(second.step, Some(Step::ScaleUp));
     assert!(
-        second.reason.contains("already handled") && second.reason.contains(&first.reason),
+        second.explanation().contains("already handled")
+            && second.explanation().contains(&first.explanation()),
         "the duplicate carries the stored result: {}",
-        second.reason
+        second.explanation()
     );
     // The only call, and the only write: the conditional put, refused (HTTP 400), whose ALL_OLD
     // item served the stored result without a second read.
@@ -215,7 +216,7 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_can_no_longer_complete
     {
         Claim::Replay(record) => {
             assert_eq!(record.status, Status::Completed);
-            assert_eq!(record.result.unwrap().reason, "fresh");
+            assert_eq!(record.result.unwrap().explanation(), "fresh");
         }
         other => panic!("{other:?}"),
     }
@@ -246,9 +247,9 @@ async fn same_key_with_a_different_payload_is_rejected_and_nothing_is_acted() {
         .unwrap();
     assert_eq!(response.outcome, Outcome::Rejected, "{response:?}");
     assert!(
-        response.reason.contains("different payload"),
+        response.explanation().contains("different payload"),
         "{}",
-        response.reason
+        response.explanation()
     );
     assert!(response.actions.is_empty());
     // The failed claim, then the rejection recorded; the dedup record is untouched.
@@ -353,7 +354,7 @@ async fn a_crashed_rehearsal_is_taken_over_once_its_wall_clock_lease_expires() {
         Outcome::Skipped,
         "taken over, not in progress: {late:?}"
     );
-    assert!(late.reason.contains("was recorded"), "{late:?}");
+    assert!(late.explanation().contains("was recorded"), "{late:?}");
     let again = app.handle(payload, &redeliver(3)).await.expect("handled");
     assert_eq!(again.outcome, Outcome::Duplicate, "{again:?}");
 }

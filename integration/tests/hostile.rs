@@ -389,7 +389,13 @@ fn check_event(expect: &Value, answer: &Answer, writes: &[String]) -> Result<(),
             if r["outcome"] != want {
                 return Err(format!("outcome {} (want {want})", r["outcome"]));
             }
-            if !r["reason"].as_str().unwrap_or("").contains(fragment) {
+            // The full explanation: `detail` when the response has one, else the reason.
+            let explanation = r["detail"]
+                .as_str()
+                .filter(|d| !d.is_empty())
+                .or(r["reason"].as_str())
+                .unwrap_or("");
+            if !explanation.contains(fragment) {
                 return Err(format!("reason lacks {fragment:?}"));
             }
         }

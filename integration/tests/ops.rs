@@ -247,11 +247,15 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
     scaling.clear();
     let check = handle(&app, &step("check", "c1", false), "2026-11-25T13:20:00Z").await;
     assert_eq!(check.outcome, Outcome::Skipped, "{check:?}");
-    assert!(check.reason.starts_with(PAUSED), "{}", check.reason);
     assert!(
-        check.reason.contains("this check is skipped"),
+        check.explanation().starts_with(PAUSED),
         "{}",
-        check.reason
+        check.explanation()
+    );
+    assert!(
+        check.explanation().contains("this check is skipped"),
+        "{}",
+        check.explanation()
     );
     assert_eq!(check.run.as_deref(), Some(RUN));
     let again = handle(
@@ -261,11 +265,15 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
     )
     .await;
     assert_eq!(again.outcome, Outcome::Skipped, "{again:?}");
-    assert!(again.reason.starts_with(PAUSED), "{}", again.reason);
     assert!(
-        again.reason.contains("this scale-up is skipped"),
+        again.explanation().starts_with(PAUSED),
         "{}",
-        again.reason
+        again.explanation()
+    );
+    assert!(
+        again.explanation().contains("this scale-up is skipped"),
+        "{}",
+        again.explanation()
     );
     let scheduled = handle(
         &app,
@@ -274,11 +282,15 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
     )
     .await;
     assert_eq!(scheduled.outcome, Outcome::Skipped, "{scheduled:?}");
-    assert!(scheduled.reason.starts_with(PAUSED), "{}", scheduled.reason);
     assert!(
-        scheduled.reason.contains("\"force\": true"),
+        scheduled.explanation().starts_with(PAUSED),
         "{}",
-        scheduled.reason
+        scheduled.explanation()
+    );
+    assert!(
+        scheduled.explanation().contains("\"force\": true"),
+        "{}",
+        scheduled.explanation()
     );
     // Skipped before the snapshot: not a single scaling or metrics call.
     assert_eq!(scaling.calls(), [], "a paused step called AWS");
@@ -292,7 +304,7 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
         .collect();
     assert_eq!(skipped.len(), 3, "{events:#?}");
     for e in &skipped {
-        assert!(e.reason.starts_with(PAUSED), "{}", e.reason);
+        assert!(e.explanation().starts_with(PAUSED), "{}", e.explanation());
         let evidence = e.evidence.as_ref().expect("evidence");
         assert_eq!(evidence["override"], "paused");
         assert_eq!(evidence["pause"]["by"], "alice");
@@ -306,7 +318,11 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
     )
     .await;
     assert_eq!(forced.outcome, Outcome::Acted, "{forced:?}");
-    assert!(forced.reason.contains("closed"), "{}", forced.reason);
+    assert!(
+        forced.explanation().contains("closed"),
+        "{}",
+        forced.explanation()
+    );
     assert_eq!(world.live().await, before, "back at the baseline");
     let run = world.store().get_run(SCENARIO, RUN).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Closed);
@@ -332,10 +348,10 @@ async fn resume_lifts_the_pause_and_the_next_check_runs_again() {
     assert_eq!(check.outcome, Outcome::Skipped, "{check:?}");
     assert!(
         check
-            .reason
+            .explanation()
             .starts_with("paused until 2026-11-26T01:05:00Z"),
         "{}",
-        check.reason
+        check.explanation()
     );
 
     let out = ok(cli().args(["resume", SCENARIO]).args(at));
@@ -349,8 +365,16 @@ async fn resume_lifts_the_pause_and_the_next_check_runs_again() {
 
     let check = handle(&app, &step("check", "c2", false), "2026-11-25T13:15:00Z").await;
     assert_eq!(check.outcome, Outcome::Deferred, "{check:?}");
-    assert!(check.reason.contains("capacity ready"), "{}", check.reason);
-    assert!(!check.reason.contains("paused"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("capacity ready"),
+        "{}",
+        check.explanation()
+    );
+    assert!(
+        !check.explanation().contains("paused"),
+        "{}",
+        check.explanation()
+    );
 
     let out = ok(cli().args(["resume", SCENARIO]).args(at));
     assert_eq!(out, "scenario \"nightly\" was not paused: nothing to do\n");
@@ -382,18 +406,22 @@ async fn a_pause_expires_by_itself_once_now_passes_until() {
     let during = handle(&app, &step("check", "c1", false), "2026-11-25T13:59:59Z").await;
     assert_eq!(during.outcome, Outcome::Skipped, "{during:?}");
     assert!(
-        during.reason.starts_with(
+        during.explanation().starts_with(
             "paused until 2026-11-25T14:00:00Z (2026-11-25 23:00 Asia/Tokyo) by carol; "
         ),
         "{}",
-        during.reason
+        during.explanation()
     );
     // At `until` and after, the event's `now` is past the pause: it no longer skips anything.
     let at_end = handle(&app, &step("check", "c2", false), "2026-11-25T14:00:00Z").await;
     assert_eq!(at_end.outcome, Outcome::Deferred, "{at_end:?}");
     let later = handle(&app, &step("check", "c3", false), "2026-11-25T15:00:00Z").await;
     assert_eq!(later.outcome, Outcome::Deferred, "{later:?}");
-    assert!(!later.reason.contains("paused"), "{}", later.reason);
+    assert!(
+        !later.explanation().contains("paused"),
+        "{}",
+        later.explanation()
+    );
     let up_again = handle(
         &app,
         &step("scale-up", "up-2", false),
@@ -402,7 +430,7 @@ async fn a_pause_expires_by_itself_once_now_passes_until() {
     .await;
     assert!(
         up_again
-            .reason
+            .explanation()
             .starts_with("scale-up: run 2026-11-25 was already open"),
         "{up_again:?}"
     );
@@ -444,10 +472,10 @@ async fn a_skip_date_skips_opening_the_night_on_the_local_date_and_never_strands
     assert_eq!(skipped.outcome, Outcome::Skipped, "{skipped:?}");
     assert!(
         skipped
-            .reason
+            .explanation()
             .starts_with("skip date 2026-11-26 (2026-11-26 01:00 on the scenario's clock, Asia/Tokyo): no run is opened tonight"),
         "{}",
-        skipped.reason
+        skipped.explanation()
     );
     assert_eq!(skipped.run, None);
     assert_eq!(scaling.calls(), [], "a skipped night called AWS");
@@ -461,7 +489,7 @@ async fn a_skip_date_skips_opening_the_night_on_the_local_date_and_never_strands
     let recorded: Vec<_> = logged.iter().filter(|e| e.key == "up-skip").collect();
     assert_eq!(recorded.len(), 1, "{logged:#?}");
     assert_eq!(recorded[0].outcome, Outcome::Skipped);
-    assert_eq!(recorded[0].reason, skipped.reason);
+    assert_eq!(recorded[0].explanation(), skipped.explanation());
     assert_eq!(
         recorded[0].evidence.as_ref().unwrap()["override"],
         "skip-date"
@@ -474,7 +502,11 @@ async fn a_skip_date_skips_opening_the_night_on_the_local_date_and_never_strands
     // On the skip date, the open run's check, retried scale-up and scale-down all still run.
     let check = handle(&app, &step("check", "c1", false), "2026-11-25T16:30:00Z").await;
     assert_eq!(check.outcome, Outcome::Deferred, "{check:?}");
-    assert!(check.reason.contains("capacity ready"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("capacity ready"),
+        "{}",
+        check.explanation()
+    );
     let retried = handle(
         &app,
         &step("scale-up", "up-retry", false),
@@ -483,7 +515,7 @@ async fn a_skip_date_skips_opening_the_night_on_the_local_date_and_never_strands
     .await;
     assert!(
         retried
-            .reason
+            .explanation()
             .starts_with("scale-up: run 2026-11-25 was already open"),
         "{retried:?}"
     );
@@ -494,7 +526,11 @@ async fn a_skip_date_skips_opening_the_night_on_the_local_date_and_never_strands
     )
     .await;
     assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
-    assert!(down.reason.contains("closed"), "{}", down.reason);
+    assert!(
+        down.explanation().contains("closed"),
+        "{}",
+        down.explanation()
+    );
     assert_eq!(world.live().await, before);
 }
 

@@ -481,10 +481,10 @@ async fn a_full_up_down_cycle_restores_the_exact_baseline_and_the_history_lists_
     assert_eq!(check.outcome, Outcome::Deferred, "{check:?}");
     assert!(
         check
-            .reason
+            .explanation()
             .contains("capacity ready since 2026-11-25T13:05:00Z (300s after scale-up)"),
         "{}",
-        check.reason
+        check.explanation()
     );
     let state = RunState::from_json(world.run().await.baseline.as_ref().unwrap()).unwrap();
     assert_eq!(
@@ -500,7 +500,11 @@ async fn a_full_up_down_cycle_restores_the_exact_baseline_and_the_history_lists_
     )
     .await;
     assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
-    assert!(down.reason.contains("closed"), "{}", down.reason);
+    assert!(
+        down.explanation().contains("closed"),
+        "{}",
+        down.explanation()
+    );
     assert_eq!(world.state().await, baseline, "exactly the baseline again");
     let run = world.run().await;
     assert_eq!(run.status, RunStatus::Closed);
@@ -601,9 +605,9 @@ async fn scale_up_delivered_three_times_sequentially_creates_exactly_the_planned
     let events = world.events(RUN).await;
     assert_eq!(events.len(), 3, "three scale-ups recorded on the one run");
     assert!(
-        events[1].reason.contains("already open"),
+        events[1].explanation().contains("already open"),
         "{}",
-        events[1].reason
+        events[1].explanation()
     );
 }
 
@@ -769,7 +773,11 @@ async fn pre_existing_unmanaged_readers_are_never_deleted() {
     assert_eq!(deleted.len(), 1, "{:?}", down.actions);
     assert_eq!(deleted[0].resource, world.reader(1));
     assert_eq!(world.state().await, baseline);
-    assert!(down.reason.contains("closed"), "{}", down.reason);
+    assert!(
+        down.explanation().contains("closed"),
+        "{}",
+        down.explanation()
+    );
 }
 
 /// (operation, the cluster's writers right after it)
@@ -869,9 +877,10 @@ async fn a_failover_to_an_unmanaged_reader_during_the_night_is_left_alone() {
     assert_eq!(after.instance(&own).class, SMALL, "and is not resized");
     assert_eq!(after.ids().len(), 2, "{:?}", after.ids());
     assert!(
-        down.reason.contains(&format!("writer is {own}")) && down.reason.contains("failover"),
+        down.explanation().contains(&format!("writer is {own}"))
+            && down.explanation().contains("failover"),
         "the failover is recorded as drift: {}",
-        down.reason
+        down.explanation()
     );
     assert!(down.actions.iter().all(|a| a.resource != own));
 }
@@ -944,10 +953,10 @@ async fn a_drifted_ecs_desired_count_is_left_alone_at_scale_down_and_recorded_as
     assert_eq!(world.state().await.desired, 7, "not clobbered");
     assert_eq!(count(&mutating(&log), "UpdateService"), 0);
     assert!(
-        down.reason
+        down.explanation()
             .contains("desired count is 7 but nightshift set 10"),
         "{}",
-        down.reason
+        down.explanation()
     );
     let events = world.events(RUN).await;
     let recorded = events.last().unwrap();
@@ -1015,7 +1024,11 @@ async fn a_resize_cycle_restores_the_classes_with_exactly_one_writer_after_every
         ]
     );
     let check = handle(&app, &step("check", "c1"), "r2", "2026-11-25T13:10:00Z").await;
-    assert!(check.reason.contains("capacity ready"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("capacity ready"),
+        "{}",
+        check.explanation()
+    );
 
     let down = handle(
         &app,
@@ -1117,7 +1130,11 @@ async fn a_resize_spread_over_several_invocations_is_advanced_by_checks() {
     assert_eq!(check.outcome, Outcome::Acted, "{check:?}");
     let calls: Vec<&str> = check.actions.iter().map(|a| a.call.as_str()).collect();
     assert_eq!(calls, ["FailoverDBCluster", "ModifyDBInstance"]);
-    assert!(check.reason.contains("capacity ready"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("capacity ready"),
+        "{}",
+        check.explanation()
+    );
     let night = world.state().await;
     assert!(night.instances.iter().all(|i| i.class == BIG), "{night:?}");
     let check = handle(&app, &step("check", "c2"), "r3", "2026-11-25T13:20:00Z").await;
@@ -1146,7 +1163,11 @@ async fn dry_run_makes_zero_mutating_calls_and_records_the_plan() {
 
     let up = handle(&app, &step("scale-up", "up"), "r1", NIGHT).await;
     assert_eq!(up.outcome, Outcome::Skipped, "{up:?}");
-    assert!(up.reason.contains("NIGHTSHIFT_DRY_RUN=1"), "{}", up.reason);
+    assert!(
+        up.explanation().contains("NIGHTSHIFT_DRY_RUN=1"),
+        "{}",
+        up.explanation()
+    );
     assert!(!up.actions.is_empty());
     assert!(
         up.actions.iter().all(|a| a.result == "dry-run"),
@@ -1236,10 +1257,18 @@ async fn check_and_scale_down_without_an_open_run_are_skipped_recorded_and_call_
     let app = world.app(false, &log).await;
     let check = handle(&app, &step("check", "c"), "r1", NIGHT).await;
     assert_eq!(check.outcome, Outcome::Skipped);
-    assert!(check.reason.contains("no open run"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("no open run"),
+        "{}",
+        check.explanation()
+    );
     let down = handle(&app, &step("scale-down", "d"), "r2", NIGHT).await;
     assert_eq!(down.outcome, Outcome::Skipped);
-    assert!(down.reason.contains("never scaled up"), "{}", down.reason);
+    assert!(
+        down.explanation().contains("never scaled up"),
+        "{}",
+        down.explanation()
+    );
     assert_eq!(down.run, None);
     assert_eq!(log.calls(), [], "not even a read");
     let day = NIGHT.parse().unwrap();
@@ -1275,12 +1304,20 @@ async fn a_scale_up_while_the_run_is_scaling_down_is_out_of_order() {
     )
     .await;
     assert_eq!(late.outcome, Outcome::Skipped, "{late:?}");
-    assert!(late.reason.contains("out of order"), "{}", late.reason);
+    assert!(
+        late.explanation().contains("out of order"),
+        "{}",
+        late.explanation()
+    );
     assert!(mutating(&log).is_empty());
     // A check continues the scale-down and closes the run.
     let check = handle(&app, &step("check", "c"), "r3", "2026-11-25T22:05:00Z").await;
     assert_eq!(check.outcome, Outcome::Acted, "{check:?}");
-    assert!(check.reason.contains("closed"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("closed"),
+        "{}",
+        check.explanation()
+    );
     assert_eq!(world.run().await.status, RunStatus::Closed);
 }
 
@@ -1331,9 +1368,10 @@ async fn a_scale_up_for_a_missing_service_is_rejected_clearly_and_opens_no_run()
     let r = handle(&app, &step("scale-up", "up"), "r1", NIGHT).await;
     assert_eq!(r.outcome, Outcome::Rejected, "{r:?}");
     assert!(
-        r.reason.contains("\"no-such-service\"") && r.reason.contains("[[scenario.ecs]]"),
+        r.explanation().contains("\"no-such-service\"")
+            && r.explanation().contains("[[scenario.ecs]]"),
         "{}",
-        r.reason
+        r.explanation()
     );
     assert!(mutating(&log).is_empty());
     assert!(missing
@@ -1438,8 +1476,16 @@ async fn quota_and_capacity_errors_are_recorded_and_the_night_goes_on_with_what_
         .await;
     let up = handle(&app, &step("scale-up", "up"), "r1", NIGHT).await;
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
-    assert!(up.reason.contains("degraded"), "{}", up.reason);
-    assert!(up.reason.contains("InstanceQuotaExceeded"), "{}", up.reason);
+    assert!(
+        up.explanation().contains("degraded"),
+        "{}",
+        up.explanation()
+    );
+    assert!(
+        up.explanation().contains("InstanceQuotaExceeded"),
+        "{}",
+        up.explanation()
+    );
     let results: Vec<(String, String)> = up
         .actions
         .iter()
@@ -1459,8 +1505,16 @@ async fn quota_and_capacity_errors_are_recorded_and_the_night_goes_on_with_what_
     assert_eq!(state.desired, 10, "ECS scaled regardless");
     // The check reports the shortfall but capacity is ready with what the night has.
     let check = handle(&app, &step("check", "c"), "r2", "2026-11-25T13:05:00Z").await;
-    assert!(check.reason.contains("capacity ready"), "{}", check.reason);
-    assert!(check.reason.contains("2 of 3 readers"), "{}", check.reason);
+    assert!(
+        check.explanation().contains("capacity ready"),
+        "{}",
+        check.explanation()
+    );
+    assert!(
+        check.explanation().contains("2 of 3 readers"),
+        "{}",
+        check.explanation()
+    );
 }
 
 #[tokio::test]

@@ -209,14 +209,6 @@ impl App {
             evidence: stepped.evidence.to_json(),
             payload_hash: Some(event.payload_hash.clone()),
         };
-        tracing::info!(
-            scenario = %scenario.name,
-            step = %step,
-            outcome = %response.outcome,
-            run = response.run.as_deref().unwrap_or("-"),
-            "{}",
-            response.reason
-        );
         if let Err(e) = store.record_event(&record).await {
             let _ = guard.fail(&lease, &e.to_string(), inv.now).await;
             return Err(e.into());
@@ -357,11 +349,6 @@ impl App {
             evidence: None,
             payload_hash: event.map(|e| e.payload_hash.clone()),
         };
-        tracing::info!(
-            scenario = scenario.as_deref().unwrap_or("-"),
-            outcome = %outcome,
-            "{reason}"
-        );
         // Nothing is lost: if the record cannot be written, the delivery fails retryably so
         // that it is recorded on a later attempt.
         store.record_event(&record).await?;

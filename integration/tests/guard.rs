@@ -44,7 +44,7 @@ async fn first_delivery_claims_and_completes_a_second_is_a_duplicate_whose_only_
     assert_eq!(second.step, Some(Step::ScaleUp));
     assert!(
         second.explanation().contains("already handled")
-            && second.explanation().contains(&first.explanation()),
+            && second.explanation().contains(first.explanation()),
         "the duplicate carries the stored result: {}",
         second.explanation()
     );

@@ -1,1 +1,468 @@
+//! The state machine as a table: every step × run state × pause × skip date × gate verdict ×
+//! force, without the emulator. The first test lists the cases one by one with the decision each
+//! must give; the second walks the whole product and checks the rules that hold across it.
 
+use super::*;
+use crate::config::{self, Scenario};
+use crate::gate::{MetricWindow, MetricsFetch};
+use crate::history::RunStatus;
+use crate::plan::{Baseline, RunState};
+
+const NIGHT: &str = "2026-11-25";
+
+/// The contract config's scenario (Asia/Tokyo, quiet_for 15m, min_hold 30m, deadline 07:30),
+/// with 2026-11-26 (the local date of the cases' `now`) as a skip date when `skip`.
+fn scenario(skip: bool) -> Scenario {
+    let mut text = include_str!("../../integration/fixtures/config/contract.toml").to_string();
+    if skip {
+        text = text.replace(
+            "timezone = \"Asia/Tokyo\"",
+            "timezone = \"Asia/Tokyo\"\nskip_dates = [\"2026-11-26\"]",
+        );
+    }
+    config::parse(&text, "contract.toml").unwrap().scenarios[0].clone()
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// 23:00 local on the night of 2026-11-25 (Tokyo is UTC+9).
+fn opened() -> Timestamp {
+    ts("2026-11-25T14:00:00Z")
+}
+
+fn record(baseline: Option<serde_json::Value>) -> RunRecord {
+    RunRecord {
+        scenario: "nightly-batch".into(),
+        run: NIGHT.into(),
+        status: RunStatus::Open,
+        opened_at: opened(),
+        closed_at: None,
+        opened_by: "nightly-batch/scale-up/x".into(),
+        baseline,
+        summary: "scaling up".into(),
+    }
+}
+
+fn state(scaling_down: bool, dry_run: bool) -> RunState {
+    let mut state = RunState::new(
+        Baseline {
+            taken_at: opened(),
+            services: Vec::new(),
+            clusters: Vec::new(),
+        },
+        dry_run,
+    );
+    if scaling_down {
+        state.scale_down_started_at = Some(ts("2026-11-25T16:00:00Z"));
+    }
+    state
+}
+
+/// The run states of the table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Run {
+    None,
+    ScalingUp,
+    ScalingUpRehearsed,
+    ScalingDown,
+    NoBaseline,
+    Corrupt,
+}
+
+const RUNS: [Run; 6] = [
+    Run::None,
+    Run::ScalingUp,
+    Run::ScalingUpRehearsed,
+    Run::ScalingDown,
+    Run::NoBaseline,
+    Run::Corrupt,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PauseCase {
+    None,
+    Active,
+    Expired,
+}
+
+/// The gate's verdict as the shell would have read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Gate {
+    NotRead,
+    Busy,
+    QuietTooSoon,
+    Quiet,
+    Deadline,
+    Forced,
+}
+
+/// A gate decision of each kind, built by the real gate from metric windows.
+fn gate_decision(scenario: &Scenario, gate: Gate, now: Timestamp) -> Option<gate::Decision> {
+    let spec = scenario.scale_down.metrics[0].clone();
+    let window = |value: f64| {
+        let mut points = Vec::new();
+        let mut t = opened();
+        while t < now {
+            points.push((t, value));
+            t += jiff::SignedDuration::from_mins(1);
+        }
+        MetricsFetch::Windows(vec![MetricWindow {
+            spec: spec.clone(),
+            points,
+        }])
+    };
+    Some(match gate {
+        Gate::NotRead => return None,
+        Gate::Busy => gate::decide(scenario, &window(5.0), opened(), now, false),
+        Gate::QuietTooSoon => gate::decide(
+            scenario,
+            &window(0.0),
+            opened(),
+            ts("2026-11-25T14:20:00Z"),
+            false,
+        ),
+        Gate::Quiet => gate::decide(scenario, &window(0.0), opened(), now, false),
+        Gate::Deadline => gate::decide(
+            scenario,
+            &window(5.0),
+            opened(),
+            ts("2026-11-25T22:31:00Z"),
+            false,
+        ),
+        Gate::Forced => gate::decide(scenario, &MetricsFetch::NotRead, opened(), now, true),
+    })
+}
+
+struct Case {
+    step: Step,
+    run: Run,
+    pause: PauseCase,
+    skip_date: bool,
+    gate: Gate,
+    force: bool,
+}
+
+/// Runs one case through [`decide`].
+fn run_case(c: &Case) -> Decision {
+    let scenario = scenario(c.skip_date);
+    // 01:00 local on the night: inside the skip date, after min_hold, before the deadline.
+    let now = ts("2026-11-25T16:00:00Z");
+    let pause = match c.pause {
+        PauseCase::None => None,
+        PauseCase::Active => Some(Pause {
+            until: ts("2026-11-26T01:00:00Z"),
+            by: Some("ops".into()),
+            at: Some(ts("2026-11-25T15:00:00Z")),
+            reason: None,
+        }),
+        PauseCase::Expired => Some(Pause {
+            until: ts("2026-11-25T15:30:00Z"),
+            by: None,
+            at: None,
+            reason: None,
+        }),
+    };
+    let ok = record(Some(serde_json::json!({})));
+    let bare = record(None);
+    let st = state(c.run == Run::ScalingDown, c.run == Run::ScalingUpRehearsed);
+    let run = match c.run {
+        Run::None => RunFacts::None,
+        Run::ScalingUp | Run::ScalingUpRehearsed | Run::ScalingDown => RunFacts::Open {
+            run: &ok,
+            state: &st,
+        },
+        Run::NoBaseline => RunFacts::NoBaseline { run: &bare },
+        Run::Corrupt => RunFacts::Corrupt {
+            run: &ok,
+            error: "missing field `baseline`",
+        },
+    };
+    let verdict = gate_decision(&scenario, c.gate, now);
+    decide(&Facts {
+        scenario: &scenario,
+        step: c.step,
+        force: c.force,
+        now,
+        pause: pause.as_ref(),
+        run,
+        gate: verdict.as_ref(),
+        dry_run: false,
+    })
+}
+
+/// What a decision is, in a word and its key facts, for the table.
+fn shape(d: &Decision) -> String {
+    match d {
+        Decision::Skip { rule, why } => match rule {
+            Some(rule) => format!("skip:{}", rule.as_str()),
+            None if why.short.starts_with("out of order") => "skip:out-of-order".into(),
+            None if why.short.starts_with("no open run") => "skip:no-run".into(),
+            None => "skip:no-baseline".into(),
+        },
+        Decision::Reject { .. } => "reject".into(),
+        Decision::ReadGate { fetch_metrics } => format!("read-gate:{fetch_metrics}"),
+        Decision::OpenRun => "open-run".into(),
+        Decision::ConvergeUp { .. } => "converge-up".into(),
+        Decision::KeepCapacity { keep, .. } => format!("keep:{keep:?}").to_lowercase(),
+        Decision::DeferScaleDown { .. } => "defer".into(),
+        Decision::StartScaleDown { rule, .. } => format!("start-down:{}", rule.as_str()),
+        Decision::ContinueScaleDown { .. } => "continue-down".into(),
+    }
+}
+
+#[test]
+fn the_state_machine_table() {
+    use Gate as G;
+    use PauseCase as P;
+    use Run as R;
+    use Step::{Check as C, ScaleDown as D, ScaleUp as U};
+    #[rustfmt::skip]
+    let table: &[(Step, Run, PauseCase, bool, Gate, bool, &str)] = &[
+        // step, run, pause, skip date, gate, force → decision
+        // Scale-up.
+        (U, R::None,        P::None,    false, G::NotRead, false, "open-run"),
+        (U, R::None,        P::Active,  false, G::NotRead, false, "skip:paused"),
+        (U, R::None,        P::Expired, false, G::NotRead, false, "open-run"),
+        (U, R::None,        P::None,    true,  G::NotRead, false, "skip:skip-date"),
+        (U, R::ScalingUp,   P::None,    true,  G::NotRead, false, "converge-up"),
+        (U, R::ScalingUp,   P::None,    false, G::NotRead, false, "converge-up"),
+        (U, R::ScalingUp,   P::Active,  false, G::NotRead, false, "skip:paused"),
+        (U, R::ScalingDown, P::None,    false, G::NotRead, false, "skip:out-of-order"),
+        (U, R::ScalingDown, P::None,    false, G::NotRead, true,  "skip:out-of-order"),
+        (U, R::NoBaseline,  P::None,    false, G::NotRead, false, "skip:no-baseline"),
+        (U, R::Corrupt,     P::Active,  false, G::NotRead, false, "reject"),
+        // Check.
+        (C, R::None,        P::None,    false, G::NotRead, false, "skip:no-run"),
+        (C, R::None,        P::Active,  false, G::NotRead, false, "skip:paused"),
+        (C, R::None,        P::None,    true,  G::NotRead, false, "skip:no-run"),
+        (C, R::ScalingUp,   P::None,    false, G::NotRead, false, "read-gate:true"),
+        (C, R::ScalingUp,   P::None,    false, G::NotRead, true,  "read-gate:true"),
+        (C, R::ScalingUp,   P::None,    false, G::Busy,    false, "keep:continue"),
+        (C, R::ScalingUp,   P::None,    false, G::QuietTooSoon, false, "keep:continue"),
+        (C, R::ScalingUpRehearsed, P::None, false, G::Busy, false, "keep:observe"),
+        (C, R::ScalingUp,   P::None,    false, G::Quiet,   false, "start-down:quiet"),
+        (C, R::ScalingUp,   P::None,    false, G::Deadline, false, "start-down:deadline"),
+        (C, R::ScalingUp,   P::None,    true,  G::Quiet,   false, "start-down:quiet"),
+        (C, R::ScalingUp,   P::Active,  false, G::Quiet,   false, "skip:paused"),
+        (C, R::ScalingUp,   P::Active,  false, G::Deadline, false, "skip:paused"),
+        (C, R::ScalingUp,   P::Expired, false, G::Busy,    false, "keep:continue"),
+        (C, R::ScalingDown, P::None,    false, G::NotRead, false, "continue-down"),
+        (C, R::ScalingDown, P::Active,  false, G::NotRead, false, "continue-down"),
+        (C, R::NoBaseline,  P::None,    false, G::NotRead, false, "skip:no-baseline"),
+        (C, R::Corrupt,     P::None,    false, G::NotRead, false, "reject"),
+        // Scale-down.
+        (D, R::None,        P::None,    false, G::NotRead, false, "skip:no-run"),
+        (D, R::None,        P::Active,  false, G::NotRead, false, "skip:paused"),
+        (D, R::None,        P::Active,  false, G::NotRead, true,  "skip:no-run"),
+        (D, R::ScalingUp,   P::None,    false, G::NotRead, false, "read-gate:true"),
+        (D, R::ScalingUp,   P::None,    false, G::NotRead, true,  "read-gate:false"),
+        (D, R::ScalingUp,   P::None,    false, G::Busy,    false, "defer"),
+        (D, R::ScalingUp,   P::None,    false, G::QuietTooSoon, false, "defer"),
+        (D, R::ScalingUp,   P::None,    false, G::Quiet,   false, "start-down:quiet"),
+        (D, R::ScalingUp,   P::None,    false, G::Deadline, false, "start-down:deadline"),
+        (D, R::ScalingUp,   P::None,    false, G::Forced,  true,  "start-down:forced"),
+        (D, R::ScalingUp,   P::Active,  false, G::Busy,    false, "skip:paused"),
+        (D, R::ScalingUp,   P::Active,  false, G::Forced,  true,  "start-down:forced"),
+        (D, R::ScalingUp,   P::None,    true,  G::Busy,    false, "defer"),
+        (D, R::ScalingUpRehearsed, P::None, false, G::Quiet, false, "start-down:quiet"),
+        (D, R::ScalingDown, P::None,    false, G::NotRead, false, "continue-down"),
+        (D, R::ScalingDown, P::Active,  false, G::NotRead, false, "continue-down"),
+        (D, R::ScalingDown, P::None,    false, G::NotRead, true,  "continue-down"),
+        (D, R::NoBaseline,  P::None,    false, G::NotRead, true,  "skip:no-baseline"),
+        (D, R::Corrupt,     P::None,    false, G::NotRead, true,  "reject"),
+    ];
+    let mut wrong = Vec::new();
+    for &(step, run, pause, skip_date, gate, force, want) in table {
+        let got = run_case(&Case {
+            step,
+            run,
+            pause,
+            skip_date,
+            gate,
+            force,
+        });
+        if shape(&got) != want {
+            wrong.push(format!(
+                "{step} {run:?} pause={pause:?} skip={skip_date} gate={gate:?} force={force}: want {want}, got {}",
+                shape(&got)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn rules_that_hold_across_every_combination() {
+    let gates = [
+        Gate::NotRead,
+        Gate::Busy,
+        Gate::QuietTooSoon,
+        Gate::Quiet,
+        Gate::Deadline,
+        Gate::Forced,
+    ];
+    let mut cases = 0;
+    for step in Step::ALL {
+        for run in RUNS {
+            for pause in [PauseCase::None, PauseCase::Active, PauseCase::Expired] {
+                for skip_date in [false, true] {
+                    for gate in gates {
+                        for force in [false, true] {
+                            let c = Case {
+                                step,
+                                run,
+                                pause,
+                                skip_date,
+                                gate,
+                                force,
+                            };
+                            check_rules(&c, &run_case(&c));
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 3 * 6 * 3 * 2 * 6 * 2);
+}
+
+fn check_rules(c: &Case, d: &Decision) {
+    let at = format!(
+        "{} {:?} pause={:?} skip={} gate={:?} force={}: {d:?}",
+        c.step, c.run, c.pause, c.skip_date, c.gate, c.force
+    );
+    let forced = c.force && c.step == Step::ScaleDown;
+    // Reasons are one line of at most SHORT_REASON_MAX characters, with a full explanation.
+    if let Decision::Skip { why, .. }
+    | Decision::Reject { why }
+    | Decision::DeferScaleDown { hold: why, .. }
+    | Decision::KeepCapacity { hold: why, .. }
+    | Decision::StartScaleDown { why, .. } = d
+    {
+        assert!(why.short.chars().count() <= SHORT_REASON_MAX, "{at}");
+        assert!(!why.short.contains('\n') && !why.short.is_empty(), "{at}");
+        assert!(
+            why.detail.len() >= why.short.trim_end_matches('…').len() / 2,
+            "{at}"
+        );
+    }
+    // Nothing that decodes no baseline is ever scaled.
+    if matches!(c.run, Run::NoBaseline | Run::Corrupt) {
+        assert!(
+            matches!(d, Decision::Skip { .. } | Decision::Reject { .. }),
+            "{at}"
+        );
+    }
+    // Only a scale-up opens or grows a run; never once the scale-down started.
+    if matches!(d, Decision::OpenRun | Decision::ConvergeUp { .. }) {
+        assert_eq!(c.step, Step::ScaleUp, "{at}");
+        assert_ne!(c.run, Run::ScalingDown, "{at}");
+    }
+    // A scale-up never scales down, and a started scale-down always goes on for check and
+    // scale-down, paused or not.
+    if c.step == Step::ScaleUp {
+        assert!(
+            !matches!(
+                d,
+                Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. }
+            ),
+            "{at}"
+        );
+    } else if c.run == Run::ScalingDown {
+        assert!(matches!(d, Decision::ContinueScaleDown { .. }), "{at}");
+    }
+    // Never scale down while the metrics say busy unless past the deadline or forced; never
+    // while paused unless forced (or already started).
+    if let Decision::StartScaleDown { rule, .. } = d {
+        assert!(
+            matches!(c.gate, Gate::Quiet | Gate::Deadline | Gate::Forced),
+            "{at}"
+        );
+        if c.pause == PauseCase::Active {
+            assert!(forced, "{at}");
+        }
+        if *rule == gate::Rule::Forced {
+            assert!(c.gate == Gate::Forced, "{at}");
+        }
+    }
+    // The gate is asked for exactly when it decides, and the metrics are read unless forced.
+    match d {
+        Decision::ReadGate { fetch_metrics } => {
+            assert_eq!(c.gate, Gate::NotRead, "{at}");
+            assert_eq!(*fetch_metrics, !forced, "{at}");
+            assert!(
+                matches!(c.run, Run::ScalingUp | Run::ScalingUpRehearsed),
+                "{at}"
+            );
+        }
+        Decision::KeepCapacity { .. } => assert_eq!(c.step, Step::Check, "{at}"),
+        Decision::DeferScaleDown { .. } => assert_eq!(c.step, Step::ScaleDown, "{at}"),
+        _ => {}
+    }
+    // An active pause skips everything but a forced scale-down and a started scale-down.
+    if c.pause == PauseCase::Active
+        && !forced
+        && c.run != Run::ScalingDown
+        && !matches!(c.run, Run::NoBaseline | Run::Corrupt)
+    {
+        assert!(
+            matches!(
+                d,
+                Decision::Skip {
+                    rule: Some(SkipRule::Paused),
+                    ..
+                }
+            ),
+            "{at}"
+        );
+    }
+    // A skip date only keeps a new run from opening.
+    if let Decision::Skip {
+        rule: Some(SkipRule::SkipDate),
+        ..
+    } = d
+    {
+        assert!(
+            c.step == Step::ScaleUp && c.run == Run::None && c.skip_date,
+            "{at}"
+        );
+    }
+}
+
+#[test]
+fn short_reasons_read_as_the_issue_spells_them() {
+    let s = scenario(false);
+    let now = ts("2026-11-25T16:00:00Z");
+    let busy = gate_decision(&s, Gate::Busy, now).unwrap();
+    assert_eq!(
+        busy.short_reason(&s.timezone),
+        "busy: JobsRunning max 5 >= 1 at 00:59"
+    );
+    let quiet = gate_decision(&s, Gate::Quiet, now).unwrap();
+    assert_eq!(
+        quiet.short_reason(&s.timezone),
+        "quiet 15m after min_hold: scaling down"
+    );
+    let deadline = gate_decision(&s, Gate::Deadline, now).unwrap();
+    assert_eq!(
+        deadline.short_reason(&s.timezone),
+        "deadline 07:30 reached: scaling down"
+    );
+    let soon = gate_decision(&s, Gate::QuietTooSoon, now).unwrap();
+    assert_eq!(
+        soon.short_reason(&s.timezone),
+        "quiet, but min_hold runs until 23:30"
+    );
+    let forced = gate_decision(&s, Gate::Forced, now).unwrap();
+    assert_eq!(
+        forced.short_reason(&s.timezone),
+        "forced: scaling down without the metrics"
+    );
+    assert!(
+        forced.evidence.fallback.is_none(),
+        "a forced gate read no metrics and says nothing about missing datapoints"
+    );
+}

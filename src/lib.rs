@@ -24,4 +24,7 @@ pub mod schedule;
 pub mod template;
 pub mod text;
 
+#[cfg(test)]
+mod architecture;
+
 pub use domain::{Action, ActionResult, Outcome, Response, Step};

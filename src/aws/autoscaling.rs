@@ -83,7 +83,7 @@ impl AutoScalingAdapter {
     }
 
     /// Set the target's bounds (RegisterScalableTarget on an existing target updates it).
-    pub async fn register(
+    pub(super) async fn register(
         &self,
         cluster: &str,
         service: &str,

@@ -207,7 +207,7 @@ impl DocDbAdapter {
 
     /// CreateDBInstance of a reader; DBInstanceAlreadyExists counts as done (a retry re-issued
     /// the same deterministic identifier).
-    pub async fn create_reader(
+    pub(super) async fn create_reader(
         &self,
         cluster: &str,
         instance: &str,
@@ -253,7 +253,11 @@ impl DocDbAdapter {
     }
 
     /// ModifyDBInstance to `class`, applied now (it restarts the instance).
-    pub async fn modify_class(&self, instance: &str, class: &str) -> Result<Applied, CallError> {
+    pub(super) async fn modify_class(
+        &self,
+        instance: &str,
+        class: &str,
+    ) -> Result<Applied, CallError> {
         self.client
             .modify_db_instance()
             .db_instance_identifier(instance)
@@ -275,7 +279,7 @@ impl DocDbAdapter {
     }
 
     /// FailoverDBCluster to `target`.
-    pub async fn failover(&self, cluster: &str, target: &str) -> Result<Applied, CallError> {
+    pub(super) async fn failover(&self, cluster: &str, target: &str) -> Result<Applied, CallError> {
         self.client
             .failover_db_cluster()
             .db_cluster_identifier(cluster)
@@ -296,7 +300,7 @@ impl DocDbAdapter {
     }
 
     /// DeleteDBInstance; "not found" and "already being deleted" count as done.
-    pub async fn delete_instance(&self, instance: &str) -> Result<Applied, CallError> {
+    pub(super) async fn delete_instance(&self, instance: &str) -> Result<Applied, CallError> {
         match self
             .client
             .delete_db_instance()

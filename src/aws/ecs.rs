@@ -90,7 +90,7 @@ impl EcsAdapter {
     }
 
     /// Set the desired count ("set to N" is naturally idempotent).
-    pub async fn update_desired(
+    pub(super) async fn update_desired(
         &self,
         cluster: &str,
         service: &str,

@@ -75,18 +75,87 @@ pub async fn load_sdk_config(timeouts: &Timeouts) -> SdkConfig {
         .await
 }
 
-/// The table store and the scaling adapters of one process, from the environment's SDK config:
-/// the composition root's one call into src/aws.
+/// The AWS side of one process: the SDK config (endpoints, region, credentials) read from the
+/// environment once, and the adapters built from it. The binaries reach AWS through this type
+/// only; nothing outside src/aws names an SDK type.
+#[derive(Clone)]
+pub struct Aws {
+    sdk: SdkConfig,
+    timeouts: Timeouts,
+}
+
+impl Aws {
+    /// From the environment, as the Lambda function runs.
+    pub async fn from_env(timeouts: Timeouts) -> Aws {
+        Aws {
+            sdk: load_sdk_config(&timeouts).await,
+            timeouts,
+        }
+    }
+
+    /// From the environment, for the ops commands: region and credentials are checked first,
+    /// because without them the SDK fails later with a dispatch error that does not say what is
+    /// missing. The error says what to set.
+    pub async fn checked_from_env(timeouts: Timeouts) -> Result<Aws, String> {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        let aws = Aws::from_env(timeouts).await;
+        if aws.sdk.region().is_none() {
+            return Err("no AWS region: set AWS_REGION (for example `export AWS_REGION=us-east-1`) or a region in your AWS profile".into());
+        }
+        let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (against a local emulator any non-empty values do)";
+        let Some(provider) = aws.sdk.credentials_provider() else {
+            return Err(format!("no AWS credentials provider: {hint}"));
+        };
+        match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
+            Ok(Ok(_)) => Ok(aws),
+            Ok(Err(e)) => Err(format!(
+                "no AWS credentials found ({}): {hint}",
+                crate::text::error_chain(&e)
+            )),
+            Err(_) => Err(format!("timed out looking for AWS credentials: {hint}")),
+        }
+    }
+
+    /// The run-history and guard store on `table`.
+    pub fn store(&self, table: &str) -> dynamodb::DynamoStore {
+        dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            table,
+            self.timeouts,
+        )
+    }
+
+    /// The scaling and metric adapters.
+    pub fn scaling(&self) -> scaling::ScalingClients {
+        scaling::ScalingClients::from_sdk_config(&self.sdk, self.timeouts)
+    }
+
+    /// Apply `migrations` to `table` (`nightshift migrate`).
+    pub async fn migrate(
+        &self,
+        table: &str,
+        migrations: &[crate::migrations::Migration],
+        now: jiff::Timestamp,
+        wait: Duration,
+    ) -> Result<migrate::MigrateReport, migrate::MigrateError> {
+        migrate::migrate(
+            &aws_sdk_dynamodb::Client::new(&self.sdk),
+            table,
+            migrations,
+            now,
+            wait,
+        )
+        .await
+    }
+}
+
+/// The table store and the scaling adapters of one process, from the environment.
 pub async fn clients_from_env(
     table: &str,
     timeouts: Timeouts,
 ) -> (dynamodb::DynamoStore, scaling::ScalingClients) {
-    let sdk = load_sdk_config(&timeouts).await;
-    let store = dynamodb::DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, timeouts);
-    (
-        store,
-        scaling::ScalingClients::from_sdk_config(&sdk, timeouts),
-    )
+    let aws = Aws::from_env(timeouts).await;
+    (aws.store(table), aws.scaling())
 }
 
 /// How a failed AWS call should be treated.

@@ -4,14 +4,12 @@ use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
 use nightshift::app::{App, Decision, Invocation, PreviewError, Settings};
 use nightshift::aws::dynamodb::DynamoStore;
-use nightshift::aws::migrate::migrate;
-use nightshift::aws::scaling::{CallError, CallErrorKind, ScalingClients};
-use nightshift::aws::Timeouts;
+use nightshift::aws::{Aws, Timeouts};
 use nightshift::config::{self, Config};
 use nightshift::history::{HistoryStore, RunStatus, StoreError};
 use nightshift::overrides::{self, Pause};
+use nightshift::ports::{CallError, CallErrorKind};
 use nightshift::report::{self, HistoryPage, Night};
-use nightshift::text::error_chain;
 use nightshift::{migrations, Outcome, Step};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -344,10 +342,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None, None) => "nightshift-runs".to_string(),
             };
             let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
-            let sdk = nightshift::aws::load_sdk_config(&settings.timeouts).await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
+            let aws = Aws::from_env(settings.timeouts).await;
             let ms = migrations::embedded()?;
-            let report = migrate(&client, &table, &ms, jiff::Timestamp::now(), wait).await?;
+            let report = aws
+                .migrate(&table, &ms, jiff::Timestamp::now(), wait)
+                .await?;
             for file in &report.already_applied {
                 println!("already applied  {file}");
             }
@@ -560,13 +559,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Err(unknown_scenario(&scenario, &cfg));
             }
             let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
-            let sdk = ops_sdk().await?;
-            let store = DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                cfg.table.clone(),
-                settings.timeouts,
-            );
-            let scaling = ScalingClients::from_sdk_config(&sdk, settings.timeouts);
+            let aws = ops_aws().await?;
+            let store = aws.store(&cfg.table);
+            let scaling = aws.scaling();
             let app = App::new(Arc::new(cfg), settings, store, scaling);
             let now = now_or(now);
             let preview = match app.preview(&scenario, step, force, now).await {
@@ -817,40 +812,15 @@ fn store_and_config(args: &StoreArgs) -> anyhow::Result<(String, Option<Config>)
 
 /// The run store for the ops commands.
 async fn ops_store(table: &str) -> anyhow::Result<DynamoStore> {
-    let sdk = ops_sdk().await?;
-    Ok(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        table,
-        Timeouts::default(),
-    ))
+    Ok(ops_aws().await?.store(table))
 }
 
-/// The SDK config of the ops commands. Region and credentials are checked first: without them
-/// the SDK fails later with a dispatch error that does not say what is missing.
-async fn ops_sdk() -> anyhow::Result<aws_config::SdkConfig> {
-    use aws_sdk_dynamodb::config::ProvideCredentials;
-    let timeouts = Timeouts::default();
-    let sdk = nightshift::aws::load_sdk_config(&timeouts).await;
-    if sdk.region().is_none() {
-        return Err(anyhow!(
-            "no AWS region: set AWS_REGION (for example `export AWS_REGION=us-east-1`) or a region in your AWS profile"
-        ));
-    }
-    let hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (against a local emulator any non-empty values do)";
-    let Some(provider) = sdk.credentials_provider() else {
-        return Err(anyhow!("no AWS credentials provider: {hint}"));
-    };
-    match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            return Err(anyhow!(
-                "no AWS credentials found ({}): {hint}",
-                error_chain(&e)
-            ))
-        }
-        Err(_) => return Err(anyhow!("timed out looking for AWS credentials: {hint}")),
-    }
-    Ok(sdk)
+/// The AWS side of the ops commands, region and credentials checked (see
+/// [`Aws::checked_from_env`]).
+async fn ops_aws() -> anyhow::Result<Aws> {
+    Aws::checked_from_env(Timeouts::default())
+        .await
+        .map_err(|e| anyhow!(e))
 }
 
 /// A store error as an ops command reports it: what failed and what to check. (The store's own

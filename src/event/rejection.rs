@@ -28,8 +28,20 @@ pub const MAX_STRING_BYTES: usize = 4 * 1024;
 pub(super) const ECHO_CHARS: usize = 64;
 
 /// Why a payload was rejected: a stable machine-readable category. Displayed in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RejectCode {
     /// Zero bytes or only whitespace.
     EmptyPayload,
@@ -83,82 +95,13 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
-    /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [RejectCode; 31] = [
-        RejectCode::EmptyPayload,
-        RejectCode::PayloadTooLarge,
-        RejectCode::TooDeep,
-        RejectCode::InvalidJson,
-        RejectCode::DuplicateKey,
-        RejectCode::StringTooLong,
-        RejectCode::NotAnObject,
-        RejectCode::UnknownField,
-        RejectCode::MissingScenario,
-        RejectCode::ScenarioWrongType,
-        RejectCode::ScenarioEmpty,
-        RejectCode::ScenarioTooLong,
-        RejectCode::ScenarioBadChars,
-        RejectCode::MissingStep,
-        RejectCode::StepWrongType,
-        RejectCode::UnknownStep,
-        RejectCode::ForceWrongType,
-        RejectCode::ForceNotAllowed,
-        RejectCode::InvalidNow,
-        RejectCode::InvalidScheduledTime,
-        RejectCode::InvalidId,
-        RejectCode::EnvelopeMissingField,
-        RejectCode::EnvelopeInvalidField,
-        RejectCode::DetailNotObject,
-        RejectCode::UnsupportedEvent,
-        RejectCode::EcsMissingLastStatus,
-        RejectCode::EcsMissingGroup,
-        RejectCode::BatchMissingStatus,
-        RejectCode::BatchMissingJobQueue,
-        RejectCode::CompletionInvalidField,
-        RejectCode::ForeignAccount,
-    ];
+    /// Every code, in declaration order, for exhaustive tests and documentation.
+    pub const ALL: &'static [RejectCode] = <RejectCode as strum::VariantArray>::VARIANTS;
 
-    /// The snake_case name, as displayed, serialized and recorded.
+    /// The snake_case name, as displayed, serialized and recorded (the same string serde writes:
+    /// both derive it from the variant name, and a test checks that they agree).
     pub fn as_str(self) -> &'static str {
-        match self {
-            RejectCode::EmptyPayload => "empty_payload",
-            RejectCode::PayloadTooLarge => "payload_too_large",
-            RejectCode::TooDeep => "too_deep",
-            RejectCode::InvalidJson => "invalid_json",
-            RejectCode::DuplicateKey => "duplicate_key",
-            RejectCode::StringTooLong => "string_too_long",
-            RejectCode::NotAnObject => "not_an_object",
-            RejectCode::UnknownField => "unknown_field",
-            RejectCode::MissingScenario => "missing_scenario",
-            RejectCode::ScenarioWrongType => "scenario_wrong_type",
-            RejectCode::ScenarioEmpty => "scenario_empty",
-            RejectCode::ScenarioTooLong => "scenario_too_long",
-            RejectCode::ScenarioBadChars => "scenario_bad_chars",
-            RejectCode::MissingStep => "missing_step",
-            RejectCode::StepWrongType => "step_wrong_type",
-            RejectCode::UnknownStep => "unknown_step",
-            RejectCode::ForceWrongType => "force_wrong_type",
-            RejectCode::ForceNotAllowed => "force_not_allowed",
-            RejectCode::InvalidNow => "invalid_now",
-            RejectCode::InvalidScheduledTime => "invalid_scheduled_time",
-            RejectCode::InvalidId => "invalid_id",
-            RejectCode::EnvelopeMissingField => "envelope_missing_field",
-            RejectCode::EnvelopeInvalidField => "envelope_invalid_field",
-            RejectCode::DetailNotObject => "detail_not_object",
-            RejectCode::UnsupportedEvent => "unsupported_event",
-            RejectCode::EcsMissingLastStatus => "ecs_missing_last_status",
-            RejectCode::EcsMissingGroup => "ecs_missing_group",
-            RejectCode::BatchMissingStatus => "batch_missing_status",
-            RejectCode::BatchMissingJobQueue => "batch_missing_job_queue",
-            RejectCode::CompletionInvalidField => "completion_invalid_field",
-            RejectCode::ForeignAccount => "foreign_account",
-        }
-    }
-}
-
-impl fmt::Display for RejectCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

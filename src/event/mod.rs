@@ -17,11 +17,11 @@
 //! [`KeySource`], because only this module knows where each candidate came from; the Lambda request
 //! ID is supplied later by the handler through [`KeySource::dedup_key`].
 //!
-//! One file per job: [`command`] (the step command), [`envelope`] (the EventBridge envelope,
-//! dispatch on source and detail-type, account checks), [`completion`] (ECS task / Batch job
-//! state changes) and [`rejection`] (rejection codes, message taming, size limits, duplicate
+//! One file per job: `command.rs` (the step command), `envelope.rs` (the EventBridge envelope,
+//! dispatch on source and detail-type, account checks), `completion.rs` (ECS task / Batch job
+//! state changes) and `rejection.rs` (rejection codes, message taming, size limits, duplicate
 //! keys). This file holds what an event is once parsed, the [`parse`] entry point and the dedup
-//! key.
+//! key; everything public is re-exported here, so `crate::event::X` is the only path to use.
 
 mod command;
 mod completion;

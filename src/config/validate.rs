@@ -202,42 +202,8 @@ impl Validator<'_> {
             );
         }
 
-        let mut ecs = Vec::with_capacity(raw.ecs.len());
-        for (j, entry) in raw.ecs.iter().enumerate() {
-            let key = format!("{at}.ecs[{j}]");
-            if let Some(target) = self.ecs_target(entry.get_ref(), &key) {
-                let what = format!(
-                    "ECS service \"{}\" in cluster \"{}\"",
-                    target.service, target.cluster
-                );
-                let id = (target.cluster.clone(), target.service.clone());
-                let span = entry.get_ref().service.span();
-                let here = self.first_seen(&span);
-                let clash = claim(&mut self.ecs_owners, id, here, &what, "desired count");
-                if let Some((message, hint)) = clash {
-                    self.push(&span, format!("{key}.service"), message, hint);
-                }
-                ecs.push(target);
-            }
-        }
-
-        let mut docdb = Vec::with_capacity(raw.docdb.len());
-        for (j, entry) in raw.docdb.iter().enumerate() {
-            let key = format!("{at}.docdb[{j}]");
-            if let Some(target) = self.docdb_target(entry.get_ref(), &key) {
-                let what = format!("DocumentDB cluster \"{}\"", target.cluster);
-                // DocumentDB cluster identifiers are case-insensitive (stored lower-case).
-                let id = target.cluster.to_ascii_lowercase();
-                let span = entry.get_ref().cluster.span();
-                let here = self.first_seen(&span);
-                let setting = "replicas and instance class";
-                let clash = claim(&mut self.docdb_owners, id, here, &what, setting);
-                if let Some((message, hint)) = clash {
-                    self.push(&span, format!("{key}.cluster"), message, hint);
-                }
-                docdb.push(target);
-            }
-        }
+        let ecs = self.ecs_targets(&raw.ecs, at);
+        let docdb = self.docdb_targets(&raw.docdb, at);
 
         let scale_down = self.scale_down(&raw.scale_down, &format!("{at}.scale_down"));
 

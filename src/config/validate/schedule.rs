@@ -8,6 +8,8 @@ use super::Validator;
 use crate::config::diagnostics::suggest;
 use crate::config::raw::RawSchedule;
 use crate::config::{parse_local_time, ScaleDown, Schedule};
+use crate::schedule::{NightError, DAY_NAMES, MAX_CHECKS_PER_NIGHT};
+use std::ops::Range;
 use std::time::Duration;
 use toml::Spanned;
 
@@ -69,7 +71,6 @@ impl Validator<'_> {
         at: &str,
         scale_down: &ScaleDown,
     ) -> Option<Schedule> {
-        use crate::schedule::{NightError, DAY_NAMES, MAX_CHECKS_PER_NIGHT};
         let header = raw.span();
         let raw = raw.get_ref();
         let scale_up = self.local_time(
@@ -100,16 +101,35 @@ impl Validator<'_> {
                 .local_time(t, &format!("{at}.scale_down"), "scale_down", "06:00")
                 .map(Some),
         };
-        let days = match &raw.days {
+        let days = self.days(raw.days.as_ref(), &format!("{at}.days"));
+        // The night does not depend on the days: check it even when a day is wrong, so that one
+        // run of `validate` reports every problem of the table.
+        let days_ok = days.is_some();
+        let schedule = Schedule {
+            scale_up: scale_up?,
+            check_every: check_every?,
+            scale_down: scale_down_at?,
+            days: days.unwrap_or_default(),
+        };
+        let night_ok = self.night(raw, header, at, &schedule, scale_down);
+        (night_ok && days_ok).then_some(schedule)
+    }
+
+    /// `days`, in week order: every day when the key is absent.
+    fn days(
+        &mut self,
+        raw: Option<&Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> Option<Vec<jiff::civil::Weekday>> {
+        match raw {
             None => Some(DAY_NAMES.iter().map(|(_, d)| *d).collect::<Vec<_>>()),
             Some(list) => {
-                let key = format!("{at}.days");
                 let mut seen = Vec::new();
                 let mut ok = true;
                 if list.get_ref().is_empty() {
                     self.push(
                         &list.span(),
-                        &key,
+                        key,
                         "days is empty: the scenario would never run",
                         "list the days the night starts on, e.g. days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"], or remove the key for every day",
                     );
@@ -146,20 +166,26 @@ impl Validator<'_> {
                 seen.sort_by_key(|d| d.to_sunday_zero_offset());
                 ok.then_some(seen)
             }
-        };
-        // The night does not depend on the days: check it even when a day is wrong, so that one
-        // run of `validate` reports every problem of the table.
-        let days_ok = days.is_some();
-        let schedule = Schedule {
-            scale_up: scale_up?,
-            check_every: check_every?,
-            scale_down: scale_down_at?,
-            days: days.unwrap_or_default(),
-        };
+        }
+    }
+
+    /// The night the schedule makes with `scale_down`'s deadline (see
+    /// [`crate::schedule::night`]); false, with the error pushed, when it is empty, puts
+    /// scale_down outside it, or checks too often.
+    fn night(
+        &mut self,
+        raw: &RawSchedule,
+        header: Range<usize>,
+        at: &str,
+        schedule: &Schedule,
+        scale_down: &ScaleDown,
+    ) -> bool {
         let hhmm = |t: jiff::civil::Time| t.strftime("%H:%M").to_string();
-        match crate::schedule::night(&schedule, scale_down) {
-            Ok(_) => days_ok.then_some(schedule),
-            Err(NightError::DeadlineAtScaleUp) => {
+        let Err(error) = crate::schedule::night(schedule, scale_down) else {
+            return true;
+        };
+        match error {
+            NightError::DeadlineAtScaleUp => {
                 self.push(
                     &raw.scale_up.span(),
                     format!("{at}.scale_up"),
@@ -169,9 +195,8 @@ impl Validator<'_> {
                     ),
                     "set scale_up to the start of the batch and [scenario.scale_down] deadline to when capacity must be back, e.g. scale_up = \"23:00\", deadline = \"07:30\"",
                 );
-                None
             }
-            Err(NightError::ScaleDownOutsideNight { night_minutes }) => {
+            NightError::ScaleDownOutsideNight { night_minutes } => {
                 let span = raw.scale_down.as_ref().map(|t| t.span()).unwrap_or(header);
                 self.push(
                     &span,
@@ -185,12 +210,11 @@ impl Validator<'_> {
                     ),
                     "choose a time between scale_up and the deadline, or remove scale_down (the check at the deadline scales down anyway)",
                 );
-                None
             }
-            Err(NightError::TooManyChecks { checks }) => {
+            NightError::TooManyChecks { checks } => {
                 self.push(
                     &raw.check_every.span(),
-                    check_key,
+                    format!("{at}.check_every"),
                     format!(
                         "check_every = \"{}\" makes {checks} checks per night (from scale_up {} to the deadline {}); the limit is {MAX_CHECKS_PER_NIGHT}",
                         raw.check_every.get_ref(),
@@ -199,9 +223,9 @@ impl Validator<'_> {
                     ),
                     "check less often, e.g. check_every = \"10m\" (completion events still trigger checks in between)",
                 );
-                None
             }
         }
+        false
     }
 
     /// Strictly YYYY-MM-DD, so "03/04/2026" cannot be read two ways.

@@ -4,13 +4,64 @@
 #[cfg(test)]
 mod tests;
 
-use super::Validator;
+use super::{claim, Validator};
 use crate::config::raw::{RawDocDb, RawEcs};
 use crate::config::{DocDbTarget, EcsTarget, MAX_DOCDB_REPLICAS};
 use toml::Spanned;
 
 impl Validator<'_> {
-    pub(super) fn ecs_target(&mut self, raw: &RawEcs, at: &str) -> Option<EcsTarget> {
+    /// The scenario's `[[scenario.ecs]]` entries that are valid; a service configured twice (here
+    /// or in an earlier scenario) is an error at its second entry.
+    pub(super) fn ecs_targets(&mut self, raw: &[Spanned<RawEcs>], at: &str) -> Vec<EcsTarget> {
+        let mut ecs = Vec::with_capacity(raw.len());
+        for (j, entry) in raw.iter().enumerate() {
+            let key = format!("{at}.ecs[{j}]");
+            if let Some(target) = self.ecs_target(entry.get_ref(), &key) {
+                let what = format!(
+                    "ECS service \"{}\" in cluster \"{}\"",
+                    target.service, target.cluster
+                );
+                let id = (target.cluster.clone(), target.service.clone());
+                let span = entry.get_ref().service.span();
+                let here = self.first_seen(&span);
+                let clash = claim(&mut self.ecs_owners, id, here, &what, "desired count");
+                if let Some((message, hint)) = clash {
+                    self.push(&span, format!("{key}.service"), message, hint);
+                }
+                ecs.push(target);
+            }
+        }
+        ecs
+    }
+
+    /// The scenario's `[[scenario.docdb]]` entries that are valid; a cluster configured twice is
+    /// an error at its second entry.
+    pub(super) fn docdb_targets(
+        &mut self,
+        raw: &[Spanned<RawDocDb>],
+        at: &str,
+    ) -> Vec<DocDbTarget> {
+        let mut docdb = Vec::with_capacity(raw.len());
+        for (j, entry) in raw.iter().enumerate() {
+            let key = format!("{at}.docdb[{j}]");
+            if let Some(target) = self.docdb_target(entry.get_ref(), &key) {
+                let what = format!("DocumentDB cluster \"{}\"", target.cluster);
+                // DocumentDB cluster identifiers are case-insensitive (stored lower-case).
+                let id = target.cluster.to_ascii_lowercase();
+                let span = entry.get_ref().cluster.span();
+                let here = self.first_seen(&span);
+                let setting = "replicas and instance class";
+                let clash = claim(&mut self.docdb_owners, id, here, &what, setting);
+                if let Some((message, hint)) = clash {
+                    self.push(&span, format!("{key}.cluster"), message, hint);
+                }
+                docdb.push(target);
+            }
+        }
+        docdb
+    }
+
+    fn ecs_target(&mut self, raw: &RawEcs, at: &str) -> Option<EcsTarget> {
         const ECS_RULE: &str = "up to 255 letters, digits, hyphens and underscores";
         let ecs_name = |v: &str| {
             v.len() <= 255
@@ -101,7 +152,7 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn docdb_target(&mut self, raw: &RawDocDb, at: &str) -> Option<DocDbTarget> {
+    fn docdb_target(&mut self, raw: &RawDocDb, at: &str) -> Option<DocDbTarget> {
         let cluster = self.resource_name(
             &raw.cluster,
             &format!("{at}.cluster"),

@@ -1,12 +1,13 @@
 //! The config file: TOML text → typed [`Config`], or every problem at once with file, line,
 //! column, key and a fix hint.
 //!
-//! Two passes, as ripgrep does it. The first ([`raw`]) reads the *shape*: TOML syntax, then serde
+//! Two passes, as ripgrep does it. The first (`raw`) reads the *shape*: TOML syntax, then serde
 //! into `Raw*` structs whose values keep their byte spans, while a walk of the same tree reports
-//! every unknown key. The second ([`validate`]) checks the *meaning* and builds the typed config.
-//! A syntax error is reported alone, because nothing after it can be checked reliably; unknown
-//! keys never hide the file's other errors, so `nightshift validate` shows them all in one run.
-//! [`diagnostics`] holds the error type, its rendering and the hint helpers.
+//! every unknown key. The second (`validate`) checks the *meaning* and builds the typed config.
+//! A syntax error is reported alone, because nothing after it can be checked reliably; a missing
+//! key or a wrong type stops the second pass. Unknown keys never hide the file's other errors, and
+//! the second pass collects all of its own, so `nightshift validate` shows them in one run.
+//! `diagnostics` holds the error type, its rendering and the hint helpers.
 //!
 //! This module does no environment lookups: the caller resolves `NIGHTSHIFT_CONFIG` into the path
 //! given to [`load`] and applies `NIGHTSHIFT_TABLE` with [`Config::with_table_override`], so tests
@@ -40,7 +41,7 @@ pub const MAX_DOCDB_REPLICAS: u8 = 15;
 pub const MAX_SCENARIO_NAME_LEN: usize = 64;
 
 /// Wording shared by every duration message, so all of them name the same accepted forms.
-pub(crate) const DURATION_FORMS: &str =
+const DURATION_FORMS: &str =
     "a whole number followed by a unit s, m, h or d, larger units first, e.g. \"30s\", \"15m\", \"2h\" or \"1h30m\"";
 
 // ---------------------------------------------------------------------------------------------

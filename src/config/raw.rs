@@ -1,0 +1,115 @@
+//! The first pass: TOML text → the raw shape, which mirrors the file exactly and keeps every
+//! value's byte span for error positions. Integers are read as i64 and narrowed in `validate`, so
+//! "replicas = 300" gets a DocumentDB message rather than serde's "expected u8".
+//!
+//! Unknown keys are not left to serde (`deny_unknown_fields` stops at the first one and hides
+//! everything after it): [`keys`] walks the parsed tree, reports each unknown key with a "did you
+//! mean", and lets serde ignore it, so the file's other errors are still found.
+
+mod keys;
+mod shape;
+
+#[cfg(test)]
+mod tests;
+
+use super::diagnostics::{ConfigError, ConfigErrors, SourceText};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// Reads the shape of `src`. A syntax error is returned alone (nothing after it can be checked
+/// reliably). Otherwise: the raw config when its shape is right (`None` after a missing key or a
+/// wrong type, whose error is then listed), and the unknown keys and that shape error, if any.
+pub(super) fn read(
+    src: &SourceText<'_>,
+) -> Result<(Option<RawConfig>, Vec<ConfigError>), ConfigErrors> {
+    let mut root = toml::de::DeTable::parse(src.text)
+        .map_err(|e| ConfigErrors::from(shape::syntax_error(src, &e)))?;
+    let mut errors = keys::unknown_keys(src, &mut root);
+    // Cheap: the tree borrows its strings from the text. `root` stays for locating an error.
+    match RawConfig::deserialize(toml::de::Deserializer::from(root.clone())) {
+        Ok(raw) => Ok((Some(raw), errors)),
+        Err(e) => {
+            errors.push(shape::shape_error(src, root.get_ref(), &e));
+            Ok((None, errors))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawConfig {
+    pub(super) table: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) scenario: Vec<Spanned<RawScenario>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawScenario {
+    pub(super) name: Spanned<String>,
+    pub(super) timezone: Spanned<String>,
+    #[serde(default)]
+    pub(super) ecs: Vec<Spanned<RawEcs>>,
+    #[serde(default)]
+    pub(super) docdb: Vec<Spanned<RawDocDb>>,
+    pub(super) scale_down: Spanned<RawScaleDown>,
+    #[serde(default)]
+    pub(super) completion: Vec<Spanned<RawCompletion>>,
+    #[serde(default)]
+    pub(super) skip_dates: Vec<Spanned<String>>,
+    pub(super) schedule: Option<Spanned<RawSchedule>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSchedule {
+    pub(super) scale_up: Spanned<String>,
+    pub(super) check_every: Spanned<String>,
+    pub(super) scale_down: Option<Spanned<String>>,
+    pub(super) days: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawEcs {
+    pub(super) cluster: Spanned<String>,
+    pub(super) service: Spanned<String>,
+    pub(super) desired: Spanned<i64>,
+    pub(super) max: Spanned<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawDocDb {
+    pub(super) cluster: Spanned<String>,
+    pub(super) replicas: Spanned<i64>,
+    pub(super) instance_class: Spanned<String>,
+    pub(super) resize: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawScaleDown {
+    pub(super) quiet_for: Spanned<String>,
+    pub(super) deadline: Spanned<String>,
+    pub(super) min_hold: Spanned<String>,
+    /// Optional: "busy" is the safe default (no data never triggers an early scale-down).
+    pub(super) missing_data: Option<Spanned<String>>,
+    /// Defaulted so that a missing list and an empty list get the same specific message.
+    #[serde(default)]
+    pub(super) metric: Vec<Spanned<RawMetric>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawMetric {
+    pub(super) namespace: Spanned<String>,
+    pub(super) name: Spanned<String>,
+    pub(super) dimensions: Option<Spanned<BTreeMap<String, String>>>,
+    pub(super) stat: Spanned<String>,
+    pub(super) period: Spanned<String>,
+    pub(super) below: Spanned<f64>,
+}
+
+/// Flat rather than a serde-tagged enum: tagged enums buffer their content and lose spans, and
+/// a flat struct lets `validate` say exactly which key the chosen source needs.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawCompletion {
+    pub(super) source: Spanned<String>,
+    pub(super) group: Option<Spanned<String>>,
+    pub(super) job_queue: Option<Spanned<String>>,
+}

@@ -1,0 +1,230 @@
+//! The resources a scenario scales: ECS services and DocumentDB clusters, with names AWS
+//! accepts, task and reader counts in range, and real instance classes.
+
+#[cfg(test)]
+mod tests;
+
+use super::{claim, Validator};
+use crate::config::raw::{RawDocDb, RawEcs};
+use crate::config::{DocDbTarget, EcsTarget, MAX_DOCDB_REPLICAS};
+use toml::Spanned;
+
+impl Validator<'_> {
+    /// The scenario's `[[scenario.ecs]]` entries that are valid; a service configured twice (here
+    /// or in an earlier scenario) is an error at its second entry.
+    pub(super) fn ecs_targets(&mut self, raw: &[Spanned<RawEcs>], at: &str) -> Vec<EcsTarget> {
+        let mut ecs = Vec::with_capacity(raw.len());
+        for (j, entry) in raw.iter().enumerate() {
+            let key = format!("{at}.ecs[{j}]");
+            if let Some(target) = self.ecs_target(entry.get_ref(), &key) {
+                let what = format!(
+                    "ECS service \"{}\" in cluster \"{}\"",
+                    target.service, target.cluster
+                );
+                let id = (target.cluster.clone(), target.service.clone());
+                let span = entry.get_ref().service.span();
+                let here = self.first_seen(&span);
+                let clash = claim(&mut self.ecs_owners, id, here, &what, "desired count");
+                if let Some((message, hint)) = clash {
+                    self.push(&span, format!("{key}.service"), message, hint);
+                }
+                ecs.push(target);
+            }
+        }
+        ecs
+    }
+
+    /// The scenario's `[[scenario.docdb]]` entries that are valid; a cluster configured twice is
+    /// an error at its second entry.
+    pub(super) fn docdb_targets(
+        &mut self,
+        raw: &[Spanned<RawDocDb>],
+        at: &str,
+    ) -> Vec<DocDbTarget> {
+        let mut docdb = Vec::with_capacity(raw.len());
+        for (j, entry) in raw.iter().enumerate() {
+            let key = format!("{at}.docdb[{j}]");
+            if let Some(target) = self.docdb_target(entry.get_ref(), &key) {
+                let what = format!("DocumentDB cluster \"{}\"", target.cluster);
+                // DocumentDB cluster identifiers are case-insensitive (stored lower-case).
+                let id = target.cluster.to_ascii_lowercase();
+                let span = entry.get_ref().cluster.span();
+                let here = self.first_seen(&span);
+                let setting = "replicas and instance class";
+                let clash = claim(&mut self.docdb_owners, id, here, &what, setting);
+                if let Some((message, hint)) = clash {
+                    self.push(&span, format!("{key}.cluster"), message, hint);
+                }
+                docdb.push(target);
+            }
+        }
+        docdb
+    }
+
+    fn ecs_target(&mut self, raw: &RawEcs, at: &str) -> Option<EcsTarget> {
+        const ECS_RULE: &str = "up to 255 letters, digits, hyphens and underscores";
+        let ecs_name = |v: &str| {
+            v.len() <= 255
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let cluster = self.resource_name(
+            &raw.cluster,
+            &format!("{at}.cluster"),
+            "ECS cluster name",
+            ECS_RULE,
+            ecs_name,
+        );
+        let service = self.resource_name(
+            &raw.service,
+            &format!("{at}.service"),
+            "ECS service name",
+            ECS_RULE,
+            ecs_name,
+        );
+        // Zero would stop the service for the night instead of scaling it up.
+        let desired = match self.count(&raw.desired, &format!("{at}.desired"), "desired") {
+            Some(0) => {
+                self.push(
+                    &raw.desired.span(),
+                    format!("{at}.desired"),
+                    "desired is 0: the service would run no tasks during the batch",
+                    "set desired to the task count the batch needs (1 or more)",
+                );
+                None
+            }
+            desired => desired,
+        };
+        let max = match self.count(&raw.max, &format!("{at}.max"), "max") {
+            Some(0) => {
+                self.push(
+                    &raw.max.span(),
+                    format!("{at}.max"),
+                    "max is 0: no desired count could ever be set",
+                    "set max to the highest task count you allow (at least desired)",
+                );
+                None
+            }
+            max => max,
+        };
+        if let (Some(desired), Some(max)) = (desired, max) {
+            if desired > max {
+                self.push(
+                    &raw.desired.span(),
+                    format!("{at}.desired"),
+                    format!("desired ({desired}) is above max ({max}): max is the guardrail nightshift never exceeds"),
+                    format!("lower desired to {max} or less, or raise max to at least {desired}"),
+                );
+                return None;
+            }
+        }
+        Some(EcsTarget {
+            cluster: cluster?,
+            service: service?,
+            desired: desired?,
+            max: max?,
+        })
+    }
+
+    /// A task count that fits ECS's u32; zero is the caller's decision.
+    fn count(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
+        let value = *raw.get_ref();
+        match u32::try_from(value) {
+            Ok(count) => Some(count),
+            Err(_) if value < 0 => {
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("{what} is negative ({value})"),
+                    "use a task count of 1 or more",
+                );
+                None
+            }
+            Err(_) => {
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("{what} ({value}) is too large"),
+                    format!("use a task count of at most {}", u32::MAX),
+                );
+                None
+            }
+        }
+    }
+
+    fn docdb_target(&mut self, raw: &RawDocDb, at: &str) -> Option<DocDbTarget> {
+        let cluster = self.resource_name(
+            &raw.cluster,
+            &format!("{at}.cluster"),
+            "DocumentDB cluster identifier",
+            "1 to 63 letters, digits and hyphens, starting with a letter, without two hyphens in a row or one at the end",
+            |v: &str| {
+                v.len() <= 63
+                    && v.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !v.contains("--")
+                    && !v.ends_with('-')
+            },
+        );
+        let replicas = self.replicas(&raw.replicas, &format!("{at}.replicas"));
+        let instance_class =
+            self.instance_class(&raw.instance_class, &format!("{at}.instance_class"));
+        let resize = match &raw.resize {
+            None => Some(None),
+            Some(resize) => self
+                .instance_class(resize, &format!("{at}.resize"))
+                .map(Some),
+        };
+        Some(DocDbTarget {
+            cluster: cluster?,
+            replicas: replicas?,
+            instance_class: instance_class?,
+            resize: resize?,
+        })
+    }
+
+    fn replicas(&mut self, raw: &Spanned<i64>, key: &str) -> Option<u8> {
+        let value = *raw.get_ref();
+        match u8::try_from(value) {
+            Ok(n) if n <= MAX_DOCDB_REPLICAS => Some(n),
+            _ if value < 0 => {
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("replicas is negative ({value})"),
+                    format!("use a reader count from 0 to {MAX_DOCDB_REPLICAS}"),
+                );
+                None
+            }
+            _ => {
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("replicas = {value} is above {MAX_DOCDB_REPLICAS}: a DocumentDB cluster allows at most {MAX_DOCDB_REPLICAS} reader instances"),
+                    format!("set replicas to {MAX_DOCDB_REPLICAS} or fewer"),
+                );
+                None
+            }
+        }
+    }
+
+    fn instance_class(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+        let value = raw.get_ref();
+        let rest = value.strip_prefix("db.").unwrap_or("");
+        if rest.is_empty() || rest.starts_with('.') || rest.chars().any(char::is_whitespace) {
+            let hint = if !value.is_empty() && !value.starts_with("db.") {
+                format!("write \"db.{value}\": DocumentDB classes look like \"db.r6g.large\"")
+            } else {
+                "use a DocumentDB instance class such as \"db.r6g.large\"".to_string()
+            };
+            self.push(
+                &raw.span(),
+                key,
+                format!("\"{value}\" is not a DocumentDB instance class (they start with \"db.\")"),
+                hint,
+            );
+            return None;
+        }
+        Some(value.clone())
+    }
+}

@@ -1,0 +1,95 @@
+use crate::config::testing::{assert_single_error, base_with};
+
+#[test]
+fn resource_names_aws_would_refuse_or_that_widen_the_policy_are_rejected() {
+    assert_single_error(
+        &base_with("cluster = \"batch-db\"", "cluster = \"*\""),
+        11,
+        "scenario[0].docdb[0].cluster",
+        "\"*\" is not a valid DocumentDB cluster identifier",
+        "cluster = \"batch-db\"",
+    );
+    assert_single_error(
+        &base_with("service = \"worker\"", "service = \"../../worker\""),
+        7,
+        "scenario[0].ecs[0].service",
+        "\"../../worker\" is not a valid ECS service name",
+        "service = \"worker\"",
+    );
+    assert_single_error(
+        &base_with("cluster = \"batch\"", "cluster = \"batch/*\""),
+        6,
+        "scenario[0].ecs[0].cluster",
+        "not a valid ECS cluster name",
+        "",
+    );
+    assert_single_error(
+        &base_with("cluster = \"batch-db\"", "cluster = \"batch--db\""),
+        11,
+        "scenario[0].docdb[0].cluster",
+        "without two hyphens in a row",
+        "",
+    );
+}
+
+#[test]
+fn replicas_above_fifteen_is_rejected() {
+    assert_single_error(
+        &base_with("replicas = 3", "replicas = 16"),
+        12,
+        "scenario[0].docdb[0].replicas",
+        "replicas = 16 is above 15: a DocumentDB cluster allows at most 15 reader instances",
+        "set replicas to 15 or fewer",
+    );
+    assert_single_error(
+        &base_with("replicas = 3", "replicas = -1"),
+        12,
+        "scenario[0].docdb[0].replicas",
+        "replicas is negative (-1)",
+        "from 0 to 15",
+    );
+}
+
+#[test]
+fn desired_above_max_is_rejected() {
+    assert_single_error(
+        &base_with("desired = 10", "desired = 30"),
+        8,
+        "scenario[0].ecs[0].desired",
+        "desired (30) is above max (20)",
+        "raise max to at least 30",
+    );
+}
+
+#[test]
+fn desired_zero_and_max_zero_are_rejected() {
+    assert_single_error(
+        &base_with("desired = 10", "desired = 0"),
+        8,
+        "scenario[0].ecs[0].desired",
+        "desired is 0: the service would run no tasks",
+        "1 or more",
+    );
+    // max = 0 alone: no second "desired above max" error piles on.
+    assert_single_error(
+        &base_with("max = 20", "max = 0"),
+        9,
+        "scenario[0].ecs[0].max",
+        "max is 0",
+        "at least desired",
+    );
+}
+
+#[test]
+fn instance_class_must_start_with_db() {
+    assert_single_error(
+        &base_with(
+            "instance_class = \"db.r6g.large\"",
+            "instance_class = \"r6g.large\"",
+        ),
+        13,
+        "scenario[0].docdb[0].instance_class",
+        "\"r6g.large\" is not a DocumentDB instance class",
+        "write \"db.r6g.large\"",
+    );
+}

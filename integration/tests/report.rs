@@ -1,5 +1,5 @@
 //! `nightshift history` and `nightshift show` end to end: the demo night of
-//! integration/fixtures/report/demo-night.json (built by the unit tests of src/report.rs from the
+//! integration/fixtures/report/demo-night.json (built by the unit tests of src/report/tests/demo.rs from the
 //! gate's own evidence) is loaded into a fresh table on the emulator, the real CLI binary reads it
 //! back, and its output must equal the snapshots the unit tests compare. The HTML report is then
 //! rendered in headless Chromium (Debian's `chromium`): a screenshot is taken and the DOM checked.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The demo fixture, as src/report.rs writes it.
+/// The demo fixture, as src/report/tests/demo.rs writes it.
 #[derive(Deserialize)]
 struct Demo {
     now: jiff::Timestamp,

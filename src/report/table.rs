@@ -114,6 +114,25 @@ pub fn history_table(page: &HistoryPage, now: Timestamp) -> String {
 /// zone when known), step, outcome, short reason and, beneath it, the full explanation; its calls
 /// one per line below it. Every line at most [`WIDTH`] columns: long text wraps in its cell.
 pub fn night_table(night: &Night, now: Timestamp) -> String {
+    let mut out = run_header(night, now);
+    if night.events.is_empty() {
+        out.push_str("no events recorded for this run\n");
+        return out;
+    }
+    timeline(&mut out, night);
+    let with_evidence = night.events.iter().filter(|e| e.evidence.is_some()).count();
+    if with_evidence > 0 {
+        out.push_str(&format!(
+            "\n{with_evidence} event{} recorded evidence: see --output json, or --output html for the metric plot\n",
+            if with_evidence == 1 { "" } else { "s" }
+        ));
+    }
+    out
+}
+
+/// The run: scenario, id, status and duration, when it opened and closed, who opened it, its
+/// summary; then a blank line.
+fn run_header(night: &Night, now: Timestamp) -> String {
     let run = night.run;
     let zone = night.zone;
     let mut out = String::new();
@@ -157,11 +176,12 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
         .collect();
     push_lines(&mut out, grid(&[Some(7)], 2, fields));
     out.push('\n');
+    out
+}
 
-    if night.events.is_empty() {
-        out.push_str("no events recorded for this run\n");
-        return out;
-    }
+/// One row per event (times, step, outcome, reason and detail), its calls below it.
+fn timeline(out: &mut String, night: &Night) {
+    let zone = night.zone;
     // Date and time: a night crosses midnight in one zone or the other.
     let stamp = |t: Timestamp| t.strftime("%m-%d %H:%M:%S").to_string();
     let local = |t: Timestamp| {
@@ -180,7 +200,7 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
     header.extend(["STEP", "OUTCOME", "REASON"]);
     widths.extend([Some(10), Some(11)]);
     push_lines(
-        &mut out,
+        out,
         grid(
             &widths,
             2,
@@ -193,24 +213,16 @@ pub fn night_table(night: &Night, now: Timestamp) -> String {
         cells.push(step_name(event));
         cells.push(event.outcome.as_str().to_string());
         cells.push(reason_and_detail(event));
-        push_lines(&mut out, grid(&widths, 2, vec![cells]));
+        push_lines(out, grid(&widths, 2, vec![cells]));
         if !event.actions.is_empty() {
             let calls = event
                 .actions
                 .iter()
                 .map(|a| vec!["    -".to_string(), action_line(a)])
                 .collect();
-            push_lines(&mut out, grid(&[None], 1, calls));
+            push_lines(out, grid(&[None], 1, calls));
         }
     }
-    let with_evidence = night.events.iter().filter(|e| e.evidence.is_some()).count();
-    if with_evidence > 0 {
-        out.push_str(&format!(
-            "\n{with_evidence} event{} recorded evidence: see --output json, or --output html for the metric plot\n",
-            if with_evidence == 1 { "" } else { "s" }
-        ));
-    }
-    out
 }
 
 /// The short reason, and beneath it the full explanation when it says more.

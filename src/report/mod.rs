@@ -3,8 +3,8 @@
 //! timeline and the scale-down metrics plotted across the night.
 //!
 //! One file per job: this module holds the views (the JSON shapes and the inputs of a rendering)
-//! and the run selection of `history`; [`table`] the terminal tables, [`json`] the JSON, [`html`]
-//! (with [`svg`]) the HTML page, and [`evidence`] reads what a recorded event's typed evidence
+//! and the run selection of `history`; `table` the terminal tables, `json` the JSON, `html` (with
+//! `svg`) the HTML page, and `evidence` reads what a recorded event's typed evidence
 //! ([`crate::evidence::StepEvidence`]) says: the night's milestones and the metric series.
 //!
 //! Pure: no I/O and no clock (`now` is passed in), so every rendering is a snapshot test

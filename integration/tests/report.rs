@@ -1,5 +1,5 @@
 //! `nightshift history` and `nightshift show` end to end: the demo night of
-//! integration/fixtures/report/demo-night.json (built by the unit tests of src/report.rs from the
+//! integration/fixtures/report/demo-night.json (built by the unit tests of src/report/tests/demo.rs from the
 //! gate's own evidence) is loaded into a fresh table on the emulator, the real CLI binary reads it
 //! back, and its output must equal the snapshots the unit tests compare. The HTML report is then
 //! rendered in headless Chromium (Debian's `chromium`): a screenshot is taken and the DOM checked.
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The demo fixture, as src/report.rs writes it.
+/// The demo fixture, as src/report/tests/demo.rs writes it.
 #[derive(Deserialize)]
 struct Demo {
     now: jiff::Timestamp,
@@ -125,6 +125,65 @@ async fn history_and_show_print_the_demo_night_as_the_snapshots_say() {
         .args(base));
     let written = std::fs::read_to_string(&html).expect("the HTML report was written");
     assert_eq!(written, fixture("report/show.html"));
+}
+
+/// A call an idempotent retry found already done (`ok: already exists`), recorded as the app
+/// records it: `show` reads it as done in the table, the JSON and the HTML, never as a failure.
+#[tokio::test]
+async fn show_reads_a_call_already_done_as_done() {
+    let (table, demo) = demo_table().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&support::sdk_config().await),
+        &table,
+        Timeouts::default(),
+    );
+    // A retried scale-up of the demo night: its reader had been created by the first delivery.
+    let mut event = demo.events[0].to_record();
+    event.key = "nightly-batch/scale-up/2026-11-25T13:00:00Z#retry".into();
+    event.received_at += jiff::SignedDuration::from_secs(60);
+    event.finished_at += jiff::SignedDuration::from_secs(60);
+    event.reason = "1 call already done".into();
+    event.detail = String::new();
+    event.actions.truncate(2);
+    event.actions[1].result = "ok: already exists".into();
+    store.record_event(&event).await.expect("record_event");
+
+    let now = demo.now.to_string();
+    let base = ["--table", table.as_str(), "--now", now.as_str()];
+    let night = ["show", "nightly-batch", "2026-11-25"];
+    let text = ok(cli().args(night).args(base));
+    // The call's line may wrap: compare the words.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("docdb CreateDBInstance batch-db-nightly-batch-r1: reader db.r6g.large in batch-db [done: already exists]"),
+        "{text}"
+    );
+    assert!(!flat.contains("[error"), "{text}");
+
+    let json_out = ok(cli().args(night).args(["--output", "json"]).args(base));
+    let parsed: serde_json::Value = serde_json::from_str(&json_out).expect("show JSON parses");
+    let retried = parsed["events"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["key"] == event.key.as_str()))
+        .unwrap_or_else(|| panic!("the retried event is not in the JSON: {json_out}"));
+    assert_eq!(retried["actions"][1]["result"], "ok: already exists");
+    assert_eq!(retried["actions"][1]["status"], "already-done");
+    assert_eq!(retried["actions"][0]["status"], "done");
+
+    let html = ok(cli().args(night).args(["--output", "html"]).args(base));
+    let item = html
+        .split("<li class=\"event ")
+        .find(|item| item.contains("#retry"))
+        .unwrap_or_else(|| panic!("the retried event is not in the HTML"));
+    assert!(
+        item.starts_with("outcome-acted\""),
+        "the retried scale-up is marked as an error: {item}"
+    );
+    assert!(
+        item.contains("<li class=\"action already-done\">"),
+        "{item}"
+    );
+    assert!(!item.contains("failed"), "{item}");
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use crate::config::{CompletionMatcher, Scenario};
 use crate::domain::{Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
 use crate::history::EventRecord;
-use crate::idempotency::{Claim, ClaimRequest, DedupId, FinishError, Guard};
+use crate::idempotency::{Claim, ClaimRequest, DedupId, FinishError, Guard, Lease};
 use crate::night::SHORT_REASON_MAX;
 use crate::ports::HistoryStore;
 use crate::text::cut;
@@ -180,51 +180,13 @@ impl App {
                 Some("an earlier delivery failed or its lease expired".into());
         }
 
-        // Record: the run's summary or close, the event, the guard's result.
-        let stepped = record_run_update(&store, &scenario.name, stepped).await;
-        let response = Response {
-            outcome: stepped.outcome,
-            run: stepped.run.clone(),
-            actions: stepped.actions.clone(),
-            reason: stepped.why.short.clone(),
-            detail: if stepped.why.detail == stepped.why.short {
-                String::new()
-            } else {
-                stepped.why.detail.clone()
-            },
-            ..base
+        let recorded = Recorded {
+            kind,
+            now,
+            payload_hash: &event.payload_hash,
+            clock: inv.now,
         };
-        let record = EventRecord {
-            key: key.clone(),
-            step: Some(step),
-            scenario: Some(scenario.name.clone()),
-            run: response.run.clone(),
-            kind: kind.to_string(),
-            outcome: response.outcome,
-            reason: response.reason.clone(),
-            detail: response.detail.clone(),
-            actions: response.actions.clone(),
-            received_at: now,
-            finished_at: now,
-            evidence: stepped.evidence.to_json(),
-            payload_hash: Some(event.payload_hash.clone()),
-        };
-        if let Err(e) = store.record_event(&record).await {
-            let _ = guard.fail(&lease, &e.to_string(), inv.now).await;
-            return Err(e.into());
-        }
-        if let Some(failure) = stepped.failure {
-            // The step stays open: a retry of this delivery may claim it again.
-            let _ = guard.fail(&lease, &failure.to_string(), inv.now).await;
-            return Err(failure);
-        }
-        match guard.complete(&lease, &response, inv.now).await {
-            Ok(()) => Ok(response),
-            Err(FinishError::StaleOwner { id }) => Err(HandleError::Retryable(format!(
-                "this delivery's lease on {id} expired and another delivery took the step over; its result stands"
-            ))),
-            Err(FinishError::Store(e)) => Err(e.into()),
-        }
+        record(&store, &guard, &lease, recorded, base, stepped).await
     }
 
     /// The scenario, step and effective `now` of a well-formed event, or why it is answered
@@ -362,6 +324,74 @@ impl App {
             detail: String::new(),
             key: Some(key),
         })
+    }
+}
+
+/// What the record of a claimed step needs besides its outcome.
+struct Recorded<'a> {
+    kind: &'a str,
+    /// The night's time of the step (its event's `now`, else the clock).
+    now: Timestamp,
+    payload_hash: &'a str,
+    /// The invocation's wall clock: the guard's result is stamped with it.
+    clock: Timestamp,
+}
+
+/// Record a claimed step, in this order: the run's summary or close, the event, the guard's
+/// result (completed, or failed so that a retry claims the step again); then answer.
+async fn record(
+    store: &DynamoStore,
+    guard: &Guard<DynamoStore>,
+    lease: &Lease,
+    at: Recorded<'_>,
+    base: Response,
+    stepped: StepOutcome,
+) -> Result<Response, HandleError> {
+    let scenario = base.scenario.clone().unwrap_or_default();
+    let scenario = scenario.as_str();
+    let stepped = record_run_update(store, scenario, stepped).await;
+    let response = Response {
+        outcome: stepped.outcome,
+        run: stepped.run.clone(),
+        actions: stepped.actions.clone(),
+        reason: stepped.why.short.clone(),
+        detail: if stepped.why.detail == stepped.why.short {
+            String::new()
+        } else {
+            stepped.why.detail.clone()
+        },
+        ..base
+    };
+    let record = EventRecord {
+        key: lease.id.key.clone(),
+        step: Some(lease.id.step),
+        scenario: Some(scenario.to_string()),
+        run: response.run.clone(),
+        kind: at.kind.to_string(),
+        outcome: response.outcome,
+        reason: response.reason.clone(),
+        detail: response.detail.clone(),
+        actions: response.actions.clone(),
+        received_at: at.now,
+        finished_at: at.now,
+        evidence: stepped.evidence.to_json(),
+        payload_hash: Some(at.payload_hash.to_string()),
+    };
+    if let Err(e) = store.record_event(&record).await {
+        let _ = guard.fail(lease, &e.to_string(), at.clock).await;
+        return Err(e.into());
+    }
+    if let Some(failure) = stepped.failure {
+        // The step stays open: a retry of this delivery may claim it again.
+        let _ = guard.fail(lease, &failure.to_string(), at.clock).await;
+        return Err(failure);
+    }
+    match guard.complete(lease, &response, at.clock).await {
+        Ok(()) => Ok(response),
+        Err(FinishError::StaleOwner { id }) => Err(HandleError::Retryable(format!(
+            "this delivery's lease on {id} expired and another delivery took the step over; its result stands"
+        ))),
+        Err(FinishError::Store(e)) => Err(e.into()),
     }
 }
 

@@ -11,10 +11,9 @@
 //!   environment Lambda gives a function, its output captured.
 //! - [`serve_http`]: the small HTTP/1.1 server under all of it, also used to fake an AWS endpoint.
 //!
-//! Shared by `integration/tests/lambda.rs` and the demo (`integration/runtime/night.rs`), so that
-//! the demo plays the night exactly the way the tests check it.
-
-#![allow(dead_code)]
+//! Shared by `integration/tests/lambda.rs`, `integration/tests/hostile.rs`, the demo
+//! (`integration/runtime/night.rs`) and the benchmarks, so that the demo plays the night exactly
+//! the way the tests check it.
 
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -32,9 +31,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 
-/// The repository root (this file is `integration/runtime/host.rs`).
+/// The repository root (this crate is `integration/support/`).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let support = Path::new(env!("CARGO_MANIFEST_DIR"));
+    support.ancestors().nth(2).unwrap_or(support).to_path_buf()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,16 +273,6 @@ pub enum Answer {
     Response(Value),
     /// `invocation/{id}/error`.
     Error(ErrorReport),
-}
-
-impl Answer {
-    /// The `outcome` of a response, or `error <errorType>` for an error.
-    pub fn summary(&self) -> String {
-        match self {
-            Answer::Response(v) => v["outcome"].as_str().unwrap_or("?").to_string(),
-            Answer::Error(e) => format!("error {}", e.error_type),
-        }
-    }
 }
 
 /// One finished invocation.
@@ -748,8 +738,8 @@ impl Output {
 /// The function: a bootstrap process served by its own Runtime API. Killed when dropped.
 pub struct Function {
     pub api: RuntimeApi,
+    /// The image root bootstrap runs from, removed when the function is dropped.
     pub root: ImageRoot,
-    pub launch: Launch,
     child: tokio::process::Child,
     pub stdout: Output,
     pub stderr: Output,
@@ -810,7 +800,6 @@ impl Function {
         Ok(Function {
             api,
             root,
-            launch,
             child,
             stdout,
             stderr,

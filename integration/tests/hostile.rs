@@ -2,7 +2,7 @@
 //! `bootstrap` binary.
 //!
 //! Events are handed to a running bootstrap by the Runtime API host
-//! (`integration/support/src/host.rs`), in the Lambda-like sandbox when it can run (else as a plain
+//! (`integration/support/src/host/`), in the Lambda-like sandbox when it can run (else as a plain
 //! child process, announced), with the AWS endpoint pointed at a recording proxy in front of the
 //! emulator: every AWS call the function makes is seen on the wire and attributed to the input
 //! that caused it. Configs go through bootstrap init (`POST /runtime/init/error`) and through

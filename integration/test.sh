@@ -35,7 +35,8 @@ trap 'integration/emulator/emulator.sh stop' EXIT
 if [[ ${NIGHTSHIFT_RELIABILITY_SEPARATE:-0} == 1 && $# == 0 ]]; then
   # .ci/run runs the hostile corpus, the fuzz targets and the model check once, in
   # integration/reliability.sh, which prints their tables; everything else runs here.
-  cargo test --locked --lib --bins --examples --test integration -- --skip hostile:: --skip fuzz::
+  cargo test --locked --workspace --lib --bins --examples --test integration -- --skip hostile:: --skip fuzz::
 else
-  cargo test --locked --all-targets "$@"
+  # --workspace: the root package and the shared test harness (integration/support).
+  cargo test --locked --workspace --all-targets "$@"
 fi

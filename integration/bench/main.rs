@@ -18,12 +18,7 @@
 //! and round, 20), NIGHTSHIFT_BENCH_ROUNDS (5), NIGHTSHIFT_BENCH_QUERY_REPS (20),
 //! NIGHTSHIFT_BENCH_SIZES (runs per table, "500,5000").
 
-#[path = "../runtime/host.rs"]
-mod host;
-#[path = "../runtime/scene.rs"]
-mod scene;
-#[path = "../tests/support/mod.rs"]
-mod support;
+use nightshift_test_support::{self as support, host, scene};
 
 mod calls;
 mod cold;

@@ -5,8 +5,8 @@ environment: `GET invocation/next` is long-polled and answered with the event an
 Lambda-Runtime-Aws-Request-Id / -Deadline-Ms / -Invoked-Function-Arn / -Trace-Id headers;
 `POST invocation/{id}/response`, `invocation/{id}/error` and `init/error` are collected.
 `Function` is one real `bootstrap` process with its own host, started with the environment Lambda
-gives a function (as integration/runtime/host.rs `lambda_environment` does), its output in a log
-file. It can be killed with SIGKILL at any moment.
+gives a function (as `lambda_environment` of integration/support/src/host/function.rs does), its
+output in a log file. It can be killed with SIGKILL at any moment.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _json(body: bytes) -> dict:
 
 
 def lambda_environment(runtime_api: str) -> dict[str, str]:
-    """What Lambda sets for a function (as integration/runtime/host.rs lambda_environment)."""
+    """What Lambda sets for a function (as integration/support/src/host/function.rs does)."""
     return {
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_LAMBDA_FUNCTION_NAME": "nightshift",

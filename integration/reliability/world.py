@@ -1,6 +1,6 @@
 """The AWS world one night plays in, on moto_server, through boto3 (never through the proxy).
 
-Mirrors integration/runtime/scene.rs: a DocumentDB cluster with its writer (engine docdb, which
+Mirrors integration/support/src/scene.rs: a DocumentDB cluster with its writer (engine docdb, which
 integration/emulator/launcher.py teaches moto), an ECS service at its day-time desired count with
 an Application Auto Scaling target, the batch metric in CloudWatch, and the contract config
 (integration/fixtures/config/contract.toml) renamed to this world's resources. The table is

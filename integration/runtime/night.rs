@@ -13,10 +13,7 @@
 //! `"now"` (allowed outside APP_ENV=prod), so three hours of night take seconds, and the
 //! completion event arrives at the real present, when the night ends.
 
-mod host;
-mod scene;
-#[path = "../tests/support/mod.rs"]
-mod support;
+use nightshift_test_support::{self as support, host, scene};
 
 use host::{Answer, Function, ImageRoot, Launch, Modes};
 use jiff::{SignedDuration, Timestamp};

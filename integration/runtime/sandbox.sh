@@ -5,11 +5,12 @@
 #
 #   integration/runtime/sandbox.sh IMAGE_ROOT COMMAND [ARG...]
 #
-# IMAGE_ROOT holds var/task and var/runtime laid out as in the image (integration/runtime/host.rs
-# builds one under target/lambda-sandbox/). Needs root (setpriv drops to the sandbox uid; bwrap's
-# own --uid inside a user namespace would not reproduce "Permission denied" on a mode-700 file)
-# and bubblewrap (`apt-get install -y bubblewrap`). The network is shared, so the command reaches
-# servers on this machine's loopback. Environment variables pass through unchanged.
+# IMAGE_ROOT holds var/task and var/runtime laid out as in the image
+# (integration/support/src/host/image.rs builds one under target/lambda-sandbox/). Needs root
+# (setpriv drops to the sandbox uid; bwrap's own --uid inside a user namespace would not reproduce
+# "Permission denied" on a mode-700 file) and bubblewrap (`apt-get install -y bubblewrap`). The
+# network is shared, so the command reaches servers on this machine's loopback. Environment
+# variables pass through unchanged.
 #
 # NIGHTSHIFT_SANDBOX_UID / NIGHTSHIFT_SANDBOX_GID: the uid/gid to run as (default 993/990, like
 # Lambda's sbx_user).
@@ -24,7 +25,7 @@ die() {
 root=$1
 shift
 [[ -d $root/var/task && -d $root/var/runtime ]] ||
-  die "$root has no var/task and var/runtime: lay it out as the image does (see integration/runtime/host.rs)"
+  die "$root has no var/task and var/runtime: lay it out as the image does (see integration/support/src/host/image.rs)"
 command -v bwrap >/dev/null || die "bubblewrap is not installed: apt-get install -y bubblewrap"
 command -v setpriv >/dev/null || die "setpriv (util-linux) is not installed"
 ((EUID == 0)) || die "run as root: setpriv needs it to drop to the sandbox uid"

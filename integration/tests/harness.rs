@@ -1,8 +1,6 @@
 //! nightshift-specific test setup on top of `support`: a migrated table of its own per test, the
 //! app wired to it, and DynamoDB clients whose calls are logged.
 
-#![allow(dead_code)]
-
 use crate::support;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
@@ -20,7 +18,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const CONTRACT_CONFIG: &str = include_str!("../fixtures/config/contract.toml");
+pub use support::scene::CONTRACT_CONFIG;
 
 /// A DynamoDB client on the emulator whose calls go to `log`.
 pub async fn logged_client(log: &CallLog) -> aws_sdk_dynamodb::Client {

@@ -1,11 +1,12 @@
 //! Hostile input (issue 10, part 4): every file of `integration/fixtures/hostile/` through the real
 //! `bootstrap` binary.
 //!
-//! Events are handed to a running bootstrap by the Runtime API host (`integration/runtime/host.rs`),
-//! in the Lambda-like sandbox when it can run (else as a plain child process, announced), with the
-//! AWS endpoint pointed at a recording proxy in front of the emulator: every AWS call the function
-//! makes is seen on the wire and attributed to the input that caused it. Configs go through
-//! bootstrap init (`POST /runtime/init/error`) and through `nightshift validate`.
+//! Events are handed to a running bootstrap by the Runtime API host
+//! (`integration/support/src/host/`), in the Lambda-like sandbox when it can run (else as a plain
+//! child process, announced), with the AWS endpoint pointed at a recording proxy in front of the
+//! emulator: every AWS call the function makes is seen on the wire and attributed to the input
+//! that caused it. Configs go through bootstrap init (`POST /runtime/init/error`) and through
+//! `nightshift validate`.
 //!
 //! Per input the test asserts the answer documented in `manifest.json` (the `errorType`, the
 //! reject code the message starts with, a fragment of the message; or the outcome and reason of a
@@ -17,14 +18,7 @@
 //!
 //! `cargo test --test integration hostile_ -- --nocapture` prints the table.
 
-// lambda.rs includes the same two files: each module gets its own copy.
-#[allow(clippy::duplicate_mod)]
-#[path = "../runtime/host.rs"]
-mod host;
-#[allow(clippy::duplicate_mod)]
-#[path = "../runtime/scene.rs"]
-mod scene;
-
+use crate::support::{host, scene};
 use crate::{harness, support};
 use host::{Answer, Function, HttpRequest, HttpResponse, ImageRoot, Launch, Modes};
 use scene::Scene;

@@ -7,11 +7,7 @@
 //! Without bubblewrap (or root) these tests skip with a loud message, except under CI=true,
 //! where they fail: CI must prove the image's rules, not skip them.
 
-#[path = "../runtime/host.rs"]
-mod host;
-#[path = "../runtime/scene.rs"]
-mod scene;
-
+use crate::support::{host, scene};
 use crate::{harness, support};
 use host::{Answer, ErrorReport, Function, ImageRoot, Invoked, Launch, Modes};
 use jiff::SignedDuration;

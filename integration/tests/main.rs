@@ -1,7 +1,9 @@
 //! The integration test binary: real aws-sdk-rust clients against moto_server on loopback,
 //! started by integration/emulator/emulator.sh (see README.md, "Tests").
 
-mod support;
+// The harness shared with the demo night and the benchmarks (integration/support): the emulator
+// helpers at its root, and its `host` and `scene` modules.
+use nightshift_test_support as support;
 
 mod harness;
 

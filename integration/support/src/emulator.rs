@@ -1,4 +1,4 @@
-//! The harness every integration test module uses: the SDK pointed at the local emulator
+//! The emulator side every integration test module uses: the SDK pointed at the local emulator
 //! (moto_server plus integration/emulator/launcher.py), names that keep parallel tests apart, and
 //! helpers that build the AWS resources tests start from.
 //!
@@ -6,9 +6,6 @@
 //! `integration/emulator/emulator.sh setup && eval "$(integration/emulator/emulator.sh start)"`
 //! exports `NIGHTSHIFT_EMULATOR_URL`. Tests run in parallel threads against that one server, so
 //! each test names its resources with [`unique`] instead of resetting the server.
-
-// Not every test module uses every helper.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -140,8 +137,6 @@ pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {
     writer
 }
 
-/// Create the ECS cluster `cluster` (if new) and in it the service `service` running `desired`
-/// tasks of a one-container task definition of the same name; returns the service ARN.
 /// An Application Auto Scaling target on the service's desired count, as a team with target
 /// tracking has one (nightshift raises its minimum for the night).
 pub async fn register_scalable_target(
@@ -165,6 +160,8 @@ pub async fn register_scalable_target(
         .unwrap_or_else(|e| panic!("RegisterScalableTarget service/{cluster}/{service}: {e:?}"));
 }
 
+/// Create the ECS cluster `cluster` (if new) and in it the service `service` running `desired`
+/// tasks of a one-container task definition of the same name; returns the service ARN.
 pub async fn create_ecs_service(
     cfg: &SdkConfig,
     cluster: &str,

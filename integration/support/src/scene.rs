@@ -2,12 +2,10 @@
 //! service with an Application Auto Scaling target, the batch metric in CloudWatch, the config
 //! that names them, and the events of the night.
 //!
-//! Shared by `integration/tests/lambda.rs` (unique names, many tests on one emulator) and the demo
-//! (`integration/runtime/night.rs`, the contract's own names on an emulator of its own).
+//! Shared by `integration/tests/lambda.rs` (unique names, many tests on one emulator), the demo
+//! (`integration/runtime/night.rs`, the contract's own names on an emulator of its own) and the
+//! benchmarks.
 
-#![allow(dead_code)]
-
-use crate::support;
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -16,7 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 /// The contract config of product.md; [`Scene::config`] renames its resources.
-pub const CONTRACT_CONFIG: &str = include_str!("../fixtures/config/contract.toml");
+pub const CONTRACT_CONFIG: &str = include_str!("../../fixtures/config/contract.toml");
 
 /// The desired count of the ECS service by day (the baseline nightshift must restore).
 pub const BASELINE_DESIRED: i32 = 2;
@@ -97,10 +95,10 @@ impl Scene {
     pub fn unique(table: &str) -> Scene {
         Scene {
             scenario: "nightly-batch".into(),
-            ecs_cluster: support::unique("batch"),
-            ecs_service: support::unique("worker"),
-            docdb_cluster: support::unique("batch-db"),
-            job: support::unique("nightly"),
+            ecs_cluster: crate::unique("batch"),
+            ecs_service: crate::unique("worker"),
+            docdb_cluster: crate::unique("batch-db"),
+            job: crate::unique("nightly"),
             table: table.into(),
         }
     }
@@ -140,8 +138,8 @@ impl Scene {
     /// Create the day-time world: the cluster with its writer, and the service at its baseline
     /// with a scalable target.
     pub async fn create(&self, cfg: &SdkConfig) {
-        support::create_docdb_cluster(cfg, &self.docdb_cluster).await;
-        support::create_ecs_service(cfg, &self.ecs_cluster, &self.ecs_service, BASELINE_DESIRED)
+        crate::create_docdb_cluster(cfg, &self.docdb_cluster).await;
+        crate::create_ecs_service(cfg, &self.ecs_cluster, &self.ecs_service, BASELINE_DESIRED)
             .await;
         aws_sdk_applicationautoscaling::Client::new(cfg)
             .register_scalable_target()

@@ -71,7 +71,7 @@ fn only_src_aws_names_the_aws_sdk() {
 fn the_policy_code_does_no_io_and_reads_no_clock() {
     // The functional core: decisions from data, no I/O, no clock, no randomness.
     let policy = [
-        "gate.rs",
+        "gate/",
         "overrides.rs",
         "night/mod.rs",
         "plan/",

@@ -2,7 +2,7 @@
 //! they share. The adapters in src/aws implement them; nothing above this module names an AWS
 //! SDK type.
 //!
-//! - [`GuardStore`]: the dedup records of the exactly-once guard (src/idempotency.rs).
+//! - [`GuardStore`]: the dedup records of the exactly-once guard (src/idempotency/).
 //! - [`HistoryStore`]: the run history, the scenario's state item, and its scaling lease.
 //! - [`Scaling`]: the live state of a scenario's resources, and the one executor through which
 //!   every mutating scaling call goes (the adapters' mutating methods are private to src/aws).

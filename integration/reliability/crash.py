@@ -13,8 +13,8 @@ process the moment it sees them, before the answer reaches it):
   --long adds N random points: before or after the k-th call of the step's reference trace.
 
 The clock: the killed invocation is given a deadline of DEADLINE_S seconds
-(Lambda-Runtime-Deadline-Ms), which is its lease (src/idempotency.rs GuardPolicy::lease_until)
-and its scaling lease (src/app.rs take_scaling_lease); both are compared with the invocation's
+(Lambda-Runtime-Deadline-Ms), which is its lease (src/idempotency/ GuardPolicy::lease_until)
+and its scaling lease (src/app/lease.rs take); both are compared with the invocation's
 `now`, which is the wall clock because the events carry no rehearsal "now" (see RELIABILITY.md:
 with a rehearsal "now" the lease can never expire). The harness waits for that deadline to pass,
 starts a fresh bootstrap (a new execution environment, its own Runtime API host) and redelivers,

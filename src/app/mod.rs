@@ -24,11 +24,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod converge;
+mod execute;
 pub mod lease;
 mod pipeline;
 pub mod preview;
 pub mod step;
 
+pub use execute::{night_of, run_id};
 pub use preview::{PauseView, Preview, PreviewCall, PreviewError};
 pub use step::{Night, RunUpdate, StepOutcome, StepRequest, StepRunner};
 

@@ -13,7 +13,8 @@
 //! calls from later snapshots; the preview lists those as `waiting`.
 
 use super::converge::Mode;
-use super::step::{self, night_of, run_id, Reading, StepRequest};
+use super::execute::{night_of, run_id};
+use super::step::{self, Reading, StepRequest};
 use super::App;
 use crate::config::Scenario;
 use crate::domain::Step;

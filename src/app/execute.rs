@@ -1,0 +1,424 @@
+//! Executing the state machine's decisions: open the run and scale up, keep the capacity (and
+//! report readiness), scale down and close; each returns the step's [`StepOutcome`] with its
+//! short reason, full explanation, typed evidence and the run-history write that goes with it.
+
+use super::converge::{converge, join_parts, Converged, Mode, Stopped};
+use super::step::{RunUpdate, StepOutcome, StepRequest};
+use super::HandleError;
+use crate::config::Scenario;
+use crate::domain::{Outcome, Step};
+use crate::evidence::StepEvidence;
+use crate::history::{OpenRun, RunRecord, RunStatus};
+use crate::night::{self, Keep, Why};
+use crate::plan::{self, Readiness, RunState};
+use crate::ports::{CallError, CallErrorKind, Scaling, StoreError};
+use crate::text::cut;
+use jiff::Timestamp;
+
+/// Outcome of a step that ran to its end: `acted` when calls were made.
+fn finished_outcome(conv: &Converged, otherwise: Outcome) -> Outcome {
+    if conv.made > 0 {
+        Outcome::Acted
+    } else {
+        otherwise
+    }
+}
+
+/// The result of a step ended by `stopped`: rejected for a missing resource or denied access,
+/// deferred (and, except for a check, failed so that it is retried) otherwise.
+pub(super) fn stopped_outcome(
+    req: &StepRequest<'_>,
+    run: Option<&str>,
+    stopped: Stopped,
+    conv: &mut Converged,
+) -> StepOutcome {
+    let (outcome, short, detail, failure) = match stopped {
+        Stopped::Plan(e) => {
+            let text = e.to_string();
+            (Outcome::Rejected, text.clone(), text, None)
+        }
+        Stopped::Call(e) => {
+            let short = short_call_error(&e, req.step);
+            match e.kind {
+                CallErrorKind::AccessDenied => (
+                    Outcome::Rejected,
+                    short,
+                    e.to_string(),
+                    Some(HandleError::NonRetryable(e.to_string())),
+                ),
+                _ if req.step == Step::Check => (
+                    Outcome::Deferred,
+                    short,
+                    format!("{e}; the next check tries again"),
+                    None,
+                ),
+                _ => {
+                    let reason = format!("{e}; the step stays open and will be retried");
+                    (
+                        Outcome::Deferred,
+                        short,
+                        reason.clone(),
+                        Some(HandleError::Retryable(reason)),
+                    )
+                }
+            }
+        }
+    };
+    let done = conv.summary(req.dry_run);
+    let detail = if done.is_empty() {
+        detail
+    } else {
+        format!("{detail} ({done})")
+    };
+    StepOutcome {
+        outcome,
+        run: run.map(str::to_string),
+        actions: std::mem::take(&mut conv.actions),
+        why: Why::new(short, detail),
+        evidence: StepEvidence {
+            converge: conv.evidence(req.dry_run),
+            ..StepEvidence::default()
+        },
+        failure,
+        run_update: None,
+    }
+}
+
+/// `UpdateService failed (ThrottlingException): retried`: a failed call in one line.
+fn short_call_error(e: &CallError, step: Step) -> String {
+    let code = e.code.as_deref().unwrap_or(match e.kind {
+        CallErrorKind::Retryable => "unavailable",
+        CallErrorKind::AccessDenied => "AccessDenied",
+        CallErrorKind::NotFound => "not found",
+        _ => "failed",
+    });
+    match e.kind {
+        CallErrorKind::AccessDenied => format!("access denied: {} on {}", e.iam_action, e.resource),
+        _ if step == Step::Check => {
+            format!("{} failed ({code}): the next check retries", e.operation)
+        }
+        _ => format!("{} failed ({code}): the step will be retried", e.operation),
+    }
+}
+
+/// A scale-up with no open run: read the live state, record the baseline, open the night's run,
+/// converge up from the same snapshot.
+pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scaling) -> StepOutcome {
+    let snapshot = match scaling.snapshot(req.scenario).await {
+        Ok(s) => s,
+        Err(e) => return stopped_outcome(req, None, Stopped::Call(e), &mut Converged::default()),
+    };
+    let baseline = match plan::capture_baseline(req.scenario, &snapshot, req.now) {
+        Ok(b) => b,
+        // A configured resource does not exist: no run is opened, nothing is called.
+        Err(e) => {
+            let text = e.to_string();
+            return StepOutcome::new(Outcome::Rejected, None, Why::new(&text, text.clone()));
+        }
+    };
+    let state = RunState::new(baseline, req.dry_run);
+    match open_run(req, &state).await {
+        Ok((run, true)) => {
+            let context = format!("opened run {run} and recorded its baseline");
+            scale_up(req, scaling, run, Some(snapshot), context).await
+        }
+        Ok((run, false)) => {
+            let context =
+                format!("run {run} was opened by a concurrent delivery: re-planned against it");
+            scale_up(req, scaling, run, None, context).await
+        }
+        Err(e) => StepOutcome::store_failure(None, Vec::new(), e),
+    }
+}
+
+/// Open the night's run: id = the scenario-local date, `.2`, `.3`… when taken. Returns the run
+/// id and whether this delivery opened it (false: a concurrent delivery had).
+async fn open_run(req: &StepRequest<'_>, state: &RunState) -> Result<(String, bool), StoreError> {
+    let night = night_of(req.scenario, req.now);
+    for n in 1..=99 {
+        let id = run_id(&night, n);
+        let record = RunRecord {
+            scenario: req.scenario.name.clone(),
+            run: id.clone(),
+            status: RunStatus::Open,
+            opened_at: req.now,
+            closed_at: None,
+            opened_by: req.key.to_string(),
+            baseline: Some(state.to_json()),
+            summary: if state.opened_by_dry_run {
+                "scale-up (dry run)".into()
+            } else {
+                "scaling up".into()
+            },
+        };
+        match req.store.open_run(&record).await? {
+            OpenRun::Opened => return Ok((id, true)),
+            OpenRun::AlreadyOpen(other) => return Ok((other, false)),
+            OpenRun::RunIdTaken => continue,
+        }
+    }
+    Err(StoreError::Permanent(format!(
+        "scenario {} already has 99 runs for the night of {night}",
+        req.scenario.name
+    )))
+}
+
+/// The night a run opened at `now` belongs to: the scenario-local date.
+pub fn night_of(scenario: &Scenario, now: Timestamp) -> String {
+    now.to_zoned_datetime(scenario.timezone.clone())
+        .date()
+        .to_string()
+}
+
+/// The `n`th run id of a night: `2026-11-25`, `2026-11-25.2`, …
+pub fn run_id(night: &str, n: u32) -> String {
+    if n == 1 {
+        night.to_string()
+    } else {
+        format!("{night}.{n}")
+    }
+}
+
+/// Converge up against `run` (a fresh or an open run).
+pub(super) async fn scale_up(
+    req: &StepRequest<'_>,
+    scaling: &dyn Scaling,
+    run: String,
+    first: Option<plan::Snapshot>,
+    context: String,
+) -> StepOutcome {
+    let mut conv = converge(
+        scaling,
+        req.scenario,
+        &run,
+        Mode::ScaleUp,
+        req.dry_run,
+        first,
+    )
+    .await;
+    if let Some(stopped) = conv.stopped.take() {
+        let out = stopped_outcome(req, Some(&run), stopped, &mut conv);
+        return out.summarize();
+    }
+    let at_target = conv.made == 0 && !req.dry_run && conv.is_done(false);
+    let outcome = finished_outcome(
+        &conv,
+        if at_target || req.dry_run {
+            Outcome::Skipped
+        } else {
+            Outcome::Deferred
+        },
+    );
+    let detail = join_parts([
+        format!("scale-up: {context}"),
+        if at_target {
+            "already at the night's capacity, nothing to call".to_string()
+        } else {
+            String::new()
+        },
+        conv.summary(req.dry_run),
+    ]);
+    let short = if at_target {
+        "already at the night's capacity".to_string()
+    } else {
+        format!("scaling up: {}", conv.short(req.dry_run))
+    };
+    StepOutcome {
+        outcome,
+        run: Some(run),
+        actions: std::mem::take(&mut conv.actions),
+        why: Why::new(short, detail),
+        evidence: StepEvidence {
+            converge: conv.evidence(req.dry_run),
+            ..StepEvidence::default()
+        },
+        failure: None,
+        run_update: None,
+    }
+    .summarize()
+}
+
+/// A check while the gate holds: continue the scale-up (or only observe a rehearsed one), and
+/// report whether the night's capacity is ready.
+pub(super) async fn keep_capacity(
+    req: &StepRequest<'_>,
+    scaling: &dyn Scaling,
+    run: &RunRecord,
+    mut state: RunState,
+    keep: Keep,
+    hold: Why,
+) -> StepOutcome {
+    let mode = match keep {
+        Keep::Continue => Mode::Continue,
+        Keep::Observe => Mode::Observe,
+    };
+    let mut conv = converge(scaling, req.scenario, &run.run, mode, req.dry_run, None).await;
+    if let Some(stopped) = conv.stopped.take() {
+        return stopped_outcome(req, Some(&run.run), stopped, &mut conv);
+    }
+    let ready = match &conv.snapshot {
+        Some(snapshot) => plan::readiness(req.scenario, snapshot),
+        None => Readiness {
+            ready: false,
+            waiting: vec!["no snapshot".into()],
+            degraded: Vec::new(),
+        },
+    };
+    let mut evidence = StepEvidence {
+        converge: conv.evidence(req.dry_run),
+        ..StepEvidence::default()
+    };
+    let mut run_update = None;
+    let (ready_line, ready_short) = if ready.ready {
+        let first_time = state.ready_at.is_none();
+        let ready_at = *state.ready_at.get_or_insert(req.now);
+        let secs = ready_at.duration_since(run.opened_at).as_secs();
+        evidence.ready_at = Some(ready_at);
+        evidence.time_to_ready_s = Some(secs);
+        let line = format!(
+            "capacity ready since {ready_at} ({secs}s after scale-up){}",
+            if ready.degraded.is_empty() {
+                String::new()
+            } else {
+                format!(", degraded: {}", ready.degraded.join("; "))
+            }
+        );
+        let short = format!(
+            "capacity ready {} after scale-up{}",
+            crate::text::human_duration(jiff::SignedDuration::from_secs(secs)),
+            if ready.degraded.is_empty() {
+                ""
+            } else {
+                " (degraded)"
+            }
+        );
+        if first_time {
+            // The summary says when the capacity came up; the state keeps `ready_at`.
+            run_update = Some(RunUpdate::Summary {
+                run: run.run.clone(),
+                summary: cut(&short, night::SHORT_REASON_MAX),
+                state: Some(state.to_json()),
+            });
+        }
+        (line, "ready".to_string())
+    } else {
+        (
+            format!("capacity not ready: {}", ready.waiting.join("; ")),
+            "not ready".to_string(),
+        )
+    };
+    evidence.readiness = Some(ready);
+    let detail = join_parts([
+        ready_line,
+        conv.summary(req.dry_run),
+        format!("scale-down: {}", hold.detail),
+    ]);
+    StepOutcome {
+        outcome: finished_outcome(&conv, Outcome::Deferred),
+        run: Some(run.run.clone()),
+        actions: std::mem::take(&mut conv.actions),
+        why: Why::new(format!("{ready_short}; {}", hold.short), detail),
+        evidence,
+        failure: None,
+        run_update,
+    }
+}
+
+/// Restore the run's baseline; close the run once nothing is left. `label` names what set the
+/// scale-down going (`quiet 15m`, `deadline 07:30`, `forced`, `scale-down`).
+pub(super) async fn scale_down(
+    req: &StepRequest<'_>,
+    scaling: &dyn Scaling,
+    run: &RunRecord,
+    state: &RunState,
+    label: String,
+    why: Why,
+) -> StepOutcome {
+    let mut conv = converge(
+        scaling,
+        req.scenario,
+        &run.run,
+        Mode::ScaleDown(&state.baseline),
+        req.dry_run,
+        None,
+    )
+    .await;
+    if let Some(stopped) = conv.stopped.take() {
+        let mut out = stopped_outcome(req, Some(&run.run), stopped, &mut conv);
+        out.evidence.decision = Some(why.detail.clone());
+        return out.summarize();
+    }
+    let done = conv.is_done(req.dry_run);
+    let summary = conv.summary(req.dry_run);
+    let evidence = StepEvidence {
+        converge: conv.evidence(req.dry_run),
+        decision: Some(why.detail.clone()),
+        ..StepEvidence::default()
+    };
+    let (outcome, short, detail, run_update) = if done {
+        let (restored, short) = if !conv.drift.is_empty() {
+            (
+                "restored except the drifted values left alone",
+                "restored except drift",
+            )
+        } else if conv.made == 0 {
+            ("already at the baseline", "already at baseline")
+        } else {
+            ("back at the baseline", "back at baseline")
+        };
+        let detail = format!(
+            "scale-down ({}): {}; run {} closed",
+            why.detail,
+            join_parts([summary, restored.to_string()]),
+            run.run
+        );
+        let short = format!("{label}: {short}, run closed");
+        let close = RunUpdate::Close {
+            run: run.run.clone(),
+            summary: cut(&short, night::SHORT_REASON_MAX),
+            at: req.now,
+        };
+        (
+            finished_outcome(&conv, Outcome::Skipped),
+            short,
+            detail,
+            Some(close),
+        )
+    } else {
+        let detail = format!(
+            "scale-down ({}) in progress: {summary}; run {} stays open and a later check or scale-down continues it",
+            why.detail, run.run
+        );
+        let progress = conv.short(req.dry_run);
+        let short = if progress.is_empty() {
+            why.short.clone()
+        } else {
+            format!("{label}: scaling down, {progress}")
+        };
+        let otherwise = if req.dry_run {
+            Outcome::Skipped
+        } else {
+            Outcome::Deferred
+        };
+        let update = RunUpdate::Summary {
+            run: run.run.clone(),
+            summary: cut(&short, night::SHORT_REASON_MAX),
+            state: None,
+        };
+        (
+            finished_outcome(&conv, otherwise),
+            short,
+            detail,
+            Some(update),
+        )
+    };
+    StepOutcome {
+        outcome,
+        run: Some(run.run.clone()),
+        actions: std::mem::take(&mut conv.actions),
+        why: Why::new(short, detail),
+        evidence,
+        failure: None,
+        run_update,
+    }
+}

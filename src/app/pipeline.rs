@@ -108,8 +108,12 @@ impl App {
                     .finished_at
                     .map_or_else(|| "earlier".to_string(), |t| format!("at {t}"));
                 let short = format!(
-                    "duplicate: {step} already {}: {}",
-                    stored.outcome, stored.reason
+                    "{step} already {}{}: {}",
+                    stored.outcome,
+                    record
+                        .finished_at
+                        .map_or_else(String::new, |t| format!(" at {}", t.strftime("%H:%M:%S"))),
+                    stored.reason
                 );
                 return Ok(Response {
                     outcome: Outcome::Duplicate,

@@ -2,11 +2,14 @@
 //!
 //! - `cli`: the clap definitions (every subcommand's options and help text);
 //! - `commands`: one function per subcommand, grouped by job (deploy, steps, history, ops);
-//! - `errors`: the ops error messages (region, credentials, missing table, unreachable endpoint).
+//! - `errors`: the ops error messages (region, credentials, missing table, unreachable endpoint);
+//! - `readme` (tests): README.md's CLI synopsis and examples against the clap definitions.
 
 mod cli;
 mod commands;
 mod errors;
+#[cfg(test)]
+mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};

@@ -1,0 +1,310 @@
+//! The command line: every subcommand, its options and their help text (clap derive).
+//!
+//! Each subcommand's options are one struct, handed whole to the function that runs it
+//! (`commands::*`). The doc comments here are the `--help` text; README.md's CLI synopsis
+//! follows them (checked by the tests in `readme.rs`).
+
+use clap::{Parser, Subcommand};
+use nightshift::config;
+use nightshift::history::RunStatus;
+use nightshift::Step;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "nightshift",
+    version,
+    about = "Scale DocumentDB and ECS up for the nightly batch and back down when it is done"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check a config file; prints every error with file, line and a fix hint.
+    Validate(ValidateArgs),
+    /// Create or update the DynamoDB table from migrations/ (idempotent).
+    Migrate(MigrateArgs),
+    /// Run one event through the same handler the Lambda function uses; prints the response.
+    Invoke(InvokeArgs),
+    /// List runs, newest first: what happened each night.
+    ///
+    /// With --scenario, one Query on that scenario's runs from the night `--since` reaches (its
+    /// local date when --config gives the scenario's time zone, else the UTC date a day earlier),
+    /// trimmed to the runs opened since then; without, a Query on the time index, one month at a
+    /// time. Only Query and GetItem: the cost follows the result, not the table.
+    History(HistoryArgs),
+    /// One run's timeline: every event with its time, step, outcome, reason, calls and evidence.
+    ///
+    /// `--output html` writes one self-contained page (no network fetches) with the night's
+    /// timeline and the scale-down metrics plotted against their thresholds and the deadline.
+    Show(ShowArgs),
+    /// What a step would call now, against the live state, without calling it.
+    ///
+    /// Reads the scenario's state and open run from the table, asks the ops overrides (pause,
+    /// skip dates) and, for check and scale-down, the metric gate, reads the live ECS, Application
+    /// Auto Scaling and DocumentDB state, and prints the calls the step's planner makes from it
+    /// after the safety check: one per line (service, call, resource, detail), refused calls
+    /// marked with the rule. Only Describe/Get/List calls are sent; nothing is written. A step
+    /// that continues asynchronously plans its later calls from later state: see `waiting`.
+    /// Exits 2 when the step would be rejected (e.g. a configured resource does not exist).
+    Plan(PlanArgs),
+    /// Pause a scenario until a time: scale-up, check and scheduled scale-down are skipped.
+    ///
+    /// While paused, those steps are recorded as `skipped (paused until …)` and call nothing; a
+    /// forced scale-down ("force": true) still runs, and a scale-down already under way finishes.
+    /// The pause ends by itself at --until; `nightshift resume` ends it earlier. Pausing again
+    /// replaces the pause. Stored on the scenario's STATE item in the table.
+    Pause(PauseArgs),
+    /// Lift a scenario's pause now (it also ends by itself at its --until).
+    Resume(ResumeArgs),
+    /// Print the CloudFormation template of exactly this config: function, role, table,
+    /// schedules, completion rules, dead-letter queues and alarms.
+    Template(TemplateArgs),
+    /// Print the least-privilege IAM policy (JSON) for exactly the configured resources.
+    ///
+    /// The policy of the function's execution role: the table (NIGHTSHIFT_TABLE overrides the
+    /// config's, as in the function) and its indexes, the configured ECS services, DocumentDB
+    /// clusters and nightshift's own readers, and the batch metrics.
+    IamPolicy(IamPolicyArgs),
+}
+
+// The option structs carry no doc comment of their own: the variant's above is the help text.
+
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    /// Table name [default: NIGHTSHIFT_TABLE, else the config's `table`, else nightshift-runs].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Config file, only to read its `table`.
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How long to wait for the table to become ACTIVE.
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    pub wait: Duration,
+}
+
+#[derive(clap::Args)]
+pub struct InvokeArgs {
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// Event JSON file ("-" for standard input).
+    #[arg(long)]
+    pub event: PathBuf,
+    /// Pretend the current time is this (RFC 3339), e.g. 2026-11-25T22:00:00+09:00.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+    /// The request ID (the dedup key of last resort) [default: a random UUID].
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// Only this scenario's runs.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Runs opened within this long before now: a whole number and a unit s, m, h or d.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub since: Duration,
+    /// Only open or closed runs. Applied to each page after it is read, so a page can list
+    /// fewer than --limit runs while more follow (the footer says how many it left out).
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
+    /// `table` (fits 100 columns) or `json` (for scripts: runs and the next cursor).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListFormat,
+    /// Runs read per page (1-1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Continue where the previous page stopped: the cursor it printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The scenario.
+    pub scenario: String,
+    /// The run id, e.g. 2026-11-25 (`nightshift history --scenario S` lists them).
+    pub run: String,
+    /// `table` (fits 100 columns), `json` (the run and its events with their evidence), or
+    /// `html` (a self-contained night report with the metric plot).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: NightFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct PlanArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// The scenario.
+    #[arg(long)]
+    pub scenario: String,
+    /// The step to preview.
+    #[arg(long, value_enum)]
+    pub step: StepArg,
+    /// Preview a forced scale-down ("force": true): the metrics are not consulted.
+    #[arg(long)]
+    pub force: bool,
+    /// `table` (one call per line) or `json` (every field, each call with its parameters).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListFormat,
+    /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Pretend the current time is this (RFC 3339): the gate, the pause and skip dates use it.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct PauseArgs {
+    /// The scenario (checked against --config when one is given).
+    pub scenario: String,
+    /// When the pause ends: an RFC 3339 time (2026-11-26T10:00:00+09:00) or a duration from
+    /// now (12h, 2d, 90m). Must be in the future.
+    #[arg(long)]
+    pub until: String,
+    /// Why, for whoever finds the night skipped (recorded with the pause).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who paused it [default: $USER].
+    #[arg(long)]
+    pub by: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    /// The scenario (checked against --config when one is given).
+    pub scenario: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct TemplateArgs {
+    /// Config file (TOML): the same file the image bakes (its SHA-256 goes into the stack).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// The image in ECR, e.g. 123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/nightshift:1.4.0-x86_64
+    /// (the default of the template's ImageUri parameter).
+    #[arg(long)]
+    pub image_uri: String,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub output: TemplateFormat,
+}
+
+#[derive(clap::Args)]
+pub struct IamPolicyArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// The region in every ARN, e.g. ap-northeast-1 (`*`: any region).
+    #[arg(long, default_value = "*")]
+    pub region: String,
+    /// The 12-digit account ID in every ARN (`*`: any account).
+    #[arg(long, default_value = "*")]
+    pub account: String,
+    /// The ARN partition: aws, aws-cn, aws-us-gov.
+    #[arg(long, default_value = "aws")]
+    pub partition: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StepArg {
+    ScaleUp,
+    Check,
+    ScaleDown,
+}
+
+impl From<StepArg> for Step {
+    fn from(s: StepArg) -> Step {
+        match s {
+            StepArg::ScaleUp => Step::ScaleUp,
+            StepArg::Check => Step::Check,
+            StepArg::ScaleDown => Step::ScaleDown,
+        }
+    }
+}
+
+/// Where `history`, `show`, `pause` and `resume` read from and write to.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`, else nightshift-runs].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Config file (optional): its `table`, and each scenario's time zone for local times.
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum StatusFilter {
+    Open,
+    Closed,
+}
+
+impl From<StatusFilter> for RunStatus {
+    fn from(s: StatusFilter) -> RunStatus {
+        match s {
+            StatusFilter::Open => RunStatus::Open,
+            StatusFilter::Closed => RunStatus::Closed,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NightFormat {
+    Table,
+    Json,
+    Html,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    config::parse_duration(s)
+}

@@ -1,0 +1,142 @@
+//! What a deployment needs: `validate`, `migrate`, `template`, `iam-policy`.
+
+use super::{emit, load_config};
+use crate::cli::{IamPolicyArgs, MigrateArgs, TemplateArgs, TemplateFormat, ValidateArgs};
+use anyhow::anyhow;
+use nightshift::app::Settings;
+use nightshift::aws::Aws;
+use nightshift::{config, migrations};
+use std::process::ExitCode;
+
+/// `nightshift validate`: every error of the file (exit 2), or its scenarios and digest.
+pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let ValidateArgs { config } = args;
+    match config::load(&config) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok ({} scenario{}: {}; sha256 {})",
+                config.display(),
+                cfg.scenarios.len(),
+                if cfg.scenarios.len() == 1 { "" } else { "s" },
+                cfg.scenario_names().join(", "),
+                cfg.digest
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "{} error{} in {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                config.display()
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `nightshift migrate`: apply the embedded migrations to the table.
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
+    let MigrateArgs {
+        table,
+        config,
+        wait,
+    } = args;
+    let table = match (
+        table,
+        std::env::var("NIGHTSHIFT_TABLE")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        config,
+    ) {
+        (Some(t), _, _) => t,
+        (None, Some(t), _) => t,
+        (None, None, Some(path)) => load_config(&path)?.table,
+        (None, None, None) => "nightshift-runs".to_string(),
+    };
+    let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
+    let aws = Aws::from_env(settings.timeouts).await;
+    let ms = migrations::embedded()?;
+    let report = aws
+        .migrate(&table, &ms, jiff::Timestamp::now(), wait)
+        .await?;
+    for file in &report.already_applied {
+        println!("already applied  {file}");
+    }
+    for file in &report.applied {
+        println!("applied          {file}");
+    }
+    println!(
+        "table \"{}\" is up to date ({} applied now, {} before)",
+        report.table,
+        report.applied.len(),
+        report.already_applied.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `nightshift template`: the CloudFormation stack of exactly this config.
+pub fn template(args: TemplateArgs) -> anyhow::Result<ExitCode> {
+    let TemplateArgs {
+        config,
+        image_uri,
+        output,
+    } = args;
+    let cfg = load_config(&config)?;
+    let migrations = migrations::embedded().map_err(|e| anyhow!(e))?;
+    let template =
+        nightshift::template::build(&cfg, &image_uri, &migrations).map_err(|e| anyhow!(e))?;
+    let format = match output {
+        TemplateFormat::Yaml => nightshift::template::Format::Yaml,
+        TemplateFormat::Json => nightshift::template::Format::Json,
+    };
+    emit(&nightshift::template::render(&template, format, &cfg))
+}
+
+/// `nightshift iam-policy`: the execution role's least-privilege policy, as JSON.
+pub fn iam_policy(args: IamPolicyArgs) -> anyhow::Result<ExitCode> {
+    let IamPolicyArgs {
+        config,
+        region,
+        account,
+        partition,
+    } = args;
+    let target = iam_target(region, account, partition)?;
+    let cfg = load_config(&config)?;
+    let policy = nightshift::iam::policy(&cfg, &target);
+    emit(&format!("{}\n", serde_json::to_string_pretty(&policy)?))
+}
+
+/// The ARN parts of `iam-policy`, checked: a typo here would make a policy that allows nothing.
+fn iam_target(
+    region: String,
+    account: String,
+    partition: String,
+) -> anyhow::Result<nightshift::iam::Target> {
+    if account != "*" && !(account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())) {
+        return Err(anyhow!(
+            "--account {account:?} is not a 12-digit AWS account ID (or * for any account); `aws sts get-caller-identity` prints yours"
+        ));
+    }
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    if region != "*" && !(plain(&region) && region.contains('-')) {
+        return Err(anyhow!(
+            "--region {region:?} is not an AWS region name such as ap-northeast-1 (or * for any region)"
+        ));
+    }
+    if !(plain(&partition) && partition.starts_with("aws")) {
+        return Err(anyhow!(
+            "--partition {partition:?} is not an AWS partition: use aws, aws-cn or aws-us-gov"
+        ));
+    }
+    Ok(nightshift::iam::Target {
+        partition,
+        region,
+        account,
+    })
+}

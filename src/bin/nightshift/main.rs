@@ -1,0 +1,45 @@
+//! `nightshift`: the ops CLI. Thin glue over the library; see `nightshift --help`.
+//!
+//! - `cli`: the clap definitions (every subcommand's options and help text);
+//! - `commands`: one function per subcommand, grouped by job (deploy, steps, history, ops);
+//! - `errors`: the ops error messages (region, credentials, missing table, unreachable endpoint);
+//! - `readme` (tests): README.md's CLI synopsis and examples against the clap definitions.
+
+mod cli;
+mod commands;
+mod errors;
+#[cfg(test)]
+mod readme;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use commands::{deploy, history, ops, steps};
+use std::process::ExitCode;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The subcommand's function; its error is printed by `main` and exits 1.
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => deploy::validate(args),
+        Command::Migrate(args) => deploy::migrate(args).await,
+        Command::Template(args) => deploy::template(args),
+        Command::IamPolicy(args) => deploy::iam_policy(args),
+        Command::Invoke(args) => steps::invoke(args).await,
+        Command::Plan(args) => steps::plan(args).await,
+        Command::History(args) => history::history(args).await,
+        Command::Show(args) => history::show(args).await,
+        Command::Pause(args) => ops::pause(args).await,
+        Command::Resume(args) => ops::resume(args).await,
+    }
+}

@@ -9,6 +9,8 @@
 # Also fails when deploy/template.yaml is not the output for deploy/nightshift.toml.
 #
 #   integration/deploy/check.sh            install the linters (own virtualenv), build, check
+#   integration/deploy/check.sh --setup    only install the linters (.ci/run does it in the
+#                                          background while cargo builds)
 #
 # Environment: NIGHTSHIFT_IAC_VENV (default <repo>/.venv-iac), NIGHTSHIFT_BIN (the nightshift CLI;
 # default: cargo build --bin nightshift, then target/debug/nightshift).
@@ -31,6 +33,7 @@ if [[ ! -x $venv/bin/python || ! -f $stamp || $(<"$stamp") != "$want" ]]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" >&2
   echo "$want" >"$stamp"
 fi
+[[ ${1:-} == --setup ]] && exit 0
 
 bin=${NIGHTSHIFT_BIN:-}
 if [[ -z $bin ]]; then

@@ -65,9 +65,22 @@ impl Timeouts {
     }
 }
 
+/// The one HTTPS client of every AWS client (and of aws-config's own credential and SSO calls):
+/// hyper 1 and rustls 0.23 on ring, the system's root certificates, full certificate
+/// verification. Chosen explicitly because the SDK crates' default features would link a second,
+/// legacy stack (see BENCHMARKS.md, "One HTTP/TLS stack"). Building it does no I/O: the trust
+/// store is read when the first connection is made.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Load the shared SDK config from the environment, with nightshift's timeouts and retries.
 pub async fn load_sdk_config(timeouts: &Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(timeouts.within(None))
         // Standard retries: 3 attempts with backoff, bounded by the operation timeout above.
         .retry_config(RetryConfig::standard().with_max_attempts(3))

@@ -305,6 +305,7 @@ mod tests {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url("http://127.0.0.1:9")
+            .http_client(crate::aws::https_client())
             .build();
         ScalingClients::with_call_log(&sdk, log, Timeouts::default())
     }

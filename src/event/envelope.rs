@@ -9,8 +9,33 @@ use super::completion::{
 };
 use super::rejection::{describe, excerpt, RejectCode, Rejection};
 use super::{EventKind, InboundEvent, KeySource};
-use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
 use serde_json::{Map, Value};
+
+/// The EventBridge envelope as EventBridge delivers it to a Lambda function. Only `id`, `source`,
+/// `detail-type` and `detail` are used; the optional fields are typed so that an envelope whose
+/// `time` is not an RFC 3339 timestamp (or whose `resources` is not a list of strings) is refused
+/// as malformed rather than half-read. Unknown fields are ignored, as EventBridge may add some.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)] // version, time, region and resources are checked, not read
+struct EventBridgeEvent {
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    detail_type: String,
+    source: String,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    time: Option<jiff::Timestamp>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    resources: Option<Vec<String>>,
+    detail: Map<String, Value>,
+}
 
 /// Keys that only an EventBridge envelope has (never a step command); used to tell the two apart.
 pub(super) const ENVELOPE_MARKERS: [&str; 8] = [
@@ -72,15 +97,14 @@ pub(super) fn parse_envelope(
     check_required_fields(&map)?;
     // The required fields are now known good; the typed envelope checks the optional ones
     // (version, account, time, region, resources).
-    let envelope: EventBridgeEvent<Map<String, Value>> = serde_json::from_value(Value::Object(map))
-        .map_err(|e| {
-            envelope_invalid(format!(
-                "EventBridge event does not have the EventBridge structure ({e}): `version`, \
+    let envelope: EventBridgeEvent = serde_json::from_value(Value::Object(map)).map_err(|e| {
+        envelope_invalid(format!(
+            "EventBridge event does not have the EventBridge structure ({e}): `version`, \
                  `account` and `region` must be strings, `time` an RFC 3339 timestamp and \
                  `resources` a list of strings; forward the event exactly as EventBridge delivers \
                  it"
-            ))
-        })?;
+        ))
+    })?;
     let id = match envelope.id {
         Some(id) if !id.is_empty() => id,
         // Unreachable after the checks above; kept so that no input can panic.

@@ -34,6 +34,15 @@ pub fn emulator_url() -> String {
 /// developer's AWS credentials or endpoint variables can never send a test to real AWS.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        // The SDK crates' default HTTP client is off (one stack, as in nightshift): the same
+        // hyper 1 + rustls-on-ring client nightshift's src/aws/mod.rs builds.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
         .region(Region::new("us-east-1"))
         .endpoint_url(emulator_url())
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -702,6 +702,7 @@ async fn a_reissued_create_answers_already_exists_and_changes_nothing() {
             (TAG_SCENARIO.to_string(), SCENARIO.to_string()),
             (TAG_RUN.to_string(), RUN.to_string()),
         ]),
+        zone: None,
     };
     let first = clients.execute(&create, false).await;
     assert_eq!(first.action.result, "ok");

@@ -1,0 +1,124 @@
+use super::super::fixtures::*;
+use super::super::*;
+use super::*;
+
+const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
+
+fn first_create(plan: &Plan) -> Call {
+    plan.calls
+        .iter()
+        .find(|c| matches!(c, Call::CreateDbInstance { .. }))
+        .cloned()
+        .unwrap()
+}
+
+fn class_zone(call: &Call) -> (String, Option<String>) {
+    match call {
+        Call::CreateDbInstance { class, zone, .. } => (class.clone(), zone.clone()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_zone_refusal_tries_the_other_zones_then_the_next_class() {
+    let s = scenario_with_docdb(1, "fallback_classes = [\"db.r6g.xlarge\"]");
+    let snap = zoned_snapshot(&ZONES, None);
+    let plan = plan_scale_up(&s, &snap, RUN).unwrap();
+    let call = first_create(&plan);
+    assert_eq!(
+        class_zone(&call),
+        ("db.r6g.large".into(), Some("us-east-1b".into()))
+    );
+    let mut refused = Vec::new();
+    let mut tried = vec![class_zone(&call)];
+    let mut current = call;
+    // Every candidate refused in its zone: 2 classes x 3 zones, then nothing is left.
+    loop {
+        let message = format!(
+            "insufficient capacity in availability zone {} for the instance class",
+            class_zone(&current).1.unwrap()
+        );
+        refused.push(CapacityRefusal::of(&current, &message).unwrap());
+        assert!(is_refused(&current, &refused));
+        match next_attempt(&s, &snap, &current, &refused) {
+            Some(next) => {
+                tried.push(class_zone(&next));
+                current = next;
+            }
+            None => break,
+        }
+    }
+    let z = |n: usize| Some(ZONES[n].to_string());
+    assert_eq!(
+        tried,
+        [
+            ("db.r6g.large".into(), z(1)),
+            ("db.r6g.large".into(), z(2)),
+            ("db.r6g.large".into(), z(0)),
+            ("db.r6g.xlarge".into(), z(1)),
+            ("db.r6g.xlarge".into(), z(2)),
+            ("db.r6g.xlarge".into(), z(0)),
+        ]
+    );
+    assert_eq!(
+        super::tried("db", &refused),
+        "db.r6g.large in us-east-1b, us-east-1c, us-east-1a; db.r6g.xlarge in us-east-1b, us-east-1c, us-east-1a"
+    );
+}
+
+#[test]
+fn a_class_refusal_without_a_zone_goes_straight_to_the_next_class() {
+    let s = scenario_with_docdb(1, "fallback_classes = [\"db.r6g.xlarge\", \"db.r5.large\"]");
+    let snap = zoned_snapshot(&ZONES, None);
+    let call = first_create(&plan_scale_up(&s, &snap, RUN).unwrap());
+    let refused = vec![CapacityRefusal::of(&call, "no capacity for db.r6g.large").unwrap()];
+    assert_eq!(refused[0].zone, None);
+    let next = next_attempt(&s, &snap, &call, &refused).unwrap();
+    assert_eq!(
+        class_zone(&next),
+        ("db.r6g.xlarge".into(), Some("us-east-1b".into()))
+    );
+    // The identity, tags and tier are kept: the safety rules hold for the fallback too.
+    match (&call, &next) {
+        (
+            Call::CreateDbInstance {
+                instance: a,
+                tags: ta,
+                promotion_tier: pa,
+                ..
+            },
+            Call::CreateDbInstance {
+                instance: b,
+                tags: tb,
+                promotion_tier: pb,
+                ..
+            },
+        ) => assert_eq!((a, ta, pa), (b, tb, pb)),
+        _ => unreachable!(),
+    }
+    assert_eq!(super::tried("db", &refused), "db.r6g.large in every zone");
+}
+
+#[test]
+fn without_fallback_classes_or_zones_there_is_nothing_else_to_try() {
+    let s = scenario_with_docdb(1, "");
+    let snap = snapshot_with(10, None, &[]);
+    let call = first_create(&plan_scale_up(&s, &snap, RUN).unwrap());
+    assert_eq!(class_zone(&call), ("db.r6g.large".into(), None));
+    let refused = vec![CapacityRefusal::of(&call, "InsufficientDBInstanceCapacity").unwrap()];
+    assert_eq!(next_attempt(&s, &snap, &call, &refused), None);
+    assert!(is_capacity_refusal(Some("InsufficientDBInstanceCapacity")));
+    assert!(!is_capacity_refusal(Some("InstanceQuotaExceeded")));
+}
+
+#[test]
+fn a_check_retries_missing_readers_only_with_fallback_classes() {
+    let with = scenario_with_docdb(2, "fallback_classes = [\"db.r6g.xlarge\"]");
+    let snap = zoned_snapshot(&ZONES, None);
+    let plan = plan_resize_continuation(&with, &snap, RUN);
+    assert_eq!(plan.calls.len(), 2, "{plan:?}");
+    let without = scenario_with_docdb(2, "");
+    assert!(plan_resize_continuation(&without, &snap, RUN)
+        .calls
+        .is_empty());
+}

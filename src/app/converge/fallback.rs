@@ -51,10 +51,10 @@ impl CapacityFallback {
                 .iter()
                 .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
             out.degraded.push(format!(
-                "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}); the night goes on with what was created{}",
+                "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
                 call.cluster(),
                 fallback::tried(call.cluster(), &self.refused),
-                if retried { " and the next check tries again" } else { "" }
+                if retried { "; the next check tries again" } else { "" }
             ));
         }
         None

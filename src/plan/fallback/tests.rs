@@ -122,3 +122,53 @@ fn a_check_retries_missing_readers_only_with_fallback_classes() {
         .calls
         .is_empty());
 }
+
+#[test]
+fn fallbacks_and_zones_stay_inside_the_safety_rules() {
+    use super::super::safety::{check, Rule, SafetyContext};
+    let s = scenario_with_docdb(15, "fallback_classes = [\"db.r6g.xlarge\"]");
+    let mut snap = zoned_snapshot(&ZONES, None);
+    snap.clusters[0]
+        .instances
+        .extend((1..=14).map(|n| instance(&format!("own-{n}"), false, "db.r6g.large")));
+    let ctx = SafetyContext {
+        scenario: &s,
+        run: RUN,
+        snapshot: &snap,
+        baseline: None,
+    };
+    let call = first_create(&plan_scale_up(&s, &snap, RUN).unwrap());
+    let refused = vec![CapacityRefusal::of(&call, "no capacity").unwrap()];
+    let next = next_attempt(&s, &snap, &call, &refused).unwrap();
+    let one = |c: &Call| Plan {
+        calls: vec![c.clone()],
+        ..Plan::default()
+    };
+    // The 15th reader as a fallback is allowed; a 16th never, fallback or not.
+    assert!(check(&one(&next), &ctx).is_empty());
+    let mut full = snap.clone();
+    full.clusters[0]
+        .instances
+        .push(instance("own-15", false, "db.r6g.large"));
+    let full_ctx = SafetyContext {
+        snapshot: &full,
+        ..ctx
+    };
+    let refused = check(&one(&next), &full_ctx);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].rule, Rule::TooManyReaders);
+    // A zone that is not the cluster's is refused.
+    let mut elsewhere = next.clone();
+    if let Call::CreateDbInstance { zone, .. } = &mut elsewhere {
+        *zone = Some("eu-west-1a".into());
+    }
+    let refused = check(&one(&elsewhere), &ctx);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].why.contains("not one of db's zones"));
+    // Without nightshift's tags a fallback is refused like any create.
+    let mut untagged = next.clone();
+    if let Call::CreateDbInstance { tags, .. } = &mut untagged {
+        tags.clear();
+    }
+    assert_eq!(check(&one(&untagged), &ctx)[0].rule, Rule::UntaggedReader);
+}

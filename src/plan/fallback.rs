@@ -29,7 +29,8 @@ pub struct CapacityRefusal {
 
 impl CapacityRefusal {
     /// The refusal of `call` (a CreateDBInstance) whose error said `message`: zone-specific when
-    /// the message names the zone the call asked for.
+    /// the call asked for a zone and the message names it or speaks of "this availability zone"
+    /// (RDS words it both ways); otherwise the class counts as refused in every zone.
     pub fn of(call: &Call, message: &str) -> Option<CapacityRefusal> {
         let Call::CreateDbInstance {
             cluster,
@@ -43,7 +44,12 @@ impl CapacityRefusal {
         Some(CapacityRefusal {
             cluster: cluster.clone(),
             class: class.clone(),
-            zone: zone.clone().filter(|z| message.contains(z.as_str())),
+            zone: zone.clone().filter(|z| {
+                let lower = message.to_ascii_lowercase();
+                message.contains(z.as_str())
+                    || lower.contains("this availability zone")
+                    || lower.contains("in availability zone")
+            }),
         })
     }
 

@@ -172,3 +172,15 @@ fn fallbacks_and_zones_stay_inside_the_safety_rules() {
     }
     assert_eq!(check(&one(&untagged), &ctx)[0].rule, Rule::UntaggedReader);
 }
+
+#[test]
+fn a_refusal_is_zone_specific_when_its_message_speaks_of_the_zone() {
+    let s = scenario_with_docdb(1, "fallback_classes = [\"db.r6g.xlarge\"]");
+    let snap = zoned_snapshot(&ZONES, None);
+    let call = first_create(&plan_scale_up(&s, &snap, RUN).unwrap());
+    let zone_of = |m: &str| CapacityRefusal::of(&call, m).unwrap().zone;
+    let here = Some("us-east-1b".to_string());
+    assert_eq!(zone_of("insufficient capacity in availability zone us-east-1b for the instance class db.r6g.large"), here);
+    assert_eq!(zone_of("Cannot create a database instance because there is currently insufficient capacity in this availability zone for the instance class db.r6g.large. Please try a different availability zone or instance class."), here);
+    assert_eq!(zone_of("insufficient capacity in this region for the instance class db.r6g.large. Try a different availability zone or instance class."), None);
+}

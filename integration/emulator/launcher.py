@@ -331,12 +331,15 @@ class CapacityFaults:
         path = environ.get("PATH_INFO", "")
         if path == FAULTS_PATH and environ.get("REQUEST_METHOD") == "POST":
             return self._configure(environ, start_response)
-        if environ.get("REQUEST_METHOD") != "POST" or not environ.get(
-            "CONTENT_TYPE", ""
-        ).startswith("application/x-www-form-urlencoded"):
-            return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+            or length <= 0
+            or not self.rules
+        ):
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
         if b"Action=CreateDBInstance" not in body:
             return self.app(environ, start_response)

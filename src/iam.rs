@@ -90,6 +90,7 @@ pub fn policy(config: &Config, target: &Target) -> Value {
     let mut own_readers = Vec::new();
     let mut delete_conditions = Vec::new();
     let mut resized = Vec::new();
+    let mut serverless = Vec::new();
     for scenario in &config.scenarios {
         for target in &scenario.docdb {
             clusters.push(arn("rds", &format!("cluster:{}", target.cluster)));
@@ -100,6 +101,9 @@ pub fn policy(config: &Config, target: &Target) -> Value {
             delete_conditions.push(scenario.name.clone());
             if target.resize.is_some() {
                 resized.push(arn("rds", &format!("cluster:{}", target.cluster)));
+            }
+            if target.serverless_min.is_some() {
+                serverless.push(arn("rds", &format!("cluster:{}", target.cluster)));
             }
         }
     }
@@ -146,6 +150,16 @@ pub fn policy(config: &Config, target: &Target) -> Value {
             "Effect": "Allow",
             "Action": ["rds:ModifyDBInstance", "rds:FailoverDBCluster"],
             "Resource": resources
+        }));
+    }
+    if !serverless.is_empty() {
+        // serverless_min: ModifyDBCluster of the ServerlessV2ScalingConfiguration, on exactly
+        // the clusters that configure it.
+        statements.push(json!({
+            "Sid": "DocDbServerlessCapacity",
+            "Effect": "Allow",
+            "Action": ["rds:ModifyDBCluster"],
+            "Resource": serverless
         }));
     }
     statements.push(json!({
@@ -259,6 +273,34 @@ mod tests {
         assert!(allows(&p, "rds:ModifyDBInstance"));
         assert!(allows(&p, "rds:FailoverDBCluster"));
         assert!(p.to_string().contains("arn:aws:rds:*:*:cluster:batch-db"));
+    }
+
+    #[test]
+    fn serverless_min_adds_modify_db_cluster_on_exactly_its_cluster() {
+        let contract = include_str!("../integration/fixtures/config/contract.toml");
+        let base = crate::config::parse(contract, "c.toml").unwrap();
+        assert!(!allows(
+            &policy(&base, &Target::default()),
+            "rds:ModifyDBCluster"
+        ));
+        let text = contract.replacen(
+            "instance_class = ",
+            "serverless_min = 16\n  instance_class = ",
+            1,
+        );
+        let config = crate::config::parse(&text, "serverless.toml").unwrap();
+        let p = policy(&config, &Target::default());
+        let statement = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "DocDbServerlessCapacity")
+            .unwrap();
+        assert_eq!(statement["Action"], json!(["rds:ModifyDBCluster"]));
+        assert_eq!(
+            statement["Resource"],
+            json!(["arn:aws:rds:*:*:cluster:batch-db"])
+        );
     }
 
     #[test]

@@ -9,6 +9,18 @@
    (getmoto/moto#9195). `CborToJson` translates those requests to the JSON 1.0 protocol moto does
    serve, and the answers back, using botocore's CloudWatch model to know each member's type.
 
+3. Capacity faults (a test aid, not a gap): `CapacityFaults` refuses a DocumentDB
+   CreateDBInstance with InsufficientDBInstanceCapacity by rule, as AWS does on a busy night.
+   Rules are per cluster, so tests running in parallel on one server do not see each other's:
+   `POST /nightshift-api/capacity-faults {"cluster": C, "rules": [{"class": K, "zone": Z}]}`
+   replaces cluster C's rules (an empty list clears them); a rule without "zone" refuses the class
+   in every zone, one with "zone" only there (and its message names the zone, as AWS's does).
+   NIGHTSHIFT_EMULATOR_CAPACITY_FAULTS may hold a JSON list of {"cluster", "class", "zone"} rules
+   to start with.
+
+moto models DocumentDB Serverless already (ServerlessV2ScalingConfiguration on CreateDBCluster,
+ModifyDBCluster and DescribeDBClusters; class db.serverless), and DBInstance AvailabilityZone.
+
 Everything else is moto's own server (moto.server.main), only with the app wrapped.
 """
 
@@ -24,6 +36,7 @@ import os
 import signal
 import sys
 import threading
+import urllib.parse
 from typing import Any
 
 import botocore.session
@@ -297,6 +310,85 @@ class SerializeDynamoDb:
 
 
 # --------------------------------------------------------------------------------------------
+# 3. Capacity faults
+# --------------------------------------------------------------------------------------------
+
+FAULTS_PATH = "/nightshift-api/capacity-faults"
+RDS_XMLNS = "http://rds.amazonaws.com/doc/2014-10-31/"
+
+
+class CapacityFaults:
+    """WSGI middleware: CreateDBInstance refused with InsufficientDBInstanceCapacity by rule."""
+
+    def __init__(self, app: Any, initial: str | None = None) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.rules: dict[str, list[dict[str, str]]] = {}
+        for rule in json.loads(initial) if initial else []:
+            self.rules.setdefault(rule["cluster"].lower(), []).append(rule)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == FAULTS_PATH and environ.get("REQUEST_METHOD") == "POST":
+            return self._configure(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+            or length <= 0
+            or not self.rules
+        ):
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        if b"Action=CreateDBInstance" not in body:
+            return self.app(environ, start_response)
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        first = lambda key: (form.get(key) or [""])[0]  # noqa: E731
+        cluster, klass, zone = (
+            first("DBClusterIdentifier").lower(),
+            first("DBInstanceClass"),
+            first("AvailabilityZone"),
+        )
+        with self.lock:
+            rules = list(self.rules.get(cluster, []))
+        for rule in rules:
+            if rule.get("class") != klass:
+                continue
+            if rule.get("zone") and rule["zone"] != zone:
+                continue
+            where = f"availability zone {zone}" if rule.get("zone") else "this region"
+            message = (
+                f"Cannot create a database instance because there is currently insufficient "
+                f"capacity in {where} for the instance class {klass}. Try a different "
+                f"availability zone or instance class."
+            )
+            return self._refuse(start_response, message)
+        return self.app(environ, start_response)
+
+    def _configure(self, environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        doc = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        with self.lock:
+            self.rules[str(doc["cluster"]).lower()] = list(doc.get("rules", []))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b'{"ok": true}']
+
+    @staticmethod
+    def _refuse(start_response: Any, message: str) -> Any:
+        body = (
+            f'<ErrorResponse xmlns="{RDS_XMLNS}"><Error><Type>Sender</Type>'
+            f"<Code>InsufficientDBInstanceCapacity</Code><Message>{message}</Message></Error>"
+            f"<RequestId>nightshift-capacity-fault</RequestId></ErrorResponse>"
+        ).encode()
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+# --------------------------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------------------------
 
@@ -316,7 +408,11 @@ def main(argv: list[str] | None = None) -> None:
     run_simple(
         args.host,
         args.port,
-        SerializeDynamoDb(CborToJson(moto_app)),
+        SerializeDynamoDb(
+            CborToJson(
+                CapacityFaults(moto_app, os.environ.get("NIGHTSHIFT_EMULATOR_CAPACITY_FAULTS"))
+            )
+        ),
         threaded=True,
         request_handler=MotoRequestHandler,
     )

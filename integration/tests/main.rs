@@ -8,6 +8,7 @@ use nightshift_test_support as support;
 mod harness;
 
 mod deploy;
+mod docdb_breadth;
 mod emulator;
 mod fuzz;
 mod gate_flow;

@@ -10,7 +10,10 @@ use crate::evidence::Convergence;
 use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
 use crate::plan::{self, Baseline, Call, Plan, PlanError, Snapshot};
 use crate::ports::{CallError, CallErrorKind, Scaling};
+use fallback::CapacityFallback;
 use std::collections::BTreeSet;
+
+mod fallback;
 
 /// Most plan-and-execute rounds in one invocation. A resize takes four (readers, failover, old
 /// writer, confirm); on AWS the later rounds find instances busy and stop early, and a later
@@ -218,9 +221,18 @@ impl Converged {
     }
 }
 
-/// The identity of a call for "do not retry it in this invocation".
+/// The identity of a call for "do not retry it in this invocation". A create is identified
+/// with its class and zone too: the capacity fallback tries the same reader with others.
 fn call_key(call: &Call) -> String {
-    format!("{} {}", call.operation(), call.resource())
+    match call {
+        Call::CreateDbInstance { class, zone, .. } => format!(
+            "{} {} {class} {}",
+            call.operation(),
+            call.resource(),
+            zone.as_deref().unwrap_or("-")
+        ),
+        _ => format!("{} {}", call.operation(), call.resource()),
+    }
 }
 
 /// Plan, check, execute; again from a fresh snapshot while calls succeed and more is due.
@@ -235,6 +247,7 @@ pub async fn converge(
 ) -> Converged {
     let mut out = Converged::default();
     let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut capacity = CapacityFallback::default();
     for round in 0..MAX_ROUNDS {
         let snapshot = match first.take() {
             Some(s) => s,
@@ -267,7 +280,7 @@ pub async fn converge(
         );
         out.absorb(&plan, round == 0);
         out.last = plan;
-        out.snapshot = Some(snapshot);
+        out.snapshot = Some(snapshot.clone());
         if verdicts.is_empty() {
             break;
         }
@@ -286,28 +299,48 @@ pub async fn converge(
                     continue;
                 }
             };
-            let executed = scaling.execute(&call, dry_run).await;
-            out.actions.push(executed.action);
-            if !dry_run {
-                out.made += 1;
-            }
-            match executed.error {
-                None => progressed = true,
-                Some(e) => match e.kind {
-                    CallErrorKind::Retryable | CallErrorKind::AccessDenied => {
-                        out.planned.push(call);
-                        out.stopped = Some(Stopped::Call(e));
-                        return out;
+            // A create refused for capacity is tried again at once with its next class or zone
+            // (capacity fallback); one whose class and zone were refused earlier in this step
+            // goes straight to its next candidate.
+            let mut next = Some(call);
+            while let Some(planned) = next.take() {
+                let Some((call, rewritten)) =
+                    capacity.instead(scenario, &snapshot, planned, &mut out)
+                else {
+                    break;
+                };
+                if rewritten && !capacity.vetted(&call, scenario, run, &snapshot, mode, &mut out) {
+                    break;
+                }
+                let executed = scaling.execute(&call, dry_run).await;
+                out.actions.push(executed.action);
+                if !dry_run {
+                    out.made += 1;
+                }
+                match executed.error {
+                    None => {
+                        progressed = true;
+                        capacity.created(&call, &mut out);
                     }
-                    CallErrorKind::Degraded
-                    | CallErrorKind::NotFound
-                    | CallErrorKind::Permanent => {
-                        out.degraded.push(e.to_string());
-                        failed.insert(call_key(&call));
-                    }
-                },
+                    Some(e) => match e.kind {
+                        CallErrorKind::Retryable | CallErrorKind::AccessDenied => {
+                            out.planned.push(call);
+                            out.stopped = Some(Stopped::Call(e));
+                            return out;
+                        }
+                        CallErrorKind::Degraded if capacity.refused(&call, &e) => {
+                            next = Some(call.clone());
+                        }
+                        CallErrorKind::Degraded
+                        | CallErrorKind::NotFound
+                        | CallErrorKind::Permanent => {
+                            out.degraded.push(e.to_string());
+                            failed.insert(call_key(&call));
+                        }
+                    },
+                }
+                out.planned.push(call);
             }
-            out.planned.push(call);
         }
         if dry_run || !progressed || !out.refused.is_empty() {
             break;

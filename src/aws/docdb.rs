@@ -11,9 +11,13 @@
 //! as done.
 
 use super::Timeouts;
+use crate::config::Dcu;
+use crate::plan::ServerlessScaling;
 use crate::plan::{ClusterState, InstanceState};
 use crate::ports::{Applied, CallError};
-use aws_sdk_docdb::types::{Filter, Tag};
+use aws_sdk_docdb::types::{
+    Filter, ServerlessV2ScalingConfiguration, ServerlessV2ScalingConfigurationInfo, Tag,
+};
 use aws_sdk_docdb::Client;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +35,17 @@ fn instance_resource(id: &str) -> String {
 
 fn cluster_resource(id: &str) -> String {
     format!("DocumentDB cluster {id} (arn:aws:rds:<region>:<account>:cluster:{id})")
+}
+
+/// A cluster's serverless range, when DescribeDBClusters gives both bounds.
+fn serverless_scaling(
+    info: Option<&ServerlessV2ScalingConfigurationInfo>,
+) -> Option<ServerlessScaling> {
+    let info = info?;
+    Some(ServerlessScaling {
+        min: Dcu::nearest(info.min_capacity()?),
+        max: Dcu::nearest(info.max_capacity()?),
+    })
 }
 
 impl DocDbAdapter {
@@ -93,6 +108,10 @@ impl DocDbAdapter {
             return Ok(None);
         };
         let status = found.status().unwrap_or("unknown").to_string();
+        let mut zones: Vec<String> = found.availability_zones().to_vec();
+        zones.sort();
+        zones.dedup();
+        let serverless = serverless_scaling(found.serverless_v2_scaling_configuration());
         let members: BTreeMap<String, (bool, Option<i32>)> = found
             .db_cluster_members()
             .iter()
@@ -171,6 +190,7 @@ impl DocDbAdapter {
                 status: d.db_instance_status().unwrap_or("unknown").to_string(),
                 promotion_tier: d.promotion_tier().or(member_tier),
                 tags,
+                zone: d.availability_zone().map(str::to_string),
             });
         }
         instances.sort_by(|a, b| a.id.cmp(&b.id));
@@ -178,6 +198,8 @@ impl DocDbAdapter {
             cluster: cluster.to_string(),
             status,
             instances,
+            zones,
+            serverless,
         }))
     }
 
@@ -214,6 +236,7 @@ impl DocDbAdapter {
         class: &str,
         promotion_tier: i32,
         tags: &BTreeMap<String, String>,
+        zone: Option<&str>,
     ) -> Result<Applied, CallError> {
         let mut req = self
             .client
@@ -222,7 +245,8 @@ impl DocDbAdapter {
             .db_instance_identifier(instance)
             .db_instance_class(class)
             .engine("docdb")
-            .promotion_tier(promotion_tier);
+            .promotion_tier(promotion_tier)
+            .set_availability_zone(zone.map(str::to_string));
         for (key, value) in tags {
             req = req.tags(Tag::builder().key(key).value(value).build());
         }
@@ -250,6 +274,39 @@ impl DocDbAdapter {
                 }
             }
         }
+    }
+
+    /// ModifyDBCluster of the ServerlessV2ScalingConfiguration: MinCapacity `min`, with the
+    /// live MaxCapacity `max` sent unchanged (the API drops a MaxCapacity left out).
+    pub(super) async fn modify_serverless_min(
+        &self,
+        cluster: &str,
+        min: Dcu,
+        max: Dcu,
+    ) -> Result<Applied, CallError> {
+        self.client
+            .modify_db_cluster()
+            .db_cluster_identifier(cluster)
+            .serverless_v2_scaling_configuration(
+                ServerlessV2ScalingConfiguration::builder()
+                    .min_capacity(min.as_f64())
+                    .max_capacity(max.as_f64())
+                    .build(),
+            )
+            .apply_immediately(true)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "ModifyDBCluster",
+                    "rds:ModifyDBCluster",
+                    cluster_resource(cluster),
+                )
+            })?;
+        Ok(Applied::Done)
     }
 
     /// ModifyDBInstance to `class`, applied now (it restarts the instance).

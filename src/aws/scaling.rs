@@ -246,11 +246,22 @@ impl Scaling for ScalingClients {
                 class,
                 promotion_tier,
                 tags,
+                zone,
             } => {
                 self.docdb
-                    .create_reader(cluster, instance, class, *promotion_tier, tags)
+                    .create_reader(
+                        cluster,
+                        instance,
+                        class,
+                        *promotion_tier,
+                        tags,
+                        zone.as_deref(),
+                    )
                     .await
             }
+            Call::ModifyDbClusterCapacity {
+                cluster, min, max, ..
+            } => self.docdb.modify_serverless_min(cluster, *min, *max).await,
             Call::ModifyDbInstanceClass {
                 instance, class, ..
             } => self.docdb.modify_class(instance, class).await,
@@ -333,6 +344,7 @@ mod tests {
                 class: "db.r6g.large".into(),
                 promotion_tier: 15,
                 tags: BTreeMap::new(),
+                zone: None,
             },
             Call::ModifyDbInstanceClass {
                 cluster: "db".into(),

@@ -37,6 +37,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "/var/task/nightshift.toml";
 /// A DocumentDB cluster has one writer and at most 15 readers.
 pub const MAX_DOCDB_REPLICAS: u8 = 15;
 
+mod dcu;
+pub use dcu::Dcu;
+
 /// Longest scenario name: names end up in DynamoDB keys, schedule names and CLI arguments.
 pub const MAX_SCENARIO_NAME_LEN: usize = 64;
 
@@ -127,6 +130,11 @@ pub struct DocDbTarget {
     pub instance_class: String,
     /// Optional class for every instance during the batch; starts with "db.".
     pub resize: Option<String>,
+    /// DocumentDB Serverless: the MinCapacity the night raises the cluster to (0.5..=256).
+    pub serverless_min: Option<Dcu>,
+    /// Classes tried in order when a reader's create is refused with
+    /// InsufficientDBInstanceCapacity (empty: no fallback).
+    pub fallback_classes: Vec<String>,
 }
 
 /// When the night is over.

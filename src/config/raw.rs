@@ -81,6 +81,10 @@ pub(super) struct RawDocDb {
     pub(super) replicas: Spanned<i64>,
     pub(super) instance_class: Spanned<String>,
     pub(super) resize: Option<Spanned<String>>,
+    /// DocumentDB Serverless: MinCapacity (DCUs) for the night.
+    pub(super) serverless_min: Option<Spanned<f64>>,
+    /// Classes tried in order when a reader's class has no capacity.
+    pub(super) fallback_classes: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,8 @@ fn contract_example_parses_into_the_expected_values() {
             replicas: 3,
             instance_class: "db.r6g.large".into(),
             resize: None,
+            serverless_min: None,
+            fallback_classes: Vec::new(),
         }]
     );
     let sd = &s.scale_down;

@@ -44,6 +44,9 @@ pub struct ClusterBaseline {
     pub night_class: Option<String>,
     /// Readers wanted for the night (`replicas`).
     pub night_readers: u8,
+    /// A serverless cluster's capacity before the night and the MinCapacity set for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serverless: Option<super::serverless::ServerlessBaseline>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +121,7 @@ pub fn capture_baseline(
                 .collect(),
             night_class: target.resize.clone(),
             night_readers: target.replicas,
+            serverless: super::serverless::baseline(target, live),
         });
     }
     Ok(Baseline {

@@ -51,7 +51,12 @@ pub fn plan_scale_down(
             continue;
         }
         match snapshot.cluster(&b.cluster) {
-            Some(live) => plan.merge(restore_cluster(&scenario.name, b, live, run)),
+            Some(live) => {
+                plan.merge(restore_cluster(&scenario.name, b, live, run));
+                if let Some(serverless) = &b.serverless {
+                    plan.merge(super::serverless::plan_down(&b.cluster, serverless, live));
+                }
+            }
             None => plan.notes.push(format!(
                 "DocumentDB cluster {} no longer exists: nothing to restore",
                 b.cluster
@@ -285,7 +290,8 @@ fn restore_cluster(scenario: &str, b: &ClusterBaseline, live: &ClusterState, run
     }
 
     // Delete the night's readers (never the writer, never the bridge or the failover target).
-    for reader in our_readers {
+    // In the order that keeps the remaining instances evenly spread over the zones.
+    for reader in super::zones::removal_order(live, &our_readers) {
         if bridge.is_some_and(|br| br.id == reader.id) && writer_needs_move {
             plan.notes.push(format!(
                 "{} is kept until the writer role has moved back",

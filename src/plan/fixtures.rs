@@ -47,6 +47,53 @@ below = 1
         .remove(0)
 }
 
+/// The test scenario with extra keys on its `[[scenario.docdb]]` (`serverless_min = 16`, ...).
+pub fn scenario_with_docdb(replicas: u8, docdb_keys: &str) -> Scenario {
+    let base = scenario(10, 20, replicas, None);
+    let text = format!(
+        r#"
+[[scenario]]
+name = "{SCENARIO}"
+timezone = "Asia/Tokyo"
+[[scenario.docdb]]
+cluster = "db"
+replicas = {replicas}
+instance_class = "db.r6g.large"
+{docdb_keys}
+[scenario.scale_down]
+quiet_for = "15m"
+deadline = "07:30"
+min_hold = "30m"
+missing_data = "busy"
+[[scenario.scale_down.metric]]
+namespace = "Batch"
+name = "JobsRunning"
+stat = "Maximum"
+period = "1m"
+below = 1
+"#
+    );
+    let mut s = config::parse(&text, "test.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenarios
+        .remove(0);
+    s.ecs = base.ecs;
+    s
+}
+
+/// A snapshot whose cluster `db` runs over `zones` (writer in the first) with `serverless`.
+pub fn zoned_snapshot(zones: &[&str], serverless: Option<(f64, f64)>) -> Snapshot {
+    let mut snap = snapshot_with(10, None, &[]);
+    let c = &mut snap.clusters[0];
+    c.zones = zones.iter().map(|z| z.to_string()).collect();
+    c.instances[0].zone = zones.first().map(|z| z.to_string());
+    c.serverless = serverless.map(|(min, max)| ServerlessScaling {
+        min: crate::config::Dcu::nearest(min),
+        max: crate::config::Dcu::nearest(max),
+    });
+    snap
+}
+
 pub fn instance(id: &str, writer: bool, class: &str) -> InstanceState {
     InstanceState {
         id: id.into(),
@@ -56,6 +103,7 @@ pub fn instance(id: &str, writer: bool, class: &str) -> InstanceState {
         status: "available".into(),
         promotion_tier: Some(1),
         tags: BTreeMap::new(),
+        zone: None,
     }
 }
 
@@ -98,6 +146,8 @@ pub fn snapshot_with(
             cluster: "db".into(),
             status: "available".into(),
             instances,
+            zones: Vec::new(),
+            serverless: None,
         }],
     }
 }

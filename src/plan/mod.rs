@@ -18,10 +18,13 @@
 
 mod baseline;
 mod down;
+pub mod fallback;
 pub mod ids;
 mod readiness;
 pub mod safety;
+pub mod serverless;
 mod up;
+pub mod zones;
 
 pub use baseline::{
     capture_baseline, Baseline, ClusterBaseline, InstanceBaseline, RunState, ServiceBaseline,
@@ -31,6 +34,7 @@ pub use ids::{reader_identifier, scenario_hash};
 pub use readiness::{readiness, Readiness};
 pub use up::{plan_resize_continuation, plan_scale_up};
 
+use crate::config::Dcu;
 use crate::domain::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,6 +96,8 @@ pub struct InstanceState {
     pub status: String,
     pub promotion_tier: Option<i32>,
     pub tags: BTreeMap<String, String>,
+    /// The availability zone it runs in (DescribeDBInstances `AvailabilityZone`).
+    pub zone: Option<String>,
 }
 
 /// Statuses in which an instance is changing and a new request would be refused
@@ -147,6 +153,23 @@ pub struct ClusterState {
     pub cluster: String,
     pub status: String,
     pub instances: Vec<InstanceState>,
+    /// The cluster's availability zones (DescribeDBClusters `AvailabilityZones`), sorted.
+    pub zones: Vec<String>,
+    /// Its ServerlessV2ScalingConfiguration, when it has one.
+    pub serverless: Option<ServerlessScaling>,
+}
+
+/// A DocumentDB Serverless cluster's capacity range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerlessScaling {
+    pub min: Dcu,
+    pub max: Dcu,
+}
+
+impl fmt::Display for ServerlessScaling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MinCapacity {} MaxCapacity {}", self.min, self.max)
+    }
 }
 
 impl ClusterState {
@@ -229,6 +252,9 @@ pub enum Call {
         class: String,
         promotion_tier: i32,
         tags: BTreeMap<String, String>,
+        /// The availability zone asked for (spread over the cluster's zones); None: AWS picks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zone: Option<String>,
     },
     /// DocumentDB ModifyDBInstance class change, applied immediately (restarts the instance).
     #[serde(rename = "ModifyDBInstance")]
@@ -248,6 +274,15 @@ pub enum Call {
     /// DocumentDB DeleteDBInstance of a reader nightshift created for this run.
     #[serde(rename = "DeleteDBInstance")]
     DeleteDbInstance { cluster: String, instance: String },
+    /// DocumentDB ModifyDBCluster of the ServerlessV2ScalingConfiguration's MinCapacity
+    /// (MaxCapacity is sent unchanged: the API needs both).
+    #[serde(rename = "ModifyDBCluster")]
+    ModifyDbClusterCapacity {
+        cluster: String,
+        min: Dcu,
+        from: Dcu,
+        max: Dcu,
+    },
 }
 
 impl Call {
@@ -269,6 +304,7 @@ impl Call {
             Call::ModifyDbInstanceClass { .. } => "ModifyDBInstance",
             Call::FailoverDbCluster { .. } => "FailoverDBCluster",
             Call::DeleteDbInstance { .. } => "DeleteDBInstance",
+            Call::ModifyDbClusterCapacity { .. } => "ModifyDBCluster",
         }
     }
 
@@ -281,6 +317,7 @@ impl Call {
             Call::ModifyDbInstanceClass { .. } => "rds:ModifyDBInstance",
             Call::FailoverDbCluster { .. } => "rds:FailoverDBCluster",
             Call::DeleteDbInstance { .. } => "rds:DeleteDBInstance",
+            Call::ModifyDbClusterCapacity { .. } => "rds:ModifyDBCluster",
         }
     }
 
@@ -297,7 +334,8 @@ impl Call {
             Call::CreateDbInstance { instance, .. }
             | Call::ModifyDbInstanceClass { instance, .. }
             | Call::DeleteDbInstance { instance, .. } => instance.clone(),
-            Call::FailoverDbCluster { cluster, .. } => cluster.clone(),
+            Call::FailoverDbCluster { cluster, .. }
+            | Call::ModifyDbClusterCapacity { cluster, .. } => cluster.clone(),
         }
     }
 
@@ -309,7 +347,8 @@ impl Call {
             | Call::CreateDbInstance { cluster, .. }
             | Call::ModifyDbInstanceClass { cluster, .. }
             | Call::FailoverDbCluster { cluster, .. }
-            | Call::DeleteDbInstance { cluster, .. } => cluster,
+            | Call::DeleteDbInstance { cluster, .. }
+            | Call::ModifyDbClusterCapacity { cluster, .. } => cluster,
         }
     }
 
@@ -328,9 +367,11 @@ impl Call {
                 class,
                 promotion_tier,
                 tags,
+                zone,
                 ..
             } => format!(
-                "reader in {cluster}, class {class}, promotion tier {promotion_tier}, tags {}",
+                "reader in {cluster}, class {class}{}, promotion tier {promotion_tier}, tags {}",
+                zone.as_ref().map_or_else(String::new, |z| format!(", zone {z}")),
                 tags.iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
@@ -343,6 +384,9 @@ impl Call {
                 format!("writer {from} -> {target}")
             }
             Call::DeleteDbInstance { cluster, .. } => format!("reader of {cluster}"),
+            Call::ModifyDbClusterCapacity { min, from, max, .. } => format!(
+                "ServerlessV2ScalingConfiguration MinCapacity {from} -> {min} (MaxCapacity {max} unchanged)"
+            ),
         }
     }
 

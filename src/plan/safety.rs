@@ -9,7 +9,9 @@
 //! - never delete or resize the current writer; fail over only from the writer to a live reader;
 //! - never delete an instance without nightshift's tags for this scenario and run, or one that was
 //!   in the run's baseline, or any instance in a run that has no baseline (never scaled up);
-//! - never more than 15 readers; every reader nightshift adds carries its tags and tier 15.
+//! - never more than 15 readers; every reader nightshift adds carries its tags and tier 15, and
+//!   a zone that is one of its cluster's;
+//! - serverless: MinCapacity only, never MaxCapacity, never above it, never across 1.0 DCU.
 //!
 //! Two invariants live with the code that owns them: dry run (NIGHTSHIFT_DRY_RUN=1) is the
 //! executor's (`crate::aws::scaling`): it is the only place that makes mutating calls; and "a
@@ -46,6 +48,7 @@ pub enum Rule {
     TooManyReaders,
     BadFailover,
     UntaggedReader,
+    ServerlessCapacity,
 }
 
 impl fmt::Display for Rule {
@@ -58,6 +61,7 @@ impl fmt::Display for Rule {
             Rule::TooManyReaders => "more than 15 readers",
             Rule::BadFailover => "invalid failover",
             Rule::UntaggedReader => "reader without nightshift's tags",
+            Rule::ServerlessCapacity => "serverless capacity outside its rules",
         })
     }
 }
@@ -166,6 +170,7 @@ fn check_call<'a>(
             instance,
             promotion_tier,
             tags,
+            zone,
             ..
         } => {
             docdb_target(scenario, cluster)?;
@@ -188,6 +193,17 @@ fn check_call<'a>(
                     Rule::UntaggedReader,
                     format!("promotion tier {promotion_tier}: added readers use {ADDED_READER_PROMOTION_TIER} so failover prefers the cluster's own instances"),
                 ));
+            }
+            if let Some(zone) = zone {
+                if !live.zones.is_empty() && !live.zones.contains(zone) {
+                    return Err((
+                        Rule::NotConfigured,
+                        format!(
+                            "{zone} is not one of {cluster}'s zones ({})",
+                            live.zones.join(", ")
+                        ),
+                    ));
+                }
             }
             if live.instance(instance).is_some() {
                 // Re-issuing it is harmless (DBInstanceAlreadyExists) and adds no reader.
@@ -286,6 +302,25 @@ fn check_call<'a>(
                 ));
             }
             Ok(())
+        }
+        Call::ModifyDbClusterCapacity {
+            cluster, min, max, ..
+        } => {
+            let target = docdb_target(scenario, cluster)?;
+            if target.serverless_min.is_none() {
+                return Err((
+                    Rule::NotConfigured,
+                    format!("{cluster} has no serverless_min in the config"),
+                ));
+            }
+            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
+                (
+                    Rule::NotConfigured,
+                    format!("cluster {cluster} is not in the snapshot"),
+                )
+            })?;
+            super::serverless::check_call(live, *min, *max)
+                .map_err(|why| (Rule::ServerlessCapacity, why))
         }
     }
 }
@@ -535,6 +570,7 @@ mod tests {
                 (TAG_SCENARIO.into(), SCENARIO.into()),
                 (TAG_RUN.into(), run.into()),
             ]),
+            zone: None,
         };
         let plan = Plan {
             calls: vec![create(1, 15, RUN), create(2, 15, RUN)],

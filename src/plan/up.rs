@@ -75,18 +75,31 @@ pub fn plan_scale_up(
                 cluster: target.cluster.clone(),
             })?;
         plan.merge(plan_cluster(&scenario.name, target, live, run, true));
+        plan.merge(super::serverless::plan_up(target, live));
     }
     Ok(plan)
 }
 
 /// The asynchronous part of scale-up that a later `check` continues: the resize phases
-/// (readers, failover, old writer). It adds no readers and never touches ECS, so a check never
-/// re-raises a count someone lowered on purpose during the night.
+/// (readers, failover, old writer). It never touches ECS, so a check never re-raises a count
+/// someone lowered on purpose during the night, and adds readers only to a cluster with
+/// `fallback_classes` (a reader refused for capacity is tried again by the next check).
 pub fn plan_resize_continuation(scenario: &Scenario, snapshot: &Snapshot, run: &str) -> Plan {
     let mut plan = Plan::default();
-    for target in scenario.docdb.iter().filter(|t| t.resize.is_some()) {
+    for target in scenario
+        .docdb
+        .iter()
+        .filter(|t| t.resize.is_some() || !t.fallback_classes.is_empty())
+    {
+        let retry_readers = !target.fallback_classes.is_empty();
         match snapshot.cluster(&target.cluster) {
-            Some(live) => plan.merge(plan_cluster(&scenario.name, target, live, run, false)),
+            Some(live) => plan.merge(plan_cluster(
+                &scenario.name,
+                target,
+                live,
+                run,
+                retry_readers,
+            )),
             None => plan.notes.push(format!(
                 "DocumentDB cluster {} no longer exists: nothing to resize",
                 target.cluster
@@ -159,7 +172,7 @@ fn plan_cluster(
         return plan;
     };
     let readers: Vec<&InstanceState> = live.readers().collect();
-    let new_class = target.resize.as_deref().unwrap_or(&target.instance_class);
+    let new_class = reader_class(target, live);
     let mut creating = 0;
     if add_readers {
         let wanted = usize::from(target.replicas).min(MAX_READERS);
@@ -172,6 +185,7 @@ fn plan_cluster(
             }
         } else {
             let missing = (wanted - readers.len()).min(MAX_READERS - readers.len());
+            let zones = super::zones::assign(live, missing);
             let taken: BTreeSet<&str> = live.instances.iter().map(|i| i.id.as_str()).collect();
             let tags = BTreeMap::from([
                 (TAG_SCENARIO.to_string(), scenario.to_string()),
@@ -191,8 +205,15 @@ fn plan_cluster(
                     class: new_class.to_string(),
                     promotion_tier: ADDED_READER_PROMOTION_TIER,
                     tags: tags.clone(),
+                    zone: zones.get(creating).cloned().flatten(),
                 });
                 creating += 1;
+            }
+            if live.serverless.is_some() && target.instance_class != new_class {
+                plan.notes.push(format!(
+                    "{cluster} is a DocumentDB Serverless cluster: its new readers are {new_class}, not {}",
+                    target.instance_class
+                ));
             }
             if creating < missing {
                 plan.notes.push(format!(
@@ -213,6 +234,16 @@ fn plan_cluster(
         );
     }
     plan
+}
+
+/// The class of the readers nightshift adds: `db.serverless` on a serverless cluster, else the
+/// night's class (`resize`) or `instance_class`.
+pub(crate) fn reader_class<'a>(target: &'a DocDbTarget, live: &ClusterState) -> &'a str {
+    if live.serverless.is_some() {
+        super::serverless::SERVERLESS_CLASS
+    } else {
+        target.resize.as_deref().unwrap_or(&target.instance_class)
+    }
 }
 
 /// Resize phases, derived from the live state: (1) every reader to `class`; (2) once all readers
@@ -560,7 +591,8 @@ mod tests {
                     tags: BTreeMap::from([
                         (TAG_SCENARIO.into(), SCENARIO.into()),
                         (TAG_RUN.into(), RUN.into())
-                    ])
+                    ]),
+                    zone: None,
                 },
                 Call::ModifyDbInstanceClass {
                     cluster: "db".into(),

@@ -5,8 +5,9 @@
 mod tests;
 
 use super::{claim, Validator};
+use crate::config::dcu::{MAX_DCU, MIN_DCU};
 use crate::config::raw::{RawDocDb, RawEcs};
-use crate::config::{DocDbTarget, EcsTarget, MAX_DOCDB_REPLICAS};
+use crate::config::{Dcu, DocDbTarget, EcsTarget, MAX_DOCDB_REPLICAS};
 use toml::Spanned;
 
 impl Validator<'_> {
@@ -175,12 +176,101 @@ impl Validator<'_> {
                 .instance_class(resize, &format!("{at}.resize"))
                 .map(Some),
         };
+        let serverless_min = match &raw.serverless_min {
+            None => Some(None),
+            Some(min) => self
+                .serverless_min(min, &format!("{at}.serverless_min"))
+                .map(Some),
+        };
+        let fallback_classes = match &raw.fallback_classes {
+            None => Some(Vec::new()),
+            Some(list) => self.fallback_classes(
+                list,
+                instance_class.as_deref(),
+                &format!("{at}.fallback_classes"),
+            ),
+        };
         Some(DocDbTarget {
             cluster: cluster?,
             replicas: replicas?,
             instance_class: instance_class?,
             resize: resize?,
+            serverless_min: serverless_min?,
+            fallback_classes: fallback_classes?,
         })
+    }
+
+    /// A MinCapacity DocumentDB accepts: 0.5 to 256 DCUs in steps of 0.5.
+    fn serverless_min(&mut self, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
+        let value = *raw.get_ref();
+        match Dcu::from_f64(value) {
+            Some(dcu) if (MIN_DCU..=MAX_DCU).contains(&dcu) => Some(dcu),
+            Some(_) => {
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("serverless_min = {value} is outside DocumentDB Serverless's range of {MIN_DCU} to {MAX_DCU} DCUs"),
+                    format!("set serverless_min to a capacity from {MIN_DCU} to {MAX_DCU} (in steps of 0.5)"),
+                );
+                None
+            }
+            None => {
+                let hint = if value.is_finite() && value > 0.0 {
+                    format!(
+                        "DocumentDB Serverless capacities go in steps of 0.5: write {}",
+                        Dcu::nearest(value).max(MIN_DCU).min(MAX_DCU)
+                    )
+                } else {
+                    format!("set serverless_min to a capacity from {MIN_DCU} to {MAX_DCU} (in steps of 0.5)")
+                };
+                self.push(
+                    &raw.span(),
+                    key,
+                    format!("serverless_min = {value} is not a DocumentDB Serverless capacity (0.5 to 256 DCUs in steps of 0.5)"),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    /// Instance classes to fall back to, in order: real classes, none twice, none equal to
+    /// `instance_class` (that one is always tried first).
+    fn fallback_classes(
+        &mut self,
+        raw: &Spanned<Vec<Spanned<String>>>,
+        instance_class: Option<&str>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let mut classes = Vec::with_capacity(raw.get_ref().len());
+        let mut ok = true;
+        for (n, entry) in raw.get_ref().iter().enumerate() {
+            let here = format!("{key}[{n}]");
+            let Some(class) = self.instance_class(entry, &here) else {
+                ok = false;
+                continue;
+            };
+            if Some(class.as_str()) == instance_class {
+                self.push(
+                    &entry.span(),
+                    here,
+                    format!("fallback class \"{class}\" is the instance_class itself: it is always tried first"),
+                    "list only the classes to try after instance_class, e.g. [\"db.r6g.xlarge\"]",
+                );
+                ok = false;
+            } else if classes.contains(&class) {
+                self.push(
+                    &entry.span(),
+                    here,
+                    format!("fallback class \"{class}\" is listed twice"),
+                    "list each class once, in the order they should be tried",
+                );
+                ok = false;
+            } else {
+                classes.push(class);
+            }
+        }
+        ok.then_some(classes)
     }
 
     fn replicas(&mut self, raw: &Spanned<i64>, key: &str) -> Option<u8> {

@@ -93,3 +93,90 @@ fn instance_class_must_start_with_db() {
         "write \"db.r6g.large\"",
     );
 }
+
+#[test]
+fn serverless_min_and_fallback_classes_are_parsed_and_checked() {
+    let text = base_with(
+        "instance_class = \"db.r6g.large\"",
+        "instance_class = \"db.r6g.large\"\n  serverless_min = 16\n  fallback_classes = [\"db.r6g.xlarge\", \"db.r5.large\"]",
+    );
+    let config = crate::config::parse(&text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    let target = &config.scenarios[0].docdb[0];
+    assert_eq!(
+        target.serverless_min.map(|d| d.to_string()),
+        Some("16".into())
+    );
+    assert_eq!(target.fallback_classes, ["db.r6g.xlarge", "db.r5.large"]);
+    let half = base_with("replicas = 3", "replicas = 3\n  serverless_min = 0.5");
+    let config = crate::config::parse(&half, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.scenarios[0].docdb[0]
+            .serverless_min
+            .map(|d| d.to_string()),
+        Some("0.5".into())
+    );
+    for (value, message, hint) in [
+        (
+            "0.3",
+            "is not a DocumentDB Serverless capacity",
+            "write 0.5",
+        ),
+        ("2.25", "is not a DocumentDB Serverless capacity", "write 2"),
+        (
+            "0",
+            "outside DocumentDB Serverless's range of 0.5 to 256",
+            "from 0.5 to 256",
+        ),
+        (
+            "300",
+            "outside DocumentDB Serverless's range",
+            "from 0.5 to 256",
+        ),
+        (
+            "-2",
+            "is not a DocumentDB Serverless capacity",
+            "from 0.5 to 256",
+        ),
+    ] {
+        assert_single_error(
+            &base_with(
+                "replicas = 3",
+                &format!("replicas = 3\n  serverless_min = {value}"),
+            ),
+            13,
+            "scenario[0].docdb[0].serverless_min",
+            message,
+            hint,
+        );
+    }
+    assert_single_error(
+        &base_with(
+            "replicas = 3",
+            "replicas = 3\n  fallback_classes = [\"r6g.xlarge\"]",
+        ),
+        13,
+        "scenario[0].docdb[0].fallback_classes[0]",
+        "not a DocumentDB instance class",
+        "db.r6g.xlarge",
+    );
+    assert_single_error(
+        &base_with(
+            "replicas = 3",
+            "replicas = 3\n  fallback_classes = [\"db.r6g.large\"]",
+        ),
+        13,
+        "scenario[0].docdb[0].fallback_classes[0]",
+        "is the instance_class itself",
+        "",
+    );
+    assert_single_error(
+        &base_with(
+            "replicas = 3",
+            "replicas = 3\n  fallback_classes = [\"db.r5.large\", \"db.r5.large\"]",
+        ),
+        13,
+        "scenario[0].docdb[0].fallback_classes[1]",
+        "listed twice",
+        "",
+    );
+}

@@ -104,6 +104,10 @@ pub struct Scenario {
     pub skip_dates: Vec<jiff::civil::Date>,
     /// When the night's steps run, for `nightshift template` (optional).
     pub schedule: Option<Schedule>,
+    /// The region of this scenario's resources, when not the function's own (`region`).
+    pub region: Option<String>,
+    /// The role its scaling and metric calls assume, in another account (`role_arn`).
+    pub role_arn: Option<String>,
 }
 
 /// An ECS service whose desired count is raised for the night.

@@ -3,6 +3,7 @@
 //! every check shares here, the resources to scale in [`targets`], when the night ends in
 //! [`scale_down`], and times, dates and the schedule in [`schedule`].
 
+mod location;
 mod scale_down;
 mod schedule;
 mod targets;
@@ -192,6 +193,7 @@ impl Validator<'_> {
         let header = raw.span();
         let raw = raw.get_ref();
         let timezone = self.timezone(&raw.timezone, &format!("{at}.timezone"));
+        let (region, role_arn) = self.location(raw, at);
 
         if raw.ecs.is_empty() && raw.docdb.is_empty() {
             self.push(
@@ -244,6 +246,8 @@ impl Validator<'_> {
             completion,
             skip_dates,
             schedule: schedule?,
+            region,
+            role_arn,
         })
     }
 

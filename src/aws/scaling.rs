@@ -6,6 +6,7 @@
 //! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
 //! in dry run the action is recorded with result `dry-run` and nothing is sent.
 
+use super::accounts::Remote;
 use super::autoscaling::AutoScalingAdapter;
 use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
@@ -20,6 +21,7 @@ use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Error codes that mean "the cluster or instance is busy (modifying, failing over, backing
@@ -100,6 +102,9 @@ pub struct ScalingClients {
     /// The batch metrics the scale-down gate reads (read-only: never a mutating call).
     pub metrics: CloudWatchMetrics,
     timeouts: Timeouts,
+    /// The clients of scenarios in another region or account (None: built from clients, not
+    /// from an SDK config, so only the function's own region and account are reachable).
+    remote: Option<Arc<Remote>>,
 }
 
 impl ScalingClients {
@@ -110,6 +115,7 @@ impl ScalingClients {
         log: &crate::aws::calls::CallLog,
         timeouts: Timeouts,
     ) -> Self {
+        let remote = Arc::new(Remote::new(sdk, timeouts, Some(log.clone())));
         ScalingClients::new(
             aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(sdk)
@@ -133,6 +139,7 @@ impl ScalingClients {
             ),
             timeouts,
         )
+        .with_remote(remote)
     }
 
     pub fn new(
@@ -148,6 +155,30 @@ impl ScalingClients {
             docdb: DocDbAdapter::new(docdb, timeouts),
             metrics: CloudWatchMetrics::new(cloudwatch).with_budget(timeouts, None),
             timeouts,
+            remote: None,
+        }
+    }
+
+    /// These clients, able to build those of other regions and accounts through `remote`.
+    pub(super) fn with_remote(mut self, remote: Arc<Remote>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The clients of `scenario`'s resources: these for a scenario in the function's own region
+    /// and account, else those of its `region` and `role_arn` (built on first use, then kept).
+    pub async fn for_scenario(&self, scenario: &Scenario) -> Result<ScalingClients, String> {
+        if scenario.region.is_none() && scenario.role_arn.is_none() {
+            return Ok(self.clone());
+        }
+        match &self.remote {
+            Some(remote) => Ok(remote
+                .clients(&(scenario.region.clone(), scenario.role_arn.clone()))
+                .await),
+            None => Err(format!(
+                "scenario \"{}\" is in another region or account (region, role_arn), but these scaling clients were built without an SDK config to derive its clients from: build them with ScalingClients::from_sdk_config",
+                scenario.name
+            )),
         }
     }
 
@@ -155,6 +186,7 @@ impl ScalingClients {
     /// `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, `AWS_ENDPOINT_URL_DOCDB`,
     /// `AWS_ENDPOINT_URL_CLOUDWATCH` or `AWS_ENDPOINT_URL`).
     pub fn from_sdk_config(sdk: &SdkConfig, timeouts: Timeouts) -> Self {
+        let remote = Arc::new(Remote::new(sdk, timeouts, None));
         ScalingClients::new(
             aws_sdk_ecs::Client::new(sdk),
             aws_sdk_applicationautoscaling::Client::new(sdk),
@@ -162,6 +194,7 @@ impl ScalingClients {
             aws_sdk_cloudwatch::Client::new(sdk),
             timeouts,
         )
+        .with_remote(remote)
     }
 
     /// A copy whose calls end before the invocation's deadline.
@@ -172,6 +205,7 @@ impl ScalingClients {
             docdb: self.docdb.with_budget(remaining),
             metrics: self.metrics.with_budget(self.timeouts, remaining),
             timeouts: self.timeouts,
+            remote: self.remote.clone(),
         }
     }
 }

@@ -27,6 +27,7 @@ pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+pub use validate::location::{is_region_name, role_arn_problem};
 
 /// DynamoDB table used when the file has no `table` key (product.md's example value).
 pub const DEFAULT_TABLE: &str = "nightshift-runs";

@@ -3,7 +3,7 @@
 //! every check shares here, the resources to scale in [`targets`], when the night ends in
 //! [`scale_down`], and times, dates and the schedule in [`schedule`].
 
-mod location;
+pub(super) mod location;
 mod scale_down;
 mod schedule;
 mod targets;

@@ -61,7 +61,7 @@ impl Validator<'_> {
 
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`: two letters, one or more
 /// words, a number, joined by hyphens.
-pub(crate) fn is_region_name(value: &str) -> bool {
+pub fn is_region_name(value: &str) -> bool {
     let parts: Vec<&str> = value.split('-').collect();
     let lower = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
     parts.len() >= 3
@@ -75,7 +75,7 @@ pub(crate) fn is_region_name(value: &str) -> bool {
 
 /// What is wrong with `value` as `arn:<partition>:iam::<account>:role/<path/><name>`, if
 /// anything.
-pub(crate) fn role_arn_problem(value: &str) -> Option<String> {
+pub fn role_arn_problem(value: &str) -> Option<String> {
     let parts: Vec<&str> = value.splitn(6, ':').collect();
     if parts.len() != 6 || parts[0] != "arn" {
         return Some("it must look like arn:aws:iam::<account>:role/<name>".into());

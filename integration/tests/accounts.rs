@@ -278,3 +278,44 @@ async fn a_role_is_assumed_once_for_all_events_and_regions_that_use_it() {
     assert_eq!(eu.state(&eu_sdk).await.readers(), 3);
     assert_eq!(ap.state(&ap_sdk).await.readers(), 3);
 }
+
+#[test]
+fn iam_policy_prints_the_function_role_and_each_target_role_with_its_trust_policy() {
+    let fixture = support::host::repo_root()
+        .join("integration/fixtures/config/template/another-account.toml");
+    let config = fixture.to_str().expect("a UTF-8 path");
+    let base = [
+        "iam-policy",
+        "--config",
+        config,
+        "--account",
+        "123456789012",
+    ];
+    let err = harness::fails(harness::cli().args(base));
+    assert!(
+        err.contains("arn:aws:iam::210987654321:role/nightshift-target")
+            && err.contains("--function-role"),
+        "{err}"
+    );
+    let function = "arn:aws:iam::123456789012:role/nightshift-FunctionRole-X1";
+    let out = harness::ok(
+        harness::cli()
+            .args(base)
+            .args(["--function-role", function]),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let function_side = doc["FunctionRole"].to_string();
+    assert!(function_side.contains("sts:AssumeRole"), "{out}");
+    assert!(!function_side.contains("eu-batch"), "{out}");
+    let role = &doc["TargetRoles"][0];
+    assert_eq!(role["RoleArn"], TARGET_ROLE);
+    assert_eq!(role["Scenarios"], serde_json::json!(["eu-batch"]));
+    assert_eq!(
+        role["TrustPolicy"]["Statement"][0]["Principal"]["AWS"],
+        function
+    );
+    assert!(role["Policy"]
+        .to_string()
+        .contains("arn:aws:ecs:eu-west-1:210987654321:service/eu-batch/worker"));
+    println!("{out}");
+}

@@ -31,6 +31,9 @@ struct Validator<'a> {
     ecs_owners: HashMap<(String, String), FirstSeen>,
     /// DocumentDB clusters (lower-case) already configured, across all scenarios so far.
     docdb_owners: HashMap<String, FirstSeen>,
+    /// Where the current scenario's resources are (its region and role account, "" for the
+    /// function's own): same-named resources elsewhere are other resources.
+    location: String,
 }
 
 /// Where a resource was first configured; one map per resource kind spans all scenarios.
@@ -48,6 +51,7 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         scenario_label: String::new(),
         ecs_owners: HashMap::new(),
         docdb_owners: HashMap::new(),
+        location: String::new(),
     };
     let table = match &raw.table {
         None => DEFAULT_TABLE.to_string(),

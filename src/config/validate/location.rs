@@ -25,6 +25,13 @@ impl Validator<'_> {
             .role_arn
             .as_ref()
             .and_then(|r| self.role_arn(r, &format!("{at}.role_arn")));
+        // The same names in another region or account are other resources.
+        let account = role.as_deref().and_then(|r| r.split(':').nth(4));
+        self.location = format!(
+            "{}/{}/",
+            region.as_deref().unwrap_or_default(),
+            account.unwrap_or_default()
+        );
         (region, role)
     }
 
@@ -140,6 +147,26 @@ mod tests {
             crate::config::parse(crate::config::testing::BASE, "test.toml").expect("parses");
         assert_eq!(plain.scenarios[0].region, None);
         assert_eq!(plain.scenarios[0].role_arn, None);
+    }
+
+    #[test]
+    fn the_same_names_in_another_region_or_account_are_other_resources() {
+        let second = |extra: &str| {
+            let from = crate::config::testing::BASE.find("[[scenario]]").unwrap();
+            let copy = crate::config::testing::BASE[from..]
+                .replace("name = \"nightly\"", "name = \"other\"")
+                .replace(TZ, &format!("{TZ}{extra}"));
+            format!("{}{copy}", crate::config::testing::BASE)
+        };
+        let role = "role_arn = \"arn:aws:iam::210987654321:role/nightshift-target\"\n";
+        for extra in ["region = \"eu-west-1\"\n", role] {
+            crate::config::parse(&second(extra), "test.toml")
+                .unwrap_or_else(|e| panic!("{extra}: {e}"));
+        }
+        // In the same place, the same service and cluster are still refused.
+        let errors = crate::config::testing::errors(&second(""));
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(errors[0].message.contains("also configured in scenario"));
     }
 
     #[test]

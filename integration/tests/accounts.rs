@@ -282,7 +282,7 @@ async fn a_role_is_assumed_once_for_all_events_and_regions_that_use_it() {
 #[test]
 fn iam_policy_prints_the_function_role_and_each_target_role_with_its_trust_policy() {
     let fixture = support::host::repo_root()
-        .join("integration/fixtures/config/template/another-account.toml");
+        .join("integration/fixtures/config/another-account.toml");
     let config = fixture.to_str().expect("a UTF-8 path");
     let base = [
         "iam-policy",

@@ -41,7 +41,7 @@ fn configs() -> Vec<(&'static str, &'static str)> {
         ),
         (
             "another-account.toml",
-            include_str!("../../integration/fixtures/config/template/another-account.toml"),
+            include_str!("../../integration/fixtures/config/another-account.toml"),
         ),
     ]
 }

@@ -142,6 +142,11 @@ async fn a_scenario_through_an_assumed_role_in_another_region_calls_there_with_t
         "away night (eu-west-1 through the assumed role)",
         &away_calls,
     );
+    for (name, answers) in [("home", &home_night), ("away", &away_night)] {
+        for a in answers {
+            println!("{name}: {:?} {:?}: {}", a.step, a.outcome, a.reason);
+        }
+    }
 
     for (name, answers) in [("home", &home_night), ("away", &away_night)] {
         assert_eq!(answers[0].outcome, Outcome::Acted, "{name}: {answers:#?}");
@@ -281,8 +286,8 @@ async fn a_role_is_assumed_once_for_all_events_and_regions_that_use_it() {
 
 #[test]
 fn iam_policy_prints_the_function_role_and_each_target_role_with_its_trust_policy() {
-    let fixture = support::host::repo_root()
-        .join("integration/fixtures/config/another-account.toml");
+    let fixture =
+        support::host::repo_root().join("integration/fixtures/config/another-account.toml");
     let config = fixture.to_str().expect("a UTF-8 path");
     let base = [
         "iam-policy",

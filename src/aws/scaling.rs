@@ -392,6 +392,42 @@ mod tests {
         assert_eq!(log.calls(), [], "dry run sent a request");
     }
 
+    #[tokio::test]
+    async fn a_scenario_elsewhere_gets_its_own_clients_and_never_the_functions_own() {
+        let text = include_str!("../../integration/fixtures/config/another-account.toml");
+        let config = crate::config::parse(text, "another-account.toml").expect("parses");
+        let (home, away) = (&config.scenarios[0], &config.scenarios[1]);
+        assert!(away.role_arn.is_some() && home.role_arn.is_none());
+        let log = CallLog::new();
+        let routed = clients(&log);
+        assert!(routed.for_scenario(home).await.is_ok());
+        assert!(routed.for_scenario(away).await.is_ok());
+        // Clients built from clients (no SDK config) cannot derive another account's: refused,
+        // rather than sent to the same names in the function's own account.
+        let c = |sdk: &SdkConfig| {
+            ScalingClients::new(
+                aws_sdk_ecs::Client::new(sdk),
+                aws_sdk_applicationautoscaling::Client::new(sdk),
+                aws_sdk_docdb::Client::new(sdk),
+                aws_sdk_cloudwatch::Client::new(sdk),
+                Timeouts::default(),
+            )
+        };
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let plain = c(&sdk);
+        assert!(plain.for_scenario(home).await.is_ok());
+        let refused = plain.for_scenario(away).await.err().unwrap_or_default();
+        assert!(
+            refused.contains("\"eu-batch\" is in another region or account"),
+            "{refused}"
+        );
+        assert_eq!(log.calls(), [], "building clients called nothing");
+    }
+
     #[test]
     fn error_codes_map_to_the_handling_issue_b_asks_for() {
         let k = |code: &str, general| kind_of_code(Some(code), general);

@@ -4,7 +4,7 @@
 //! out. Every action the function calls is listed here; `integration/tests/gate_flow.rs` checks
 //! that each call a whole night makes is allowed by this policy.
 
-use crate::config::Config;
+use crate::config::{Config, Scenario};
 use crate::plan::ids::reader_identifier;
 use serde_json::{json, Value};
 
@@ -29,7 +29,10 @@ impl Default for Target {
 /// The tag nightshift puts on the readers it creates; delete is allowed only on those.
 pub const SCENARIO_TAG: &str = crate::plan::TAG_SCENARIO;
 
-/// The policy document for the function's execution role.
+/// The policy document for the function's execution role: its table, the resources of the
+/// scenarios it reaches with its own credentials, and `sts:AssumeRole` on exactly the
+/// `role_arn`s of the others (whose resources the target roles' policies grant:
+/// [`target_roles`]).
 pub fn policy(config: &Config, target: &Target) -> Value {
     let Target {
         partition,
@@ -52,14 +55,116 @@ pub fn policy(config: &Config, target: &Target) -> Value {
         ],
         "Resource": [arn("dynamodb", &format!("table/{}", config.table))]
     })];
-
-    let services: Vec<String> = config
+    let own: Vec<&Scenario> = config
         .scenarios
         .iter()
-        .flat_map(|s| &s.ecs)
-        .map(|t| arn("ecs", &format!("service/{}/{}", t.cluster, t.service)))
+        .filter(|s| s.role_arn.is_none())
+        .collect();
+    if !own.is_empty() {
+        statements.extend(scaling_statements(&own, partition, account, region));
+    }
+    let roles = role_arns(config);
+    if !roles.is_empty() {
+        statements.push(json!({
+            "Sid": "AssumeTargetRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": roles
+        }));
+    }
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+/// The `role_arn`s of the config, sorted, each once.
+pub fn role_arns(config: &Config) -> Vec<String> {
+    let mut roles: Vec<String> = config
+        .scenarios
+        .iter()
+        .filter_map(|s| s.role_arn.clone())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+/// A role in another account that the function assumes for some scenarios.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TargetRole {
+    pub role_arn: String,
+    /// The scenarios that assume it.
+    pub scenarios: Vec<String>,
+    /// Who may assume it: the function's execution role only.
+    pub trust_policy: Value,
+    /// What it may do: exactly those scenarios' resources, in their regions.
+    pub policy: Value,
+}
+
+/// The policy and trust policy of every `role_arn` of the config: the resources of the
+/// scenarios that assume it (in the role's account, in each scenario's `region`, else
+/// `default_region`), and `function_role` as the only principal that may assume it.
+pub fn target_roles(config: &Config, default_region: &str, function_role: &str) -> Vec<TargetRole> {
+    role_arns(config)
+        .into_iter()
+        .map(|role| {
+            let scenarios: Vec<&Scenario> = config
+                .scenarios
+                .iter()
+                .filter(|s| s.role_arn.as_deref() == Some(role.as_str()))
+                .collect();
+            // A validated role ARN: arn:<partition>:iam::<account>:role/<name>.
+            let mut parts = role.split(':');
+            let partition = parts.nth(1).unwrap_or("aws").to_string();
+            let account = parts.nth(2).unwrap_or("*").to_string();
+            let statements = scaling_statements(&scenarios, &partition, &account, default_region);
+            TargetRole {
+                scenarios: scenarios.iter().map(|s| s.name.clone()).collect(),
+                trust_policy: json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "NightshiftFunctionOnly",
+                        "Effect": "Allow",
+                        "Principal": { "AWS": function_role },
+                        "Action": "sts:AssumeRole"
+                    }]
+                }),
+                policy: json!({ "Version": "2012-10-17", "Statement": statements }),
+                role_arn: role,
+            }
+        })
+        .collect()
+}
+
+/// The scaling and metric statements for exactly the resources of `scenarios`, in `account`,
+/// each scenario's resources in its own `region` (else `default_region`).
+fn scaling_statements(
+    scenarios: &[&Scenario],
+    partition: &str,
+    account: &str,
+    default_region: &str,
+) -> Vec<Value> {
+    let arn = |scenario: &Scenario, service: &str, resource: &str| {
+        let region = scenario.region.as_deref().unwrap_or(default_region);
+        format!("arn:{partition}:{service}:{region}:{account}:{resource}")
+    };
+    let mut statements = Vec::new();
+    let services: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.ecs.iter().map(move |t| (s, t)))
+        .map(|(s, t)| arn(s, "ecs", &format!("service/{}/{}", t.cluster, t.service)))
         .collect();
     if !services.is_empty() {
+        let mut scalable: Vec<String> = scenarios
+            .iter()
+            .filter(|s| !s.ecs.is_empty())
+            .map(|s| arn(s, "application-autoscaling", "scalable-target/*"))
+            .collect();
+        scalable.dedup();
+        let scalable = if scalable.len() == 1 {
+            json!(scalable[0])
+        } else {
+            json!(scalable)
+        };
         statements.push(json!({
             "Sid": "EcsServicesOfTheConfig",
             "Effect": "Allow",
@@ -78,7 +183,7 @@ pub fn policy(config: &Config, target: &Target) -> Value {
             "Sid": "EcsScalableTargetsRaise",
             "Effect": "Allow",
             "Action": ["application-autoscaling:RegisterScalableTarget"],
-            "Resource": arn("application-autoscaling", "scalable-target/*"),
+            "Resource": scalable,
             "Condition": { "StringEquals": {
                 "application-autoscaling:service-namespace": "ecs",
                 "application-autoscaling:scalable-dimension": "ecs:service:DesiredCount"
@@ -87,28 +192,32 @@ pub fn policy(config: &Config, target: &Target) -> Value {
     }
 
     let mut clusters = Vec::new();
+    let mut any_instance = Vec::new();
     let mut own_readers = Vec::new();
     let mut delete_conditions = Vec::new();
     let mut resized = Vec::new();
     let mut serverless = Vec::new();
-    for scenario in &config.scenarios {
+    for scenario in scenarios {
         for target in &scenario.docdb {
-            clusters.push(arn("rds", &format!("cluster:{}", target.cluster)));
+            clusters.push(arn(scenario, "rds", &format!("cluster:{}", target.cluster)));
+            any_instance.push(arn(scenario, "rds", "db:*"));
             // Every reader id is `<prefix><ordinal>`: allow the prefix only.
             let first = reader_identifier(&target.cluster, &scenario.name, 1);
             let prefix = first.strip_suffix('1').unwrap_or(&first);
-            own_readers.push(arn("rds", &format!("db:{prefix}*")));
+            own_readers.push(arn(scenario, "rds", &format!("db:{prefix}*")));
             delete_conditions.push(scenario.name.clone());
             if target.resize.is_some() {
-                resized.push(arn("rds", &format!("cluster:{}", target.cluster)));
+                resized.push(arn(scenario, "rds", &format!("cluster:{}", target.cluster)));
             }
             if target.serverless_min.is_some() {
-                serverless.push(arn("rds", &format!("cluster:{}", target.cluster)));
+                serverless.push(arn(scenario, "rds", &format!("cluster:{}", target.cluster)));
             }
         }
     }
+    any_instance.sort();
+    any_instance.dedup();
     if !clusters.is_empty() {
-        let read: Vec<String> = [clusters.clone(), vec![arn("rds", "db:*")]].concat();
+        let read: Vec<String> = [clusters.clone(), any_instance.clone()].concat();
         let create: Vec<String> = [clusters.clone(), own_readers.clone()].concat();
         // aws:ResourceTag and rds:db-tag are both documented for the db resource; the global key
         // is the one IAM policy checkers (parliament) know for DeleteDBInstance.
@@ -142,7 +251,7 @@ pub fn policy(config: &Config, target: &Target) -> Value {
         }));
     }
     if !resized.is_empty() {
-        let resources: Vec<String> = [resized, vec![arn("rds", "db:*")]].concat();
+        let resources: Vec<String> = [resized, any_instance].concat();
         // Resizing changes the class of every instance of the cluster (its writer after a
         // failover), so ModifyDBInstance cannot be narrowed to nightshift's own readers.
         statements.push(json!({
@@ -169,7 +278,7 @@ pub fn policy(config: &Config, target: &Target) -> Value {
         // GetMetricData has no resource-level permissions.
         "Resource": "*"
     }));
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    statements
 }
 
 /// The IAM action of an SDK call, from the SDK's service and operation names (tests use it to
@@ -273,6 +382,73 @@ mod tests {
         assert!(allows(&p, "rds:ModifyDBInstance"));
         assert!(allows(&p, "rds:FailoverDBCluster"));
         assert!(p.to_string().contains("arn:aws:rds:*:*:cluster:batch-db"));
+    }
+
+    /// The contract's scenario, plus a copy "eu-batch" in eu-west-1 through a role of another
+    /// account (its resources renamed, so that none is configured twice).
+    fn with_remote() -> Config {
+        let contract = include_str!("../integration/fixtures/config/contract.toml");
+        let from = contract.find("[[scenario]]").unwrap();
+        let remote = contract[from..]
+            .replace("name = \"nightly-batch\"", "name = \"eu-batch\"\nregion = \"eu-west-1\"\nrole_arn = \"arn:aws:iam::210987654321:role/nightshift-target\"")
+            .replace("cluster = \"batch\"", "cluster = \"eu-batch\"")
+            .replace("cluster = \"batch-db\"", "cluster = \"eu-batch-db\"");
+        crate::config::parse(&format!("{contract}\n{remote}"), "remote.toml").unwrap()
+    }
+
+    #[test]
+    fn the_function_role_assumes_exactly_the_target_roles_and_reaches_only_its_own_scenarios() {
+        let target = Target {
+            partition: "aws".into(),
+            region: "ap-northeast-1".into(),
+            account: "123456789012".into(),
+        };
+        let p = policy(&with_remote(), &target);
+        let text = p.to_string();
+        assert!(text.contains("arn:aws:ecs:ap-northeast-1:123456789012:service/batch/worker"));
+        assert!(!text.contains("eu-batch"), "{text}");
+        assert!(!text.contains("210987654321:cluster"), "{text}");
+        let assume = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "AssumeTargetRoles")
+            .unwrap();
+        assert_eq!(
+            assume["Resource"],
+            json!(["arn:aws:iam::210987654321:role/nightshift-target"])
+        );
+        // Without a role_arn, no sts:AssumeRole at all.
+        assert!(!allows(&policy(&contract(), &target), "sts:AssumeRole"));
+    }
+
+    #[test]
+    fn a_target_role_gets_its_scenarios_resources_in_its_account_and_trusts_the_function_role() {
+        let function = "arn:aws:iam::123456789012:role/nightshift-FunctionRole-ABC";
+        let roles = target_roles(&with_remote(), "ap-northeast-1", function);
+        assert_eq!(roles.len(), 1);
+        let role = &roles[0];
+        assert_eq!(
+            role.role_arn,
+            "arn:aws:iam::210987654321:role/nightshift-target"
+        );
+        assert_eq!(role.scenarios, ["eu-batch"]);
+        assert_eq!(
+            role.trust_policy["Statement"][0]["Principal"]["AWS"],
+            json!(function)
+        );
+        assert_eq!(
+            role.trust_policy["Statement"][0]["Action"],
+            "sts:AssumeRole"
+        );
+        let text = role.policy.to_string();
+        assert!(text.contains("arn:aws:ecs:eu-west-1:210987654321:service/eu-batch/worker"));
+        assert!(text.contains("arn:aws:rds:eu-west-1:210987654321:cluster:eu-batch-db"));
+        // Only its scenarios' resources: not the function's own, not the table.
+        assert!(!text.contains("service/batch/worker"), "{text}");
+        assert!(!text.contains("dynamodb"), "{text}");
+        assert!(allows(&role.policy, "rds:DeleteDBInstance"));
+        assert!(allows(&role.policy, "cloudwatch:GetMetricData"));
     }
 
     #[test]

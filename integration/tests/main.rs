@@ -7,6 +7,7 @@ use nightshift_test_support as support;
 
 mod harness;
 
+mod accounts;
 mod deploy;
 mod docdb_breadth;
 mod emulator;

@@ -125,6 +125,9 @@ pub enum PreviewError {
     /// A read of the live state failed.
     #[error("{0}")]
     Call(CallError),
+    /// The scenario's clients (another region or account) could not be built.
+    #[error("{0}")]
+    Clients(String),
 }
 
 impl Preview {
@@ -291,7 +294,11 @@ impl App {
             )));
         };
         let store = &self.store;
-        let scaling = &self.scaling;
+        let scaling = &self
+            .scaling
+            .for_scenario(scenario)
+            .await
+            .map_err(PreviewError::Clients)?;
         let force = force && step == Step::ScaleDown;
         let mut preview = Preview::new(scenario, step, force, now, self.settings.dry_run);
 

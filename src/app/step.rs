@@ -146,7 +146,15 @@ impl Night {
 #[async_trait]
 impl StepRunner for Night {
     async fn run(&self, req: &StepRequest<'_>) -> StepOutcome {
-        let clients = self.scaling.with_budget(req.remaining);
+        // A scenario in another region or account has clients of its own (built once, kept).
+        let clients = match self.scaling.for_scenario(req.scenario).await {
+            Ok(clients) => clients.with_budget(req.remaining),
+            Err(e) => {
+                let mut out = StepOutcome::new(Outcome::Rejected, None, Why::new(&e, e.clone()));
+                out.failure = Some(HandleError::NonRetryable(e));
+                return out;
+            }
+        };
         let owner = uuid::Uuid::new_v4().to_string();
         let lease = LeaseRequest {
             scenario: &req.scenario.name,

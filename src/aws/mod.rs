@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL_<SERVICE>`, credentials), so the same binary runs against AWS or a local
 //! emulator without code changes (local-aws.md).
 
+pub mod accounts;
 pub mod autoscaling;
 pub mod calls;
 pub mod cloudwatch;

@@ -6,6 +6,7 @@
 //! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
 //! in dry run the action is recorded with result `dry-run` and nothing is sent.
 
+use super::accounts::Remote;
 use super::autoscaling::AutoScalingAdapter;
 use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
@@ -20,6 +21,7 @@ use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Error codes that mean "the cluster or instance is busy (modifying, failing over, backing
@@ -100,6 +102,9 @@ pub struct ScalingClients {
     /// The batch metrics the scale-down gate reads (read-only: never a mutating call).
     pub metrics: CloudWatchMetrics,
     timeouts: Timeouts,
+    /// The clients of scenarios in another region or account (None: built from clients, not
+    /// from an SDK config, so only the function's own region and account are reachable).
+    remote: Option<Arc<Remote>>,
 }
 
 impl ScalingClients {
@@ -110,6 +115,7 @@ impl ScalingClients {
         log: &crate::aws::calls::CallLog,
         timeouts: Timeouts,
     ) -> Self {
+        let remote = Arc::new(Remote::new(sdk, timeouts, Some(log.clone())));
         ScalingClients::new(
             aws_sdk_ecs::Client::from_conf(
                 aws_sdk_ecs::config::Builder::from(sdk)
@@ -133,6 +139,7 @@ impl ScalingClients {
             ),
             timeouts,
         )
+        .with_remote(remote)
     }
 
     pub fn new(
@@ -148,6 +155,30 @@ impl ScalingClients {
             docdb: DocDbAdapter::new(docdb, timeouts),
             metrics: CloudWatchMetrics::new(cloudwatch).with_budget(timeouts, None),
             timeouts,
+            remote: None,
+        }
+    }
+
+    /// These clients, able to build those of other regions and accounts through `remote`.
+    pub(super) fn with_remote(mut self, remote: Arc<Remote>) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The clients of `scenario`'s resources: these for a scenario in the function's own region
+    /// and account, else those of its `region` and `role_arn` (built on first use, then kept).
+    pub async fn for_scenario(&self, scenario: &Scenario) -> Result<ScalingClients, String> {
+        if scenario.region.is_none() && scenario.role_arn.is_none() {
+            return Ok(self.clone());
+        }
+        match &self.remote {
+            Some(remote) => Ok(remote
+                .clients(&(scenario.region.clone(), scenario.role_arn.clone()))
+                .await),
+            None => Err(format!(
+                "scenario \"{}\" is in another region or account (region, role_arn), but these scaling clients were built without an SDK config to derive its clients from: build them with ScalingClients::from_sdk_config",
+                scenario.name
+            )),
         }
     }
 
@@ -155,6 +186,7 @@ impl ScalingClients {
     /// `AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING`, `AWS_ENDPOINT_URL_DOCDB`,
     /// `AWS_ENDPOINT_URL_CLOUDWATCH` or `AWS_ENDPOINT_URL`).
     pub fn from_sdk_config(sdk: &SdkConfig, timeouts: Timeouts) -> Self {
+        let remote = Arc::new(Remote::new(sdk, timeouts, None));
         ScalingClients::new(
             aws_sdk_ecs::Client::new(sdk),
             aws_sdk_applicationautoscaling::Client::new(sdk),
@@ -162,6 +194,7 @@ impl ScalingClients {
             aws_sdk_cloudwatch::Client::new(sdk),
             timeouts,
         )
+        .with_remote(remote)
     }
 
     /// A copy whose calls end before the invocation's deadline.
@@ -172,6 +205,7 @@ impl ScalingClients {
             docdb: self.docdb.with_budget(remaining),
             metrics: self.metrics.with_budget(self.timeouts, remaining),
             timeouts: self.timeouts,
+            remote: self.remote.clone(),
         }
     }
 }
@@ -369,6 +403,42 @@ mod tests {
             assert!(done.error.is_none());
         }
         assert_eq!(log.calls(), [], "dry run sent a request");
+    }
+
+    #[tokio::test]
+    async fn a_scenario_elsewhere_gets_its_own_clients_and_never_the_functions_own() {
+        let text = include_str!("../../integration/fixtures/config/another-account.toml");
+        let config = crate::config::parse(text, "another-account.toml").expect("parses");
+        let (home, away) = (&config.scenarios[0], &config.scenarios[1]);
+        assert!(away.role_arn.is_some() && home.role_arn.is_none());
+        let log = CallLog::new();
+        let routed = clients(&log);
+        assert!(routed.for_scenario(home).await.is_ok());
+        assert!(routed.for_scenario(away).await.is_ok());
+        // Clients built from clients (no SDK config) cannot derive another account's: refused,
+        // rather than sent to the same names in the function's own account.
+        let c = |sdk: &SdkConfig| {
+            ScalingClients::new(
+                aws_sdk_ecs::Client::new(sdk),
+                aws_sdk_applicationautoscaling::Client::new(sdk),
+                aws_sdk_docdb::Client::new(sdk),
+                aws_sdk_cloudwatch::Client::new(sdk),
+                Timeouts::default(),
+            )
+        };
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let plain = c(&sdk);
+        assert!(plain.for_scenario(home).await.is_ok());
+        let refused = plain.for_scenario(away).await.err().unwrap_or_default();
+        assert!(
+            refused.contains("\"eu-batch\" is in another region or account"),
+            "{refused}"
+        );
+        assert_eq!(log.calls(), [], "building clients called nothing");
     }
 
     #[test]

@@ -259,6 +259,8 @@ pub(super) fn example_for(key: &str) -> String {
         "scenario" => "a [[scenario]] table",
         "scenario.name" => "name = \"nightly-batch\"",
         "scenario.timezone" => "timezone = \"Asia/Tokyo\"",
+        "scenario.region" => "region = \"eu-west-1\"",
+        "scenario.role_arn" => "role_arn = \"arn:aws:iam::123456789012:role/nightshift-target\"",
         "scenario.ecs.cluster" => "cluster = \"batch\"",
         "scenario.ecs.service" => "service = \"worker\"",
         "scenario.ecs.desired" => "desired = 10",

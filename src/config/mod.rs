@@ -27,6 +27,7 @@ pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+pub use validate::location::{is_region_name, role_arn_problem};
 
 /// DynamoDB table used when the file has no `table` key (product.md's example value).
 pub const DEFAULT_TABLE: &str = "nightshift-runs";
@@ -107,6 +108,10 @@ pub struct Scenario {
     pub skip_dates: Vec<jiff::civil::Date>,
     /// When the night's steps run, for `nightshift template` (optional).
     pub schedule: Option<Schedule>,
+    /// The region of this scenario's resources, when not the function's own (`region`).
+    pub region: Option<String>,
+    /// The role its scaling and metric calls assume, in another account (`role_arn`).
+    pub role_arn: Option<String>,
 }
 
 /// An ECS service whose desired count is raised for the night.

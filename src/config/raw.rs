@@ -47,6 +47,10 @@ pub(super) struct RawConfig {
 pub(super) struct RawScenario {
     pub(super) name: Spanned<String>,
     pub(super) timezone: Spanned<String>,
+    /// Another region for this scenario's resources (validate/location.rs).
+    pub(super) region: Option<Spanned<String>>,
+    /// A role in another account, assumed for this scenario's scaling and metric calls.
+    pub(super) role_arn: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) ecs: Vec<Spanned<RawEcs>>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! every check shares here, the resources to scale in [`targets`], when the night ends in
 //! [`scale_down`], and times, dates and the schedule in [`schedule`].
 
+pub(super) mod location;
 mod scale_down;
 mod schedule;
 mod targets;
@@ -30,6 +31,9 @@ struct Validator<'a> {
     ecs_owners: HashMap<(String, String), FirstSeen>,
     /// DocumentDB clusters (lower-case) already configured, across all scenarios so far.
     docdb_owners: HashMap<String, FirstSeen>,
+    /// Where the current scenario's resources are (its region and role account, "" for the
+    /// function's own): same-named resources elsewhere are other resources.
+    location: String,
 }
 
 /// Where a resource was first configured; one map per resource kind spans all scenarios.
@@ -47,6 +51,7 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         scenario_label: String::new(),
         ecs_owners: HashMap::new(),
         docdb_owners: HashMap::new(),
+        location: String::new(),
     };
     let table = match &raw.table {
         None => DEFAULT_TABLE.to_string(),
@@ -192,6 +197,7 @@ impl Validator<'_> {
         let header = raw.span();
         let raw = raw.get_ref();
         let timezone = self.timezone(&raw.timezone, &format!("{at}.timezone"));
+        let (region, role_arn) = self.location(raw, at);
 
         if raw.ecs.is_empty() && raw.docdb.is_empty() {
             self.push(
@@ -244,6 +250,8 @@ impl Validator<'_> {
             completion,
             skip_dates,
             schedule: schedule?,
+            region,
+            role_arn,
         })
     }
 

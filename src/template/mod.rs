@@ -526,6 +526,15 @@ fn stack_outputs(outputs: &mut Node, config: &Config) {
             ("Value", reference("AlarmTopic")),
         ]),
     );
+    if !crate::iam::role_arns(config).is_empty() {
+        outputs.push(
+            "FunctionRoleArn",
+            map([
+                ("Description", s("The function's execution role: the principal each target role of the config trusts (`nightshift iam-policy --function-role`)")),
+                ("Value", get_att("FunctionRole", "Arn")),
+            ]),
+        );
+    }
     outputs.push(
         "ConfigSha256",
         map([

@@ -39,6 +39,10 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "ecs-only-no-schedule.toml",
             include_str!("../../integration/fixtures/config/template/ecs-only-no-schedule.toml"),
         ),
+        (
+            "another-account.toml",
+            include_str!("../../integration/fixtures/config/another-account.toml"),
+        ),
     ]
 }
 
@@ -525,4 +529,38 @@ fn the_timeout_ends_the_dedup_lease_before_lambdas_first_retry() {
         template["Resources"]["Function"]["Properties"]["Timeout"],
         TIMEOUT_S
     );
+}
+
+#[test]
+fn a_scenario_in_another_account_gives_the_function_role_assume_role_on_exactly_its_role() {
+    let (source, text) = configs()
+        .into_iter()
+        .find(|(s, _)| *s == "another-account.toml")
+        .unwrap();
+    let (_, template) = build_for(source, text);
+    let policy =
+        &template["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    let assume: Vec<&Value> = statements(policy)
+        .into_iter()
+        .filter(|st| strings(&st["Action"]).contains(&"sts:AssumeRole".to_string()))
+        .collect();
+    assert_eq!(assume.len(), 1, "{policy:#}");
+    assert_eq!(
+        strings(&assume[0]["Resource"]),
+        ["arn:aws:iam::210987654321:role/nightshift-target"]
+    );
+    // The other account's resources are granted by its role, not to the function.
+    let text = policy.to_string();
+    assert!(!text.contains("eu-batch"), "{text}");
+    assert!(text.contains("service/batch/worker"), "{text}");
+    assert!(template["Outputs"]["FunctionRoleArn"]["Value"].is_object());
+    // Without a role_arn: no AssumeRole and no FunctionRoleArn output.
+    let (_, plain) = build_for(
+        "contract.toml",
+        include_str!("../../integration/fixtures/config/contract.toml"),
+    );
+    let plain_policy =
+        &plain["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"];
+    assert!(!plain_policy.to_string().contains("sts:AssumeRole"));
+    assert!(plain["Outputs"]["FunctionRoleArn"].is_null());
 }

@@ -15,6 +15,7 @@
 
 mod emulator;
 pub mod host;
+pub mod proxy;
 pub mod scene;
 
 pub use emulator::{

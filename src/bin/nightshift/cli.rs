@@ -241,6 +241,10 @@ pub struct IamPolicyArgs {
     /// The ARN partition: aws, aws-cn, aws-us-gov.
     #[arg(long, default_value = "aws")]
     pub partition: String,
+    /// The function's execution role ARN (the stack's FunctionRoleArn output), named in the
+    /// trust policy of each scenario's target role; needed when a scenario has a role_arn.
+    #[arg(long)]
+    pub function_role: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

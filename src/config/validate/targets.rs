@@ -22,7 +22,10 @@ impl Validator<'_> {
                     "ECS service \"{}\" in cluster \"{}\"",
                     target.service, target.cluster
                 );
-                let id = (target.cluster.clone(), target.service.clone());
+                let id = (
+                    format!("{}{}", self.location, target.cluster),
+                    target.service.clone(),
+                );
                 let span = entry.get_ref().service.span();
                 let here = self.first_seen(&span);
                 let clash = claim(&mut self.ecs_owners, id, here, &what, "desired count");
@@ -48,7 +51,7 @@ impl Validator<'_> {
             if let Some(target) = self.docdb_target(entry.get_ref(), &key) {
                 let what = format!("DocumentDB cluster \"{}\"", target.cluster);
                 // DocumentDB cluster identifiers are case-insensitive (stored lower-case).
-                let id = target.cluster.to_ascii_lowercase();
+                let id = format!("{}{}", self.location, target.cluster.to_ascii_lowercase());
                 let span = entry.get_ref().cluster.span();
                 let here = self.first_seen(&span);
                 let setting = "replicas and instance class";

@@ -101,11 +101,38 @@ pub fn iam_policy(args: IamPolicyArgs) -> anyhow::Result<ExitCode> {
         region,
         account,
         partition,
+        function_role,
     } = args;
     let target = iam_target(region, account, partition)?;
     let cfg = load_config(&config)?;
     let policy = nightshift::iam::policy(&cfg, &target);
-    emit(&format!("{}\n", serde_json::to_string_pretty(&policy)?))
+    let roles = nightshift::iam::role_arns(&cfg);
+    if roles.is_empty() {
+        return emit(&format!("{}\n", serde_json::to_string_pretty(&policy)?));
+    }
+    // Scenarios in other accounts: the function role's policy, and each target role's policy
+    // and trust policy.
+    let function_role = match function_role {
+        Some(arn) if nightshift::config::role_arn_problem(&arn).is_none() => arn,
+        Some(arn) => {
+            return Err(anyhow!(
+                "--function-role {arn:?} is not an IAM role ARN: {}",
+                nightshift::config::role_arn_problem(&arn).unwrap_or_default()
+            ))
+        }
+        None => {
+            return Err(anyhow!(
+                "{} assumes {}: pass --function-role <the function's execution role ARN> (the stack's FunctionRoleArn output) so that each target role's trust policy names it",
+                cfg.source,
+                roles.join(", ")
+            ))
+        }
+    };
+    let out = serde_json::json!({
+        "FunctionRole": policy,
+        "TargetRoles": nightshift::iam::target_roles(&cfg, &target.region, &function_role),
+    });
+    emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))
 }
 
 /// The ARN parts of `iam-policy`, checked: a typo here would make a policy that allows nothing.

@@ -13,6 +13,7 @@ mod fuzz;
 mod gate_flow;
 mod guard;
 mod history;
+mod hold;
 mod hostile;
 mod lambda;
 mod metrics;

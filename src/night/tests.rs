@@ -403,7 +403,10 @@ fn the_state_machine_table_with_a_hold() {
     }) else {
         panic!("a held scale-down was not deferred")
     };
-    assert_eq!(hold.short, "held until 2026-11-26 09:00: scale-down deferred");
+    assert_eq!(
+        hold.short,
+        "held until 2026-11-26 09:00: scale-down deferred"
+    );
     assert!(
         hold.detail.starts_with(
             "held until 2026-11-26T00:00:00Z (2026-11-26 09:00 Asia/Tokyo) for run 2026-11-25 by ops: \"rerun\"; "
@@ -411,7 +414,11 @@ fn the_state_machine_table_with_a_hold() {
         "{}",
         hold.detail
     );
-    assert!(hold.detail.contains("nightshift release nightly-batch"), "{}", hold.detail);
+    assert!(
+        hold.detail.contains("nightshift release nightly-batch"),
+        "{}",
+        hold.detail
+    );
 }
 
 #[test]

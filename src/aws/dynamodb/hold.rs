@@ -46,7 +46,11 @@ pub(super) fn decode_hold(item: &Item) -> Result<Option<Hold>, StoreError> {
 impl DynamoStore {
     /// Store the hold, on condition that `hold.run` is still the scenario's open run: one
     /// conditional UpdateItem (a hold never lands on a night that is already closed).
-    pub(super) async fn put_hold(&self, scenario: &str, hold: &Hold) -> Result<HoldPlaced, StoreError> {
+    pub(super) async fn put_hold(
+        &self,
+        scenario: &str,
+        hold: &Hold,
+    ) -> Result<HoldPlaced, StoreError> {
         let (pk, sk) = keys::scenario_state(scenario);
         let mut set = vec!["held_until = :until", "held_run = :run"];
         let mut remove = Vec::new();

@@ -24,6 +24,7 @@ pub mod report;
 pub mod schedule;
 pub mod template;
 pub mod text;
+pub mod trends;
 
 #[cfg(test)]
 mod architecture;

@@ -71,6 +71,14 @@ pub enum Command {
     Hold(crate::commands::hold::HoldArgs),
     /// End a scenario's hold now (it also ends by itself at its --until).
     Release(crate::commands::hold::ReleaseArgs),
+    /// The nights over weeks: one line per night and the totals.
+    ///
+    /// Per night: opened, capacity ready after, quiet at, closed, duration, why it closed (quiet,
+    /// deadline, forced), failed steps and drift; the totals: nights, deadline hits, and the
+    /// task-hours and reader-hours held above the baseline. `--output html` writes one
+    /// self-contained page plotting the nights. Reads the runs as `history` does and one Query per
+    /// night for its events: the cost follows the nights in range, not the table.
+    Report(crate::commands::trends::ReportArgs),
     /// Print the CloudFormation template of exactly this config: function, role, table,
     /// schedules, completion rules, dead-letter queues and alarms.
     Template(TemplateArgs),

@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, hold, ops, steps};
+use commands::{deploy, history, hold, ops, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -43,5 +43,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resume(args) => ops::resume(args).await,
         Command::Hold(args) => hold::hold(args).await,
         Command::Release(args) => hold::release(args).await,
+        Command::Report(args) => trends::report(args).await,
     }
 }

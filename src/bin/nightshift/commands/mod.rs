@@ -13,6 +13,7 @@ pub mod history;
 pub mod hold;
 pub mod ops;
 pub mod steps;
+pub mod trends;
 
 use crate::cli::StoreArgs;
 use crate::errors::unknown_scenario;

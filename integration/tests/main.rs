@@ -21,3 +21,4 @@ mod migrate;
 mod ops;
 mod report;
 mod scaling;
+mod trends;

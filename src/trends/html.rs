@@ -108,12 +108,12 @@ fn card(id: &str, value: &str, label: &str) -> Markup {
 /// The bars: hours on the y axis, one slot per night on the x axis.
 fn chart(report: &TrendReport) -> Markup {
     let nights = &report.nights;
-    let longest = nights
-        .iter()
-        .filter_map(|n| n.duration_s.or(n.ready_after_s))
-        .max()
-        .unwrap_or(3600)
-        .max(3600);
+    // An open night's bar runs to `now`.
+    let span = |n: &super::TrendNight| {
+        n.duration_s
+            .unwrap_or_else(|| report.now.duration_since(n.opened_at).as_secs().max(0))
+    };
+    let longest = nights.iter().map(span).max().unwrap_or(3600).max(3600);
     let top_h = ((longest as f64) / 3600.0).ceil().max(1.0);
     let plot_h = H - TOP - BOTTOM;
     let y = |secs: f64| TOP + plot_h - (secs / 3600.0 / top_h) * plot_h;
@@ -151,7 +151,7 @@ fn chart(report: &TrendReport) -> Markup {
             }
             @for (i, n) in nights.iter().enumerate() {
                 @let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
-                @let secs = n.duration_s.unwrap_or_else(|| report.now.duration_since(n.opened_at).as_secs().max(0)) as f64;
+                @let secs = span(n) as f64;
                 @let class = n.closed_by.map_or("open", |c| c.as_str());
                 @let top = y(secs);
                 g class="night" data-run=(n.run) data-scenario=(n.scenario) {

@@ -17,7 +17,7 @@ const HEADER: [(&str, usize); 10] = [
     ("DURATION", 9),
     ("CLOSED BY", 10),
     ("FAILURES", 9),
-    ("DRIFT", 5),
+    ("DRIFT", 6),
 ];
 
 fn line(cells: &[String]) -> String {

@@ -119,7 +119,7 @@ fn chart(report: &TrendReport) -> Markup {
     let y = |secs: f64| TOP + plot_h - (secs / 3600.0 / top_h) * plot_h;
     let slot = (W - LEFT - RIGHT) / (nights.len().max(1) as f64);
     let bar = (slot * 0.6).min(48.0);
-    let step_h = if top_h > 8.0 { 2.0 } else { 1.0 };
+    let step_h = (top_h / 8.0).ceil().max(1.0);
     let mut grid = Vec::new();
     let mut h = 0.0;
     while h <= top_h {

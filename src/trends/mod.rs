@@ -15,11 +15,13 @@
 //! times the extra count: what the night kept up, not a bill.
 
 mod html;
+mod read;
 mod table;
 #[cfg(test)]
 mod tests;
 
 pub use html::trends_html;
+pub use read::read_nights;
 pub use table::trends_table;
 
 use crate::domain::{ActionResult, Outcome};

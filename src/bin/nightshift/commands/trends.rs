@@ -1,14 +1,12 @@
-//! `nightshift report`: the nights over weeks (`nightshift::trends`), read with the queries of
-//! `history` (one Query per page of runs) and one Query per night for its events: the cost follows
-//! the nights in range, never the table.
+//! `nightshift report`: the nights over weeks (`nightshift::trends`, read by
+//! `trends::read_nights`: the queries of `history`, then one Query per night for its events; the
+//! cost follows the nights in range, never the table).
 
 use super::{emit, ops_store, store_and_config};
 use crate::cli::StoreArgs;
 use crate::errors::explain;
 use anyhow::anyhow;
-use nightshift::history::{EventRecord, HistoryStore, Page, RunRecord};
-use nightshift::report;
-use nightshift::trends::{self, Cost};
+use nightshift::trends;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -39,9 +37,6 @@ pub struct ReportArgs {
     pub now: Option<jiff::Timestamp>,
 }
 
-/// Page size of the runs and events queries.
-const PAGE: u32 = 200;
-
 /// `nightshift report`.
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let ReportArgs {
@@ -71,21 +66,10 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     }
     let zone = configured.map(|s| (&s.timezone, s.timezone_name.as_str()));
     let store = ops_store(&table).await?;
-    let mut cost = Cost::default();
-    let runs = runs_in_range(
-        &store,
-        scenario.as_deref(),
-        from,
-        now,
-        zone.map(|z| z.0),
-        &mut cost,
-    )
-    .await?;
-    let mut nights = Vec::with_capacity(runs.len());
-    for run in &runs {
-        let events = events_of(&store, run, &mut cost).await?;
-        nights.push(trends::night(run, &events, now));
-    }
+    let (nights, cost) =
+        trends::read_nights(&store, scenario.as_deref(), from, now, zone.map(|z| z.0))
+            .await
+            .map_err(explain)?;
     let report = trends::report(scenario.as_deref(), from, now, zone, nights, cost);
     let text = match output {
         ReportFormat::Table => trends::trends_table(&report, zone.map(|z| z.0)),
@@ -100,64 +84,4 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         None => emit(&text),
     }
-}
-
-/// Every run opened in `[from, now]`, page after page (as `history` reads them).
-async fn runs_in_range(
-    store: &impl HistoryStore,
-    scenario: Option<&str>,
-    from: jiff::Timestamp,
-    now: jiff::Timestamp,
-    zone: Option<&jiff::tz::TimeZone>,
-    cost: &mut Cost,
-) -> anyhow::Result<Vec<RunRecord>> {
-    let since_run = report::since_run(from, zone);
-    let mut runs = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page: Page<RunRecord> = match scenario {
-            Some(name) => {
-                store
-                    .scenario_runs(name, Some(&since_run), PAGE, cursor.clone())
-                    .await
-            }
-            None => store.runs_between(from, now, PAGE, cursor.clone()).await,
-        }
-        .map_err(explain)?;
-        cost.queries += 1;
-        cost.items_read += page.items_read;
-        let selected = report::select_runs(page.items, from, None);
-        runs.extend(selected.runs);
-        match page.next {
-            Some(next) if !selected.reached_older && cursor.as_deref() != Some(next.as_str()) => {
-                cursor = Some(next)
-            }
-            _ => break,
-        }
-    }
-    Ok(runs)
-}
-
-/// One run's events, page after page.
-async fn events_of(
-    store: &impl HistoryStore,
-    run: &RunRecord,
-    cost: &mut Cost,
-) -> anyhow::Result<Vec<EventRecord>> {
-    let mut events = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store
-            .run_events(&run.scenario, &run.run, 1000, cursor.clone())
-            .await
-            .map_err(explain)?;
-        cost.queries += 1;
-        cost.items_read += page.items_read;
-        events.extend(page.items);
-        match page.next {
-            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-            _ => break,
-        }
-    }
-    Ok(events)
 }

@@ -19,7 +19,7 @@ use nightshift::{Outcome, Response};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-const SCENARIO: &str = "held";
+const SCENARIO: &str = "nightly-batch";
 /// 22:00 in Tokyo on 2026-11-25: the night's run is `2026-11-25`.
 const NIGHT: &str = "2026-11-25T13:00:00Z";
 const RUN: &str = "2026-11-25";
@@ -244,7 +244,9 @@ async fn a_hold_keeps_the_capacity_past_the_deadline_and_ends_by_itself() {
         plan.contains("decision: defer: held until 2026-11-26T00:00:00Z"),
         "{plan}"
     );
+    println!("{plan}");
     let show = ok(&mut world.cli(&["show", SCENARIO, RUN], PAST_DEADLINE));
+    println!("{show}");
     assert!(
         show.contains("hold:     held until 2026-11-26T00:00:00Z"),
         "{show}"
@@ -268,6 +270,7 @@ async fn release_ends_the_hold_and_a_forced_scale_down_runs_while_held() {
     assert!(held.reason.contains("held until"), "{held:?}");
 
     let out = ok(&mut world.cli(&["release", SCENARIO], "2026-11-25T22:40:00Z"));
+    println!("{out}");
     assert!(
         out.starts_with(&format!("released scenario \"{SCENARIO}\": ended the hold (held until 2026-11-26T00:00:00Z for run 2026-11-25 by alice")),
         "{out}"

@@ -223,7 +223,8 @@ pub struct ScenarioState {
     pub pause: Option<Pause>,
     /// The stored hold (`held_until`, `held_run`, `held_by`, `held_at`, `hold_reason`), in
     /// force or not: like the pause, it expires by itself.
-    pub hold: Option<crate::hold::Hold>,
+    /// Boxed: it is rarely there, and the state item travels by value with the lease.
+    pub hold: Option<Box<crate::hold::Hold>>,
 }
 
 pub use crate::ports::HistoryStore;

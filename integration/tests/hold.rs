@@ -188,8 +188,8 @@ async fn a_hold_keeps_the_capacity_past_the_deadline_and_ends_by_itself() {
     );
     let stored = world.store().scenario_state(SCENARIO).await.expect("state");
     assert_eq!(
-        stored.hold,
-        Some(Hold {
+        stored.hold.as_deref(),
+        Some(&Hold {
             until: "2026-11-26T00:00:00Z".parse().unwrap(),
             run: RUN.into(),
             by: Some("alice".into()),

@@ -322,7 +322,7 @@ impl App {
             pause,
         });
         let reading = Reading::read(store, scenario, &state).await?;
-        preview.hold = state.hold.clone().map(|hold| HoldView {
+        preview.hold = state.hold.as_deref().cloned().map(|hold| HoldView {
             active: reading
                 .run
                 .as_ref()

@@ -244,7 +244,7 @@ pub async fn decide(
         force: req.force,
         now: req.now,
         pause: overrides.pause.as_ref(),
-        hold: overrides.hold.as_ref(),
+        hold: overrides.hold.as_deref(),
         run: reading.facts(),
         gate: None,
         dry_run: req.dry_run,

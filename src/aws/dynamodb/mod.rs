@@ -196,7 +196,7 @@ fn decode_state(item: &Item) -> Result<ScenarioState, StoreError> {
     Ok(ScenarioState {
         open_run: opt_s(item, "open_run").map(str::to_string),
         pause: decode_pause(item)?,
-        hold: hold::decode_hold(item)?,
+        hold: hold::decode_hold(item)?.map(Box::new),
     })
 }
 

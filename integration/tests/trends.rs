@@ -19,8 +19,8 @@ use nightshift::{Outcome, Step};
 use std::path::Path;
 
 const SCENARIO: &str = "nightly-batch";
-/// The report's now: 12:00 in Tokyo on 2026-11-26, the morning after the last (open) night.
-const NOW: &str = "2026-11-26T03:00:00Z";
+/// The report's now: 03:00 in Tokyo on 2026-11-26, during the last (open) night.
+const NOW: &str = "2026-11-25T18:00:00Z";
 
 /// How night `i` of 12 (2026-11-14 .. 2026-11-25) ends.
 #[derive(Clone, Copy, PartialEq)]
@@ -252,7 +252,7 @@ async fn trend_table() -> (String, usize) {
         &table,
         Timeouts::default(),
     );
-    let first: Timestamp = "2026-11-13T14:00:00Z".parse().unwrap();
+    let first: Timestamp = "2026-11-14T14:00:00Z".parse().unwrap();
     let old: Timestamp = "2026-09-01T14:00:00Z".parse().unwrap();
     for i in 0..8 {
         write_night(
@@ -301,7 +301,7 @@ async fn report_shows_one_line_per_night_the_totals_and_what_it_read() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "nights of scenario nightly-batch opened since 2026-11-12 03:00 UTC (times Asia/Tokyo)"
+        "nights of scenario nightly-batch opened since 2026-11-11 18:00 UTC (times Asia/Tokyo)"
     );
     assert!(lines[1].starts_with("NIGHT"), "{out}");
     let nights: Vec<&&str> = lines.iter().filter(|l| l.starts_with("2026-11-")).collect();
@@ -310,7 +310,7 @@ async fn report_shows_one_line_per_night_the_totals_and_what_it_read() {
     // Night 0: opened 23:00, ready 8m after, quiet at 03:00, closed 03:15, 4h15m.
     assert_eq!(
         *nights[0],
-        "2026-11-13   nightly-batch  23:00  8m          03:00    03:15  4h15m    quiet     0        0"
+        "2026-11-14   nightly-batch  23:00  8m          03:00    03:15  4h15m    quiet     0        0"
     );
     assert!(nights[3].contains("deadline"), "{}", nights[3]);
     assert!(nights[5].contains(" 1        0"), "{}", nights[5]);
@@ -390,7 +390,9 @@ async fn report_html_renders_in_headless_chromium() {
         profile.path(),
         &[
             format!("--screenshot={}", png.display()),
-            "--window-size=1100,900".to_string(),
+            "--window-size=1100,1000".to_string(),
+            // Let the page finish rendering before the shot (the machine is shared and busy).
+            "--virtual-time-budget=5000".to_string(),
             url.clone(),
         ],
     );

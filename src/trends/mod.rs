@@ -106,7 +106,8 @@ pub struct Totals {
 /// What serving the report read from the table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Cost {
-    /// Query requests sent.
+    /// Pages read (a Query each; a page of the time index that crosses a month boundary is one
+    /// Query per month bucket, so the requests can be a few more).
     pub queries: u32,
     /// Items DynamoDB read to serve them (`ScannedCount`).
     pub items_read: u64,

@@ -221,6 +221,10 @@ pub struct ScenarioState {
     /// The stored pause (`paused_until`, `paused_by`, `paused_at`, `pause_reason`), whether or
     /// not it is still in force: a pause expires by itself, nothing removes it then.
     pub pause: Option<Pause>,
+    /// The stored hold (`held_until`, `held_run`, `held_by`, `held_at`, `hold_reason`), in
+    /// force or not: like the pause, it expires by itself.
+    /// Boxed: it is rarely there, and the state item travels by value with the lease.
+    pub hold: Option<Box<crate::hold::Hold>>,
 }
 
 pub use crate::ports::HistoryStore;

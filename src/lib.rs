@@ -11,6 +11,7 @@ pub mod event;
 pub mod evidence;
 pub mod gate;
 pub mod history;
+pub mod hold;
 pub mod iam;
 pub mod idempotency;
 pub mod logging;
@@ -23,6 +24,7 @@ pub mod report;
 pub mod schedule;
 pub mod template;
 pub mod text;
+pub mod trends;
 
 #[cfg(test)]
 mod architecture;

@@ -12,6 +12,7 @@ use crate::config::{MetricSpec, Scenario};
 use crate::domain::{Action, Response};
 use crate::gate::MetricsFetch;
 use crate::history::{EventRecord, OpenRun, Page, RunRecord, ScalingLease, ScenarioState};
+use crate::hold::{Hold, HoldPlaced};
 use crate::idempotency::{DedupId, DedupRecord, Lease, NewClaim, PutResult};
 use crate::overrides::Pause;
 use crate::plan::{Call, Snapshot};
@@ -171,6 +172,13 @@ pub trait HistoryStore: Send + Sync {
     /// Lift the pause (`nightshift resume`): one UpdateItem REMOVE. Returns the pause it removed
     /// (None: the scenario was not paused, or has no state item yet).
     async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError>;
+
+    /// Hold the open run's capacity (`nightshift hold`): one UpdateItem of the state item, on
+    /// condition that `hold.run` is still its open run (else [`HoldPlaced::NoOpenRun`]).
+    async fn hold(&self, scenario: &str, hold: &Hold) -> Result<HoldPlaced, StoreError>;
+
+    /// End the hold (`nightshift release`): one UpdateItem REMOVE. Returns the hold it removed.
+    async fn release_hold(&self, scenario: &str) -> Result<Option<Hold>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 //! - `events`  rounds of nights through the Runtime API: CPU (utime+stime) and wall time per event
 //!   kind, peak RSS after init and after the night.
 //! - `queries` run-history query cost at two table sizes: items returned, items read, requests.
+//! - `trends`  `nightshift report`'s reads at the same two table sizes (integration/bench/trends.rs).
 //!
 //! Needs NIGHTSHIFT_EMULATOR_URL (an emulator of the benchmark's own: sections reset it) and the
 //! bootstrap binary (NIGHTSHIFT_BOOTSTRAP_BIN, else target/release/bootstrap). Repetitions:
@@ -26,6 +27,7 @@ mod events;
 mod lambda;
 mod queries;
 mod report;
+mod trends;
 
 use host::Launch;
 use jiff::{SignedDuration, Timestamp};
@@ -88,13 +90,13 @@ fn env_number(name: &str, default: usize) -> usize {
 async fn main() {
     let mut sections: Vec<String> = std::env::args().skip(1).collect();
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["calls", "cold", "events", "queries"]
+        sections = ["calls", "cold", "events", "queries", "trends"]
             .map(String::from)
             .to_vec();
     }
     for s in &sections {
-        if !["calls", "cold", "events", "queries"].contains(&s.as_str()) {
-            eprintln!("usage: bench [all | calls | cold | events | queries]...");
+        if !["calls", "cold", "events", "queries", "trends"].contains(&s.as_str()) {
+            eprintln!("usage: bench [all | calls | cold | events | queries | trends]...");
             std::process::exit(2);
         }
     }
@@ -144,6 +146,7 @@ async fn main() {
             "cold" => cold::run(&bench).await,
             "events" => events::run(&bench).await,
             "queries" => queries::run(&bench).await,
+            "trends" => trends::run(&bench).await,
             _ => unreachable!("checked above"),
         }
         eprintln!(

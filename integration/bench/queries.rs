@@ -27,12 +27,12 @@ use std::time::{Duration, Instant};
 
 type Item = HashMap<String, AttributeValue>;
 
-const SCENARIOS: [&str; 3] = ["alpha", "beta", "gamma"];
+pub(crate) const SCENARIOS: [&str; 3] = ["alpha", "beta", "gamma"];
 /// The last night of every table: a week before it crosses a month boundary, so the time-range
 /// query reads two month buckets.
 const LAST_NIGHT: &str = "2026-11-03T13:00:00Z";
 
-fn last_night() -> Timestamp {
+pub(crate) fn last_night() -> Timestamp {
     LAST_NIGHT.parse().expect("LAST_NIGHT is a timestamp")
 }
 
@@ -42,7 +42,7 @@ fn run_of(idx: usize) -> (&'static str, Timestamp, String) {
     (SCENARIOS[idx % 3], opened, run_id(opened))
 }
 
-fn run_id(opened: Timestamp) -> String {
+pub(crate) fn run_id(opened: Timestamp) -> String {
     opened
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date()
@@ -142,15 +142,19 @@ fn event_item(event: &EventRecord) -> Item {
     ])
 }
 
-struct Populated {
-    items: usize,
+pub(crate) struct Populated {
+    pub(crate) items: usize,
     api_ms: f64,
     bulk_requests: usize,
     bulk_items: usize,
     bulk: Duration,
 }
 
-async fn populate(store: &DynamoStore, raw: &aws_sdk_dynamodb::Client, runs: usize) -> Populated {
+pub(crate) async fn populate(
+    store: &DynamoStore,
+    raw: &aws_sdk_dynamodb::Client,
+    runs: usize,
+) -> Populated {
     assert!(runs > 3, "at least one closed run besides the 3 open ones");
     let table = store.table().to_string();
     // 1. The oldest run through the API, then the benchmark's encoding checked against it.

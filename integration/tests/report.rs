@@ -355,7 +355,7 @@ async fn ops_commands_say_what_is_wrong_and_what_to_do() {
 
 /// `/usr/bin/chromium`, or None (with a loud message) when it is missing outside CI; in CI a
 /// missing browser fails the test.
-fn chromium() -> Option<&'static Path> {
+pub(crate) fn chromium() -> Option<&'static Path> {
     let path = Path::new(CHROMIUM);
     if path.exists() {
         return Some(path);
@@ -378,7 +378,7 @@ fn chromium() -> Option<&'static Path> {
 
 /// Runs headless Chromium with the flags that work on this machine kind (no GPU, no sandbox as
 /// root, no background networking: the network is closed), killing it after a minute.
-fn headless(browser: &Path, profile: &Path, args: &[String]) -> Output {
+pub(crate) fn headless(browser: &Path, profile: &Path, args: &[String]) -> Output {
     let mut child = Command::new(browser)
         .args([
             "--headless",

@@ -31,7 +31,7 @@ pub mod preview;
 pub mod step;
 
 pub use execute::{night_of, run_id};
-pub use preview::{PauseView, Preview, PreviewCall, PreviewError};
+pub use preview::{HoldView, PauseView, Preview, PreviewCall, PreviewError};
 pub use step::{Night, RunUpdate, StepOutcome, StepRequest, StepRunner};
 
 /// `nightshift plan`'s one-word decision.

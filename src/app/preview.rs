@@ -83,6 +83,14 @@ pub struct PauseView {
     pub active: bool,
 }
 
+/// The stored hold and whether it holds the open run at the preview's `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldView {
+    #[serde(flatten)]
+    pub hold: crate::hold::Hold,
+    pub active: bool,
+}
+
 /// What `step` would do now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Preview {
@@ -98,6 +106,9 @@ pub struct Preview {
     /// Where that run id comes from.
     pub run_note: String,
     pub pause: Option<PauseView>,
+    /// The stored hold, when there is one, and whether it holds the open run now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldView>,
     pub decision: Decision,
     pub reason: String,
     /// The calls in the order the step would make them; refused ones are marked.
@@ -142,6 +153,7 @@ impl Preview {
             run: None,
             run_note: String::new(),
             pause: None,
+            hold: None,
             decision: Decision::Skip,
             reason: String::new(),
             calls: Vec::new(),
@@ -185,6 +197,14 @@ impl Preview {
                 p.pause.until
             )),
             None => out.push_str("pause:    none\n"),
+        }
+        match &self.hold {
+            Some(h) if h.active => out.push_str(&format!("hold:     {}\n", h.hold.describe(None))),
+            Some(h) => out.push_str(&format!(
+                "hold:     none in force (the last one, for run {}, ended at {})\n",
+                h.hold.run, h.hold.until
+            )),
+            None => {}
         }
         out.push_str(&format!(
             "decision: {}: {}\n",
@@ -309,6 +329,13 @@ impl App {
             pause,
         });
         let reading = Reading::read(store, scenario, &state).await?;
+        preview.hold = state.hold.as_deref().cloned().map(|hold| HoldView {
+            active: reading
+                .run
+                .as_ref()
+                .is_some_and(|run| hold.holds(&run.run, now)),
+            hold,
+        });
         let req = StepRequest {
             store,
             scenario,
@@ -322,7 +349,7 @@ impl App {
             dry_run: self.settings.dry_run,
             guard: self.settings.guard,
         };
-        let (decided, verdict) = step::decide(&req, scaling, state.pause.as_ref(), &reading).await;
+        let (decided, verdict) = step::decide(&req, scaling, &state, &reading).await;
         preview.gate = verdict.as_ref().map(|g| g.evidence.clone());
         match &reading.run {
             Some(run) => {

@@ -243,7 +243,7 @@ impl Reading {
 pub async fn decide(
     req: &StepRequest<'_>,
     metrics: &dyn Metrics,
-    pause: Option<&crate::overrides::Pause>,
+    overrides: &ScenarioState,
     reading: &Reading,
 ) -> (Decision, Option<gate::Decision>) {
     let facts = Facts {
@@ -251,7 +251,8 @@ pub async fn decide(
         step: req.step,
         force: req.force,
         now: req.now,
-        pause,
+        pause: overrides.pause.as_ref(),
+        hold: overrides.hold.as_deref(),
         run: reading.facts(),
         gate: None,
         dry_run: req.dry_run,
@@ -286,7 +287,7 @@ async fn step(
             log_if_overdue(req, run);
         }
     }
-    let (decision, verdict) = decide(req, metrics, state.pause.as_ref(), &reading).await;
+    let (decision, verdict) = decide(req, metrics, state, &reading).await;
     let run_state = reading.run_state();
     let run = reading.run.clone();
 

@@ -24,7 +24,10 @@
 //!    started, it is out of order and skipped.
 //! 4. A check or scale-down without an open run has nothing to act on.
 //! 5. A started scale-down is continued by every check and scale-down.
-//! 6. Otherwise the gate decides: scale down (quiet, deadline, forced), or hold — a check keeps
+//! 6. A hold ([`Hold`]) of the open run, in force: a check keeps the capacity and a scheduled
+//!    scale-down is deferred, both `held until …` without reading the gate (a hold beats the
+//!    deadline); a forced scale-down goes on to the gate's `forced` rule.
+//! 7. Otherwise the gate decides: scale down (quiet, deadline, forced), or hold — a check keeps
 //!    the capacity (and continues an asynchronous scale-up), a scale-down step is deferred.
 
 use crate::config::Scenario;
@@ -32,6 +35,7 @@ use crate::domain::Step;
 use crate::gate;
 pub use crate::gate::SHORT_REASON_MAX;
 use crate::history::RunRecord;
+use crate::hold::Hold;
 use crate::overrides::{self, Pause, RunPhase, SkipRule, StepFacts};
 use crate::plan::RunState;
 use crate::text::cut;
@@ -91,6 +95,8 @@ pub struct Facts<'a> {
     pub now: Timestamp,
     /// The scenario's stored pause, in force or not (it expires by itself).
     pub pause: Option<&'a Pause>,
+    /// The scenario's stored hold, in force or not, for whichever run (it expires by itself).
+    pub hold: Option<&'a Hold>,
     pub run: RunFacts<'a>,
     /// The gate's verdict, once read; `None` until [`Decision::ReadGate`] asked for it.
     pub gate: Option<&'a gate::Decision>,
@@ -323,7 +329,15 @@ pub fn decide(f: &Facts<'_>) -> Decision {
             }
         }
 
-        // 6. The gate.
+        // 6. A hold of this run.
+        (step, Some((run, state))) if held_now(f, run).is_some() => match held_now(f, run) {
+            Some(hold) => held(f, hold, step, run, state),
+            None => Decision::ReadGate {
+                fetch_metrics: !f.forced(),
+            },
+        },
+
+        // 7. The gate.
         (step, Some((run, state))) => match f.gate {
             None => Decision::ReadGate {
                 fetch_metrics: !f.forced(),
@@ -336,11 +350,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 },
                 None if step == Step::Check => Decision::KeepCapacity {
                     run: run.run.clone(),
-                    keep: if state.opened_by_dry_run && !f.dry_run {
-                        Keep::Observe
-                    } else {
-                        Keep::Continue
-                    },
+                    keep: keep(f, state),
                     hold: Why::of_gate(gate, f.scenario),
                 },
                 None => {
@@ -355,5 +365,53 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 }
             },
         },
+    }
+}
+
+/// What a check continues: a rehearsed scale-up is only observed by a real check.
+fn keep(f: &Facts<'_>, state: &RunState) -> Keep {
+    if state.opened_by_dry_run && !f.dry_run {
+        Keep::Observe
+    } else {
+        Keep::Continue
+    }
+}
+
+/// The hold that keeps this run's capacity now: in force, for this run, and the step not forced.
+fn held_now<'a>(f: &Facts<'a>, run: &RunRecord) -> Option<&'a Hold> {
+    f.hold.filter(|h| !f.forced() && h.holds(&run.run, f.now))
+}
+
+/// Rule 6: the open run is held. The gate is not read: nothing it says lowers the capacity
+/// before the hold ends.
+fn held(f: &Facts<'_>, hold: &Hold, step: Step, run: &RunRecord, state: &RunState) -> Decision {
+    let scenario = f.scenario;
+    let until_hm = crate::text::local_minute(&scenario.timezone, hold.until);
+    let described = hold.describe(Some((&scenario.timezone, scenario.timezone_name.as_str())));
+    let release = format!(
+        "`nightshift release {}` ends the hold early; a forced scale-down still runs",
+        scenario.name
+    );
+    if step == Step::Check {
+        Decision::KeepCapacity {
+            run: run.run.clone(),
+            keep: keep(f, state),
+            hold: Why::new(
+                format!("held until {until_hm}: capacity kept"),
+                format!(
+                    "{described}; the capacity is kept and the gate is not read (the deadline included); {release}"
+                ),
+            ),
+        }
+    } else {
+        Decision::DeferScaleDown {
+            run: run.run.clone(),
+            hold: Why::new(
+                format!("held until {until_hm}: scale-down deferred"),
+                format!(
+                    "{described}; a scheduled scale-down is deferred until then (the deadline included); {release}"
+                ),
+            ),
+        }
     }
 }

@@ -87,6 +87,22 @@ enum PauseCase {
     Expired,
 }
 
+/// The stored hold: none, in force for the open run, ended, or in force for another night's run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HoldCase {
+    None,
+    Active,
+    Expired,
+    OtherRun,
+}
+
+const HOLDS: [HoldCase; 4] = [
+    HoldCase::None,
+    HoldCase::Active,
+    HoldCase::Expired,
+    HoldCase::OtherRun,
+];
+
 /// The gate's verdict as the shell would have read it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Gate {
@@ -135,10 +151,12 @@ fn gate_decision(scenario: &Scenario, gate: Gate, now: Timestamp) -> Option<gate
     })
 }
 
+#[derive(Clone, Copy)]
 struct Case {
     step: Step,
     run: Run,
     pause: PauseCase,
+    hold: HoldCase,
     skip_date: bool,
     gate: Gate,
     force: bool,
@@ -164,6 +182,20 @@ fn run_case(c: &Case) -> Decision {
             reason: None,
         }),
     };
+    let hold = |until: &str, run: &str| Hold {
+        until: ts(until),
+        run: run.into(),
+        by: Some("ops".into()),
+        at: Some(ts("2026-11-25T15:00:00Z")),
+        reason: Some("rerun".into()),
+    };
+    let hold = match c.hold {
+        HoldCase::None => None,
+        // 09:00 local the morning after: past the 07:30 deadline.
+        HoldCase::Active => Some(hold("2026-11-26T00:00:00Z", NIGHT)),
+        HoldCase::Expired => Some(hold("2026-11-25T15:45:00Z", NIGHT)),
+        HoldCase::OtherRun => Some(hold("2026-11-26T00:00:00Z", "2026-11-24")),
+    };
     let ok = record(Some(serde_json::json!({})));
     let bare = record(None);
     let st = state(c.run == Run::ScalingDown, c.run == Run::ScalingUpRehearsed);
@@ -186,6 +218,7 @@ fn run_case(c: &Case) -> Decision {
         force: c.force,
         now,
         pause: pause.as_ref(),
+        hold: hold.as_ref(),
         run,
         gate: verdict.as_ref(),
         dry_run: false,
@@ -205,6 +238,12 @@ fn shape(d: &Decision) -> String {
         Decision::ReadGate { fetch_metrics } => format!("read-gate:{fetch_metrics}"),
         Decision::OpenRun => "open-run".into(),
         Decision::ConvergeUp { .. } => "converge-up".into(),
+        Decision::DeferScaleDown { hold, .. } if hold.short.starts_with("held until") => {
+            "defer:held".into()
+        }
+        Decision::KeepCapacity { keep, hold, .. } if hold.short.starts_with("held until") => {
+            format!("keep:{keep:?}:held").to_lowercase()
+        }
         Decision::KeepCapacity { keep, .. } => format!("keep:{keep:?}").to_lowercase(),
         Decision::DeferScaleDown { .. } => "defer".into(),
         Decision::StartScaleDown { rule, .. } => format!("start-down:{}", rule.as_str()),
@@ -279,6 +318,7 @@ fn the_state_machine_table() {
             step,
             run,
             pause,
+            hold: HoldCase::None,
             skip_date,
             gate,
             force,
@@ -291,6 +331,94 @@ fn the_state_machine_table() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_state_machine_table_with_a_hold() {
+    use Gate as G;
+    use HoldCase as H;
+    use PauseCase as P;
+    use Run as R;
+    use Step::{Check as C, ScaleDown as D, ScaleUp as U};
+    #[rustfmt::skip]
+    let table: &[(Step, Run, PauseCase, HoldCase, Gate, bool, &str)] = &[
+        // step, run, pause, hold, gate, force → decision
+        // A scale-up is not held back (it raises, never lowers).
+        (U, R::None,        P::None,    H::Active,  G::NotRead, false, "open-run"),
+        (U, R::ScalingUp,   P::None,    H::Active,  G::NotRead, false, "converge-up"),
+        // A check keeps the capacity without reading the gate; deadline or quiet, it is held.
+        (C, R::ScalingUp,   P::None,    H::Active,  G::NotRead, false, "keep:continue:held"),
+        (C, R::ScalingUp,   P::None,    H::Active,  G::Quiet,   false, "keep:continue:held"),
+        (C, R::ScalingUp,   P::None,    H::Active,  G::Deadline, false, "keep:continue:held"),
+        (C, R::ScalingUpRehearsed, P::None, H::Active, G::NotRead, false, "keep:observe:held"),
+        (C, R::ScalingUp,   P::None,    H::Expired, G::NotRead, false, "read-gate:true"),
+        (C, R::ScalingUp,   P::None,    H::Expired, G::Deadline, false, "start-down:deadline"),
+        (C, R::ScalingUp,   P::None,    H::OtherRun, G::Quiet,  false, "start-down:quiet"),
+        (C, R::None,        P::None,    H::Active,  G::NotRead, false, "skip:no-run"),
+        (C, R::ScalingDown, P::None,    H::Active,  G::NotRead, false, "continue-down"),
+        // A scheduled scale-down is deferred, the deadline included; a forced one runs.
+        (D, R::ScalingUp,   P::None,    H::Active,  G::NotRead, false, "defer:held"),
+        (D, R::ScalingUp,   P::None,    H::Active,  G::Deadline, false, "defer:held"),
+        (D, R::ScalingUp,   P::None,    H::Active,  G::Quiet,   false, "defer:held"),
+        (D, R::ScalingUp,   P::None,    H::Active,  G::NotRead, true,  "read-gate:false"),
+        (D, R::ScalingUp,   P::None,    H::Active,  G::Forced,  true,  "start-down:forced"),
+        (D, R::ScalingUp,   P::None,    H::Expired, G::Deadline, false, "start-down:deadline"),
+        (D, R::ScalingUp,   P::None,    H::OtherRun, G::Deadline, false, "start-down:deadline"),
+        (D, R::ScalingDown, P::None,    H::Active,  G::NotRead, false, "continue-down"),
+        // Hold and pause together: the pause skips first; a forced scale-down still runs.
+        (C, R::ScalingUp,   P::Active,  H::Active,  G::NotRead, false, "skip:paused"),
+        (D, R::ScalingUp,   P::Active,  H::Active,  G::NotRead, false, "skip:paused"),
+        (D, R::ScalingUp,   P::Active,  H::Active,  G::Forced,  true,  "start-down:forced"),
+        (C, R::ScalingUp,   P::Expired, H::Active,  G::NotRead, false, "keep:continue:held"),
+        (D, R::Corrupt,     P::None,    H::Active,  G::NotRead, false, "reject"),
+    ];
+    let mut wrong = Vec::new();
+    for &(step, run, pause, hold, gate, force, want) in table {
+        let got = run_case(&Case {
+            step,
+            run,
+            pause,
+            hold,
+            skip_date: false,
+            gate,
+            force,
+        });
+        if shape(&got) != want {
+            wrong.push(format!(
+                "{step} {run:?} pause={pause:?} hold={hold:?} gate={gate:?} force={force}: want {want}, got {}",
+                shape(&got)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The reasons, as the contract spells them.
+    let Decision::DeferScaleDown { hold, .. } = run_case(&Case {
+        step: D,
+        run: R::ScalingUp,
+        pause: P::None,
+        hold: H::Active,
+        skip_date: false,
+        gate: G::NotRead,
+        force: false,
+    }) else {
+        panic!("a held scale-down was not deferred")
+    };
+    assert_eq!(
+        hold.short,
+        "held until 2026-11-26 09:00: scale-down deferred"
+    );
+    assert!(
+        hold.detail.starts_with(
+            "held until 2026-11-26T00:00:00Z (2026-11-26 09:00 Asia/Tokyo) for run 2026-11-25 by ops: \"rerun\"; "
+        ),
+        "{}",
+        hold.detail
+    );
+    assert!(
+        hold.detail.contains("nightshift release nightly-batch"),
+        "{}",
+        hold.detail
+    );
 }
 
 #[test]
@@ -307,32 +435,36 @@ fn rules_that_hold_across_every_combination() {
     for step in Step::ALL {
         for run in RUNS {
             for pause in [PauseCase::None, PauseCase::Active, PauseCase::Expired] {
-                for skip_date in [false, true] {
-                    for gate in gates {
-                        for force in [false, true] {
-                            let c = Case {
-                                step,
-                                run,
-                                pause,
-                                skip_date,
-                                gate,
-                                force,
-                            };
-                            check_rules(&c, &run_case(&c));
-                            cases += 1;
+                for hold in HOLDS {
+                    for skip_date in [false, true] {
+                        for gate in gates {
+                            for force in [false, true] {
+                                let c = Case {
+                                    step,
+                                    run,
+                                    pause,
+                                    hold,
+                                    skip_date,
+                                    gate,
+                                    force,
+                                };
+                                check_rules(&c, &run_case(&c));
+                                cases += 1;
+                            }
                         }
                     }
                 }
             }
         }
     }
-    assert_eq!(cases, 3 * 6 * 3 * 2 * 6 * 2);
+    // 1,296 combinations without a hold, times the four hold cases.
+    assert_eq!(cases, 3 * 6 * 3 * 4 * 2 * 6 * 2);
 }
 
 fn check_rules(c: &Case, d: &Decision) {
     let at = format!(
-        "{} {:?} pause={:?} skip={} gate={:?} force={}: {d:?}",
-        c.step, c.run, c.pause, c.skip_date, c.gate, c.force
+        "{} {:?} pause={:?} hold={:?} skip={} gate={:?} force={}: {d:?}",
+        c.step, c.run, c.pause, c.hold, c.skip_date, c.gate, c.force
     );
     let forced = c.force && c.step == Step::ScaleDown;
     // Reasons are one line of at most SHORT_REASON_MAX characters, with a full explanation.
@@ -381,7 +513,7 @@ fn check_rules(c: &Case, d: &Decision) {
             matches!(c.gate, Gate::Quiet | Gate::Deadline | Gate::Forced),
             "{at}"
         );
-        if c.pause == PauseCase::Active {
+        if c.pause == PauseCase::Active || c.hold == HoldCase::Active {
             assert!(forced, "{at}");
         }
         if *rule == gate::Rule::Forced {
@@ -418,6 +550,31 @@ fn check_rules(c: &Case, d: &Decision) {
             ),
             "{at}"
         );
+    }
+    // A hold in force for the open run: a check keeps the capacity and a scheduled scale-down
+    // defers, `held until …`, without reading the gate (unless a pause skipped it first, or the
+    // scale-down already started); an ended hold, or another night's, changes nothing.
+    let held = matches!(
+        d,
+        Decision::KeepCapacity { hold, .. } | Decision::DeferScaleDown { hold, .. }
+            if hold.short.starts_with("held until")
+    );
+    if c.hold == HoldCase::Active
+        && c.step != Step::ScaleUp
+        && !forced
+        && c.pause != PauseCase::Active
+        && matches!(c.run, Run::ScalingUp | Run::ScalingUpRehearsed)
+    {
+        assert!(held, "{at}");
+    } else {
+        assert!(!held, "{at}");
+    }
+    if c.hold != HoldCase::Active {
+        let without = run_case(&Case {
+            hold: HoldCase::None,
+            ..*c
+        });
+        assert_eq!(shape(d), shape(&without), "{at}");
     }
     // A skip date only keeps a new run from opening.
     if let Decision::Skip {

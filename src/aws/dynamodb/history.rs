@@ -414,6 +414,18 @@ impl HistoryStore for DynamoStore {
             .and_then(|old| decode_pause(old).ok().flatten()))
     }
 
+    async fn hold(
+        &self,
+        scenario: &str,
+        hold: &crate::hold::Hold,
+    ) -> Result<crate::hold::HoldPlaced, StoreError> {
+        self.put_hold(scenario, hold).await
+    }
+
+    async fn release_hold(&self, scenario: &str) -> Result<Option<crate::hold::Hold>, StoreError> {
+        self.remove_hold(scenario).await
+    }
+
     async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError> {
         let (pk, sk) = keys::scenario_state(scenario);
         let result = self

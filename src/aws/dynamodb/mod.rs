@@ -196,6 +196,7 @@ fn decode_state(item: &Item) -> Result<ScenarioState, StoreError> {
     Ok(ScenarioState {
         open_run: opt_s(item, "open_run").map(str::to_string),
         pause: decode_pause(item)?,
+        hold: hold::decode_hold(item)?.map(Box::new),
     })
 }
 
@@ -477,6 +478,7 @@ impl DynamoStore {
 
 mod guard;
 mod history;
+mod hold;
 use history::{decode_cursor, encode_cursor, Cursor};
 mod lease;
 

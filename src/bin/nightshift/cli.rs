@@ -61,6 +61,24 @@ pub enum Command {
     Pause(PauseArgs),
     /// Lift a scenario's pause now (it also ends by itself at its --until).
     Resume(ResumeArgs),
+    /// Keep the open run's capacity until a time: checks and scheduled scale-downs defer.
+    ///
+    /// While held, a check keeps the capacity without reading the metrics and a scheduled
+    /// scale-down is deferred, both `held until …`, the deadline included; a forced scale-down
+    /// ("force": true) still runs. The hold ends by itself at --until (or when its run closes);
+    /// `nightshift release` ends it earlier. Needs an open run. Stored on the scenario's STATE
+    /// item in the table.
+    Hold(crate::commands::hold::HoldArgs),
+    /// End a scenario's hold now (it also ends by itself at its --until).
+    Release(crate::commands::hold::ReleaseArgs),
+    /// The nights over weeks: one line per night and the totals.
+    ///
+    /// Per night: opened, capacity ready after, quiet at, closed, duration, why it closed (quiet,
+    /// deadline, forced), failed steps and drift; the totals: nights, deadline hits, and the
+    /// task-hours and reader-hours held above the baseline. `--output html` writes one
+    /// self-contained page plotting the nights. Reads the runs as `history` does and one Query per
+    /// night for its events: the cost follows the nights in range, not the table.
+    Report(crate::commands::trends::ReportArgs),
     /// Print the CloudFormation template of exactly this config: function, role, table,
     /// schedules, completion rules, dead-letter queues and alarms.
     Template(TemplateArgs),

@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, ops, steps};
+use commands::{deploy, history, hold, ops, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -41,5 +41,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => history::show(args).await,
         Command::Pause(args) => ops::pause(args).await,
         Command::Resume(args) => ops::resume(args).await,
+        Command::Hold(args) => hold::hold(args).await,
+        Command::Release(args) => hold::release(args).await,
+        Command::Report(args) => trends::report(args).await,
     }
 }

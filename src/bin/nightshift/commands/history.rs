@@ -102,7 +102,13 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         zone,
     };
     let text = match output {
-        NightFormat::Table => report::night_table(&night, now),
+        NightFormat::Table => {
+            let mut text = report::night_table(&night, now);
+            if record.status == RunStatus::Open {
+                text.push_str(&super::hold::hold_line(&store, &scenario, &run, zone, now).await);
+            }
+            text
+        }
         NightFormat::Json => report::night_json(&night),
         NightFormat::Html => report::night_html(&night, now),
     };

@@ -4,12 +4,16 @@
 //! - `deploy`: `validate`, `migrate`, `template`, `iam-policy` (what a deployment needs);
 //! - `steps`: `invoke`, `plan` (run or preview one step of the night);
 //! - `history`: `history`, `show` (what happened);
-//! - `ops`: `pause`, `resume` (the ops overrides).
+//! - `ops`: `pause`, `resume` (the ops overrides);
+//! - `hold`: `hold`, `release` (keep the open run's capacity until a time);
+//! - `trends`: `report` (the nights over weeks).
 
 pub mod deploy;
 pub mod history;
+pub mod hold;
 pub mod ops;
 pub mod steps;
+pub mod trends;
 
 use crate::cli::StoreArgs;
 use crate::errors::unknown_scenario;

@@ -1,0 +1,95 @@
+//! The reads of `nightshift report`: the runs in range with the queries of `history` (one Query
+//! per page of a scenario's runs, or of the time index's month buckets), then one Query per
+//! night for its events. Every read is a Query: the cost follows the nights in range.
+
+use super::{night, Cost, TrendNight};
+use crate::history::{EventRecord, HistoryStore, RunRecord, StoreError};
+use crate::report;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// Page size of the runs queries.
+const RUNS_PAGE: u32 = 200;
+/// Page size of the events queries.
+const EVENTS_PAGE: u32 = 1000;
+
+/// Every night opened in `[from, now]` (of `scenario`, else of every scenario), with what
+/// reading them cost.
+pub async fn read_nights(
+    store: &dyn HistoryStore,
+    scenario: Option<&str>,
+    from: Timestamp,
+    now: Timestamp,
+    zone: Option<&TimeZone>,
+) -> Result<(Vec<TrendNight>, Cost), StoreError> {
+    let mut cost = Cost::default();
+    let runs = runs_in_range(store, scenario, from, now, zone, &mut cost).await?;
+    let mut nights = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let events = events_of(store, run, &mut cost).await?;
+        nights.push(night(run, &events, now));
+    }
+    Ok((nights, cost))
+}
+
+async fn runs_in_range(
+    store: &dyn HistoryStore,
+    scenario: Option<&str>,
+    from: Timestamp,
+    now: Timestamp,
+    zone: Option<&TimeZone>,
+    cost: &mut Cost,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let since_run = report::since_run(from, zone);
+    let mut runs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = match scenario {
+            Some(name) => {
+                store
+                    .scenario_runs(name, Some(&since_run), RUNS_PAGE, cursor.clone())
+                    .await?
+            }
+            None => {
+                store
+                    .runs_between(from, now, RUNS_PAGE, cursor.clone())
+                    .await?
+            }
+        };
+        cost.queries += 1;
+        cost.items_read += page.items_read;
+        let selected = report::select_runs(page.items, from, None);
+        runs.extend(selected.runs);
+        match page.next {
+            // Past the start of the range (later pages are older still), or a cursor that does
+            // not move: stop.
+            Some(next) if !selected.reached_older && cursor.as_deref() != Some(next.as_str()) => {
+                cursor = Some(next)
+            }
+            _ => break,
+        }
+    }
+    Ok(runs)
+}
+
+async fn events_of(
+    store: &dyn HistoryStore,
+    run: &RunRecord,
+    cost: &mut Cost,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let mut events = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .run_events(&run.scenario, &run.run, EVENTS_PAGE, cursor.clone())
+            .await?;
+        cost.queries += 1;
+        cost.items_read += page.items_read;
+        events.extend(page.items);
+        match page.next {
+            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(events)
+}

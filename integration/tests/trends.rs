@@ -63,6 +63,7 @@ fn state(opened: Timestamp, ready: Timestamp, down: Option<Timestamp>) -> RunSta
                 }],
                 night_class: None,
                 night_readers: 3,
+                serverless: None,
             }],
         },
         false,

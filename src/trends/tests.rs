@@ -58,6 +58,7 @@ fn state(down: Option<&str>) -> RunState {
                 ],
                 night_class: None,
                 night_readers: 3,
+                serverless: None,
             }],
         },
         false,

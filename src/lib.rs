@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod logging;
 pub mod migrations;
 pub mod night;
+pub mod notify;
 pub mod overrides;
 pub mod plan;
 pub mod ports;

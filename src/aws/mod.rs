@@ -10,6 +10,7 @@ pub mod cloudwatch;
 pub mod docdb;
 pub mod dynamodb;
 pub mod ecs;
+pub mod events;
 pub mod migrate;
 pub mod scaling;
 
@@ -128,6 +129,11 @@ impl Aws {
     /// The scaling and metric adapters.
     pub fn scaling(&self) -> scaling::ScalingClients {
         scaling::ScalingClients::from_sdk_config(&self.sdk, self.timeouts)
+    }
+
+    /// nightshift's own events (`[notify] event_bus`).
+    pub fn events(&self) -> events::EventsClient {
+        events::EventsClient::new(&self.sdk)
     }
 
     /// Apply `migrations` to `table` (`nightshift migrate`).

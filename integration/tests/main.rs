@@ -17,6 +17,7 @@ mod hostile;
 mod lambda;
 mod metrics;
 mod migrate;
+mod notify;
 mod ops;
 mod report;
 mod scaling;

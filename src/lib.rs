@@ -7,6 +7,7 @@ pub mod app;
 pub mod aws;
 pub mod config;
 pub mod domain;
+pub mod emf;
 pub mod event;
 pub mod evidence;
 pub mod gate;

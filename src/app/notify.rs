@@ -52,7 +52,6 @@ impl Notifier<'_> {
     /// Send the step's events (if any) in one call; the `PutEvents` action to record with the
     /// step, or None when nothing was to be sent. `closed`: the run's close was recorded.
     pub(super) async fn after_step(&self, stepped: &StepOutcome, closed: bool) -> Option<Action> {
-        let bus = self.bus?;
         let facts = StepFacts {
             scenario: self.scenario,
             run: stepped.run.as_deref(),
@@ -71,6 +70,8 @@ impl Notifier<'_> {
             }),
         };
         let events = notify::notifications(&facts);
+        note_metrics(self, &events);
+        let bus = self.bus?;
         if events.is_empty() {
             return None;
         }
@@ -95,6 +96,7 @@ impl Notifier<'_> {
             (false, Some(sink)) => match sink.put_events(bus.target(), &entries).await {
                 Ok(()) => ActionResult::Done,
                 Err(e) => {
+                    crate::emf::note(|o| o.events_not_sent = true);
                     tracing::warn!(
                         scenario = self.scenario,
                         step = self.step.as_str(),
@@ -116,4 +118,24 @@ impl Notifier<'_> {
             result,
         })
     }
+}
+
+/// The milestones of the step, for the invocation's EMF line (src/emf.rs): the same ones the
+/// events announce, whether or not a bus is configured.
+fn note_metrics(n: &Notifier<'_>, events: &[notify::Notification]) {
+    crate::emf::note(|o| {
+        o.scenario = Some(n.scenario.to_string());
+        o.step = Some(n.step.as_str().to_string());
+        for e in events {
+            match e.kind {
+                notify::Kind::CapacityReady => {
+                    o.capacity_ready_minutes = e.detail.ready_after_minutes;
+                }
+                notify::Kind::RunClosed => o.night_minutes = e.detail.night_minutes,
+                notify::Kind::DeadlineReached => o.deadline_hit = true,
+                notify::Kind::StepFailed => o.step_failed = true,
+                notify::Kind::RunOpened | notify::Kind::DriftDetected => {}
+            }
+        }
+    });
 }

@@ -12,8 +12,11 @@ pub struct EventsClient {
 
 impl EventsClient {
     pub fn new(sdk: &aws_config::SdkConfig) -> EventsClient {
+        let conf = aws_sdk_eventbridge::config::Builder::from(sdk)
+            .interceptor(crate::aws::calls::CallCounter)
+            .build();
         EventsClient {
-            client: aws_sdk_eventbridge::Client::new(sdk),
+            client: aws_sdk_eventbridge::Client::from_conf(conf),
         }
     }
 }

@@ -119,8 +119,12 @@ impl Aws {
 
     /// The run-history and guard store on `table`.
     pub fn store(&self, table: &str) -> dynamodb::DynamoStore {
+        // Every call is counted into the invocation's EMF metrics (`AwsCalls`).
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(calls::CallCounter)
+            .build();
         dynamodb::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&self.sdk),
+            aws_sdk_dynamodb::Client::from_conf(conf),
             table,
             self.timeouts,
         )

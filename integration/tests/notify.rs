@@ -335,6 +335,14 @@ async fn a_whole_night_sends_exactly_its_events_to_the_bus() {
     assert_eq!(detail(4)["night_minutes"], 575);
     assert_eq!(detail(5)["run"], Value::Null);
     assert_eq!(detail(5)["outcome"], "rejected");
+    assert!(
+        detail(5)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-service"),
+        "{}",
+        detail(5)
+    );
 }
 
 #[tokio::test]

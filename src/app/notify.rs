@@ -59,6 +59,7 @@ impl Notifier<'_> {
             step: self.step,
             outcome: stepped.outcome,
             reason: &stepped.why.short,
+            explanation: &stepped.why.detail,
             actions: &stepped.actions,
             evidence: &stepped.evidence,
             now: self.now,

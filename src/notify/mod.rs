@@ -101,6 +101,8 @@ pub struct StepFacts<'a> {
     pub outcome: Outcome,
     /// The short reason.
     pub reason: &'a str,
+    /// The full explanation (a rejection's error says what to fix).
+    pub explanation: &'a str,
     pub actions: &'a [Action],
     pub evidence: &'a StepEvidence,
     /// The step's `now`.
@@ -226,7 +228,7 @@ fn failed(facts: &StepFacts<'_>) -> Option<Failure> {
         None if facts.outcome == Outcome::Rejected => Some(Failure {
             retryable: false,
             retried: false,
-            message: facts.reason.to_string(),
+            message: facts.explanation.to_string(),
         }),
         None => None,
     }

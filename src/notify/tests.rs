@@ -17,6 +17,7 @@ fn facts<'a>(step: Step, evidence: &'a StepEvidence, actions: &'a [Action]) -> S
         step,
         outcome: Outcome::Acted,
         reason: "short reason",
+        explanation: "the whole explanation",
         actions,
         evidence,
         now: ts(NOW),
@@ -223,7 +224,10 @@ fn failures_are_announced_when_no_retry_is_left_to_fix_them() {
     f.failure = None;
     f.outcome = Outcome::Rejected;
     let events = notifications(&f);
-    assert_eq!(events[0].detail.error.as_deref(), Some("short reason"));
+    assert_eq!(
+        events[0].detail.error.as_deref(),
+        Some("the whole explanation")
+    );
     f.outcome = Outcome::Deferred;
     assert!(kinds(&f).is_empty(), "a deferred check is no failure");
 }

@@ -60,6 +60,19 @@ pub struct StepEvidence {
     /// Set when this delivery took the step over from one that failed or whose lease expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takeover: Option<String>,
+    /// This delivery opened the night's run (a scale-up that found none open).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub opened_run: bool,
+    /// The run closed with this step; the rule that set its scale-down going, when known.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub closed_by: Option<gate::Rule>,
+    /// At the close: the night's length from the scale-up, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub night_s: Option<i64>,
 }
 
 /// What a convergence (snapshot → plan → safety check → execute, in rounds) did.

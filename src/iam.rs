@@ -63,6 +63,16 @@ pub fn policy(config: &Config, target: &Target) -> Value {
     if !own.is_empty() {
         statements.extend(scaling_statements(&own, partition, account, region));
     }
+    if let Some(notify) = &config.notify {
+        // nightshift's own events go to exactly the configured bus (the function's own account
+        // and region: events are sent from where the function runs).
+        statements.push(json!({
+            "Sid": "OwnEventsToTheConfiguredBus",
+            "Effect": "Allow",
+            "Action": ["events:PutEvents"],
+            "Resource": [notify.event_bus.arn(partition, region, account)]
+        }));
+    }
     let roles = role_arns(config);
     if !roles.is_empty() {
         statements.push(json!({
@@ -290,6 +300,7 @@ pub fn action_of(service: &str, operation: &str) -> String {
         "applicationautoscaling" => "application-autoscaling",
         "docdb" | "rds" => "rds",
         "cloudwatch" => "cloudwatch",
+        "eventbridge" | "events" => "events",
         other => return format!("{other}:{operation}"),
     };
     format!("{prefix}:{operation}")
@@ -477,6 +488,40 @@ mod tests {
             statement["Resource"],
             json!(["arn:aws:rds:*:*:cluster:batch-db"])
         );
+    }
+
+    #[test]
+    fn notify_grants_put_events_on_exactly_its_bus() {
+        let target = Target {
+            partition: "aws".into(),
+            region: "ap-northeast-1".into(),
+            account: "123456789012".into(),
+        };
+        let p = policy(&contract(), &target);
+        assert!(!allows(&p, "events:PutEvents"), "no [notify], no events");
+        let text = format!(
+            "{}\n[notify]\nevent_bus = \"ops-events\"\n",
+            include_str!("../integration/fixtures/config/contract.toml")
+        );
+        let config = crate::config::parse(&text, "t.toml").unwrap();
+        let p = policy(&config, &target);
+        let events: Vec<&Value> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("events:"))
+            .collect();
+        assert_eq!(events.len(), 1, "{p}");
+        assert_eq!(events[0]["Action"], json!(["events:PutEvents"]));
+        assert_eq!(
+            events[0]["Resource"],
+            json!(["arn:aws:events:ap-northeast-1:123456789012:event-bus/ops-events"])
+        );
+        let arn = "arn:aws:events:eu-west-1:111122223333:event-bus/central";
+        let config = crate::config::parse(&text.replace("ops-events", arn), "t.toml").unwrap();
+        let p = policy(&config, &target);
+        assert!(p.to_string().contains(&format!("[\"{arn}\"]")), "{p}");
+        assert_eq!(action_of("EventBridge", "PutEvents"), "events:PutEvents");
     }
 
     #[test]

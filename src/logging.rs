@@ -175,6 +175,7 @@ where
             }
         }
         event.record(&mut fields);
+        spread_emf(&mut fields);
         let message = fields
             .take("message")
             .unwrap_or_else(|| Value::String(String::new()));
@@ -200,6 +201,25 @@ where
         );
         line.push('}');
         writeln!(writer, "{line}")
+    }
+}
+
+/// The field that holds an invocation's Embedded Metric Format members as JSON text
+/// (src/emf.rs): the JSON line carries them at its top level, where CloudWatch reads `_aws`.
+pub const EMF_FIELD: &str = "emf";
+
+fn spread_emf(fields: &mut JsonLine) {
+    let Some(Value::String(text)) = fields.take(EMF_FIELD) else {
+        return;
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(members)) => {
+            for (name, value) in members {
+                fields.set(&name, value);
+            }
+        }
+        // Not an object: kept as it came.
+        _ => fields.set(EMF_FIELD, Value::String(text)),
     }
 }
 
@@ -371,6 +391,27 @@ mod tests {
         assert_eq!(line["message"], "a \"quoted\"\nreason");
         assert_eq!(line["requestId"], "from-event");
         assert_eq!(line["step"], "check");
+    }
+
+    #[test]
+    fn the_emf_field_is_spread_into_the_json_line() {
+        let out = Captured::default();
+        let s = settings(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+        let emf = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]},"scenario":"s","Acted":1}"#;
+        tracing::subscriber::with_default(subscriber(&s, out.clone()), || {
+            tracing::info!(scenario = "s", emf, "handled");
+            tracing::info!(emf = "not json", "kept");
+        });
+        let text = out.text();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["_aws"]["Timestamp"], 1, "{text}");
+        assert_eq!(lines[0]["Acted"], 1);
+        assert_eq!(lines[0]["scenario"], "s");
+        assert!(lines[0].get("emf").is_none(), "{text}");
+        assert_eq!(lines[1]["emf"], "not json");
     }
 
     #[test]

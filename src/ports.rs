@@ -7,6 +7,7 @@
 //! - [`Scaling`]: the live state of a scenario's resources, and the one executor through which
 //!   every mutating scaling call goes (the adapters' mutating methods are private to src/aws).
 //! - [`Metrics`]: the batch metrics the scale-down gate reads.
+//! - [`EventSink`]: nightshift's own events (`[notify] event_bus`, EventBridge PutEvents).
 
 use crate::config::{MetricSpec, Scenario};
 use crate::domain::{Action, Response};
@@ -202,6 +203,24 @@ pub trait Metrics: Send + Sync {
     /// Every metric's datapoints in `[from, to)`; a failure is kept as its message (the gate
     /// records it and holds).
     async fn fetch(&self, metrics: &[MetricSpec], from: Timestamp, to: Timestamp) -> MetricsFetch;
+}
+
+/// One event for [`EventSink::put_events`]: EventBridge's `Source`, `DetailType` and `Detail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundEvent {
+    pub source: String,
+    pub detail_type: String,
+    /// The detail, a JSON object as text.
+    pub detail: String,
+    pub time: Timestamp,
+}
+
+/// Where nightshift's own events go: one PutEvents call with every entry of a step.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Send `entries` to `bus` (a name or an ARN) in one call. `Err` when the call failed or any
+    /// entry was refused (the error names the first refused entry's code).
+    async fn put_events(&self, bus: &str, entries: &[OutboundEvent]) -> Result<(), CallError>;
 }
 
 /// How a failed scaling call is handled.

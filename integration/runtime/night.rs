@@ -240,6 +240,20 @@ async fn play(scene: &Scene, cfg: &aws_config::SdkConfig, t0: Timestamp) -> Exit
     {
         println!("           (the function's JSON log: {})", log.display());
     }
+    // Every handled event's line carries valid Embedded Metric Format (src/emf.rs).
+    match check_emf(&function.stdout.text()) {
+        Ok((count, sample)) => {
+            println!("           {count} EMF lines, each valid against the EMF specification's rules; the last:");
+            println!("           {sample}");
+        }
+        Err(problems) => {
+            println!("INVALID EMF in the function's log:");
+            for p in problems {
+                println!("  {p}");
+            }
+            return ExitCode::FAILURE;
+        }
+    }
     if failed {
         println!("FAILED: the function did not answer every event (see above)");
         return ExitCode::FAILURE;
@@ -364,4 +378,40 @@ fn print_event(event: &EventRecord) {
         event.outcome.as_str(),
         event.reason
     );
+}
+
+/// Checks the function's JSON log: each line that answers an event (it has an `outcome`) carries
+/// EMF, and every EMF line keeps the specification's rules ([`support::emf::check`]). The number
+/// of EMF lines and the last one, or every problem found.
+fn check_emf(log: &str) -> Result<(usize, String), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    let mut last = String::new();
+    for (i, line) in log.lines().enumerate() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if !support::emf::is_emf(&value) {
+            if value.get("outcome").is_some() {
+                problems.push(format!(
+                    "line {}: an answered event without EMF: {line}",
+                    i + 1
+                ));
+            }
+            continue;
+        }
+        count += 1;
+        last = line.to_string();
+        for p in support::emf::check(&value, nightshift::emf::NAMESPACE) {
+            problems.push(format!("line {}: {p}", i + 1));
+        }
+    }
+    if count == 0 {
+        problems.push("no EMF line at all".into());
+    }
+    if problems.is_empty() {
+        Ok((count, last))
+    } else {
+        Err(problems)
+    }
 }

@@ -20,6 +20,7 @@ mod hostile;
 mod lambda;
 mod metrics;
 mod migrate;
+mod notify;
 mod ops;
 mod report;
 mod scaling;

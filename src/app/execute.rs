@@ -120,7 +120,9 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
     match open_run(req, &state).await {
         Ok((run, true)) => {
             let context = format!("opened run {run} and recorded its baseline");
-            scale_up(req, scaling, run, Some(snapshot), context).await
+            let mut out = scale_up(req, scaling, run, Some(snapshot), context).await;
+            out.evidence.opened_run = true;
+            out
         }
         Ok((run, false)) => {
             let context =
@@ -350,11 +352,15 @@ pub(super) async fn scale_down(
     }
     let done = conv.is_done(req.dry_run);
     let summary = conv.summary(req.dry_run);
-    let evidence = StepEvidence {
+    let mut evidence = StepEvidence {
         converge: conv.evidence(req.dry_run),
         decision: Some(why.detail.clone()),
         ..StepEvidence::default()
     };
+    if done {
+        evidence.closed_by = state.scale_down_rule;
+        evidence.night_s = Some(req.now.duration_since(run.opened_at).as_secs());
+    }
     let (outcome, short, detail, run_update) = if done {
         let (restored, short) = if !conv.drift.is_empty() {
             (

@@ -19,6 +19,7 @@ use crate::aws::scaling::ScalingClients;
 use crate::aws::Timeouts;
 use crate::config::Config;
 use crate::idempotency::{GuardPolicy, StoreError};
+use crate::ports::EventSink;
 use jiff::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use std::time::Duration;
 pub mod converge;
 mod execute;
 pub mod lease;
+mod notify;
 mod pipeline;
 pub mod preview;
 pub mod step;
@@ -139,6 +141,8 @@ pub struct App {
     /// The scaling adapters `nightshift plan` reads the live state with (the steps have theirs).
     scaling: ScalingClients,
     steps: Arc<dyn StepRunner>,
+    /// Where `[notify]`'s events go (None: not built, e.g. in tests that send none).
+    events: Option<Arc<dyn EventSink>>,
 }
 
 impl App {
@@ -169,13 +173,25 @@ impl App {
             store,
             scaling,
             steps,
+            events: None,
         }
+    }
+
+    /// The app sending `[notify]`'s events through `events`.
+    pub fn with_events(mut self, events: Option<Arc<dyn EventSink>>) -> App {
+        self.events = events;
+        self
     }
 
     /// Build from the environment: the SDK config (endpoints, region, credentials) and clients.
     pub async fn from_env(config: Arc<Config>, settings: Settings) -> App {
-        let (store, scaling) = crate::aws::clients_from_env(&config.table, settings.timeouts).await;
-        App::new(config, settings, store, scaling)
+        let aws = crate::aws::Aws::from_env(settings.timeouts).await;
+        let events = config
+            .notify
+            .is_some()
+            .then(|| Arc::new(aws.events()) as Arc<dyn EventSink>);
+        let (store, scaling) = (aws.store(&config.table), aws.scaling());
+        App::new(config, settings, store, scaling).with_events(events)
     }
 
     pub fn settings(&self) -> &Settings {

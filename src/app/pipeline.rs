@@ -189,6 +189,7 @@ impl App {
             now,
             payload_hash: &event.payload_hash,
             clock: inv.now,
+            notifier: self.notifier(scenario, step, now, lease.takeover),
         };
         record(&store, &guard, &lease, recorded, base, stepped).await
     }
@@ -339,6 +340,8 @@ struct Recorded<'a> {
     payload_hash: &'a str,
     /// The invocation's wall clock: the guard's result is stamped with it.
     clock: Timestamp,
+    /// nightshift's own events of the step (`[notify]`, src/app/notify.rs).
+    notifier: super::notify::Notifier<'a>,
 }
 
 /// Record a claimed step, in this order: the run's summary or close, the event, the guard's
@@ -353,7 +356,13 @@ async fn record(
 ) -> Result<Response, HandleError> {
     let scenario = base.scenario.clone().unwrap_or_default();
     let scenario = scenario.as_str();
-    let stepped = record_run_update(store, scenario, stepped).await;
+    let closing = matches!(stepped.run_update, Some(RunUpdate::Close { .. }));
+    let mut stepped = record_run_update(store, scenario, stepped).await;
+    // nightshift's own events: after the step's work, before its records; never fails the step.
+    let closed = closing && stepped.failure.is_none();
+    if let Some(put) = at.notifier.after_step(&stepped, closed).await {
+        stepped.actions.push(put);
+    }
     let response = Response {
         outcome: stepped.outcome,
         run: stepped.run.clone(),

@@ -341,6 +341,8 @@ async fn step(
                 gate::Rule::Forced => "forced".to_string(),
             };
             let mut state = state.clone();
+            // Recorded with the start below, so that the close can say why (notify, report).
+            state.scale_down_rule.get_or_insert(rule);
             if state.scale_down_started_at.is_none() && !req.dry_run {
                 // From now on checks continue the scale-down and a late scale-up is out of order.
                 state.scale_down_started_at = Some(req.now);

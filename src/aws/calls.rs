@@ -58,6 +58,27 @@ impl CallLog {
     }
 }
 
+/// Counts every call into the invocation's EMF metrics (`AwsCalls`, [`crate::emf::note`]):
+/// attached to the clients the function runs with; outside an observed invocation it does nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallCounter;
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "nightshift::CallCounter"
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        crate::emf::note(|o| o.aws_calls += 1);
+        Ok(())
+    }
+}
+
 impl Intercept for CallLog {
     fn name(&self) -> &'static str {
         "nightshift::CallLog"

@@ -11,6 +11,7 @@ pub mod cloudwatch;
 pub mod docdb;
 pub mod dynamodb;
 pub mod ecs;
+pub mod events;
 pub mod migrate;
 pub mod scaling;
 
@@ -132,8 +133,12 @@ impl Aws {
 
     /// The run-history and guard store on `table`.
     pub fn store(&self, table: &str) -> dynamodb::DynamoStore {
+        // Every call is counted into the invocation's EMF metrics (`AwsCalls`).
+        let conf = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(calls::CallCounter)
+            .build();
         dynamodb::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&self.sdk),
+            aws_sdk_dynamodb::Client::from_conf(conf),
             table,
             self.timeouts,
         )
@@ -142,6 +147,11 @@ impl Aws {
     /// The scaling and metric adapters.
     pub fn scaling(&self) -> scaling::ScalingClients {
         scaling::ScalingClients::from_sdk_config(&self.sdk, self.timeouts)
+    }
+
+    /// nightshift's own events (`[notify] event_bus`).
+    pub fn events(&self) -> events::EventsClient {
+        events::EventsClient::new(&self.sdk)
     }
 
     /// Apply `migrations` to `table` (`nightshift migrate`).

@@ -187,11 +187,29 @@ impl ScalingClients {
     /// `AWS_ENDPOINT_URL_CLOUDWATCH` or `AWS_ENDPOINT_URL`).
     pub fn from_sdk_config(sdk: &SdkConfig, timeouts: Timeouts) -> Self {
         let remote = Arc::new(Remote::new(sdk, timeouts, None));
+        // Every call is counted into the invocation's EMF metrics (`AwsCalls`).
+        use crate::aws::calls::CallCounter;
         ScalingClients::new(
-            aws_sdk_ecs::Client::new(sdk),
-            aws_sdk_applicationautoscaling::Client::new(sdk),
-            aws_sdk_docdb::Client::new(sdk),
-            aws_sdk_cloudwatch::Client::new(sdk),
+            aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
+            aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
+            aws_sdk_docdb::Client::from_conf(
+                aws_sdk_docdb::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
+            aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
             timeouts,
         )
         .with_remote(remote)

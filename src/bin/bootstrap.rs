@@ -38,8 +38,13 @@ const LAMBDA_FUNCTION_VARS: [&str; 3] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
+/// Whether log lines are JSON: the handled line then carries the invocation's EMF metrics.
+static JSON_LOGS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
-    logging::init(&LogSettings::from_env());
+    let log_settings = LogSettings::from_env();
+    let _ = JSON_LOGS.set(log_settings.format == logging::LogFormat::Json);
+    logging::init(&log_settings);
     // One thread: Lambda hands this process one event at a time, and a single-threaded runtime
     // starts faster and uses less memory.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -243,9 +248,34 @@ async fn handle(app: &App, event: LambdaEvent<RawEvent>) -> Result<Response, Dia
         now: jiff::Timestamp::now(),
         function_arn: Some(event.context.invoked_function_arn.clone()).filter(|a| !a.is_empty()),
     };
-    let result = app.handle(&event.payload.0, &invocation).await;
-    log_handled(&request_id, &result);
+    let started = std::time::Instant::now();
+    let (result, observed) =
+        nightshift::emf::observe(app.handle(&event.payload.0, &invocation)).await;
+    let emf = emf_members(&result, &observed, started.elapsed());
+    log_handled(&request_id, &result, emf.as_deref());
     answer(result)
+}
+
+/// The invocation's EMF members (src/emf.rs) as JSON text for the handled line's `emf` field,
+/// which the JSON log format spreads into the line; None for text logs.
+fn emf_members(
+    result: &Result<Response, HandleError>,
+    observed: &nightshift::emf::Observed,
+    elapsed: Duration,
+) -> Option<String> {
+    if !JSON_LOGS.get().copied().unwrap_or(false) {
+        return None;
+    }
+    let ok = result.as_ref().ok();
+    let metrics = nightshift::emf::InvocationMetrics {
+        scenario: ok.and_then(|r| r.scenario.as_deref()),
+        step: ok.and_then(|r| r.step.map(Step::as_str)),
+        outcome: ok.map(|r| r.outcome),
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        observed,
+        timestamp_ms: jiff::Timestamp::now().as_millisecond(),
+    };
+    Some(serde_json::Value::Object(nightshift::emf::members(&metrics)).to_string())
 }
 
 /// The invocation deadline (`Lambda-Runtime-Deadline-Ms`, epoch milliseconds). 0 means the
@@ -280,7 +310,7 @@ fn answer(result: Result<Response, HandleError>) -> Result<Response, Diagnostic>
 
 /// The one log line per handled event. `requestId` is repeated as a field because the
 /// invocation span that also carries it is filtered out below INFO.
-fn log_handled(request_id: &str, result: &Result<Response, HandleError>) {
+fn log_handled(request_id: &str, result: &Result<Response, HandleError>, emf: Option<&str>) {
     match result {
         Ok(r) => {
             let scenario = r.scenario.as_deref();
@@ -305,6 +335,7 @@ fn log_handled(request_id: &str, result: &Result<Response, HandleError>) {
                     run,
                     actions,
                     errorType = NON_RETRYABLE,
+                    emf,
                     "{summary}"
                 );
             } else {
@@ -316,6 +347,7 @@ fn log_handled(request_id: &str, result: &Result<Response, HandleError>) {
                     key,
                     run,
                     actions,
+                    emf,
                     "{summary}"
                 );
             }
@@ -330,6 +362,7 @@ fn log_handled(request_id: &str, result: &Result<Response, HandleError>) {
                 requestId = request_id,
                 outcome = "error",
                 errorType = error_type,
+                emf,
                 "event failed ({error_type}): {e}"
             );
         }

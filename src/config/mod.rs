@@ -14,6 +14,7 @@
 //! never depend on the process environment.
 
 mod diagnostics;
+mod notify;
 mod raw;
 mod validate;
 
@@ -24,6 +25,7 @@ mod tests;
 
 pub use crate::schedule::Schedule;
 pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN_ERRORS};
+pub use notify::{EventBus, Notify};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub struct Config {
     pub table: String,
     /// Scenarios in file order; names are unique.
     pub scenarios: Vec<Scenario>,
+    /// `[notify]`: where nightshift's own events go; None sends none.
+    pub notify: Option<Notify>,
     /// Where the config came from (a file path or a label), for messages.
     pub source: String,
     /// SHA-256 (hex) of the config text: `nightshift template` writes it into the function's

@@ -41,6 +41,13 @@ pub(super) struct RawConfig {
     pub(super) table: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) scenario: Vec<Spanned<RawScenario>>,
+    /// `[notify]`: nightshift's own EventBridge events (optional).
+    pub(super) notify: Option<Spanned<RawNotify>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawNotify {
+    pub(super) event_bus: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -201,3 +201,35 @@ fn format_duration_round_trips() {
     }
     assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
 }
+
+#[test]
+fn notify_is_optional_and_its_event_bus_is_checked_with_a_position() {
+    assert_eq!(parse(CONTRACT, "c.toml").expect("contract").notify, None);
+    let with = |bus: &str| format!("{BASE}\n[notify]\nevent_bus = \"{bus}\"\n");
+    let config = parse(&with("ops-events"), "t.toml").expect("valid");
+    assert_eq!(
+        config.notify.map(|n| n.event_bus),
+        Some(EventBus::Name("ops-events".into()))
+    );
+    let arn = "arn:aws:events:ap-northeast-1:123456789012:event-bus/ops";
+    let config = parse(&with(arn), "t.toml").expect("valid");
+    assert_eq!(config.notify.expect("notify").event_bus.target(), arn);
+    assert_eq!(
+        parse(&format!("{BASE}\n[notify]\n"), "t.toml")
+            .expect("no bus: no events")
+            .notify,
+        None
+    );
+
+    let errors = parse(&with("ops events"), "t.toml").expect_err("a space");
+    let text = errors.to_string();
+    assert!(text.contains("notify.event_bus"), "{text}");
+    assert!(text.contains("contains ' '"), "{text}");
+    assert!(text.contains("remove [notify] to send no events"), "{text}");
+    let errors =
+        parse(&format!("{BASE}\n[notify]\nevent_buss = \"x\"\n"), "t.toml").expect_err("a typo");
+    assert!(
+        errors.to_string().contains("did you mean `event_bus`"),
+        "{errors}"
+    );
+}

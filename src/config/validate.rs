@@ -4,6 +4,7 @@
 //! [`scale_down`], and times, dates and the schedule in [`schedule`].
 
 pub(super) mod location;
+mod notify;
 mod scale_down;
 mod schedule;
 mod targets;
@@ -94,10 +95,13 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         }
     }
 
+    let notify = raw.notify.as_ref().and_then(|n| v.notify(n));
+
     if v.errors.is_empty() {
         Ok(Config {
             table,
             scenarios,
+            notify,
             source: src.file.to_string(),
             digest: digest(src.text.as_bytes()),
         })

@@ -145,6 +145,9 @@ pub struct RunState {
     /// scale-up is out of order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_down_started_at: Option<Timestamp>,
+    /// The rule that started the scale-down (quiet, deadline, forced): the close reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_rule: Option<crate::gate::Rule>,
 }
 
 impl RunState {
@@ -154,6 +157,7 @@ impl RunState {
             opened_by_dry_run: dry_run,
             ready_at: None,
             scale_down_started_at: None,
+            scale_down_rule: None,
         }
     }
 

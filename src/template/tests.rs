@@ -43,7 +43,32 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "another-account.toml",
             include_str!("../../integration/fixtures/config/another-account.toml"),
         ),
+        (
+            "notify.toml",
+            include_str!("../../integration/fixtures/config/template/notify.toml"),
+        ),
     ]
+}
+
+#[test]
+fn notify_lets_the_role_put_events_on_exactly_its_bus() {
+    for (source, text) in configs() {
+        let (cfg, template) = build_for(source, text);
+        let policy = template.to_string();
+        assert_eq!(
+            policy.contains("events:PutEvents"),
+            cfg.notify.is_some(),
+            "{source}"
+        );
+        if cfg.notify.is_some() {
+            assert!(
+                policy.contains(
+                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/ops-events"
+                ),
+                "{source}"
+            );
+        }
+    }
 }
 
 fn build_for(source: &str, text: &str) -> (Config, Value) {

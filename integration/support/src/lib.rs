@@ -13,6 +13,7 @@
 //! tests, so [`host::locate_bootstrap`] takes the test build's bootstrap as its fallback, after
 //! `NIGHTSHIFT_BOOTSTRAP_BIN` and an up-to-date release build.
 
+pub mod emf;
 mod emulator;
 pub mod host;
 pub mod proxy;

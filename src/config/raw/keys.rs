@@ -8,7 +8,7 @@
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
 use super::{RawCompletion, RawConfig, RawDocDb, RawEcs, RawMetric, RawScaleDown, RawScenario};
-use super::{RawSchedule, SourceText};
+use super::{RawNotify, RawSchedule, SourceText};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
 use std::borrow::Cow;
@@ -26,6 +26,7 @@ enum Table {
     Metric,
     Completion,
     Schedule,
+    Notify,
 }
 
 impl Table {
@@ -40,6 +41,7 @@ impl Table {
             Table::Metric => field_names::<RawMetric>(),
             Table::Completion => field_names::<RawCompletion>(),
             Table::Schedule => field_names::<RawSchedule>(),
+            Table::Notify => field_names::<RawNotify>(),
         }
     }
 
@@ -48,6 +50,7 @@ impl Table {
     fn child(self, key: &str) -> Option<Table> {
         match (self, key) {
             (Table::Top, "scenario") => Some(Table::Scenario),
+            (Table::Top, "notify") => Some(Table::Notify),
             (Table::Scenario, "ecs") => Some(Table::Ecs),
             (Table::Scenario, "docdb") => Some(Table::DocDb),
             (Table::Scenario, "scale_down") => Some(Table::ScaleDown),

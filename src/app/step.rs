@@ -81,6 +81,9 @@ pub struct StepOutcome {
     /// a retry can claim the step again.
     pub failure: Option<HandleError>,
     pub run_update: Option<RunUpdate>,
+    /// The owner of the scenario's scaling lease this step holds: the pipeline releases it with
+    /// the step's final writes.
+    pub scaling_lease: Option<String>,
 }
 
 impl StepOutcome {
@@ -93,6 +96,7 @@ impl StepOutcome {
             evidence: StepEvidence::default(),
             failure: None,
             run_update: None,
+            scaling_lease: None,
         }
     }
 
@@ -112,6 +116,7 @@ impl StepOutcome {
             evidence: StepEvidence::default(),
             failure: Some(e.into()),
             run_update: None,
+            scaling_lease: None,
         }
     }
 
@@ -160,8 +165,9 @@ impl StepRunner for Night {
             Ok(Taken::Held { until }) => return held(req, until),
             Err(e) => return StepOutcome::store_failure(None, Vec::new(), e),
         };
-        let outcome = step(req, &clients, &clients, &state).await;
-        lease::release(req.store, &req.scenario.name, &owner).await;
+        let mut outcome = step(req, &clients, &clients, &state).await;
+        // Released by the pipeline, with the step's final writes.
+        outcome.scaling_lease = Some(owner);
         outcome
     }
 }

@@ -475,6 +475,8 @@ impl DynamoStore {
     }
 }
 
+mod finish;
+pub use finish::{RunWrite, StepWrites, Written};
 mod guard;
 mod history;
 use history::{decode_cursor, encode_cursor, Cursor};

@@ -7,6 +7,7 @@ use nightshift_test_support as support;
 
 mod harness;
 
+mod calls;
 mod deploy;
 mod emulator;
 mod fuzz;

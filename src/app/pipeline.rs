@@ -165,33 +165,58 @@ impl App {
         };
 
         let force = matches!(&event.kind, EventKind::Step(cmd) if cmd.force);
-        let mut stepped = self
-            .steps
-            .run(&StepRequest {
-                store: &store,
-                scenario,
-                step,
-                force,
-                key: &key,
-                now,
-                clock: inv.now,
-                deadline: inv.deadline,
-                remaining: inv.remaining(),
-                dry_run: self.settings.dry_run,
-                guard: self.settings.guard,
-            })
-            .await;
-        if lease.takeover {
-            stepped.evidence.takeover =
-                Some("an earlier delivery failed or its lease expired".into());
-        }
-
+        let req = StepRequest {
+            store: &store,
+            scenario,
+            step,
+            force,
+            key: &key,
+            now,
+            clock: inv.now,
+            deadline: inv.deadline,
+            remaining: inv.remaining(),
+            dry_run: self.settings.dry_run,
+            guard: self.settings.guard,
+        };
         let recorded = Recorded {
             kind,
             now,
             payload_hash: &event.payload_hash,
             clock: inv.now,
         };
+        if let Some(mut answered) = self.steps.without_open_run(&req) {
+            // A check with no open run: answered and recorded in one write, on the condition
+            // that there is none (nor a pause, nor another delivery scaling); else run the step.
+            if lease.takeover {
+                answered.evidence.takeover =
+                    Some("an earlier delivery failed or its lease expired".into());
+            }
+            let (response, record) = answer(&lease, &recorded, &base, &scenario.name, &answered);
+            let writes = StepWrites {
+                scenario: &scenario.name,
+                run: None,
+                event: &record,
+                lease: &lease,
+                result: &response,
+                now: inv.now,
+                scaling_owner: None,
+                no_open_run_at: Some(inv.now),
+            };
+            match store.write_step_result(&writes).await {
+                Ok(Written::All) => return Ok(response),
+                Ok(Written::Cancelled) => {}
+                Err(e) => {
+                    let _ = guard.fail(&lease, &e.to_string(), inv.now).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        let mut stepped = self.steps.run(&req).await;
+        if lease.takeover {
+            stepped.evidence.takeover =
+                Some("an earlier delivery failed or its lease expired".into());
+        }
+
         record(&store, &guard, &lease, recorded, base, stepped).await
     }
 
@@ -389,6 +414,7 @@ async fn record(
             result: &response,
             now: at.clock,
             scaling_owner: scaling_owner.as_deref(),
+            no_open_run_at: None,
         };
         match store.write_step_result(&writes).await {
             Ok(Written::All) => return Ok(response),

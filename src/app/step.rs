@@ -30,6 +30,15 @@ use std::time::Duration;
 #[async_trait]
 pub trait StepRunner: Send + Sync {
     async fn run(&self, req: &StepRequest<'_>) -> StepOutcome;
+
+    /// What this step answers when the scenario has no open run, no pause and no live scaling
+    /// lease, if that answer needs no read at all (a check: nothing to check). The pipeline
+    /// records it on exactly that condition in one write, and runs the step when the condition
+    /// fails. None (the default): always run the step.
+    fn without_open_run(&self, req: &StepRequest<'_>) -> Option<StepOutcome> {
+        let _ = req;
+        None
+    }
 }
 
 /// Everything a claimed step needs, borrowed from the invocation.
@@ -169,6 +178,36 @@ impl StepRunner for Night {
         // Released by the pipeline, with the step's final writes.
         outcome.scaling_lease = Some(owner);
         outcome
+    }
+
+    fn without_open_run(&self, req: &StepRequest<'_>) -> Option<StepOutcome> {
+        check_without_open_run(req)
+    }
+}
+
+/// A check's answer with no open run and no pause: the state machine's skip, from the config and
+/// the time alone.
+fn check_without_open_run(req: &StepRequest<'_>) -> Option<StepOutcome> {
+    if req.step != Step::Check {
+        return None;
+    }
+    let facts = Facts {
+        scenario: req.scenario,
+        step: req.step,
+        force: req.force,
+        now: req.now,
+        pause: None,
+        run: RunFacts::None,
+        gate: None,
+        dry_run: req.dry_run,
+    };
+    match night::decide(&facts) {
+        Decision::Skip { why, rule } => {
+            let mut out = StepOutcome::new(Outcome::Skipped, None, why);
+            out.evidence.override_rule = rule;
+            Some(out)
+        }
+        _ => None,
     }
 }
 

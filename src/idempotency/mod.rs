@@ -231,6 +231,21 @@ pub fn scaling_lease_releasable(item: ScalingLeaseItem<'_>, owner: &str) -> bool
     item.owner == Some(owner)
 }
 
+/// The condition of a completed step's final transaction (`DynamoStore::write_step_result`):
+/// every item's own condition at once, so the transaction applies only when each write would
+/// apply on its own — the owner completes its IN_PROGRESS record ([`finish_allowed`]) and, when
+/// it holds the scaling lease, still holds it ([`scaling_lease_releasable`]). (The run close and
+/// summary conditions are the run history's.) When it does not apply nothing is written, and the
+/// writes are made one by one.
+pub fn step_result_writable(
+    existing: Option<&DedupRecord>,
+    owner: &OwnerToken,
+    scaling: Option<(ScalingLeaseItem<'_>, &str)>,
+) -> bool {
+    finish_allowed(existing, owner)
+        && scaling.is_none_or(|(item, scaling_owner)| scaling_lease_releasable(item, scaling_owner))
+}
+
 impl GuardPolicy {
     /// The lease expiry for a claim at `now`.
     ///

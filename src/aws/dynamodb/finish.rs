@@ -1,6 +1,11 @@
 //! The writes that end a completed step, in one TransactWriteItems: the run's summary (or its
 //! close), the event record, the dedup record's result and the release of the scaling lease.
 //!
+//! A check that finds no open run is answered by this transaction alone, right after its claim:
+//! its result is known before anything is read (nothing to check), so the transaction records it
+//! on the condition that makes it true ([`NO_OPEN_RUN_CONDITION`] on the state item). When the
+//! condition fails, nothing is written and the check runs as any step does.
+//!
 //! One request instead of four, and all-or-nothing: a crash leaves either none of them (the step
 //! is claimed and its lease expires: a retry takes it over) or all of them. Every condition is the
 //! one the single write would carry; when any fails the transaction writes nothing and the caller
@@ -12,7 +17,7 @@
 
 use super::*;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::Put;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put};
 
 /// The run-history write of a step.
 #[derive(Debug, Clone, Copy)]
@@ -42,7 +47,19 @@ pub struct StepWrites<'a> {
     pub now: Timestamp,
     /// The owner of the scaling lease this delivery holds, released with the rest.
     pub scaling_owner: Option<&'a str>,
+    /// A check answered without the scaling lease, on this wall clock: written only while the
+    /// scenario has no open run, no pause and no live scaling lease ([`NO_OPEN_RUN_CONDITION`]).
+    pub no_open_run_at: Option<Timestamp>,
 }
+
+/// What a check's answer "no open run, nothing to check" depends on, checked on the scenario's
+/// state item in the transaction that records it: no open run, no pause, no live scaling lease
+/// (another delivery scaling the scenario may be about to open a run; the check then waits for
+/// its lease as it always did). Anything else stored on the state item that changes what such a
+/// check answers belongs in this condition.
+pub const NO_OPEN_RUN_CONDITION: &str = "attribute_not_exists(open_run) AND \
+     attribute_not_exists(paused_until) AND \
+     (attribute_not_exists(scaling_until_ms) OR scaling_until_ms < :now)";
 
 /// What the transaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +144,30 @@ impl DynamoStore {
                 close = Some(run);
             }
         }
-        if let Some(update) = state_update(&self.table, w.scenario, close, w.scaling_owner)? {
-            items.push(TransactWriteItem::builder().update(update).build());
+        let state = state_update(&self.table, w.scenario, close, w.scaling_owner)?;
+        match (state, w.no_open_run_at) {
+            (Some(update), None) => {
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+            (None, Some(now)) => {
+                let (pk, sk) = keys::scenario_state(w.scenario);
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .condition_expression(NO_OPEN_RUN_CONDITION)
+                    .expression_attribute_values(":now", n(now.as_millisecond()))
+                    .build()
+                    .map_err(build)?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+            }
+            (None, None) => {}
+            (Some(_), Some(_)) => {
+                return Err(StoreError::Permanent(
+                    "nightshift bug: a check answered without the scaling lease cannot release one"
+                        .into(),
+                ))
+            }
         }
         let put = Put::builder()
             .table_name(&self.table)

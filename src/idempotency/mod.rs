@@ -231,6 +231,20 @@ pub fn scaling_lease_releasable(item: ScalingLeaseItem<'_>, owner: &str) -> bool
     item.owner == Some(owner)
 }
 
+/// The ConditionCheck of a check answered without the scaling lease
+/// (`NO_OPEN_RUN_CONDITION` on the scenario's STATE item): the answer "no open run, nothing to
+/// check" is recorded only while the scenario has no open run, no pause (in force or not: a
+/// paused check answers otherwise) and no live scaling lease at `now`. A missing item is all
+/// three.
+pub fn no_open_run_answerable(
+    open_run: bool,
+    paused: bool,
+    lease_until_ms: Option<i64>,
+    now: Timestamp,
+) -> bool {
+    !open_run && !paused && lease_until_ms.is_none_or(|until| until < now.as_millisecond())
+}
+
 /// The condition of a completed step's final transaction (`DynamoStore::write_step_result`):
 /// every item's own condition at once, so the transaction applies only when each write would
 /// apply on its own — the owner completes its IN_PROGRESS record ([`finish_allowed`]) and, when

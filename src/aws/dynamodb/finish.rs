@@ -55,8 +55,8 @@ pub struct StepWrites<'a> {
 /// What a check's answer "no open run, nothing to check" depends on, checked on the scenario's
 /// state item in the transaction that records it: no open run, no pause, no live scaling lease
 /// (another delivery scaling the scenario may be about to open a run; the check then waits for
-/// its lease as it always did). Anything else stored on the state item that changes what such a
-/// check answers belongs in this condition.
+/// its lease as it always did). The rule: [`crate::idempotency::no_open_run_answerable`].
+/// Anything else stored on the state item that changes what such a check answers belongs here.
 pub const NO_OPEN_RUN_CONDITION: &str = "attribute_not_exists(open_run) AND \
      attribute_not_exists(paused_until) AND \
      (attribute_not_exists(scaling_until_ms) OR scaling_until_ms < :now)";

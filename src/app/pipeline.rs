@@ -9,7 +9,7 @@
 
 use super::step::{RunUpdate, StepOutcome, StepRequest};
 use super::{App, HandleError, Invocation};
-use crate::aws::dynamodb::{DynamoStore, RunWrite, StepWrites, Written};
+use crate::aws::dynamodb::{DynamoStore, NoOpenRunAt, RunWrite, StepWrites, Written};
 use crate::config::{CompletionMatcher, Scenario};
 use crate::domain::{Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
@@ -186,7 +186,8 @@ impl App {
         };
         if let Some(mut answered) = self.steps.without_open_run(&req) {
             // A check with no open run: answered and recorded in one write, on the condition
-            // that there is none (nor a pause, nor another delivery scaling); else run the step.
+            // that there is none (nor a pause in force, nor another delivery scaling); else run
+            // the step.
             if lease.takeover {
                 answered.evidence.takeover =
                     Some("an earlier delivery failed or its lease expired".into());
@@ -200,7 +201,10 @@ impl App {
                 result: &response,
                 now: inv.now,
                 scaling_owner: None,
-                no_open_run_at: Some(inv.now),
+                no_open_run_at: Some(NoOpenRunAt {
+                    clock: inv.now,
+                    night: now,
+                }),
             };
             match store.write_step_result(&writes).await {
                 Ok(Written::All) => return Ok(response),

@@ -233,16 +233,20 @@ pub fn scaling_lease_releasable(item: ScalingLeaseItem<'_>, owner: &str) -> bool
 
 /// The ConditionCheck of a check answered without the scaling lease
 /// (`NO_OPEN_RUN_CONDITION` on the scenario's STATE item): the answer "no open run, nothing to
-/// check" is recorded only while the scenario has no open run, no pause (in force or not: a
-/// paused check answers otherwise) and no live scaling lease at `now`. A missing item is all
-/// three.
+/// check" is recorded only while the scenario has no open run, no pause in force at the night's
+/// time `night` (a paused check answers otherwise; a pause that ended stays stored until
+/// `resume`, and is as good as none) and no live scaling lease at the wall clock `clock`. A
+/// missing item is all three.
 pub fn no_open_run_answerable(
     open_run: bool,
-    paused: bool,
+    paused_until_ms: Option<i64>,
     lease_until_ms: Option<i64>,
-    now: Timestamp,
+    clock: Timestamp,
+    night: Timestamp,
 ) -> bool {
-    !open_run && !paused && lease_until_ms.is_none_or(|until| until < now.as_millisecond())
+    !open_run
+        && paused_until_ms.is_none_or(|until| until <= night.as_millisecond())
+        && lease_until_ms.is_none_or(|until| until < clock.as_millisecond())
 }
 
 /// The condition of a completed step's final transaction (`DynamoStore::write_step_result`):

@@ -47,18 +47,27 @@ pub struct StepWrites<'a> {
     pub now: Timestamp,
     /// The owner of the scaling lease this delivery holds, released with the rest.
     pub scaling_owner: Option<&'a str>,
-    /// A check answered without the scaling lease, on this wall clock: written only while the
-    /// scenario has no open run, no pause and no live scaling lease ([`NO_OPEN_RUN_CONDITION`]).
-    pub no_open_run_at: Option<Timestamp>,
+    /// A check answered without the scaling lease: written only while the scenario has no open
+    /// run, no pause in force and no live scaling lease ([`NO_OPEN_RUN_CONDITION`]).
+    pub no_open_run_at: Option<NoOpenRunAt>,
+}
+
+/// The clocks of [`NO_OPEN_RUN_CONDITION`]: leases are measured on the invocation's wall clock,
+/// a pause on the night's time (the event's rehearsal `now`, else the clock).
+#[derive(Debug, Clone, Copy)]
+pub struct NoOpenRunAt {
+    pub clock: Timestamp,
+    pub night: Timestamp,
 }
 
 /// What a check's answer "no open run, nothing to check" depends on, checked on the scenario's
-/// state item in the transaction that records it: no open run, no pause, no live scaling lease
+/// state item in the transaction that records it: no open run, no pause in force (a pause is
+/// stored until `resume`; one that ended is as good as none), no live scaling lease
 /// (another delivery scaling the scenario may be about to open a run; the check then waits for
 /// its lease as it always did). The rule: [`crate::idempotency::no_open_run_answerable`].
 /// Anything else stored on the state item that changes what such a check answers belongs here.
 pub const NO_OPEN_RUN_CONDITION: &str = "attribute_not_exists(open_run) AND \
-     attribute_not_exists(paused_until) AND \
+     (attribute_not_exists(paused_until) OR paused_until <= :night) AND \
      (attribute_not_exists(scaling_until_ms) OR scaling_until_ms < :now)";
 
 /// What the transaction did.
@@ -149,14 +158,15 @@ impl DynamoStore {
             (Some(update), None) => {
                 items.push(TransactWriteItem::builder().update(update).build());
             }
-            (None, Some(now)) => {
+            (None, Some(at)) => {
                 let (pk, sk) = keys::scenario_state(w.scenario);
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
                     .key("pk", s(pk))
                     .key("sk", s(sk))
                     .condition_expression(NO_OPEN_RUN_CONDITION)
-                    .expression_attribute_values(":now", n(now.as_millisecond()))
+                    .expression_attribute_values(":now", n(at.clock.as_millisecond()))
+                    .expression_attribute_values(":night", n(at.night.as_millisecond()))
                     .build()
                     .map_err(build)?;
                 items.push(TransactWriteItem::builder().condition_check(check).build());

@@ -476,7 +476,7 @@ impl DynamoStore {
 }
 
 mod finish;
-pub use finish::{RunWrite, StepWrites, Written, NO_OPEN_RUN_CONDITION};
+pub use finish::{NoOpenRunAt, RunWrite, StepWrites, Written, NO_OPEN_RUN_CONDITION};
 mod guard;
 mod history;
 use history::{decode_cursor, encode_cursor, Cursor};

@@ -308,10 +308,16 @@ fn the_scaling_lease_conditions_and_rules_agree_on_every_row() {
 fn the_no_open_run_condition_and_its_rule_agree_on_every_row() {
     let names = HashMap::new();
     let ms = now().as_millisecond();
-    let values = HashMap::from([(":now".to_string(), n(ms))]);
+    // The night's time a minute after the wall clock (a rehearsal `now`).
+    let night = now() + jiff::SignedDuration::from_mins(1);
+    let night_ms = night.as_millisecond();
+    let values = HashMap::from([
+        (":now".to_string(), n(ms)),
+        (":night".to_string(), n(night_ms)),
+    ]);
     let mut answered = 0;
     for open_run in [false, true] {
-        for paused in [false, true] {
+        for paused in [None, Some(night_ms - 1), Some(night_ms), Some(night_ms + 1)] {
             for until in [None, Some(ms - 1), Some(ms), Some(ms + 1)] {
                 let (pk, sk) = keys::scenario_state("nightly");
                 let mut item =
@@ -319,33 +325,40 @@ fn the_no_open_run_condition_and_its_rule_agree_on_every_row() {
                 if open_run {
                     item.insert("open_run".into(), s("2026-11-25"));
                 }
-                if paused {
-                    item.insert("paused_until".into(), n(ms + 60_000));
+                if let Some(p) = paused {
+                    item.insert("paused_until".into(), n(p));
                 }
                 if let Some(u) = until {
                     item.insert("scaling_owner".into(), s("other"));
                     item.insert("scaling_until_ms".into(), n(u));
                 }
                 let expression = Eval::run(NO_OPEN_RUN_CONDITION, Some(&item), &names, &values);
-                let rule =
-                    crate::idempotency::no_open_run_answerable(open_run, paused, until, now());
+                let rule = crate::idempotency::no_open_run_answerable(
+                    open_run,
+                    paused,
+                    until,
+                    now(),
+                    night,
+                );
                 assert_eq!(
                     expression, rule,
-                    "open {open_run} paused {paused} lease {until:?}"
+                    "open {open_run} paused {paused:?} lease {until:?}"
                 );
                 answered += usize::from(rule);
             }
         }
     }
-    // Only with no open run, no pause, and no lease or an expired one.
-    assert_eq!(answered, 2);
+    // Only with no open run, no pause or one that ended (3 of 4), and no lease or an expired one
+    // (2 of 4).
+    assert_eq!(answered, 6);
     // A scenario without a state item has none of them.
     assert!(Eval::run(NO_OPEN_RUN_CONDITION, None, &names, &values));
     assert!(crate::idempotency::no_open_run_answerable(
         false,
-        false,
         None,
-        now()
+        None,
+        now(),
+        night
     ));
 }
 

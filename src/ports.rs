@@ -193,8 +193,44 @@ pub trait Scaling: Send + Sync {
     /// is left out (the planner decides what that means); a failed read is an error.
     async fn snapshot(&self, scenario: &Scenario) -> Result<Snapshot, CallError>;
 
+    /// [`Scaling::snapshot`] reading the tags of only the instances `tags` asks for (one
+    /// ListTagsForResource each); the others come back with no tags. An adapter that reads tags
+    /// at no cost may ignore `tags`: the default does.
+    async fn snapshot_with(
+        &self,
+        scenario: &Scenario,
+        tags: &TagReads,
+    ) -> Result<Snapshot, CallError> {
+        let _ = tags;
+        self.snapshot(scenario).await
+    }
+
     /// Make one planned call (in dry run, only record it). The only way a mutating call is made.
     async fn execute(&self, call: &Call, dry_run: bool) -> Executed;
+}
+
+/// Whose tags a snapshot reads. Tags tell nightshift's instances from the others; a planner that
+/// never looks at them (a scale-up without a resize) or already knows an instance (the run's
+/// baseline: never nightshift's to delete) need not read them. An instance whose tags are not read
+/// has none, and an untagged instance is one nightshift only ever leaves alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TagReads {
+    #[default]
+    All,
+    None,
+    /// Every instance but these.
+    Except(std::collections::BTreeSet<String>),
+}
+
+impl TagReads {
+    /// Are `instance`'s tags read?
+    pub fn reads(&self, instance: &str) -> bool {
+        match self {
+            TagReads::All => true,
+            TagReads::None => false,
+            TagReads::Except(known) => !known.contains(instance),
+        }
+    }
 }
 
 /// The batch metrics the scale-down gate reads (read-only).

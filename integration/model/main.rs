@@ -241,6 +241,7 @@ fn phase_text(model: &ProtocolModel, s: &State, d: usize) -> String {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+                Stage::Recording => "step done, final writes due".to_string(),
                 Stage::Worked { failure, lease } => format!(
                     "{}{}",
                     if *failure { "step failed" } else { "step done" },
@@ -317,6 +318,10 @@ fn action_text(model: &ProtocolModel, a: Action) -> String {
                 who(d)
             )
         }
+        Action::RecordTogether(d) => format!(
+            "{} writes the event, the step's result and the lease's release in one transaction",
+            who(d)
+        ),
         Action::ReleaseLease(d) => format!("{} releases the scaling lease", who(d)),
         Action::Finish(d) => format!("{} records the event and completes/fails the step", who(d)),
         Action::Crash(d) => format!("{} crashes", who(d)),

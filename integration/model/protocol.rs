@@ -7,8 +7,16 @@
 //! [`claim_allowed`] and [`finish_allowed`], the rules pinned to the condition expressions by the
 //! unit tests of `nightshift::aws::dynamodb`), the lease expiries come from
 //! [`GuardPolicy::lease_until`], and the scaling lease's writes are decided by
-//! [`scaling_lease_acquirable`] and [`scaling_lease_releasable`]. What the model adds is the
-//! schedule: who moves next, when time advances, who crashes, which answers are lost.
+//! [`scaling_lease_acquirable`] and [`scaling_lease_releasable`]. A completed step's final
+//! transaction (the event, the dedup record's COMPLETED and the scaling lease's release in one
+//! TransactWriteItems) is [`step_result_writable`]: all of it or, when a condition fails, none,
+//! and then the same writes one by one as a failed step makes them (release, then complete).
+//! What the model adds is the schedule: who moves next, when time advances, who crashes, which
+//! answers are lost.
+//!
+//! A round whose calls all answered reads AWS again before recording. Production skips that read
+//! when the plan said its calls finish the job; the model keeps it: the read changes nothing in
+//! the store, so skipping it only removes states in which a crash or a tick could happen anyway.
 //!
 //! Time is in ticks of one second of true time. Each delivery has its own clock, `skew` ticks
 //! ahead of (or behind) true time; Lambda's deadline is absolute and enforced in true time: an
@@ -20,9 +28,10 @@ use futures::executor::block_on;
 use jiff::Timestamp;
 use nightshift::domain::{Response, Step};
 use nightshift::idempotency::{
-    claim_allowed, finish_allowed, scaling_lease_acquirable, scaling_lease_releasable, Claim,
-    ClaimRequest, DedupId, DedupRecord, FinishError, Guard, GuardPolicy, GuardStore, Lease,
-    NewClaim, OwnerToken, PutResult, ScalingLeaseItem, Status, StoreError,
+    claim_allowed, finish_allowed, scaling_lease_acquirable, scaling_lease_releasable,
+    step_result_writable, Claim, ClaimRequest, DedupId, DedupRecord, FinishError, Guard,
+    GuardPolicy, GuardStore, Lease, NewClaim, OwnerToken, PutResult, ScalingLeaseItem, Status,
+    StoreError,
 };
 use nightshift::Outcome;
 use stateright::{Model, Property};
@@ -203,7 +212,11 @@ pub enum Stage {
     Holding,
     /// Planned from a snapshot: the calls left, in order.
     Executing(Vec<u8>),
-    /// Converged (or stopped); `lease` while it still has to release the scaling lease.
+    /// Converged and done, the scaling lease still held: the final writes (the event, the
+    /// guard's result and the lease's release) go in one transaction.
+    Recording,
+    /// Converged (or stopped), writing one by one; `lease` while it still has to release the
+    /// scaling lease.
     Worked { failure: bool, lease: bool },
 }
 
@@ -222,7 +235,10 @@ impl Attempt {
     pub fn holds_lease(&self) -> bool {
         matches!(
             self.stage,
-            Stage::Holding | Stage::Executing(_) | Stage::Worked { lease: true, .. }
+            Stage::Holding
+                | Stage::Executing(_)
+                | Stage::Recording
+                | Stage::Worked { lease: true, .. }
         )
     }
 }
@@ -301,6 +317,9 @@ pub enum Action {
         d: u8,
         lost: bool,
     },
+    /// A completed step's final transaction: the event, the dedup record's COMPLETED and the
+    /// scaling lease's release, all or (a condition failed) none, then one by one.
+    RecordTogether(u8),
     ReleaseLease(u8),
     /// Record the event, then complete (or fail) the dedup record.
     Finish(u8),
@@ -586,10 +605,7 @@ impl ProtocolModel {
             .filter(|&i| !s.world.done[i as usize])
             .collect();
         let stage = if todo.is_empty() {
-            Stage::Worked {
-                failure: false,
-                lease: true,
-            }
+            Stage::Recording
         } else {
             Stage::Executing(todo)
         };
@@ -617,6 +633,48 @@ impl ProtocolModel {
             Stage::Executing(todo[1..].to_vec())
         };
         Self::set_stage(s, d, stage);
+    }
+
+    /// The final transaction of a completed step: applied only when each of its writes would
+    /// apply alone ([`step_result_writable`]); otherwise nothing is written and the delivery
+    /// goes on one write at a time (release, then complete).
+    fn record_together(&self, s: &mut State, d: u8, a: &Attempt) {
+        let spec = self.spec(d);
+        let owner = a.token.dedup();
+        let mut old = s.store.dedup.get(&spec.key).map(|r| to_record(spec.key, r));
+        if self.cfg.mutant == Some(Mutant::NoOwnerOnComplete) {
+            if let Some(old) = old.as_mut() {
+                old.owner = owner.clone();
+            }
+        }
+        let held = s.store.lease_owner.map(Token::scaling);
+        let item = ScalingLeaseItem {
+            owner: held.as_deref(),
+            until_ms: s.store.lease_until_ms,
+        };
+        let scaling_owner = a.token.scaling();
+        if !step_result_writable(old.as_ref(), &owner, Some((item, &scaling_owner))) {
+            Self::set_stage(
+                s,
+                d,
+                Stage::Worked {
+                    failure: false,
+                    lease: true,
+                },
+            );
+            return;
+        }
+        let rec = s
+            .store
+            .dedup
+            .get_mut(&spec.key)
+            .expect("finish_allowed needs an item");
+        s.ghost.overwrote_completed |= rec.status == Status::Completed;
+        s.ghost.stale_finish |= rec.owner != a.token;
+        rec.status = Status::Completed;
+        s.store.lease_owner = None;
+        s.store.lease_until_ms = None;
+        self.end(s, d, Answer::Acted);
     }
 
     fn release(&self, s: &mut State, d: u8, a: &Attempt) {
@@ -779,6 +837,7 @@ impl Model for ProtocolModel {
                                 actions.push(Action::Execute { d, lost: true });
                             }
                         }
+                        Stage::Recording => actions.push(Action::RecordTogether(d)),
                         Stage::Worked { lease: true, .. } => actions.push(Action::ReleaseLease(d)),
                         Stage::Worked { lease: false, .. } => actions.push(Action::Finish(d)),
                     }
@@ -833,6 +892,7 @@ impl Model for ProtocolModel {
                     | Action::AcquireLease(d)
                     | Action::Snapshot(d)
                     | Action::Execute { d, .. }
+                    | Action::RecordTogether(d)
                     | Action::ReleaseLease(d)
                     | Action::Finish(d) => d,
                     _ => unreachable!(),
@@ -843,6 +903,7 @@ impl Model for ProtocolModel {
                     Action::AcquireLease(_) => self.acquire(&mut s, d, &a),
                     Action::Snapshot(_) => self.snapshot(&mut s, d, &a),
                     Action::Execute { lost, .. } => self.execute(&mut s, d, &a, lost),
+                    Action::RecordTogether(_) => self.record_together(&mut s, d, &a),
                     Action::ReleaseLease(_) => self.release(&mut s, d, &a),
                     Action::Finish(_) => self.finish(&mut s, d, &a),
                     _ => unreachable!(),

@@ -8,8 +8,9 @@ Targets: the scale-up and the closing check of night "check", the scale-down of 
 Kill points, recognised by the proxy on the target invocation's own traffic (the proxy kills the
 process the moment it sees them, before the answer reaches it):
   after the claim (the conditional PutItem of the DEDUP# item answered 200), after each mutating
-  call's answer, after the run was opened or closed (TransactWriteItems), after the run-history
-  write (PutItem of the EV# item), before the complete (the UpdateItem of the DEDUP# item);
+  call's answer, after the run was opened (TransactWriteItems), before and after the step's final
+  transaction (the event, the complete of the DEDUP# item, the scaling lease's release and, at
+  scale-down, the run's close);
   --long adds N random points: before or after the k-th call of the step's reference trace.
 
 The clock: the killed invocation is given a deadline of DEADLINE_S seconds
@@ -63,19 +64,35 @@ def is_dedup(r: proxy.Record, op: str) -> bool:
     return r.call.service == "dynamodb" and r.call.operation == op and r.call.item_key()[0].startswith("DEDUP#")
 
 
+def is_final(r: proxy.Record) -> bool:
+    """A step's final transaction: the one that completes its DEDUP# item (with the event, the
+    scaling lease's release and, for a scale-down, the run's close)."""
+    return r.call.operation == "TransactWriteItems" and any(pk.startswith("DEDUP#") for pk, _ in r.call.transact_keys())
+
+
 def named_points(step: str, trace: list[proxy.Record]) -> list[Point]:
     points = [Point("after the claim", "after", lambda r: is_dedup(r, "PutItem") and r.upstream_status == 200)]
     mutating = [r.call.operation for r in trace if r.call.mutating]
     for k, op in enumerate(mutating, 1):
         points.append(Point(f"after mutating call {k}/{len(mutating)} ({op})", "after", lambda r: r.call.mutating, k))
-    if any(r.call.operation == "TransactWriteItems" for r in trace):
-        what = "opened" if step == "scale-up" else "closed"
-        points.append(Point(f"after the run was {what}", "after", lambda r: r.call.operation == "TransactWriteItems"))
-    points.append(
-        Point("after the run-history write", "after",
-              lambda r: r.call.operation == "PutItem" and r.call.item_key()[1].startswith("EV#"))
-    )
-    points.append(Point("before the complete", "before", lambda r: is_dedup(r, "UpdateItem")))
+    if any(r.call.operation == "TransactWriteItems" and not is_final(r) for r in trace):
+        points.append(Point("after the run was opened", "after",
+                            lambda r: r.call.operation == "TransactWriteItems" and not is_final(r)))
+    finals = [r for r in trace if is_final(r)]
+    if finals:
+        # The last one is the write that lands (a check first tries its no-open-run answer).
+        n = len(finals)
+        what = "the run's close, " if step == "scale-down" else ""
+        points.append(Point(f"before the final transaction ({what}event, complete, lease)", "before", is_final, n))
+        points.append(Point(f"after the final transaction ({what}event, complete, lease)", "after", is_final, n))
+    # The writes one by one, where the step made them so.
+    if any(r.call.operation == "PutItem" and r.call.item_key()[1].startswith("EV#") for r in trace):
+        points.append(
+            Point("after the run-history write", "after",
+                  lambda r: r.call.operation == "PutItem" and r.call.item_key()[1].startswith("EV#"))
+        )
+    if any(is_dedup(r, "UpdateItem") for r in trace):
+        points.append(Point("before the complete", "before", lambda r: is_dedup(r, "UpdateItem")))
     return points
 
 

@@ -159,6 +159,13 @@ def _ddb(r: proxy.Record, op: str, pk_has: str = "", sk_has: str = "") -> bool:
     return pk_has in pk and sk_has in sk
 
 
+def _twi(r: proxy.Record, pk_has: str, sk_has: str) -> bool:
+    """A TransactWriteItems touching an item whose key contains these parts."""
+    if r.call.service != "dynamodb" or r.call.operation != "TransactWriteItems":
+        return False
+    return any(pk_has in pk and sk_has in sk for pk, sk in r.call.transact_keys())
+
+
 def _op(op: str) -> Callable[[proxy.Record], bool]:
     return lambda r: r.call.operation == op
 
@@ -176,11 +183,16 @@ TARGETED = [
     ("UpdateService of the scale-up", "A", _op("UpdateService"), "reset", 1),
     ("CreateDBInstance of the scale-up", "A", _op("CreateDBInstance"), "reset", 1),
     ("CreateDBInstance of the scale-up", "A", _op("CreateDBInstance"), "delay", 1),
-    ("run-history write of the scale-up (PutItem EV#)", "A", lambda r: _ddb(r, "PutItem", "RUN#", "#scale-up#"), "reset", 1),
-    ("complete of the scale-up (UpdateItem DEDUP#)", "A", lambda r: _ddb(r, "UpdateItem", "DEDUP#", "STEP#scale-up"), "reset", 1),
+    # A completed step's final writes are one TransactWriteItems: the event (PutItem EV#), the
+    # complete (UpdateItem DEDUP#) and the scaling lease's release.
+    ("final writes of the scale-up (TransactWriteItems: event, complete, lease)", "A",
+     lambda r: _twi(r, "DEDUP#", "STEP#scale-up"), "reset", 1),
+    ("final writes of the scale-up (TransactWriteItems: event, complete, lease)", "A",
+     lambda r: _twi(r, "DEDUP#", "STEP#scale-up"), "throttle", 1),
     ("GetMetricData of the completion event's check", "A", _op("GetMetricData"), "reset", 2),
     ("DeleteDBInstance of the scale-down", "B", _op("DeleteDBInstance"), "reset", 1),
-    ("run closed by the scale-down (TransactWriteItems)", "B", _op("TransactWriteItems"), "reset", 2),
+    ("run closed by the scale-down (TransactWriteItems: close, event, complete, lease)", "B",
+     lambda r: _twi(r, "DEDUP#", "STEP#scale-down"), "reset", 1),
 ]
 
 

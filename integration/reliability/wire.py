@@ -215,6 +215,15 @@ class AwsCall:
         src = self.params.get("Item") or self.params.get("Key") or {}
         return _s(src.get("pk")), _s(src.get("sk"))
 
+    def transact_keys(self) -> list[tuple[str, str]]:
+        """(pk, sk) of every item a TransactWriteItems writes or checks."""
+        keys = []
+        for entry in self.params.get("TransactItems") or []:
+            for op in entry.values():
+                src = op.get("Item") or op.get("Key") or {}
+                keys.append((_s(src.get("pk")), _s(src.get("sk"))))
+        return keys
+
 
 def _s(attr: object) -> str:
     if isinstance(attr, dict):

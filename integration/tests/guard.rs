@@ -28,8 +28,8 @@ async fn first_delivery_claims_and_completes_a_second_is_a_duplicate_whose_only_
         .unwrap();
     assert_eq!(first.outcome, Outcome::Skipped, "{first:?}");
     assert_eq!(first.key.as_deref(), Some("evt-42"));
-    // Claim, record, complete.
-    assert_eq!(log.operations(), ["PutItem", "PutItem", "UpdateItem"]);
+    // Claim; then the event record and the completion in one transaction.
+    assert_eq!(log.operations(), ["PutItem", "TransactWriteItems"]);
 
     log.clear();
     let second = app

@@ -8,6 +8,7 @@ use nightshift_test_support as support;
 mod harness;
 
 mod accounts;
+mod calls;
 mod deploy;
 mod docdb_breadth;
 mod emulator;

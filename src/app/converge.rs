@@ -1,6 +1,12 @@
 //! The convergence loop: snapshot → plan → safety check → execute, again from a fresh snapshot
 //! while calls succeed and more is due, until nothing is left to do right now.
 //!
+//! A round whose calls all succeeded ends the loop without a new snapshot when its plan said
+//! those calls finish the job (no `waiting` line: [`Plan::waiting`]) and the step reads nothing
+//! after the loop (a scale-up, a scale-down): the snapshot would only confirm what the accepted
+//! calls do, and the next step reads the live state anyway. A round that leaves something waiting
+//! (a resize's next phase, an instance still busy) reads again, as before.
+//!
 //! Every mutating call goes through [`Scaling::execute`] after [`safety::vet`] allowed it: the
 //! planner proposes, the safety check disposes, the executor records.
 
@@ -9,7 +15,7 @@ use crate::domain::{Action, ActionResult};
 use crate::evidence::Convergence;
 use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
 use crate::plan::{self, Baseline, Call, Plan, PlanError, Snapshot};
-use crate::ports::{CallError, CallErrorKind, Scaling};
+use crate::ports::{CallError, CallErrorKind, Scaling, TagReads};
 use fallback::CapacityFallback;
 use std::collections::BTreeSet;
 
@@ -52,6 +58,29 @@ impl<'a> Mode<'a> {
             Mode::ScaleDown(b) => Some(b),
             _ => None,
         }
+    }
+
+    /// The tags this mode's planner and safety check look at. Without a resize, the scale-up
+    /// planners never do (tags only order the failover candidates of a resize); a scale-down
+    /// looks at the instances that are not in the baseline (the baseline's are never
+    /// nightshift's to delete), unless a resize has to move the writer back.
+    pub fn tag_reads(self, scenario: &Scenario) -> TagReads {
+        let resize = scenario.docdb.iter().any(|t| t.resize.is_some());
+        match self {
+            _ if resize => TagReads::All,
+            Mode::ScaleUp | Mode::Continue | Mode::Observe => TagReads::None,
+            Mode::ScaleDown(b) => TagReads::Except(
+                b.clusters
+                    .iter()
+                    .flat_map(|c| c.instances.iter().map(|i| i.id.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Does the step read the loop's last snapshot after it (a check's readiness)?
+    fn reads_last_snapshot(self) -> bool {
+        matches!(self, Mode::Continue | Mode::Observe)
     }
 }
 
@@ -248,10 +277,11 @@ pub async fn converge(
     let mut out = Converged::default();
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut capacity = CapacityFallback::default();
+    let tags = mode.tag_reads(scenario);
     for round in 0..MAX_ROUNDS {
         let snapshot = match first.take() {
             Some(s) => s,
-            None => match scaling.snapshot(scenario).await {
+            None => match scaling.snapshot_with(scenario, &tags).await {
                 Ok(s) => s,
                 Err(e) => {
                     out.stopped = Some(Stopped::Call(e));
@@ -285,6 +315,7 @@ pub async fn converge(
             break;
         }
         let mut progressed = false;
+        let mut all_succeeded = true;
         for vetted in verdicts {
             let call = match vetted {
                 Vetted::Allowed(call) => call,
@@ -329,11 +360,14 @@ pub async fn converge(
                             return out;
                         }
                         CallErrorKind::Degraded if capacity.refused(&call, &e) => {
+                            // Read again after the round: what the fallback created is checked.
+                            all_succeeded = false;
                             next = Some(call.clone());
                         }
                         CallErrorKind::Degraded
                         | CallErrorKind::NotFound
                         | CallErrorKind::Permanent => {
+                            all_succeeded = false;
                             out.degraded.push(e.to_string());
                             failed.insert(call_key(&call));
                         }
@@ -343,6 +377,11 @@ pub async fn converge(
             }
         }
         if dry_run || !progressed || !out.refused.is_empty() {
+            break;
+        }
+        if all_succeeded && out.last.waiting.is_empty() && !mode.reads_last_snapshot() {
+            // The plan's calls finish the job and all were accepted: done, no confirming read.
+            out.last.calls.clear();
             break;
         }
         if round + 1 == MAX_ROUNDS {

@@ -81,6 +81,7 @@ pub(super) fn stopped_outcome(
         },
         failure,
         run_update: None,
+        scaling_lease: None,
     }
 }
 
@@ -104,7 +105,8 @@ fn short_call_error(e: &CallError, step: Step) -> String {
 /// A scale-up with no open run: read the live state, record the baseline, open the night's run,
 /// converge up from the same snapshot.
 pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scaling) -> StepOutcome {
-    let snapshot = match scaling.snapshot(req.scenario).await {
+    let tags = Mode::ScaleUp.tag_reads(req.scenario);
+    let snapshot = match scaling.snapshot_with(req.scenario, &tags).await {
         Ok(s) => s,
         Err(e) => return stopped_outcome(req, None, Stopped::Call(e), &mut Converged::default()),
     };
@@ -236,6 +238,7 @@ pub(super) async fn scale_up(
         },
         failure: None,
         run_update: None,
+        scaling_lease: None,
     }
     .summarize()
 }
@@ -323,6 +326,7 @@ pub(super) async fn keep_capacity(
         evidence,
         failure: None,
         run_update,
+        scaling_lease: None,
     }
 }
 
@@ -426,5 +430,6 @@ pub(super) async fn scale_down(
         evidence,
         failure: None,
         run_update,
+        scaling_lease: None,
     }
 }

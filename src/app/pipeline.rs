@@ -1,13 +1,15 @@
 //! The pipeline of one event: parse → admit → claim → run the step → record → respond.
 //!
 //! Everything a step writes to the run history after its scaling calls is written here, in one
-//! place and in one order: the run's summary (or its close), then the event record, then the
-//! guard's result. A step that must fail fails its guard record after the event is recorded, so
-//! a retry finds the history complete and claims the step again.
+//! place: for a completed step, one transaction holding the run's summary (or its close), the
+//! event record, the guard's result and the scaling lease's release; otherwise (a failed step, or
+//! a transaction a condition cancelled) the same writes one by one, in that order with the release
+//! first. A step that must fail fails its guard record after the event is recorded, so a retry
+//! finds the history complete and claims the step again.
 
 use super::step::{RunUpdate, StepOutcome, StepRequest};
 use super::{App, HandleError, Invocation};
-use crate::aws::dynamodb::DynamoStore;
+use crate::aws::dynamodb::{DynamoStore, NoOpenRunAt, RunWrite, StepWrites, Written};
 use crate::config::{CompletionMatcher, Scenario};
 use crate::domain::{Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
@@ -163,27 +165,19 @@ impl App {
         };
 
         let force = matches!(&event.kind, EventKind::Step(cmd) if cmd.force);
-        let mut stepped = self
-            .steps
-            .run(&StepRequest {
-                store: &store,
-                scenario,
-                step,
-                force,
-                key: &key,
-                now,
-                clock: inv.now,
-                deadline: inv.deadline,
-                remaining: inv.remaining(),
-                dry_run: self.settings.dry_run,
-                guard: self.settings.guard,
-            })
-            .await;
-        if lease.takeover {
-            stepped.evidence.takeover =
-                Some("an earlier delivery failed or its lease expired".into());
-        }
-
+        let req = StepRequest {
+            store: &store,
+            scenario,
+            step,
+            force,
+            key: &key,
+            now,
+            clock: inv.now,
+            deadline: inv.deadline,
+            remaining: inv.remaining(),
+            dry_run: self.settings.dry_run,
+            guard: self.settings.guard,
+        };
         let recorded = Recorded {
             kind,
             now,
@@ -191,6 +185,43 @@ impl App {
             clock: inv.now,
             notifier: self.notifier(scenario, step, now, lease.takeover),
         };
+        if let Some(mut answered) = self.steps.without_open_run(&req) {
+            // A check with no open run: answered and recorded in one write, on the condition
+            // that there is none (nor a pause in force, nor another delivery scaling); else run
+            // the step.
+            if lease.takeover {
+                answered.evidence.takeover =
+                    Some("an earlier delivery failed or its lease expired".into());
+            }
+            let (response, record) = answer(&lease, &recorded, &base, &scenario.name, &answered);
+            let writes = StepWrites {
+                scenario: &scenario.name,
+                run: None,
+                event: &record,
+                lease: &lease,
+                result: &response,
+                now: inv.now,
+                scaling_owner: None,
+                no_open_run_at: Some(NoOpenRunAt {
+                    clock: inv.now,
+                    night: now,
+                }),
+            };
+            match store.write_step_result(&writes).await {
+                Ok(Written::All) => return Ok(response),
+                Ok(Written::Cancelled) => {}
+                Err(e) => {
+                    let _ = guard.fail(&lease, &e.to_string(), inv.now).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        let mut stepped = self.steps.run(&req).await;
+        if lease.takeover {
+            stepped.evidence.takeover =
+                Some("an earlier delivery failed or its lease expired".into());
+        }
+
         record(&store, &guard, &lease, recorded, base, stepped).await
     }
 
@@ -344,52 +375,80 @@ struct Recorded<'a> {
     notifier: super::notify::Notifier<'a>,
 }
 
-/// Record a claimed step, in this order: the run's summary or close, the event, the guard's
-/// result (completed, or failed so that a retry claims the step again); then answer.
+/// Record a claimed step and answer. A completed step writes its results in one transaction
+/// ([`DynamoStore::write_step_result`]: the run's summary or close, the event, the guard's
+/// result, the scaling lease's release). A failed step, or a transaction a condition cancelled,
+/// writes them one by one, in this order: the scaling lease's release, the run's summary or close,
+/// the event, the guard's result (completed, or failed so that a retry claims the step again).
 async fn record(
     store: &DynamoStore,
     guard: &Guard<DynamoStore>,
     lease: &Lease,
     at: Recorded<'_>,
     base: Response,
-    stepped: StepOutcome,
+    mut stepped: StepOutcome,
 ) -> Result<Response, HandleError> {
     let scenario = base.scenario.clone().unwrap_or_default();
     let scenario = scenario.as_str();
-    let closing = matches!(stepped.run_update, Some(RunUpdate::Close { .. }));
-    let mut stepped = record_run_update(store, scenario, stepped).await;
+    let scaling_owner = stepped.scaling_lease.take();
     // nightshift's own events: after the step's work, before its records; never fails the step.
-    let closed = closing && stepped.failure.is_none();
+    let closed = matches!(stepped.run_update, Some(RunUpdate::Close { .. })) && stepped.failure.is_none();
     if let Some(put) = at.notifier.after_step(&stepped, closed).await {
         stepped.actions.push(put);
     }
-    let response = Response {
-        outcome: stepped.outcome,
-        run: stepped.run.clone(),
-        actions: stepped.actions.clone(),
-        reason: stepped.why.short.clone(),
-        detail: if stepped.why.detail == stepped.why.short {
-            String::new()
-        } else {
-            stepped.why.detail.clone()
-        },
-        ..base
-    };
-    let record = EventRecord {
-        key: lease.id.key.clone(),
-        step: Some(lease.id.step),
-        scenario: Some(scenario.to_string()),
-        run: response.run.clone(),
-        kind: at.kind.to_string(),
-        outcome: response.outcome,
-        reason: response.reason.clone(),
-        detail: response.detail.clone(),
-        actions: response.actions.clone(),
-        received_at: at.now,
-        finished_at: at.now,
-        evidence: stepped.evidence.to_json(),
-        payload_hash: Some(at.payload_hash.to_string()),
-    };
+    if stepped.failure.is_none() {
+        let (response, record) = answer(lease, &at, &base, scenario, &stepped);
+        let summary = stepped.run_update.as_ref().map(|u| match u {
+            RunUpdate::Summary { summary, .. } | RunUpdate::Close { summary, .. } => {
+                truncate(summary)
+            }
+        });
+        let run = match (&stepped.run_update, &summary) {
+            (Some(RunUpdate::Summary { run, state, .. }), Some(summary)) => {
+                Some(RunWrite::Summary {
+                    run,
+                    summary,
+                    state: state.as_ref(),
+                })
+            }
+            (Some(RunUpdate::Close { run, at, .. }), Some(summary)) => Some(RunWrite::Close {
+                run,
+                at: *at,
+                summary,
+            }),
+            _ => None,
+        };
+        let writes = StepWrites {
+            scenario,
+            run,
+            event: &record,
+            lease,
+            result: &response,
+            now: at.clock,
+            scaling_owner: scaling_owner.as_deref(),
+            no_open_run_at: None,
+        };
+        match store.write_step_result(&writes).await {
+            Ok(Written::All) => return Ok(response),
+            // A condition failed and nothing was written: one by one below, each write handling
+            // its own condition as it always has.
+            Ok(Written::Cancelled) => {}
+            Err(e) => {
+                // Nothing or everything was written: fail the record so that a retry claims the
+                // step again (a completed one stays completed), and give the lease back.
+                let _ = guard.fail(lease, &e.to_string(), at.clock).await;
+                if let Some(owner) = &scaling_owner {
+                    super::lease::release(store, scenario, owner).await;
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    if let Some(owner) = &scaling_owner {
+        super::lease::release(store, scenario, owner).await;
+    }
+    let stepped = record_run_update(store, scenario, stepped).await;
+    let (response, record) = answer(lease, &at, &base, scenario, &stepped);
     if let Err(e) = store.record_event(&record).await {
         let _ = guard.fail(lease, &e.to_string(), at.clock).await;
         return Err(e.into());
@@ -406,6 +465,44 @@ async fn record(
         ))),
         Err(FinishError::Store(e)) => Err(e.into()),
     }
+}
+
+/// The answer of a claimed step and its event record.
+fn answer(
+    lease: &Lease,
+    at: &Recorded<'_>,
+    base: &Response,
+    scenario: &str,
+    stepped: &StepOutcome,
+) -> (Response, EventRecord) {
+    let response = Response {
+        outcome: stepped.outcome,
+        run: stepped.run.clone(),
+        actions: stepped.actions.clone(),
+        reason: stepped.why.short.clone(),
+        detail: if stepped.why.detail == stepped.why.short {
+            String::new()
+        } else {
+            stepped.why.detail.clone()
+        },
+        ..base.clone()
+    };
+    let record = EventRecord {
+        key: lease.id.key.clone(),
+        step: Some(lease.id.step),
+        scenario: Some(scenario.to_string()),
+        run: response.run.clone(),
+        kind: at.kind.to_string(),
+        outcome: response.outcome,
+        reason: response.reason.clone(),
+        detail: response.detail.clone(),
+        actions: response.actions.clone(),
+        received_at: at.now,
+        finished_at: at.now,
+        evidence: stepped.evidence.to_json(),
+        payload_hash: Some(at.payload_hash.to_string()),
+    };
+    (response, record)
 }
 
 /// Write the run-history update that goes with a step. A close that fails turns the step into

@@ -30,6 +30,15 @@ use std::time::Duration;
 #[async_trait]
 pub trait StepRunner: Send + Sync {
     async fn run(&self, req: &StepRequest<'_>) -> StepOutcome;
+
+    /// What this step answers when the scenario has no open run, no pause and no live scaling
+    /// lease, if that answer needs no read at all (a check: nothing to check). The pipeline
+    /// records it on exactly that condition in one write, and runs the step when the condition
+    /// fails. None (the default): always run the step.
+    fn without_open_run(&self, req: &StepRequest<'_>) -> Option<StepOutcome> {
+        let _ = req;
+        None
+    }
 }
 
 /// Everything a claimed step needs, borrowed from the invocation.
@@ -81,6 +90,9 @@ pub struct StepOutcome {
     /// a retry can claim the step again.
     pub failure: Option<HandleError>,
     pub run_update: Option<RunUpdate>,
+    /// The owner of the scenario's scaling lease this step holds: the pipeline releases it with
+    /// the step's final writes.
+    pub scaling_lease: Option<String>,
 }
 
 impl StepOutcome {
@@ -93,6 +105,7 @@ impl StepOutcome {
             evidence: StepEvidence::default(),
             failure: None,
             run_update: None,
+            scaling_lease: None,
         }
     }
 
@@ -112,6 +125,7 @@ impl StepOutcome {
             evidence: StepEvidence::default(),
             failure: Some(e.into()),
             run_update: None,
+            scaling_lease: None,
         }
     }
 
@@ -168,9 +182,40 @@ impl StepRunner for Night {
             Ok(Taken::Held { until }) => return held(req, until),
             Err(e) => return StepOutcome::store_failure(None, Vec::new(), e),
         };
-        let outcome = step(req, &clients, &clients, &state).await;
-        lease::release(req.store, &req.scenario.name, &owner).await;
+        let mut outcome = step(req, &clients, &clients, &state).await;
+        // Released by the pipeline, with the step's final writes.
+        outcome.scaling_lease = Some(owner);
         outcome
+    }
+
+    fn without_open_run(&self, req: &StepRequest<'_>) -> Option<StepOutcome> {
+        check_without_open_run(req)
+    }
+}
+
+/// A check's answer with no open run and no pause: the state machine's skip, from the config and
+/// the time alone.
+fn check_without_open_run(req: &StepRequest<'_>) -> Option<StepOutcome> {
+    if req.step != Step::Check {
+        return None;
+    }
+    let facts = Facts {
+        scenario: req.scenario,
+        step: req.step,
+        force: req.force,
+        now: req.now,
+        pause: None,
+        run: RunFacts::None,
+        gate: None,
+        dry_run: req.dry_run,
+    };
+    match night::decide(&facts) {
+        Decision::Skip { why, rule } => {
+            let mut out = StepOutcome::new(Outcome::Skipped, None, why);
+            out.evidence.override_rule = rule;
+            Some(out)
+        }
+        _ => None,
     }
 }
 

@@ -2,8 +2,10 @@
 //! reads `AWS_ENDPOINT_URL_DOCDB`).
 //!
 //! Reads: DescribeDBClusters (members and the writer flag), DescribeDBInstances filtered by
-//! cluster (class, status, pending class, ARN), ListTagsForResource per instance (DescribeDBInstances
-//! carries no tags in the DocumentDB API, and none on the emulator either).
+//! cluster (class, status, pending class, ARN), ListTagsForResource per instance whose tags the
+//! step needs (`TagReads`: a scale-up without a resize reads none, a scale-down none of the
+//! baseline's instances; DescribeDBInstances carries no tags in the DocumentDB API, and none on
+//! the emulator either).
 //!
 //! Writes are requests: DocumentDB creates, resizes and deletes instances in minutes, so every
 //! write returns once accepted and a later snapshot confirms. Each is safe to repeat:
@@ -14,7 +16,7 @@ use super::Timeouts;
 use crate::config::Dcu;
 use crate::plan::ServerlessScaling;
 use crate::plan::{ClusterState, InstanceState};
-use crate::ports::{Applied, CallError};
+use crate::ports::{Applied, CallError, TagReads};
 use aws_sdk_docdb::types::{
     Filter, ServerlessV2ScalingConfiguration, ServerlessV2ScalingConfigurationInfo, Tag,
 };
@@ -76,6 +78,16 @@ impl DocDbAdapter {
     /// The cluster with every instance (writer flag, class, status, tags); None when the cluster
     /// does not exist.
     pub async fn describe_cluster(&self, cluster: &str) -> Result<Option<ClusterState>, CallError> {
+        self.describe_cluster_with(cluster, &TagReads::All).await
+    }
+
+    /// [`DocDbAdapter::describe_cluster`] reading the tags of the instances `tags` asks for only
+    /// (the others have none).
+    pub async fn describe_cluster_with(
+        &self,
+        cluster: &str,
+        tags: &TagReads,
+    ) -> Result<Option<ClusterState>, CallError> {
         let out = match self
             .client
             .describe_db_clusters()
@@ -158,7 +170,10 @@ impl DocDbAdapter {
         }
 
         let tag_reads = details.iter().map(|d| async move {
+            let wanted = d.db_instance_identifier().is_some_and(|id| tags.reads(id));
             match d.db_instance_arn() {
+                // Not needed by this step's planner (see `TagReads`).
+                _ if !wanted => Ok(BTreeMap::new()),
                 Some(arn) => {
                     self.tags(arn, d.db_instance_identifier().unwrap_or(arn))
                         .await

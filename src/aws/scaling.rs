@@ -16,7 +16,7 @@ use crate::config::Scenario;
 use crate::domain::ActionResult;
 use crate::plan::{Call, ServiceState, Snapshot};
 pub use crate::ports::{Applied, CallError, CallErrorKind, Executed};
-use crate::ports::{Metrics, Scaling};
+use crate::ports::{Metrics, Scaling, TagReads};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -233,6 +233,16 @@ impl Scaling for ScalingClients {
     /// Read the live state of every resource the scenario configures. A resource that does not
     /// exist is left out (the planner decides what that means); a failed read is an error.
     async fn snapshot(&self, scenario: &Scenario) -> Result<Snapshot, CallError> {
+        self.snapshot_with(scenario, &TagReads::All).await
+    }
+
+    /// The snapshot with only the tags `tags` asks for (ListTagsForResource is one call per
+    /// instance).
+    async fn snapshot_with(
+        &self,
+        scenario: &Scenario,
+        tags: &TagReads,
+    ) -> Result<Snapshot, CallError> {
         let services = futures::future::try_join_all(scenario.ecs.iter().map(|t| async move {
             let counts = self.ecs.describe_service(&t.cluster, &t.service).await?;
             let Some(counts) = counts else {
@@ -254,7 +264,7 @@ impl Scaling for ScalingClients {
             scenario
                 .docdb
                 .iter()
-                .map(|t| self.docdb.describe_cluster(&t.cluster)),
+                .map(|t| self.docdb.describe_cluster_with(&t.cluster, tags)),
         )
         .await?;
         Ok(Snapshot {

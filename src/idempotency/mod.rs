@@ -231,6 +231,39 @@ pub fn scaling_lease_releasable(item: ScalingLeaseItem<'_>, owner: &str) -> bool
     item.owner == Some(owner)
 }
 
+/// The ConditionCheck of a check answered without the scaling lease
+/// (`NO_OPEN_RUN_CONDITION` on the scenario's STATE item): the answer "no open run, nothing to
+/// check" is recorded only while the scenario has no open run, no pause in force at the night's
+/// time `night` (a paused check answers otherwise; a pause that ended stays stored until
+/// `resume`, and is as good as none) and no live scaling lease at the wall clock `clock`. A
+/// missing item is all three.
+pub fn no_open_run_answerable(
+    open_run: bool,
+    paused_until_ms: Option<i64>,
+    lease_until_ms: Option<i64>,
+    clock: Timestamp,
+    night: Timestamp,
+) -> bool {
+    !open_run
+        && paused_until_ms.is_none_or(|until| until <= night.as_millisecond())
+        && lease_until_ms.is_none_or(|until| until < clock.as_millisecond())
+}
+
+/// The condition of a completed step's final transaction (`DynamoStore::write_step_result`):
+/// every item's own condition at once, so the transaction applies only when each write would
+/// apply on its own — the owner completes its IN_PROGRESS record ([`finish_allowed`]) and, when
+/// it holds the scaling lease, still holds it ([`scaling_lease_releasable`]). (The run close and
+/// summary conditions are the run history's.) When it does not apply nothing is written, and the
+/// writes are made one by one.
+pub fn step_result_writable(
+    existing: Option<&DedupRecord>,
+    owner: &OwnerToken,
+    scaling: Option<(ScalingLeaseItem<'_>, &str)>,
+) -> bool {
+    finish_allowed(existing, owner)
+        && scaling.is_none_or(|(item, scaling_owner)| scaling_lease_releasable(item, scaling_owner))
+}
+
 impl GuardPolicy {
     /// The lease expiry for a claim at `now`.
     ///

@@ -68,23 +68,10 @@ impl HistoryStore for DynamoStore {
     }
 
     async fn record_event(&self, event: &EventRecord) -> Result<(), StoreError> {
-        let pk = match (&event.scenario, &event.run) {
-            (Some(scenario), Some(run)) => keys::run_events_pk(scenario, run),
-            _ => keys::unattached_events_pk(event.received_at),
-        };
-        let data = serde_json::to_string(event)
-            .map_err(|e| StoreError::Permanent(format!("encoding the event record: {e}")))?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(pk))
-            .item(
-                "sk",
-                s(keys::event_sk(event.received_at, event.step, &event.key)),
-            )
-            .item("kind", s("event"))
-            .item("outcome", s(event.outcome.as_str()))
-            .item("data", s(data))
+            .set_item(Some(super::finish::event_item(event)?))
             .customize()
             .config_override(self.overrides())
             .send()
@@ -141,18 +128,7 @@ impl HistoryStore for DynamoStore {
         summary: &str,
     ) -> Result<(), StoreError> {
         let (state_pk, state_sk) = keys::scenario_state(scenario);
-        let close = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(keys::scenario_runs_pk(scenario)))
-            .key("sk", s(keys::run_sk(run)))
-            .update_expression("SET run_status = :closed, closed_at = :at, summary = :summary")
-            .condition_expression("run_status = :open")
-            .expression_attribute_values(":closed", s(RunStatus::Closed.as_str()))
-            .expression_attribute_values(":open", s(RunStatus::Open.as_str()))
-            .expression_attribute_values(":at", s(keys::rfc3339(at)))
-            .expression_attribute_values(":summary", s(summary))
-            .build()
-            .map_err(|e| StoreError::Permanent(e.to_string()))?;
+        let close = super::finish::close_run_update(&self.table, scenario, run, at, summary)?;
         let unpoint = Update::builder()
             .table_name(&self.table)
             .key("pk", s(state_pk))

@@ -476,6 +476,8 @@ impl DynamoStore {
     }
 }
 
+mod finish;
+pub use finish::{NoOpenRunAt, RunWrite, StepWrites, Written, NO_OPEN_RUN_CONDITION};
 mod guard;
 mod history;
 mod hold;

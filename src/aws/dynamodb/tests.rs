@@ -305,6 +305,64 @@ fn the_scaling_lease_conditions_and_rules_agree_on_every_row() {
 }
 
 #[test]
+fn the_no_open_run_condition_and_its_rule_agree_on_every_row() {
+    let names = HashMap::new();
+    let ms = now().as_millisecond();
+    // The night's time a minute after the wall clock (a rehearsal `now`).
+    let night = now() + jiff::SignedDuration::from_mins(1);
+    let night_ms = night.as_millisecond();
+    let values = HashMap::from([
+        (":now".to_string(), n(ms)),
+        (":night".to_string(), n(night_ms)),
+    ]);
+    let mut answered = 0;
+    for open_run in [false, true] {
+        for paused in [None, Some(night_ms - 1), Some(night_ms), Some(night_ms + 1)] {
+            for until in [None, Some(ms - 1), Some(ms), Some(ms + 1)] {
+                let (pk, sk) = keys::scenario_state("nightly");
+                let mut item =
+                    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))]);
+                if open_run {
+                    item.insert("open_run".into(), s("2026-11-25"));
+                }
+                if let Some(p) = paused {
+                    item.insert("paused_until".into(), n(p));
+                }
+                if let Some(u) = until {
+                    item.insert("scaling_owner".into(), s("other"));
+                    item.insert("scaling_until_ms".into(), n(u));
+                }
+                let expression = Eval::run(NO_OPEN_RUN_CONDITION, Some(&item), &names, &values);
+                let rule = crate::idempotency::no_open_run_answerable(
+                    open_run,
+                    paused,
+                    until,
+                    now(),
+                    night,
+                );
+                assert_eq!(
+                    expression, rule,
+                    "open {open_run} paused {paused:?} lease {until:?}"
+                );
+                answered += usize::from(rule);
+            }
+        }
+    }
+    // Only with no open run, no pause or one that ended (3 of 4), and no lease or an expired one
+    // (2 of 4).
+    assert_eq!(answered, 6);
+    // A scenario without a state item has none of them.
+    assert!(Eval::run(NO_OPEN_RUN_CONDITION, None, &names, &values));
+    assert!(crate::idempotency::no_open_run_answerable(
+        false,
+        None,
+        None,
+        now(),
+        night
+    ));
+}
+
+#[test]
 fn the_evaluator_reads_the_grammar_as_dynamodb_does() {
     // Guards against a permissive evaluator making the tables above agree vacuously.
     let names = HashMap::new();

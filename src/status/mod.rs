@@ -8,12 +8,14 @@
 //! Describe calls only); [`watch`] follows them until the capacity is ready or the run closes.
 
 mod next;
+mod text;
 mod watch;
 
 #[cfg(test)]
 mod tests;
 
 pub use next::next_step;
+pub use text::render_text;
 pub use watch::{line, read, watch, End, LineSink, Sink};
 
 use crate::config::Scenario;

@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, ops, steps};
+use commands::{deploy, history, live, ops, steps};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -41,5 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => history::show(args).await,
         Command::Pause(args) => ops::pause(args).await,
         Command::Resume(args) => ops::resume(args).await,
+        Command::Tune(args) => live::tune(args).await,
+        Command::Status(args) => live::status(args).await,
     }
 }

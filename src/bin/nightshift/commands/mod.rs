@@ -4,10 +4,12 @@
 //! - `deploy`: `validate`, `migrate`, `template`, `iam-policy` (what a deployment needs);
 //! - `steps`: `invoke`, `plan` (run or preview one step of the night);
 //! - `history`: `history`, `show` (what happened);
-//! - `ops`: `pause`, `resume` (the ops overrides).
+//! - `ops`: `pause`, `resume` (the ops overrides);
+//! - `live`: `tune` (replay past nights with other settings), `status` (the night now, `--watch`).
 
 pub mod deploy;
 pub mod history;
+pub mod live;
 pub mod ops;
 pub mod steps;
 

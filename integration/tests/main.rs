@@ -20,3 +20,5 @@ mod migrate;
 mod ops;
 mod report;
 mod scaling;
+mod status;
+mod tune;

@@ -144,7 +144,7 @@ pub fn render_table(report: &TuneReport, tz: &TimeZone) -> String {
     out.push('\n');
     for (i, label) in report.settings.iter().enumerate() {
         let text = if i == 0 {
-            format!("  current = the config as it is ({label})")
+            format!("  current = {label}")
         } else {
             format!("  {} = --set {label}", setting_name(i))
         };

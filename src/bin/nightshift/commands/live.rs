@@ -34,7 +34,7 @@ fn describe(sd: &ScaleDown) -> String {
     ];
     for m in &sd.metrics {
         parts.push(format!(
-            "{} {} {} below {}",
+            "{} {}/{} < {}",
             m.name,
             m.stat,
             config_duration(m.period),

@@ -387,7 +387,7 @@ fn check_times(setting: &Setting, night: &NightInput, source: Source) -> (Vec<Ti
                 .as_ref()
                 .map(|s| s.check_every)
                 .or_else(|| match times.as_slice() {
-                    [.., a, b] => b.duration_since(*a).unsigned_abs().try_into().ok(),
+                    [.., a, b] => Some(b.duration_since(*a).unsigned_abs()),
                     _ => None,
                 })
                 .filter(|d: &Duration| !d.is_zero())

@@ -127,6 +127,27 @@ fn replay_block(out: &mut String, replay: &Replay, tz: &TimeZone) {
     }
 }
 
+/// `text` in lines of at most [`WIDTH`] columns, broken after commas, continued indented.
+fn wrap(text: &str) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for (i, part) in text.split(", ").enumerate() {
+        let piece = part.to_string();
+        let current = lines.last_mut().map_or(0, |l| l.chars().count());
+        if i > 0 && current + 2 + piece.chars().count() > WIDTH {
+            if let Some(l) = lines.last_mut() {
+                l.push(',');
+            }
+            lines.push(format!("      {piece}"));
+        } else if let Some(l) = lines.last_mut() {
+            if i > 0 {
+                l.push_str(", ");
+            }
+            l.push_str(&piece);
+        }
+    }
+    lines
+}
+
 /// The report as text (`tz`: the scenario's zone, for the local times).
 pub fn render_table(report: &TuneReport, tz: &TimeZone) -> String {
     let mut out = String::new();
@@ -148,8 +169,10 @@ pub fn render_table(report: &TuneReport, tz: &TimeZone) -> String {
         } else {
             format!("  {} = --set {label}", setting_name(i))
         };
-        out.push_str(&cut(&text, WIDTH));
-        out.push('\n');
+        for line in wrap(&text) {
+            out.push_str(&cut(&line, WIDTH));
+            out.push('\n');
+        }
     }
     if !report.skipped_open.is_empty() {
         out.push_str(&cut(

@@ -382,6 +382,17 @@ async fn status_follows_a_night_from_readers_creating_to_ready_to_closed() {
     assert_eq!(v["pause"]["reason"], "db maintenance");
     assert_eq!(v["hold"], Value::Null);
     assert_eq!(v["next_step"]["at"], "2026-11-26T13:10:00Z");
+    let table = harness::ok(&mut w.cli(&["--now", "2026-11-26T13:05:00Z"]));
+    println!("status table:\n{table}");
+    assert!(
+        table.starts_with("nightly: ready at 22:05 Asia/Tokyo; run 2026-11-26 (open)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("readers 2/2 available, baseline 0"),
+        "{table}"
+    );
+    assert!(table.contains("paused until 00:00"), "{table}");
     // The CLI's --watch in line mode (no terminal): ready at once, exit 0, one line.
     let out =
         harness::run(&mut w.cli(&["--watch", "--every", "1s", "--now", "2026-11-26T13:05:00Z"]));
@@ -393,6 +404,7 @@ async fn status_follows_a_night_from_readers_creating_to_ready_to_closed() {
         "{text}"
     );
     assert!(text.contains("paused until 00:00"), "{text}");
+    println!("status --watch (CLI, line mode):\n{text}");
     w.store.resume("nightly").await.expect("resume");
 
     // After the close: the check at 22:40 finds 15 quiet minutes past min_hold.

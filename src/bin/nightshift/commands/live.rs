@@ -207,17 +207,25 @@ impl BarSink {
         }
     }
 
-    fn bar(&mut self, i: usize) -> ProgressBar {
-        while self.bars.len() <= i {
-            let bar = self.multi.add(ProgressBar::new(0));
-            bar.set_style(
+    /// Bar `i` set to `pos`/`len`: built whole before it is first drawn, then updated.
+    fn bar(&mut self, i: usize, prefix: String, len: u64, pos: u64, msg: String) {
+        if let Some(bar) = self.bars.get(i) {
+            bar.set_prefix(prefix);
+            bar.set_length(len);
+            bar.set_position(pos);
+            bar.set_message(msg);
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden())
+            .with_style(
                 ProgressStyle::with_template("  {prefix:<40} [{bar:30}] {pos}/{len} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
-            );
-            self.bars.push(bar);
-        }
-        self.bars[i].clone()
+            )
+            .with_prefix(prefix)
+            .with_position(pos)
+            .with_message(msg);
+        self.bars.push(self.multi.add(bar));
     }
 }
 
@@ -230,25 +238,29 @@ impl Sink for BarSink {
             .set_message(format!("{}: {}{last}", view.scenario, view.phase.as_str()));
         let mut i = 0;
         for s in &view.services {
-            let bar = self.bar(i);
-            bar.set_prefix(format!("ecs {}/{} running", s.cluster, s.service));
-            bar.set_length(u64::try_from(s.target_desired.max(0)).unwrap_or(0));
-            bar.set_position(u64::try_from(s.running.unwrap_or(0).max(0)).unwrap_or(0));
-            bar.set_message(format!("({} pending)", s.pending.unwrap_or(0)));
+            self.bar(
+                i,
+                format!("ecs {}/{} running", s.cluster, s.service),
+                u64::try_from(s.target_desired.max(0)).unwrap_or(0),
+                u64::try_from(s.running.unwrap_or(0).max(0)).unwrap_or(0),
+                format!("({} pending)", s.pending.unwrap_or(0)),
+            );
             i += 1;
         }
         for c in &view.clusters {
-            let bar = self.bar(i);
-            bar.set_prefix(format!("docdb {} readers available", c.cluster));
-            bar.set_length(c.readers_target as u64);
-            bar.set_position(c.readers_available as u64);
             let others: Vec<String> = c
                 .readers
                 .iter()
                 .filter(|r| r.status != "available")
                 .map(|r| r.status.clone())
                 .collect();
-            bar.set_message(others.join(", "));
+            self.bar(
+                i,
+                format!("docdb {} readers available", c.cluster),
+                c.readers_target as u64,
+                c.readers_available as u64,
+                others.join(", "),
+            );
             i += 1;
         }
     }

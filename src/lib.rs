@@ -24,9 +24,11 @@ pub mod plan;
 pub mod ports;
 pub mod report;
 pub mod schedule;
+pub mod status;
 pub mod template;
 pub mod text;
 pub mod trends;
+pub mod tune;
 
 #[cfg(test)]
 mod architecture;

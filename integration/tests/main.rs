@@ -26,3 +26,5 @@ mod ops;
 mod report;
 mod scaling;
 mod trends;
+mod status;
+mod tune;

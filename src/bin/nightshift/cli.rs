@@ -88,6 +88,24 @@ pub enum Command {
     /// config's, as in the function) and its indexes, the configured ECS services, DocumentDB
     /// clusters and nightshift's own readers, and the batch metrics.
     IamPolicy(IamPolicyArgs),
+    /// Replay the scenario's past nights through the scale-down gate with candidate settings.
+    ///
+    /// For each closed run opened within --since: its checks at the times they really ran (from
+    /// the run history) and, when the config has a schedule, every check_every; with the current
+    /// [scenario.scale_down] and with each --set candidate. Prints per night when it closed or
+    /// would have, why (quiet / deadline / forced), the reader-hours and task-hours held above
+    /// the baseline, and PREMATURE closes (a metric busy again later that night); totals at the
+    /// bottom. One GetMetricData call per night; read-only (no table write, no scaling call).
+    Tune(TuneArgs),
+    /// The live state of a scenario's night: capacity against the target and the baseline.
+    ///
+    /// Per resource: ECS desired/running/pending against the night's target, the scalable
+    /// target's min/max, each DocumentDB reader with its status and class; the run's phase (day /
+    /// scaling up / ready / scaling down), the last step and its reason, the next scheduled step,
+    /// a pause or hold in force. `--watch` follows it (progress bars on a terminal, one line per
+    /// change otherwise) until the capacity is ready or the run closes: exit 0 then, 3 when the
+    /// last step failed, 130 on Ctrl-C. Read-only: GetItem, Query and Describe calls only.
+    Status(StatusArgs),
 }
 
 // The option structs carry no doc comment of their own: the variant's above is the help text.
@@ -263,6 +281,56 @@ pub struct IamPolicyArgs {
     /// trust policy of each scenario's target role; needed when a scenario has a role_arn.
     #[arg(long)]
     pub function_role: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct TuneArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// The scenario.
+    #[arg(long)]
+    pub scenario: String,
+    /// Nights opened within this long before now (CloudWatch keeps 1-minute data for 15 days).
+    #[arg(long, default_value = "14d", value_parser = parse_duration)]
+    pub since: Duration,
+    /// A candidate: KEY=VALUE[,KEY=VALUE...] of scale_down (quiet_for, min_hold, deadline,
+    /// missing_data, metric.below/stat/period or metric[N].…); repeat for more candidates.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// `table` (fits 100 columns) or `json` (every figure).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListFormat,
+    /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The scenario.
+    pub scenario: String,
+    /// Follow the night until the capacity is ready or the run closes.
+    #[arg(long)]
+    pub watch: bool,
+    /// `table` (for people) or `json` (every field; with --watch, one object per line).
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListFormat,
+    /// How often --watch reads the state.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub every: Duration,
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// DynamoDB table [default: NIGHTSHIFT_TABLE, else the config's `table`].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Pretend the current time is this (RFC 3339): the next step and the pause use it.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, hold, ops, steps, trends};
+use commands::{deploy, history, hold, live, ops, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -44,5 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hold(args) => hold::hold(args).await,
         Command::Release(args) => hold::release(args).await,
         Command::Report(args) => trends::report(args).await,
+        Command::Tune(args) => live::tune(args).await,
+        Command::Status(args) => live::status(args).await,
     }
 }

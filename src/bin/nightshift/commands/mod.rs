@@ -6,11 +6,13 @@
 //! - `history`: `history`, `show` (what happened);
 //! - `ops`: `pause`, `resume` (the ops overrides);
 //! - `hold`: `hold`, `release` (keep the open run's capacity until a time);
-//! - `trends`: `report` (the nights over weeks).
+//! - `trends`: `report` (the nights over weeks);
+//! - `live`: `tune` (replay past nights with other settings), `status` (the night now, `--watch`).
 
 pub mod deploy;
 pub mod history;
 pub mod hold;
+pub mod live;
 pub mod ops;
 pub mod steps;
 pub mod trends;

@@ -1,0 +1,300 @@
+//! `nightshift status`: the live state of a scenario's night, read-only.
+//!
+//! [`view`] (pure) turns what was read — the scenario's `STATE` item (open run, pause), its open
+//! (else latest) run, that run's last step, and the live [`Snapshot`] — into a [`StatusView`]:
+//! per resource the live capacity against the night's target and the recorded baseline, the
+//! run's [`Phase`], the last step and its short reason, the next scheduled step and the ops
+//! overrides in force. [`read`] gathers those inputs through the ports (GetItem, Query and
+//! Describe calls only); [`watch`] follows them until the capacity is ready or the run closes.
+
+mod next;
+mod text;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+pub use next::next_step;
+pub use text::render_text;
+pub use watch::{line, read, watch, End, LineSink, Sink};
+
+use crate::config::Scenario;
+use crate::domain::{Outcome, Step};
+use crate::history::{EventRecord, RunRecord, RunStatus, ScenarioState};
+use crate::plan::{readiness, Capacity, RunState, Snapshot};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// Where the night is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// No open run: day-time capacity.
+    Day,
+    /// An open run whose capacity is not all there yet.
+    ScalingUp,
+    /// An open run with its night capacity in place.
+    Ready,
+    /// An open run whose scale-down started.
+    ScalingDown,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Day => "day",
+            Phase::ScalingUp => "scaling up",
+            Phase::Ready => "ready",
+            Phase::ScalingDown => "scaling down",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunView {
+    pub id: String,
+    /// `open` or `closed`.
+    pub status: String,
+    pub opened_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub ready_at: Option<Timestamp>,
+    pub scale_down_started_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastStep {
+    /// `scale-up`, `check`, `scale-down`; `None` for an event that named no step.
+    pub step: Option<Step>,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub at: Timestamp,
+    /// A call of the step failed, or the step was rejected.
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextStep {
+    pub step: Step,
+    /// `check`, `deadline check`, `overdue check`, `scale-up`, `scale-down`.
+    pub role: String,
+    pub at: Timestamp,
+}
+
+/// An ops override in force (a pause; a hold once it exists on the STATE item).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverrideView {
+    pub until: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceView {
+    pub cluster: String,
+    pub service: String,
+    /// Live counts; `None` when the service was not found.
+    pub desired: Option<i32>,
+    pub running: Option<i32>,
+    pub pending: Option<i32>,
+    /// The night's desired count (the config's, or the run's recorded night value).
+    pub target_desired: i32,
+    /// The day-time desired count the run recorded (`None` without an open or recorded run).
+    pub baseline_desired: Option<i32>,
+    pub scalable_target: Option<Capacity>,
+    pub baseline_scalable_target: Option<Capacity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReaderView {
+    pub id: String,
+    /// `creating`, `available`, `modifying`, `deleting`, …
+    pub status: String,
+    pub class: String,
+    /// Added by nightshift (tagged for this scenario).
+    pub added: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterView {
+    pub cluster: String,
+    pub found: bool,
+    pub writer: Option<String>,
+    pub readers: Vec<ReaderView>,
+    pub readers_available: usize,
+    /// Readers wanted for the night (`replicas`).
+    pub readers_target: usize,
+    /// Readers before the night, as the run recorded them.
+    pub baseline_readers: Option<usize>,
+    /// DocumentDB Serverless capacity, where it applies (not read yet: provisioned clusters).
+    pub serverless: Option<String>,
+}
+
+/// What `nightshift status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusView {
+    pub scenario: String,
+    pub timezone: String,
+    pub now: Timestamp,
+    pub phase: Phase,
+    /// The open run, else the latest one.
+    pub run: Option<RunView>,
+    pub last_step: Option<LastStep>,
+    pub next_step: Option<NextStep>,
+    pub pause: Option<OverrideView>,
+    /// HOLD: filled from the STATE item's hold once `nightshift hold` lands (issue: ops hold);
+    /// read exactly like the pause above.
+    pub hold: Option<OverrideView>,
+    pub services: Vec<ServiceView>,
+    pub clusters: Vec<ClusterView>,
+    /// The night's capacity is in place (live readiness).
+    pub ready: bool,
+    /// What is not ready yet, one line each.
+    pub waiting: Vec<String>,
+    /// The live state could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_error: Option<String>,
+}
+
+impl StatusView {
+    /// The last step failed: `--watch` exits non-zero.
+    pub fn failed(&self) -> bool {
+        self.last_step.as_ref().is_some_and(|s| s.failed)
+    }
+}
+
+/// Everything [`view`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub scenario: &'a Scenario,
+    pub state: &'a ScenarioState,
+    /// The open run, else the latest run.
+    pub run: Option<&'a RunRecord>,
+    pub last_event: Option<&'a EventRecord>,
+    pub snapshot: Result<&'a Snapshot, &'a str>,
+    pub now: Timestamp,
+}
+
+/// The view of `inputs` (pure).
+pub fn view(inputs: Inputs<'_>) -> StatusView {
+    let Inputs {
+        scenario,
+        state,
+        run,
+        last_event,
+        snapshot,
+        now,
+    } = inputs;
+    let open = run.filter(|r| r.status == RunStatus::Open);
+    let run_state: Option<RunState> = run
+        .and_then(|r| r.baseline.as_ref())
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let empty = Snapshot::default();
+    let live = snapshot.unwrap_or(&empty);
+    let ready_now = readiness(scenario, live);
+    let ready = snapshot.is_ok() && ready_now.ready;
+    let phase = match (open, &run_state) {
+        (None, _) => Phase::Day,
+        (Some(_), Some(s)) if s.scale_down_started_at.is_some() => Phase::ScalingDown,
+        (Some(_), _) if ready => Phase::Ready,
+        (Some(_), _) => Phase::ScalingUp,
+    };
+    let baseline = run_state.as_ref().map(|s| &s.baseline);
+    let services = scenario
+        .ecs
+        .iter()
+        .map(|t| {
+            let live = live.service(&t.cluster, &t.service);
+            let recorded = baseline.and_then(|b| b.service(&t.cluster, &t.service));
+            let config_target = i32::try_from(t.desired.min(t.max)).unwrap_or(i32::MAX);
+            ServiceView {
+                cluster: t.cluster.clone(),
+                service: t.service.clone(),
+                desired: live.map(|s| s.desired),
+                running: live.map(|s| s.running),
+                pending: live.map(|s| s.pending),
+                target_desired: recorded.map_or(config_target, |r| r.night_desired),
+                baseline_desired: recorded.map(|r| r.desired),
+                scalable_target: live.and_then(|s| s.scalable_target),
+                baseline_scalable_target: recorded.and_then(|r| r.scalable_target),
+            }
+        })
+        .collect();
+    let clusters = scenario
+        .docdb
+        .iter()
+        .map(|t| {
+            let live = live.cluster(&t.cluster);
+            let recorded = baseline.and_then(|b| b.cluster(&t.cluster));
+            let readers: Vec<ReaderView> = live
+                .map(|c| {
+                    c.instances
+                        .iter()
+                        .filter(|i| !i.writer)
+                        .map(|i| ReaderView {
+                            id: i.id.clone(),
+                            status: i.status.clone(),
+                            class: i.effective_class().to_string(),
+                            added: i.is_tagged_for(&scenario.name),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ClusterView {
+                cluster: t.cluster.clone(),
+                found: live.is_some(),
+                writer: live.and_then(|c| c.sole_writer()).map(|w| w.id.clone()),
+                readers_available: readers.iter().filter(|r| r.status == "available").count(),
+                readers,
+                readers_target: usize::from(t.replicas),
+                baseline_readers: recorded
+                    .map(|c| c.instances.iter().filter(|i| !i.writer).count()),
+                serverless: None,
+            }
+        })
+        .collect();
+    let active = |p: &crate::overrides::Pause| OverrideView {
+        until: p.until,
+        by: p.by.clone(),
+        reason: p.reason.clone(),
+    };
+    StatusView {
+        scenario: scenario.name.clone(),
+        timezone: scenario.timezone_name.clone(),
+        now,
+        phase,
+        run: run.map(|r| RunView {
+            id: r.run.clone(),
+            status: r.status.as_str().to_string(),
+            opened_at: r.opened_at,
+            closed_at: r.closed_at,
+            ready_at: run_state.as_ref().and_then(|s| s.ready_at),
+            scale_down_started_at: run_state.as_ref().and_then(|s| s.scale_down_started_at),
+        }),
+        last_step: last_event.map(|e| LastStep {
+            step: e.step,
+            outcome: e.outcome,
+            reason: e.reason.clone(),
+            at: e.received_at,
+            failed: e.outcome == Outcome::Rejected
+                || e.actions.iter().any(|a| a.result.is_failure()),
+        }),
+        next_step: next_step(scenario, now),
+        pause: state
+            .pause
+            .as_ref()
+            .filter(|p| p.is_active(now))
+            .map(active),
+        // HOLD: `state.hold` (same shape as the pause) once the hold lands on ScenarioState.
+        hold: None,
+        services,
+        clusters,
+        ready,
+        waiting: match snapshot {
+            Ok(_) => ready_now.waiting,
+            Err(_) => Vec::new(),
+        },
+        snapshot_error: snapshot.err().map(str::to_string),
+    }
+}

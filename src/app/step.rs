@@ -205,6 +205,8 @@ fn check_without_open_run(req: &StepRequest<'_>) -> Option<StepOutcome> {
         force: req.force,
         now: req.now,
         pause: None,
+        // A hold belongs to an open run: with none, it changes nothing.
+        hold: None,
         run: RunFacts::None,
         gate: None,
         dry_run: req.dry_run,

@@ -143,8 +143,7 @@ pub struct StatusView {
     pub last_step: Option<LastStep>,
     pub next_step: Option<NextStep>,
     pub pause: Option<OverrideView>,
-    /// HOLD: filled from the STATE item's hold once `nightshift hold` lands (issue: ops hold);
-    /// read exactly like the pause above.
+    /// The hold in force on the open run (`nightshift hold`), read like the pause above.
     pub hold: Option<OverrideView>,
     pub services: Vec<ServiceView>,
     pub clusters: Vec<ClusterView>,
@@ -250,7 +249,13 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
                 readers_target: usize::from(t.replicas),
                 baseline_readers: recorded
                     .map(|c| c.instances.iter().filter(|i| !i.writer).count()),
-                serverless: None,
+                // Live MinCapacity/MaxCapacity, and the night's MinCapacity when one is set.
+                serverless: live.and_then(|c| c.serverless.as_ref()).map(|live| {
+                    match t.serverless_min {
+                        Some(night) => format!("{live} (night MinCapacity {night})"),
+                        None => live.to_string(),
+                    }
+                }),
             }
         })
         .collect();
@@ -286,8 +291,16 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
             .as_ref()
             .filter(|p| p.is_active(now))
             .map(active),
-        // HOLD: `state.hold` (same shape as the pause) once the hold lands on ScenarioState.
-        hold: None,
+        // A hold counts only for the run it holds, while it is in force.
+        hold: state
+            .hold
+            .as_deref()
+            .filter(|h| run.is_some_and(|r| r.closed_at.is_none() && h.holds(&r.run, now)))
+            .map(|h| OverrideView {
+                until: h.until,
+                by: h.by.clone(),
+                reason: h.reason.clone(),
+            }),
         services,
         clusters,
         ready,

@@ -52,6 +52,7 @@ fn instance(id: &str, writer: bool, status: &str) -> InstanceState {
         status: status.into(),
         promotion_tier: Some(15),
         tags: BTreeMap::new(),
+        zone: None,
     }
 }
 
@@ -74,6 +75,8 @@ fn snapshot(running: i32, reader_status: &str) -> Snapshot {
                 instance("r1", false, reader_status),
                 instance("r2", false, reader_status),
             ],
+            zones: Vec::new(),
+            serverless: None,
         }],
     }
 }

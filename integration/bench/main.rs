@@ -11,12 +11,18 @@
 //! - `events`  rounds of nights through the Runtime API: CPU (utime+stime) and wall time per event
 //!   kind, peak RSS after init and after the night.
 //! - `queries` run-history query cost at two table sizes: items returned, items read, requests.
+//! - `side`    nightshift beside the floor (lambda_runtime + the SDK clients) and a Python
+//!   baseline (Powertools + boto3 under awslambdaric): cold starts, CPU per event, peak RSS,
+//!   instructions to the first poll (side.rs); then the side-by-side table and issue H's targets
+//!   with PASS/MISS (targets.rs).
 //!
 //! Needs NIGHTSHIFT_EMULATOR_URL (an emulator of the benchmark's own: sections reset it) and the
 //! bootstrap binary (NIGHTSHIFT_BOOTSTRAP_BIN, else target/release/bootstrap). Repetitions:
 //! NIGHTSHIFT_BENCH_N (cold starts per kind and launch, 15), NIGHTSHIFT_BENCH_K (events per kind
 //! and round, 20), NIGHTSHIFT_BENCH_ROUNDS (5), NIGHTSHIFT_BENCH_QUERY_REPS (20),
-//! NIGHTSHIFT_BENCH_SIZES (runs per table, "500,5000").
+//! NIGHTSHIFT_BENCH_SIZES (runs per table, "100,10000"); the side section's NIGHTSHIFT_BENCH_SIDE_N
+//! (cold starts per function, 20), NIGHTSHIFT_BENCH_SIDE_ROUNDS (3),
+//! NIGHTSHIFT_BENCH_CALLGRIND_REPS (3), NIGHTSHIFT_FLOOR_BIN, NIGHTSHIFT_BENCH_PYTHON.
 
 use nightshift_test_support::{self as support, host, scene};
 
@@ -26,6 +32,8 @@ mod events;
 mod lambda;
 mod queries;
 mod report;
+mod side;
+mod targets;
 
 use host::Launch;
 use jiff::{SignedDuration, Timestamp};
@@ -88,13 +96,13 @@ fn env_number(name: &str, default: usize) -> usize {
 async fn main() {
     let mut sections: Vec<String> = std::env::args().skip(1).collect();
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["calls", "cold", "events", "queries"]
+        sections = ["calls", "cold", "events", "queries", "side"]
             .map(String::from)
             .to_vec();
     }
     for s in &sections {
-        if !["calls", "cold", "events", "queries"].contains(&s.as_str()) {
-            eprintln!("usage: bench [all | calls | cold | events | queries]...");
+        if !["calls", "cold", "events", "queries", "side"].contains(&s.as_str()) {
+            eprintln!("usage: bench [all | calls | cold | events | queries | side]...");
             std::process::exit(2);
         }
     }
@@ -113,7 +121,7 @@ async fn main() {
     let out = host::repo_root().join("target/bench");
     std::fs::create_dir_all(out.join("logs")).expect("creating target/bench/logs");
     let sizes: Vec<usize> = std::env::var("NIGHTSHIFT_BENCH_SIZES")
-        .unwrap_or_else(|_| "500,5000".into())
+        .unwrap_or_else(|_| "100,10000".into())
         .split(',')
         .map(|s| {
             s.trim()
@@ -144,6 +152,7 @@ async fn main() {
             "cold" => cold::run(&bench).await,
             "events" => events::run(&bench).await,
             "queries" => queries::run(&bench).await,
+            "side" => side::run(&bench).await,
             _ => unreachable!("checked above"),
         }
         eprintln!(
@@ -151,6 +160,7 @@ async fn main() {
             began.elapsed().as_secs_f64()
         );
     }
+    targets::print(&bench);
     println!(
         "_Whole run: {:.0} s; load average at the end: {}._",
         started.elapsed().as_secs_f64(),

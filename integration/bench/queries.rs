@@ -478,6 +478,16 @@ pub async fn run(bench: &Bench) {
 
     if let (Some(small), Some(large)) = (results.first(), results.last()) {
         let (a, b) = (sizes[0], sizes[sizes.len() - 1]);
+        crate::targets::record_queries(crate::targets::Queries {
+            small: a,
+            large: b,
+            worst_ratio: small
+                .iter()
+                .zip(large)
+                .map(|(x, y)| y.items_read as f64 / (x.items_read as f64).max(1.0))
+                .fold(0.0, f64::max),
+            scans: all_operations.iter().filter(|o| *o == "Scan").count(),
+        });
         println!("Ratio of items read, {b} runs ÷ {a} runs (1.00 = the cost follows the result, not the table):");
         println!();
         let mut table = Table::new(&[

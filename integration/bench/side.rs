@@ -243,7 +243,7 @@ async fn cold_starts(
     // Sample 0 of each subject is a warm-up (page cache, the emulator's first calls): excluded.
     for i in 0..=n {
         for who in subjects {
-            let scene = &worlds[who][i];
+            let scene = worlds[who].get(i).expect("a world per sample");
             functions.write_config(
                 *who,
                 &crate::config_text(std::slice::from_ref(scene), deadline),
@@ -287,6 +287,8 @@ pub struct KindFigures {
     pub sched_ms: Vec<f64>,
     pub wall: Vec<Duration>,
     pub outcomes: BTreeMap<String, usize>,
+    /// The answers' `aws_calls` (the Python baseline counts its calls), when present.
+    pub calls: Vec<f64>,
 }
 
 async fn nights(
@@ -347,6 +349,9 @@ async fn nights(
                 for payload in payloads {
                     let (reply, wall) = function.invoke(payload).await;
                     figures.wall.push(wall);
+                    figures
+                        .calls
+                        .extend(reply.body["aws_calls"].as_f64().filter(|_| reply.ok));
                     *figures.outcomes.entry(outcome(&reply)).or_default() += 1;
                 }
                 function.wait_idle().await;
@@ -449,7 +454,7 @@ fn print_night(side: &Side) {
     println!("## Side by side: a night, per event kind");
     println!();
     println!(
-        "R={} rounds; each round one long-lived process per function (plain processes, started together, measured in turn), K={} events of each kind per function: CPU/event = Δ(utime+stime) and Δschedstat over the K events ÷ K (median of the rounds, ms); wall = queue → answer (median of R×K). The Python baseline answers a duplicate with the stored response of the first delivery (Powertools idempotency), so its duplicates show the first one's outcome.",
+        "R={} rounds; each round one long-lived process per function (plain processes, started together, measured in turn), K={} events of each kind per function: CPU/event = Δ(utime+stime) and Δschedstat over the K events ÷ K (median of the rounds, ms); wall = queue → answer (median of R×K). The Python baseline answers a duplicate with the stored response of the first delivery (Powertools idempotency), so its duplicates show the first one's outcome. AWS calls/event: counted by the Python baseline itself (botocore's before-call, Powertools' calls included; median); nightshift's are in the AWS calls section.",
         side.rounds, side.k
     );
     println!();
@@ -461,6 +466,7 @@ fn print_night(side: &Side) {
         "CPU/event ms (schedstat)",
         "wall ms median",
         "p90",
+        "AWS calls/event",
     ])
     .text_columns(&[1, 2]);
     for (kind, name) in KINDS.iter().enumerate() {
@@ -477,6 +483,7 @@ fn print_night(side: &Side) {
                 num(Summary::of(&f.sched_ms).map(|s| s.median), 2),
                 num(wall.map(|s| s.median), 1),
                 num(wall.map(|s| s.p90), 1),
+                num(Summary::of(&f.calls).map(|s| s.median), 0),
             ]);
         }
     }

@@ -279,6 +279,24 @@ async fn cold_starts(
 pub struct Night {
     pub kinds: BTreeMap<(Subject, usize), KindFigures>,
     pub hwm_kib: BTreeMap<Subject, Vec<f64>>,
+    /// `RssAnon` and `RssFile` after each round's night (KiB): heap and stacks vs mapped files
+    /// (the binary's pages, shared libraries).
+    pub anon_kib: BTreeMap<Subject, Vec<f64>>,
+    pub file_kib: BTreeMap<Subject, Vec<f64>>,
+}
+
+/// `RssAnon` and `RssFile` of a process, in KiB.
+fn rss_split(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (field("RssAnon:"), field("RssFile:"))
 }
 
 #[derive(Default)]
@@ -370,6 +388,9 @@ async fn nights(
                 .entry(who)
                 .or_default()
                 .push(lambda::memory(pid).hwm_kib as f64);
+            let (anon, file) = rss_split(pid);
+            night.anon_kib.entry(who).or_default().push(anon);
+            night.file_kib.entry(who).or_default().push(file);
             function.stop().await;
         }
     }

@@ -206,6 +206,19 @@ pub fn print(bench: &Bench) {
         2,
     );
     row("peak RSS over a night (VmHWM), MiB".into(), each(&hwm), 1);
+    let mib_of = |m: &std::collections::BTreeMap<Subject, Vec<f64>>, who: Subject| {
+        m.get(&who).and_then(|v| median(v)).map(|k| k / 1024.0)
+    };
+    row(
+        "  of which, at the night's end: RssAnon (heap, stacks), MiB".into(),
+        each(&|w| mib_of(&side.night.anon_kib, w)),
+        1,
+    );
+    row(
+        "  and RssFile (the binary's and libraries' pages), MiB".into(),
+        each(&|w| mib_of(&side.night.file_kib, w)),
+        1,
+    );
     row(
         "instructions, exec → first poll (callgrind), millions".into(),
         each(&|w| instr(w).map(|c| c / 1e6)),

@@ -385,9 +385,18 @@ pub async fn run(bench: &Bench) {
         for _ in 0..3 {
             let began = Instant::now();
             let probe = run_record("alpha", "9999-12-31", last_night(), false);
-            let answer = plain.open_run(&probe).await.expect("open_run probe");
-            assert!(matches!(answer, OpenRun::AlreadyOpen(_)), "{answer:?}");
-            probes.push(began.elapsed());
+            // At 10,000 runs moto's deep copy can outlast the SDK's operation timeout on a
+            // loaded machine: the probe then says so (no figure) instead of ending the run.
+            match plain.open_run(&probe).await {
+                Ok(answer) => {
+                    assert!(matches!(answer, OpenRun::AlreadyOpen(_)), "{answer:?}");
+                    probes.push(began.elapsed());
+                }
+                Err(e) => {
+                    eprintln!("bench: queries: the TransactWriteItems probe at {runs} runs failed after {:.1} s: {e:?}", began.elapsed().as_secs_f64());
+                    break;
+                }
+            }
         }
         transaction_ms.push(Summary::of_durations(&probes).map(|s| s.median));
 

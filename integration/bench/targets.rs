@@ -62,8 +62,37 @@ pub fn record_side(side: Side) {
     *SIDE.lock().unwrap_or_else(|p| p.into_inner()) = Some(side);
 }
 
+/// Also kept in target/bench/queries-target.txt, so that a later run of only the side section
+/// still prints the query target (saying when it was measured).
 pub fn record_queries(queries: Queries) {
+    let line = format!(
+        "{} {} {} {} {:.0}\n",
+        queries.small,
+        queries.large,
+        queries.worst_ratio,
+        queries.scans,
+        jiff::Timestamp::now()
+    );
+    let path = crate::host::repo_root().join("target/bench/queries-target.txt");
+    if let Err(e) = std::fs::write(&path, line) {
+        eprintln!("bench: writing {}: {e}", path.display());
+    }
     *QUERIES.lock().unwrap_or_else(|p| p.into_inner()) = Some(queries);
+}
+
+/// The query target recorded by an earlier run, and when.
+fn earlier_queries(bench: &Bench) -> Option<(Queries, String)> {
+    let text = std::fs::read_to_string(bench.out.join("queries-target.txt")).ok()?;
+    let f: Vec<&str> = text.split_whitespace().collect();
+    Some((
+        Queries {
+            small: f.first()?.parse().ok()?,
+            large: f.get(1)?.parse().ok()?,
+            worst_ratio: f.get(2)?.parse().ok()?,
+            scans: f.get(3)?.parse().ok()?,
+        },
+        f.get(4)?.to_string(),
+    ))
 }
 
 /// Size of a stripped copy of `binary` (target/bench/<name>.stripped), in bytes.
@@ -109,7 +138,14 @@ pub fn print(bench: &Bench) {
     let Some(side) = SIDE.lock().unwrap_or_else(|p| p.into_inner()).take() else {
         return;
     };
-    let queries = *QUERIES.lock().unwrap_or_else(|p| p.into_inner());
+    let queries = QUERIES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .map(|q| (q, String::new()))
+        .or_else(|| {
+            earlier_queries(bench)
+                .map(|(q, at)| (q, format!(" (the queries section of an earlier run, {at})")))
+        });
     let init = |who: Subject| -> Option<Summary> {
         side.cold
             .get(&who)
@@ -278,10 +314,10 @@ pub fn print(bench: &Bench) {
         size_n.map(|v| v <= 15.0),
     );
     match queries {
-        Some(q) => target(
+        Some((q, when)) => target(
             "history query cost flat from 100 to 10,000 runs (items read)",
             format!(
-                "worst ratio {:.2} from {} to {} runs, {} Scans",
+                "worst ratio {:.2} from {} to {} runs, {} Scans{when}",
                 q.worst_ratio, q.small, q.large, q.scans
             ),
             {

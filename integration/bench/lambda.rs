@@ -213,7 +213,7 @@ impl Function {
     ) -> (Function, Option<oneshot::Receiver<Reply>>) {
         let api = Api::start().await;
         let first = first.map(|payload| api.enqueue(payload));
-        let mut command = match launch {
+        let command = match launch {
             Launch::Sandboxed => {
                 let mut c = tokio::process::Command::new(host::sandbox_script());
                 c.arg(&root.dir).arg(host::BOOTSTRAP_IN_IMAGE);
@@ -237,6 +237,36 @@ impl Function {
             ));
         }
         environment.extend(env.iter().cloned());
+        Function::spawn(api, command, launch, environment, log, first)
+    }
+
+    /// Start `program` with `args` in `cwd` as a plain process, with Lambda's environment plus
+    /// `env` (the side-by-side's Python baseline and the runs under valgrind).
+    pub async fn start_program(
+        program: &Path,
+        args: &[String],
+        cwd: &Path,
+        env: &[(String, String)],
+        log: &Path,
+        first: Option<Vec<u8>>,
+    ) -> (Function, Option<oneshot::Receiver<Reply>>) {
+        let api = Api::start().await;
+        let first = first.map(|payload| api.enqueue(payload));
+        let mut command = tokio::process::Command::new(program);
+        command.args(args).current_dir(cwd);
+        let mut environment = host::lambda_environment(&api.address());
+        environment.extend(env.iter().cloned());
+        Function::spawn(api, command, Launch::Direct, environment, log, first)
+    }
+
+    fn spawn(
+        api: Api,
+        mut command: tokio::process::Command,
+        launch: Launch,
+        environment: Vec<(String, String)>,
+        log: &Path,
+        first: Option<oneshot::Receiver<Reply>>,
+    ) -> (Function, Option<oneshot::Receiver<Reply>>) {
         let out = File::create(log)
             .unwrap_or_else(|e| panic!("creating the function log {}: {e}", log.display()));
         let err = out
@@ -319,6 +349,24 @@ impl Function {
                 self.failure("no process named bootstrap under the sandbox")
             )
         })
+    }
+
+    /// Ask the process to end (SIGTERM, so that a tool like valgrind writes its results) and
+    /// wait up to `limit` for it to exit; killed after that.
+    pub async fn terminate(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(Ok(status)) => Some(status),
+            _ => {
+                let _ = self.child.kill().await;
+                None
+            }
+        }
     }
 
     /// Kill the process and wait for it.

@@ -12,12 +12,18 @@
 //!   kind, peak RSS after init and after the night.
 //! - `queries` run-history query cost at two table sizes: items returned, items read, requests.
 //! - `trends`  `nightshift report`'s reads at the same two table sizes (integration/bench/trends.rs).
+//! - `side`    nightshift beside the floor (lambda_runtime + the SDK clients) and a Python
+//!   baseline (Powertools + boto3 under awslambdaric): cold starts, CPU per event, peak RSS,
+//!   instructions to the first poll (side.rs); then the side-by-side table and issue H's targets
+//!   with PASS/MISS (targets.rs).
 //!
 //! Needs NIGHTSHIFT_EMULATOR_URL (an emulator of the benchmark's own: sections reset it) and the
 //! bootstrap binary (NIGHTSHIFT_BOOTSTRAP_BIN, else target/release/bootstrap). Repetitions:
 //! NIGHTSHIFT_BENCH_N (cold starts per kind and launch, 15), NIGHTSHIFT_BENCH_K (events per kind
 //! and round, 20), NIGHTSHIFT_BENCH_ROUNDS (5), NIGHTSHIFT_BENCH_QUERY_REPS (20),
-//! NIGHTSHIFT_BENCH_SIZES (runs per table, "500,5000").
+//! NIGHTSHIFT_BENCH_SIZES (runs per table, "100,10000"); the side section's NIGHTSHIFT_BENCH_SIDE_N
+//! (cold starts per function, 20), NIGHTSHIFT_BENCH_SIDE_ROUNDS (3),
+//! NIGHTSHIFT_BENCH_CALLGRIND_REPS (3), NIGHTSHIFT_FLOOR_BIN, NIGHTSHIFT_BENCH_PYTHON.
 
 use nightshift_test_support::{self as support, host, scene};
 
@@ -27,6 +33,8 @@ mod events;
 mod lambda;
 mod queries;
 mod report;
+mod side;
+mod targets;
 mod trends;
 
 use host::Launch;
@@ -90,13 +98,13 @@ fn env_number(name: &str, default: usize) -> usize {
 async fn main() {
     let mut sections: Vec<String> = std::env::args().skip(1).collect();
     if sections.is_empty() || sections.iter().any(|s| s == "all") {
-        sections = ["calls", "cold", "events", "queries", "trends"]
+        sections = ["calls", "cold", "events", "queries", "trends", "side"]
             .map(String::from)
             .to_vec();
     }
     for s in &sections {
-        if !["calls", "cold", "events", "queries", "trends"].contains(&s.as_str()) {
-            eprintln!("usage: bench [all | calls | cold | events | queries | trends]...");
+        if !["calls", "cold", "events", "queries", "trends", "side"].contains(&s.as_str()) {
+            eprintln!("usage: bench [all | calls | cold | events | queries | trends | side]...");
             std::process::exit(2);
         }
     }
@@ -115,7 +123,7 @@ async fn main() {
     let out = host::repo_root().join("target/bench");
     std::fs::create_dir_all(out.join("logs")).expect("creating target/bench/logs");
     let sizes: Vec<usize> = std::env::var("NIGHTSHIFT_BENCH_SIZES")
-        .unwrap_or_else(|_| "500,5000".into())
+        .unwrap_or_else(|_| "100,10000".into())
         .split(',')
         .map(|s| {
             s.trim()
@@ -147,6 +155,7 @@ async fn main() {
             "events" => events::run(&bench).await,
             "queries" => queries::run(&bench).await,
             "trends" => trends::run(&bench).await,
+            "side" => side::run(&bench).await,
             _ => unreachable!("checked above"),
         }
         eprintln!(
@@ -154,6 +163,7 @@ async fn main() {
             began.elapsed().as_secs_f64()
         );
     }
+    targets::print(&bench);
     println!(
         "_Whole run: {:.0} s; load average at the end: {}._",
         started.elapsed().as_secs_f64(),

@@ -368,6 +368,17 @@ async fn measure(store: &DynamoStore, log: &CallLog, query: usize, reps: usize) 
     }
 }
 
+/// The store's timeouts here: moto's Query walks every item of the table, so at 10,000 runs
+/// (40,000 items) on a loaded machine one call can outlast the function's 12 s operation
+/// timeout. What this section measures is items read and requests, not the emulator's latency.
+fn patient() -> Timeouts {
+    Timeouts {
+        attempt: Duration::from_secs(120),
+        operation: Duration::from_secs(300),
+        ..Timeouts::default()
+    }
+}
+
 pub async fn run(bench: &Bench) {
     let mut sizes = bench.sizes.clone();
     sizes.sort_unstable();
@@ -379,7 +390,7 @@ pub async fn run(bench: &Bench) {
         support::reset().await;
         let table = crate::fresh_table("bench-history").await;
         let raw = aws_sdk_dynamodb::Client::new(&support::sdk_config().await);
-        let plain = DynamoStore::new(raw.clone(), &table, Timeouts::default());
+        let plain = DynamoStore::new(raw.clone(), &table, patient());
         eprintln!("bench: queries: writing {runs} runs");
         populated.push(populate(&plain, &raw, runs).await);
 
@@ -389,9 +400,18 @@ pub async fn run(bench: &Bench) {
         for _ in 0..3 {
             let began = Instant::now();
             let probe = run_record("alpha", "9999-12-31", last_night(), false);
-            let answer = plain.open_run(&probe).await.expect("open_run probe");
-            assert!(matches!(answer, OpenRun::AlreadyOpen(_)), "{answer:?}");
-            probes.push(began.elapsed());
+            // At 10,000 runs moto's deep copy can outlast the SDK's operation timeout on a
+            // loaded machine: the probe then says so (no figure) instead of ending the run.
+            match plain.open_run(&probe).await {
+                Ok(answer) => {
+                    assert!(matches!(answer, OpenRun::AlreadyOpen(_)), "{answer:?}");
+                    probes.push(began.elapsed());
+                }
+                Err(e) => {
+                    eprintln!("bench: queries: the TransactWriteItems probe at {runs} runs failed after {:.1} s: {e:?}", began.elapsed().as_secs_f64());
+                    break;
+                }
+            }
         }
         transaction_ms.push(Summary::of_durations(&probes).map(|s| s.median));
 
@@ -401,7 +421,7 @@ pub async fn run(bench: &Bench) {
                 .interceptor(log.clone())
                 .build(),
         );
-        let store = DynamoStore::new(logged, &table, Timeouts::default());
+        let store = DynamoStore::new(logged, &table, patient());
         eprintln!("bench: queries: querying the {runs}-run table");
         let mut measured = Vec::new();
         for query in 0..QUERIES.len() {
@@ -482,6 +502,16 @@ pub async fn run(bench: &Bench) {
 
     if let (Some(small), Some(large)) = (results.first(), results.last()) {
         let (a, b) = (sizes[0], sizes[sizes.len() - 1]);
+        crate::targets::record_queries(crate::targets::Queries {
+            small: a,
+            large: b,
+            worst_ratio: small
+                .iter()
+                .zip(large)
+                .map(|(x, y)| y.items_read as f64 / (x.items_read as f64).max(1.0))
+                .fold(0.0, f64::max),
+            scans: all_operations.iter().filter(|o| *o == "Scan").count(),
+        });
         println!("Ratio of items read, {b} runs ÷ {a} runs (1.00 = the cost follows the result, not the table):");
         println!();
         let mut table = Table::new(&[

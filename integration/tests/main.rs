@@ -25,6 +25,6 @@ mod notify;
 mod ops;
 mod report;
 mod scaling;
-mod trends;
 mod status;
+mod trends;
 mod tune;

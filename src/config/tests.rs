@@ -10,7 +10,10 @@ fn contract_example_parses_into_the_expected_values() {
     assert_eq!(config.scenario_names(), vec!["nightly-batch"]);
     let s = config.scenario("nightly-batch").expect("scenario by name");
     assert_eq!(s.timezone_name, "Asia/Tokyo");
-    assert_eq!(s.timezone, jiff::tz::TimeZone::get("Asia/Tokyo").unwrap());
+    assert_eq!(
+        s.timezone,
+        crate::text::time_zones().get("Asia/Tokyo").unwrap()
+    );
     assert_eq!(
         s.ecs,
         vec![EcsTarget {

@@ -6,7 +6,9 @@ use crate::text::{cut, hh_mm};
 const WIDTH: usize = 100;
 
 fn local(view: &StatusView, t: jiff::Timestamp) -> String {
-    let tz = jiff::tz::TimeZone::get(&view.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::text::time_zones()
+        .get(&view.timezone)
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     hh_mm(t, Some(&tz))
 }
 

@@ -127,7 +127,9 @@ where
 
 /// The status in one line, without the time: what changes from one reading to the next.
 pub fn line(view: &StatusView) -> String {
-    let tz = jiff::tz::TimeZone::get(&view.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = crate::text::time_zones()
+        .get(&view.timezone)
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let mut parts = vec![view.phase.as_str().to_string()];
     if let Some(r) = &view.run {
         parts.push(format!("run {}", r.id));
@@ -199,7 +201,9 @@ impl<W: std::io::Write> Sink for LineSink<W> {
         if self.last.as_deref() == Some(text.as_str()) {
             return;
         }
-        let tz = jiff::tz::TimeZone::get(&view.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let tz = crate::text::time_zones()
+            .get(&view.timezone)
+            .unwrap_or(jiff::tz::TimeZone::UTC);
         let at = view
             .now
             .to_zoned_datetime(tz)

@@ -20,7 +20,7 @@ impl Validator<'_> {
         key: &str,
     ) -> Option<(jiff::tz::TimeZone, String)> {
         let name = raw.get_ref();
-        match jiff::tz::TimeZone::get(name) {
+        match crate::text::time_zones().get(name) {
             Ok(tz) => {
                 let canonical = tz.iana_name().unwrap_or(name).to_string();
                 Some((tz, canonical))
@@ -275,7 +275,7 @@ fn city_zone(input: &str) -> Option<String> {
     if wanted.is_empty() {
         return None;
     }
-    jiff::tz::db()
+    crate::text::time_zones()
         .available()
         .map(|name| name.as_str().to_string())
         .find(|zone| {

@@ -26,7 +26,8 @@ use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::history::{EventRecord, HistoryStore, RunRecord, RunStatus};
-use nightshift::plan::{reader_identifier, RunState, TAG_RUN, TAG_SCENARIO};
+use nightshift::plan::safety::{self, SafetyContext, Verdict};
+use nightshift::plan::{reader_identifier, RunState, Snapshot, TAG_RUN, TAG_SCENARIO};
 use nightshift::ports::Scaling;
 use nightshift::{Action, Outcome, Response};
 use std::collections::BTreeMap;
@@ -704,10 +705,28 @@ async fn a_reissued_create_answers_already_exists_and_changes_nothing() {
         ]),
         zone: None,
     };
-    let first = clients.execute(&create, false).await;
+    // Vetted as the convergence loop vets it, against the live state of the moment.
+    let scenario = &world.config.scenarios[0];
+    let vetted = |snapshot: &Snapshot| {
+        let ctx = SafetyContext {
+            scenario,
+            run: RUN,
+            snapshot,
+            baseline: None,
+        };
+        match safety::vet_one(&create, &ctx) {
+            Verdict::Allowed(call) => call,
+            Verdict::Refused(violation) => panic!("{violation}"),
+        }
+    };
+    let first = clients
+        .execute(&vetted(&clients.snapshot(scenario).await.unwrap()), false)
+        .await;
     assert_eq!(first.action.result, "ok");
     let before = world.state().await;
-    let again = clients.execute(&create, false).await;
+    let again = clients
+        .execute(&vetted(&clients.snapshot(scenario).await.unwrap()), false)
+        .await;
     assert!(again.error.is_none(), "{again:?}");
     assert!(
         again

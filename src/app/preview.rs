@@ -21,7 +21,7 @@ use crate::domain::Step;
 use crate::history::StoreError;
 use crate::night::{Decision as Decided, Keep, Kind as Decision};
 use crate::overrides::{local_minute, Pause};
-use crate::plan::safety::{self, SafetyContext, Vetted};
+use crate::plan::safety::{self, SafetyContext, Verdict};
 use crate::plan::{self, Call, Readiness};
 use crate::ports::{CallError, HistoryStore, Scaling};
 use jiff::Timestamp;
@@ -480,8 +480,8 @@ async fn preview_calls(
     preview.calls = verdicts
         .iter()
         .map(|v| match v {
-            Vetted::Allowed(call) => PreviewCall::allowed(call),
-            Vetted::Refused(violation) => PreviewCall::refused(violation),
+            Verdict::Allowed(call) => PreviewCall::allowed(call),
+            Verdict::Refused(violation) => PreviewCall::refused(violation),
         })
         .collect();
     preview.waiting = plan.waiting;

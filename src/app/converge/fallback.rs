@@ -2,12 +2,10 @@
 //! (class, zone) refusals of this step, the rewrite of a refused create to its next candidate,
 //! and what the step records about it.
 
-use super::{Converged, Mode};
-use crate::config::Scenario;
-use crate::domain::ActionResult;
+use super::Converged;
 use crate::plan::fallback::{self, CapacityRefusal};
-use crate::plan::safety::{self, SafetyContext, Vetted};
-use crate::plan::{Call, Plan, Snapshot};
+use crate::plan::safety::{self, SafetyContext, Verdict, VettedCall};
+use crate::plan::Call;
 use crate::ports::CallError;
 use std::collections::BTreeSet;
 
@@ -29,20 +27,29 @@ fn instance_of(call: &Call) -> Option<&str> {
 }
 
 impl CapacityFallback {
-    /// The call to make for `call`: itself, or (true) its next candidate when its class and
-    /// zone were refused in this step; None when no candidate is left (recorded as degraded).
+    /// The call to make for `call`: itself, or its next candidate when its class and zone were
+    /// refused in this step. A candidate is a new call, made only if the safety check allows it
+    /// (it keeps the reader's identity, tags and tier; its class and zone changed, and the reader
+    /// cap and zone rules hold for it as for any create). None when no candidate is left
+    /// (recorded as degraded) or the candidate was refused (recorded as refused).
     pub(super) fn instead(
         &mut self,
-        scenario: &Scenario,
-        snapshot: &Snapshot,
-        call: Call,
+        ctx: &SafetyContext<'_>,
+        call: VettedCall,
         out: &mut Converged,
-    ) -> Option<(Call, bool)> {
+    ) -> Option<VettedCall> {
         if !fallback::is_refused(&call, &self.refused) {
-            return Some((call, false));
+            return Some(call);
         }
-        if let Some(next) = fallback::next_attempt(scenario, snapshot, &call, &self.refused) {
-            return Some((next, true));
+        let scenario = ctx.scenario;
+        if let Some(next) = fallback::next_attempt(scenario, ctx.snapshot, &call, &self.refused) {
+            return match safety::vet_one(&next, ctx) {
+                Verdict::Allowed(next) => Some(next),
+                Verdict::Refused(violation) => {
+                    out.refuse(scenario, ctx.run, violation);
+                    None
+                }
+            };
         }
         let instance = instance_of(&call)?.to_string();
         if self.exhausted.insert(instance.clone()) {
@@ -58,43 +65,6 @@ impl CapacityFallback {
             ));
         }
         None
-    }
-
-    /// The safety check for a rewritten create (a fallback keeps the reader's identity, tags
-    /// and tier; its class and zone changed). False when refused (recorded).
-    pub(super) fn vetted(
-        &self,
-        call: &Call,
-        scenario: &Scenario,
-        run: &str,
-        snapshot: &Snapshot,
-        mode: Mode<'_>,
-        out: &mut Converged,
-    ) -> bool {
-        let plan = Plan {
-            calls: vec![call.clone()],
-            ..Plan::default()
-        };
-        let ctx = SafetyContext {
-            scenario,
-            run,
-            snapshot,
-            baseline: mode.baseline(),
-        };
-        match safety::vet(&plan, &ctx).pop() {
-            Some(Vetted::Allowed(_)) => true,
-            Some(Vetted::Refused(violation)) => {
-                tracing::error!(scenario = %scenario.name, run, "{violation}");
-                out.actions
-                    .push(violation.call.action(ActionResult::Refused {
-                        why: violation.why.to_string(),
-                        rule: violation.rule.to_string(),
-                    }));
-                out.refused.push(violation);
-                false
-            }
-            None => false,
-        }
     }
 
     /// Was `error` a capacity refusal of a create? Then it is recorded, and true: the caller

@@ -225,10 +225,6 @@ impl DynamoStore {
         &self.table
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn overrides(&self) -> aws_sdk_dynamodb::config::Builder {
         aws_sdk_dynamodb::config::Builder::default()
             .timeout_config(self.timeouts.within(self.remaining))

@@ -1,16 +1,14 @@
 //! Building the app: its settings and adapters, once per process.
 
+use super::request::StepRunner;
+use super::step::Night;
 use crate::aws::dynamodb::DynamoStore;
 use crate::aws::scaling::ScalingClients;
 use crate::aws::Timeouts;
 use crate::config::Config;
-use crate::idempotency::{GuardPolicy, StoreError};
+use crate::idempotency::GuardPolicy;
 use crate::ports::EventSink;
-use jiff::Timestamp;
 use std::sync::Arc;
-use std::time::Duration;
-
-use super::step::{Night, StepRunner};
 
 /// Process-wide settings read from the environment once at start-up.
 #[derive(Debug, Clone)]
@@ -52,56 +50,6 @@ impl Settings {
 
     pub fn is_prod(&self) -> bool {
         self.app_env.as_deref() == Some("prod")
-    }
-}
-
-/// One invocation's context: the Lambda request ID and deadline, and the wall-clock time it
-/// started (read once by the caller; nothing below reads the clock).
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    pub request_id: String,
-    pub deadline: Option<Timestamp>,
-    pub now: Timestamp,
-    /// `Lambda-Runtime-Invoked-Function-Arn`: its account is the function's own, and events from
-    /// another account are refused. None outside Lambda (`nightshift invoke`): not checked.
-    pub function_arn: Option<String>,
-}
-
-impl Invocation {
-    /// Time left before the invocation's deadline.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| {
-            d.duration_since(self.now)
-                .try_into()
-                .unwrap_or(Duration::ZERO)
-        })
-    }
-}
-
-/// A failure the caller must surface as an error (not a response).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HandleError {
-    /// Retrying the same event later can succeed (throttling, timeouts, a lost lease).
-    #[error("{0}")]
-    Retryable(String),
-    /// Retrying the same event will fail the same way.
-    #[error("{0}")]
-    NonRetryable(String),
-}
-
-impl From<StoreError> for HandleError {
-    fn from(e: StoreError) -> Self {
-        if e.is_retryable() {
-            HandleError::Retryable(e.to_string())
-        } else {
-            HandleError::NonRetryable(e.to_string())
-        }
-    }
-}
-
-impl HandleError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, HandleError::Retryable(_))
     }
 }
 

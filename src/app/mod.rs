@@ -2,31 +2,36 @@
 //! record → respond.
 //!
 //! `bootstrap` (Lambda) and `nightshift invoke` (CLI) run every event through [`App::handle`], so
-//! a rehearsal on a laptop exercises the exact production path. The parts, by job:
+//! a rehearsal on a laptop exercises the exact production path. The parts, by job, each importing
+//! only from the ones below it:
 //!
-//! - [`pipeline`]: admission (parse, account, `now`, scenario), the exactly-once guard, and the
-//!   one place a step's results are written (run summary or close, event record, guard result).
-//! - [`step`]: one claimed step of the night: under the scenario's scaling lease ([`lease`]),
-//!   read the open run and the metrics, ask the state machine ([`crate::night::decide`]), and
-//!   execute its decision through the convergence loop ([`converge`]).
-//! - [`preview`]: `nightshift plan`: the same reads and the same decision, rendered, not executed.
+//! - `pipeline`: admission (parse, account, `now`, scenario), the exactly-once guard, and the
+//!   one place a step's results are written (run summary or close, event record, guard result);
+//!   `notify` sends the step's own events on the way.
+//! - `preview`: `nightshift plan`: the same reads and the same decision, rendered, not executed.
+//! - `build`: the [`App`], built once per process from its [`Settings`] and adapters; below it
+//!   the AWS adapters are reached through the ports of [`crate::ports`] only.
+//! - `step`: one claimed step of the night ([`Night`]): under the scenario's scaling lease
+//!   (`lease`), read the open run and the metrics, ask the state machine
+//!   ([`crate::night::decide`]), and execute its decision (`execute`) through the convergence
+//!   loop (`converge`).
+//! - `request` (the bottom): what flows between them: [`Invocation`], [`HandleError`],
+//!   [`StepRequest`], [`StepOutcome`], [`RunUpdate`] and the [`StepRunner`] port.
 //!
-//! The AWS adapters are built here, once per process ([`App::from_env`]); below this module they
-//! are reached through the ports of [`crate::ports`] only.
+//! The modules are private: each public name below has this one path.
 
 mod build;
-pub mod converge;
+mod converge;
 mod execute;
-pub mod lease;
+mod lease;
 mod notify;
 mod pipeline;
-pub mod preview;
-pub mod step;
+mod preview;
+mod request;
+mod step;
 
-pub use build::{App, HandleError, Invocation, Settings};
+pub use build::{App, Settings};
 pub use execute::{night_of, run_id};
 pub use preview::{HoldView, PauseView, Preview, PreviewCall, PreviewError};
-pub use step::{Night, RunUpdate, StepOutcome, StepRequest, StepRunner};
-
-/// `nightshift plan`'s one-word decision.
-pub use crate::night::Kind as Decision;
+pub use request::{HandleError, Invocation, RunUpdate, StepOutcome, StepRequest, StepRunner};
+pub use step::Night;

@@ -12,10 +12,11 @@
 //! that continues asynchronously (readers still creating, a resize's failover) plans its later
 //! calls from later snapshots; the preview lists those as `waiting`.
 
+use super::build::App;
 use super::converge::Mode;
 use super::execute::{night_of, run_id};
-use super::step::{self, Reading, StepRequest};
-use super::App;
+use super::request::StepRequest;
+use super::step::{self, Reading};
 use crate::config::Scenario;
 use crate::domain::Step;
 use crate::history::StoreError;
@@ -24,6 +25,7 @@ use crate::overrides::{local_minute, Pause};
 use crate::plan::safety::{self, SafetyContext, Verdict};
 use crate::plan::{self, Call, Readiness};
 use crate::ports::{CallError, HistoryStore, Scaling};
+use crate::text::quoted_list;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -310,7 +312,7 @@ impl App {
             return Err(PreviewError::UnknownScenario(format!(
                 "unknown scenario \"{scenario}\": {} configures {}",
                 self.config.source,
-                super::pipeline::quoted_list(&self.config.scenario_names())
+                quoted_list(&self.config.scenario_names())
             )));
         };
         let store = &self.store;
@@ -373,12 +375,6 @@ impl App {
             Decided::DeferScaleDown { hold, .. } => {
                 return Ok(preview.decided(Decision::Defer, hold.detail.clone()))
             }
-            Decided::ReadGate { .. } => {
-                return Ok(preview.decided(
-                    Decision::Reject,
-                    "nightshift bug: the state machine asked for the gate twice",
-                ))
-            }
             Decided::OpenRun => {
                 let id = self.next_run_id(scenario, now).await?;
                 preview.run = Some(id.clone());
@@ -390,7 +386,7 @@ impl App {
             }
             Decided::ConvergeUp { run } => preview.decided(
                 Decision::ScaleUp,
-                format!("re-plan against the open run {run}"),
+                format!("re-plan against the open run {}", run.run),
             ),
             Decided::KeepCapacity { hold, .. } => preview.decided(
                 Decision::Continue,
@@ -405,18 +401,14 @@ impl App {
             ),
         };
         let run = preview.run.clone().unwrap_or_default();
-        let baseline = reading.run_state().map(|s| &s.baseline);
-        let (mode, with_readiness) = match (&decided, baseline) {
-            (
-                Decided::KeepCapacity {
-                    keep: Keep::Observe,
-                    ..
-                },
-                _,
-            ) => (Mode::Observe, true),
-            (Decided::KeepCapacity { .. }, _) => (Mode::Continue, true),
-            (Decided::StartScaleDown { .. } | Decided::ContinueScaleDown { .. }, Some(b)) => {
-                (Mode::ScaleDown(b), false)
+        let (mode, with_readiness) = match &decided {
+            Decided::KeepCapacity {
+                keep: Keep::Observe,
+                ..
+            } => (Mode::Observe, true),
+            Decided::KeepCapacity { .. } => (Mode::Continue, true),
+            Decided::StartScaleDown { state, .. } | Decided::ContinueScaleDown { state, .. } => {
+                (Mode::ScaleDown(&state.baseline), false)
             }
             _ => (Mode::ScaleUp, false),
         };

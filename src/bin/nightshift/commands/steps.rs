@@ -4,7 +4,8 @@ use super::{emit, load_config, now_or, ops_aws};
 use crate::cli::{InvokeArgs, ListFormat, PlanArgs};
 use crate::errors::{explain, explain_call, unknown_scenario};
 use anyhow::{anyhow, Context};
-use nightshift::app::{App, Decision, Invocation, PreviewError, Settings};
+use nightshift::app::{App, Invocation, PreviewError, Settings};
+use nightshift::night::Kind;
 use nightshift::{Outcome, Step};
 use std::path::Path;
 use std::process::ExitCode;
@@ -110,7 +111,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ListFormat::Table => emit(&preview.to_text()),
     }?;
     // As `invoke`: a step that would be rejected exits 2.
-    Ok(if preview.decision == Decision::Reject {
+    Ok(if preview.decision == Kind::Reject {
         ExitCode::from(2)
     } else {
         code

@@ -12,8 +12,6 @@ use crate::overrides::Pause;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::ports::StoreError;
-
 /// Key builders: the single source of truth of the table's key design.
 pub mod keys {
     use crate::domain::Step;
@@ -226,8 +224,6 @@ pub struct ScenarioState {
     /// Boxed: it is rarely there, and the state item travels by value with the lease.
     pub hold: Option<Box<crate::hold::Hold>>,
 }
-
-pub use crate::ports::HistoryStore;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@
 //! beats the deadline); a forced scale-down runs, and a scale-down that already started goes on.
 //! It expires by itself at `until`; nothing cleans it up.
 
-pub use crate::text::local_minute;
+use crate::text::local_minute;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -15,7 +15,7 @@
 
 use crate::config::Scenario;
 use crate::domain::Step;
-pub use crate::text::local_minute;
+use crate::text::local_minute;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config;
-use nightshift::history::HistoryStore;
+use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response, Step};
 use std::sync::Arc;
 

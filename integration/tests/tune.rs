@@ -163,7 +163,7 @@ pub async fn five_nights() -> History {
         assert_eq!(r.outcome, nightshift::Outcome::Acted, "{r:?}");
         for k in 1..=20 {
             let r = send(&app, "check", &format!("n{n}-c{k}"), minutes(up, 10 * k)).await;
-            let open = nightshift::history::HistoryStore::latest_open_run(&store, "nightly")
+            let open = nightshift::ports::HistoryStore::latest_open_run(&store, "nightly")
                 .await
                 .expect("read the open run");
             if open.is_none() {

@@ -17,8 +17,8 @@ use crate::domain::{Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
 use crate::gate::SHORT_REASON_MAX;
 use crate::history::EventRecord;
-use crate::idempotency::{Claim, ClaimRequest, DedupId, FinishError, Guard, Lease};
-use crate::ports::HistoryStore;
+use crate::idempotency::{Claim, ClaimRequest, DedupId, Guard, Lease};
+use crate::ports::{FinishError, HistoryStore};
 use crate::text::{cut, quoted_list};
 use jiff::Timestamp;
 

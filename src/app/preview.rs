@@ -19,13 +19,12 @@ use super::request::StepRequest;
 use super::step::{self, Reading};
 use crate::config::Scenario;
 use crate::domain::Step;
-use crate::history::StoreError;
 use crate::night::{Decision as Decided, Keep, Kind as Decision};
-use crate::overrides::{local_minute, Pause};
+use crate::overrides::Pause;
 use crate::plan::safety::{self, SafetyContext, Verdict};
 use crate::plan::{self, Call, Readiness};
-use crate::ports::{CallError, HistoryStore, Scaling};
-use crate::text::quoted_list;
+use crate::ports::{CallError, HistoryStore, Scaling, StoreError};
+use crate::text::{local_minute, quoted_list};
 use jiff::Timestamp;
 use serde::Serialize;
 

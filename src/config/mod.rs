@@ -23,7 +23,6 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use crate::schedule::Schedule;
 pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN_ERRORS};
 pub use notify::{EventBus, Notify};
 use std::collections::BTreeMap;
@@ -111,7 +110,7 @@ pub struct Scenario {
     /// Local dates on which the scenario does not run.
     pub skip_dates: Vec<jiff::civil::Date>,
     /// When the night's steps run, for `nightshift template` (optional).
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<crate::schedule::Schedule>,
     /// The region of this scenario's resources, when not the function's own (`region`).
     pub region: Option<String>,
     /// The role its scaling and metric calls assume, in another account (`role_arn`).

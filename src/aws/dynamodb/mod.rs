@@ -7,14 +7,13 @@
 use super::{classify, describe, ErrorClass, Timeouts};
 use crate::domain::{Response, Step};
 use crate::history::{
-    keys, EventRecord, HistoryStore, OpenRun, Page, RunRecord, RunStatus, ScalingLease,
-    ScenarioState,
+    keys, EventRecord, OpenRun, Page, RunRecord, RunStatus, ScalingLease, ScenarioState,
 };
 use crate::idempotency::{
-    finish_already_applied, DedupId, DedupRecord, FinishError, GuardStore, Lease, NewClaim,
-    OwnerToken, PutResult, Status, StoreError,
+    finish_already_applied, DedupId, DedupRecord, Lease, NewClaim, OwnerToken, PutResult, Status,
 };
 use crate::overrides::Pause;
+use crate::ports::{FinishError, GuardStore, HistoryStore, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;

@@ -5,10 +5,10 @@ use super::{known_scenario, now_or, ops_store, store_and_config};
 use crate::cli::StoreArgs;
 use crate::errors::explain;
 use anyhow::anyhow;
-use nightshift::history::HistoryStore;
 use nightshift::hold::{Hold, HoldPlaced};
 use nightshift::overrides;
 use nightshift::plan::RunState;
+use nightshift::ports::HistoryStore;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]

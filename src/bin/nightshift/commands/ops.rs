@@ -4,8 +4,8 @@ use super::{known_scenario, now_or, ops_store, store_and_config};
 use crate::cli::{PauseArgs, ResumeArgs};
 use crate::errors::explain;
 use anyhow::anyhow;
-use nightshift::history::HistoryStore;
 use nightshift::overrides::{self, Pause};
+use nightshift::ports::HistoryStore;
 use std::process::ExitCode;
 
 /// `nightshift pause`: store the pause on the scenario's state item and say what it does.

@@ -78,7 +78,6 @@ fn the_policy_code_does_no_io_and_reads_no_clock() {
         "schedule.rs",
         "evidence.rs",
         "text.rs",
-        "hold.rs",
         "trends/mod.rs",
         "trends/table.rs",
         "trends/html.rs",

@@ -222,7 +222,7 @@ pub struct ScenarioState {
     /// The stored hold (`held_until`, `held_run`, `held_by`, `held_at`, `hold_reason`), in
     /// force or not: like the pause, it expires by itself.
     /// Boxed: it is rarely there, and the state item travels by value with the lease.
-    pub hold: Option<Box<crate::hold::Hold>>,
+    pub hold: Option<Box<crate::overrides::Hold>>,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::history::RunStatus;
-use nightshift::hold::Hold;
+use nightshift::overrides::{Held, Hold};
 use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response};
 use std::path::PathBuf;
@@ -192,7 +192,7 @@ async fn a_hold_keeps_the_capacity_past_the_deadline_and_ends_by_itself() {
         stored.hold.as_deref(),
         Some(&Hold {
             until: "2026-11-26T00:00:00Z".parse().unwrap(),
-            run: RUN.into(),
+            defers: Held { run: RUN.into() },
             by: Some("alice".into()),
             at: Some("2026-11-25T21:00:00Z".parse().unwrap()),
             reason: Some("rerun of the billing batch".into()),

@@ -15,7 +15,7 @@ use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
 use nightshift::history::{EventRecord, RunStatus};
 use nightshift::night::Kind as Decision;
-use nightshift::overrides::Pause;
+use nightshift::overrides::{Pause, Paused};
 use nightshift::plan::reader_identifier;
 use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response, Step};
@@ -235,6 +235,7 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
         stored.pause,
         Some(Pause {
             until: "2026-11-26T01:00:00Z".parse().unwrap(),
+            defers: Paused,
             by: Some("alice".into()),
             at: Some("2026-11-25T13:10:00Z".parse().unwrap()),
             reason: Some("long batch".into()),
@@ -399,6 +400,7 @@ async fn a_pause_expires_by_itself_once_now_passes_until() {
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
     let pause = Pause {
         until: "2026-11-25T14:00:00Z".parse().unwrap(),
+        defers: Paused,
         by: Some("carol".into()),
         at: Some(NIGHT.parse().unwrap()),
         reason: None,
@@ -763,6 +765,7 @@ async fn plan_shows_a_paused_or_skipped_step_as_skipped() {
             SCENARIO,
             &Pause {
                 until: "2026-11-26T01:00:00Z".parse().unwrap(),
+                defers: Paused,
                 by: None,
                 at: None,
                 reason: None,

@@ -19,7 +19,7 @@ use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
-use nightshift::overrides::Pause;
+use nightshift::overrides::{Pause, Paused};
 use nightshift::ports::HistoryStore;
 use nightshift::status::{self, End, LineSink};
 use serde_json::Value;
@@ -353,6 +353,7 @@ async fn status_follows_a_night_from_readers_creating_to_ready_to_closed() {
             "nightly",
             &Pause {
                 until,
+                defers: Paused,
                 by: Some("ops".into()),
                 at: Some(at(3)),
                 reason: Some("db maintenance".into()),

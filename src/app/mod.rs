@@ -32,6 +32,6 @@ mod step;
 
 pub use build::{App, Settings};
 pub use execute::{night_of, run_id};
-pub use preview::{HoldView, PauseView, Preview, PreviewCall, PreviewError};
+pub use preview::{OverrideView, Preview, PreviewCall, PreviewError};
 pub use request::{HandleError, Invocation, RunUpdate, StepOutcome, StepRequest, StepRunner};
 pub use step::Night;

@@ -36,8 +36,7 @@ use crate::config::Scenario;
 use crate::domain::Step;
 use crate::gate::{self, SHORT_REASON_MAX};
 use crate::history::RunRecord;
-use crate::hold::Hold;
-use crate::overrides::{self, Pause, RunPhase, SkipRule, StepFacts};
+use crate::overrides::{self, Hold, Pause, RunPhase, SkipRule, StepFacts};
 use crate::plan::RunState;
 use crate::text::cut;
 

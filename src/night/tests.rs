@@ -6,6 +6,7 @@ use super::*;
 use crate::config::{self, Scenario};
 use crate::gate::{MetricWindow, MetricsFetch};
 use crate::history::RunStatus;
+use crate::overrides::{Held, Paused};
 use crate::plan::{Baseline, RunState};
 
 const NIGHT: &str = "2026-11-25";
@@ -180,12 +181,14 @@ fn run_case(c: &Case) -> Answer {
         PauseCase::None => None,
         PauseCase::Active => Some(Pause {
             until: ts("2026-11-26T01:00:00Z"),
+            defers: Paused,
             by: Some("ops".into()),
             at: Some(ts("2026-11-25T15:00:00Z")),
             reason: None,
         }),
         PauseCase::Expired => Some(Pause {
             until: ts("2026-11-25T15:30:00Z"),
+            defers: Paused,
             by: None,
             at: None,
             reason: None,
@@ -193,7 +196,7 @@ fn run_case(c: &Case) -> Answer {
     };
     let hold = |until: &str, run: &str| Hold {
         until: ts(until),
-        run: run.into(),
+        defers: Held { run: run.into() },
         by: Some("ops".into()),
         at: Some(ts("2026-11-25T15:00:00Z")),
         reason: Some("rerun".into()),

@@ -60,7 +60,7 @@ pub enum Command {
     /// replaces the pause. Stored on the scenario's STATE item in the table.
     Pause(PauseArgs),
     /// Lift a scenario's pause now (it also ends by itself at its --until).
-    Resume(ResumeArgs),
+    Resume(LiftArgs),
     /// Keep the open run's capacity until a time: checks and scheduled scale-downs defer.
     ///
     /// While held, a check keeps the capacity without reading the metrics and a scheduled
@@ -68,9 +68,9 @@ pub enum Command {
     /// ("force": true) still runs. The hold ends by itself at --until (or when its run closes);
     /// `nightshift release` ends it earlier. Needs an open run. Stored on the scenario's STATE
     /// item in the table.
-    Hold(crate::commands::hold::HoldArgs),
+    Hold(HoldArgs),
     /// End a scenario's hold now (it also ends by itself at its --until).
-    Release(crate::commands::hold::ReleaseArgs),
+    Release(LiftArgs),
     /// The nights over weeks: one line per night and the totals.
     ///
     /// Per night: opened, capacity ready after, quiet at, closed, duration, why it closed (quiet,
@@ -239,10 +239,32 @@ pub struct PauseArgs {
     pub now: Option<jiff::Timestamp>,
 }
 
+/// `resume` and `release`: the scenario whose pause or hold ends now.
 #[derive(clap::Args)]
-pub struct ResumeArgs {
+pub struct LiftArgs {
     /// The scenario (checked against --config when one is given).
     pub scenario: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct HoldArgs {
+    /// The scenario (checked against --config when one is given); it must have an open run.
+    pub scenario: String,
+    /// When the hold ends: an RFC 3339 time (2026-11-26T09:00:00+09:00) or a duration from
+    /// now (3h, 90m). Must be in the future.
+    #[arg(long)]
+    pub until: String,
+    /// Why, for whoever finds the capacity still up (recorded with the hold).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Who placed it [default: $USER].
+    #[arg(long)]
+    pub by: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Pretend the current time is this (RFC 3339): rehearsals and tests.

@@ -106,7 +106,9 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         NightFormat::Table => {
             let mut text = report::night_table(&night, now);
             if record.status == RunStatus::Open {
-                text.push_str(&super::hold::hold_line(&store, &scenario, &run, zone, now).await);
+                text.push_str(
+                    &super::overrides::hold_line(&store, &scenario, &run, zone, now).await,
+                );
             }
             text
         }

@@ -8,7 +8,7 @@ use crate::harness;
 use crate::harness::{cli, fails, ok};
 use crate::support::{self, create_ecs_service, unique};
 use aws_config::SdkConfig;
-use nightshift::app::App;
+use nightshift::app::{Adapters, App};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
@@ -101,11 +101,10 @@ timezone = "Asia/Tokyo"
 
     async fn app(&self, scaling: &CallLog) -> App {
         let clients = harness::logged_scaling_clients(scaling).await;
-        App::new(
+        App::build(
             self.config.clone(),
             harness::settings(),
-            self.store(),
-            clients,
+            Adapters::new(self.store(), clients),
         )
     }
 

@@ -8,7 +8,7 @@ use crate::harness;
 use crate::harness::{cli, fails, ok};
 use crate::support::{self, create_docdb_cluster, create_ecs_service, unique};
 use aws_config::SdkConfig;
-use nightshift::app::{App, Preview};
+use nightshift::app::{Adapters, App, Preview};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
@@ -124,7 +124,11 @@ skip_dates = [{skip}]
             &self.table,
             Timeouts::default(),
         );
-        App::new(self.config.clone(), harness::settings(), store, clients)
+        App::build(
+            self.config.clone(),
+            harness::settings(),
+            Adapters::new(store, clients),
+        )
     }
 
     fn reader(&self, n: u32) -> String {

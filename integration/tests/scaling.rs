@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
-use nightshift::app::{App, HandleError, Settings};
+use nightshift::app::{Adapters, App, HandleError, Settings};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -187,7 +187,7 @@ timezone = "Asia/Tokyo"
             dry_run,
             ..harness::settings()
         };
-        App::new(self.config.clone(), settings, store, clients)
+        App::build(self.config.clone(), settings, Adapters::new(store, clients))
     }
 
     fn reader(&self, n: u32) -> String {

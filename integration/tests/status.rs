@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -129,15 +129,17 @@ timezone = "Asia/Tokyo"
     let config = config::parse(&text, "status-test.toml").unwrap_or_else(|e| panic!("{e}"));
     let mut file = tempfile::NamedTempFile::new().expect("temp config");
     std::io::Write::write_all(&mut file, text.as_bytes()).expect("write config");
-    let app = App::new(
+    let app = App::build(
         Arc::new(config.clone()),
         harness::settings(),
-        DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &table,
-            Timeouts::default(),
+        Adapters::new(
+            DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &table,
+                Timeouts::default(),
+            ),
+            ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
         ),
-        ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
     );
     let log = CallLog::new();
     let creating = StillCreating::default();

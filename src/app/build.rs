@@ -1,10 +1,10 @@
-//! Building the app: its settings and adapters, once per process.
+//! Building the app, once per process and one way ([`App::build`]): its settings and adapters.
 
 use super::request::StepRunner;
 use super::step::Night;
 use crate::aws::dynamodb::DynamoStore;
 use crate::aws::scaling::ScalingClients;
-use crate::aws::Timeouts;
+use crate::aws::{Aws, Timeouts};
 use crate::config::Config;
 use crate::idempotency::GuardPolicy;
 use crate::ports::EventSink;
@@ -62,57 +62,66 @@ pub struct App {
     /// The scaling adapters `nightshift plan` reads the live state with (the steps have theirs).
     pub(super) scaling: ScalingClients,
     pub(super) steps: Arc<dyn StepRunner>,
-    /// Where `[notify]`'s events go (None: not built, e.g. in tests that send none).
+    /// Where `[notify]`'s events go (None: no `[notify]`).
     pub(super) events: Option<Arc<dyn EventSink>>,
 }
 
-impl App {
-    /// The app: guard and history on `store`, the night's steps run by [`Night`] on `scaling`.
-    pub fn new(
-        config: Arc<Config>,
-        settings: Settings,
-        store: DynamoStore,
-        scaling: ScalingClients,
-    ) -> App {
-        let night = Arc::new(Night::new(scaling.clone()));
-        App::with_steps(config, settings, store, scaling, night)
+/// What the app is built from: the table, the scaling adapters, nightshift's own events and the
+/// runner of claimed steps.
+pub struct Adapters {
+    /// The guard and the run history.
+    pub store: DynamoStore,
+    /// The scaling and metric clients (the night's steps, and `nightshift plan`'s reads).
+    pub scaling: ScalingClients,
+    /// Where `[notify]`'s events go (None: none are sent).
+    pub events: Option<Arc<dyn EventSink>>,
+    /// What a claimed step does. None: the night's steps ([`Night`]) on `scaling`; the guard's
+    /// integration tests give a runner that records and scales nothing, with the same pipeline.
+    pub steps: Option<Arc<dyn StepRunner>>,
+}
+
+impl Adapters {
+    /// The table and the scaling clients, no events, the night's steps.
+    pub fn new(store: DynamoStore, scaling: ScalingClients) -> Adapters {
+        Adapters {
+            store,
+            scaling,
+            events: None,
+            steps: None,
+        }
     }
 
-    /// The app with another runner of claimed steps: the pipeline (admission, guard, recording)
-    /// is the same; what a claimed step does is `steps`'s (the guard's integration tests run a
-    /// runner that records and scales nothing).
-    pub fn with_steps(
-        config: Arc<Config>,
-        settings: Settings,
-        store: DynamoStore,
-        scaling: ScalingClients,
-        steps: Arc<dyn StepRunner>,
-    ) -> App {
+    /// The adapters of one process, from its AWS side: `config`'s table, the scaling clients,
+    /// and the events client when `[notify]` is configured.
+    pub fn from_aws(aws: &Aws, config: &Config) -> Adapters {
+        Adapters {
+            events: config
+                .notify
+                .is_some()
+                .then(|| Arc::new(aws.events()) as Arc<dyn EventSink>),
+            ..Adapters::new(aws.store(&config.table), aws.scaling())
+        }
+    }
+}
+
+impl App {
+    /// The app: the one way it is built, by `bootstrap`, the CLI and the tests alike.
+    pub fn build(config: Arc<Config>, settings: Settings, adapters: Adapters) -> App {
+        let Adapters {
+            store,
+            scaling,
+            events,
+            steps,
+        } = adapters;
+        let steps = steps.unwrap_or_else(|| Arc::new(Night::new(scaling.clone())));
         App {
             config,
             settings,
             store,
             scaling,
             steps,
-            events: None,
+            events,
         }
-    }
-
-    /// The app sending `[notify]`'s events through `events`.
-    pub fn with_events(mut self, events: Option<Arc<dyn EventSink>>) -> App {
-        self.events = events;
-        self
-    }
-
-    /// Build from the environment: the SDK config (endpoints, region, credentials) and clients.
-    pub async fn from_env(config: Arc<Config>, settings: Settings) -> App {
-        let aws = crate::aws::Aws::from_env(settings.timeouts).await;
-        let events = config
-            .notify
-            .is_some()
-            .then(|| Arc::new(aws.events()) as Arc<dyn EventSink>);
-        let (store, scaling) = (aws.store(&config.table), aws.scaling());
-        App::new(config, settings, store, scaling).with_events(events)
     }
 
     pub fn settings(&self) -> &Settings {

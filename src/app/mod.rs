@@ -30,8 +30,11 @@ mod preview;
 mod request;
 mod step;
 
-pub use build::{App, Settings};
+pub use build::{Adapters, App, Settings};
 pub use execute::{night_of, run_id};
 pub use preview::{OverrideView, Preview, PreviewCall, PreviewError};
-pub use request::{HandleError, Invocation, RunUpdate, StepOutcome, StepRequest, StepRunner};
+pub use request::{
+    Answer, FunctionError, HandleError, Invocation, RunUpdate, StepOutcome, StepRequest,
+    StepRunner, NON_RETRYABLE, RETRYABLE,
+};
 pub use step::Night;

@@ -1,11 +1,12 @@
 //! What flows through the shell, at its bottom: an event's invocation and what its caller
-//! answers ([`Invocation`], [`HandleError`], [`Answer`]), and a claimed step's request and outcome
+//! answers ([`Invocation`], [`HandleError`], [`Answer`]: the one mapping of a handled event to
+//! the Lambda result and to the CLI's output and exit status), and a claimed step's request and outcome
 //! ([`StepRequest`], [`StepOutcome`], [`RunUpdate`]) across the [`StepRunner`] port between the
 //! pipeline and the night. Every other module of the shell imports from here; this module imports
 //! nothing of the shell.
 
 use crate::config::Scenario;
-use crate::domain::{Action, Outcome, Step};
+use crate::domain::{Action, Outcome, Response, Step};
 use crate::evidence::StepEvidence;
 use crate::idempotency::GuardPolicy;
 use crate::night::Why;
@@ -38,7 +39,7 @@ impl Invocation {
 }
 
 /// A failure the caller must surface as an error (not a response).
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandleError {
     /// Retrying the same event later can succeed (throttling, timeouts, a lost lease).
     #[error("{0}")]
@@ -61,6 +62,82 @@ impl From<StoreError> for HandleError {
 impl HandleError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, HandleError::Retryable(_))
+    }
+
+    /// Lambda's `errorType` for it: [`RETRYABLE`] or [`NON_RETRYABLE`].
+    pub fn error_type(&self) -> &'static str {
+        if self.is_retryable() {
+            RETRYABLE
+        } else {
+            NON_RETRYABLE
+        }
+    }
+}
+
+/// `errorType` of an answer that a retry of the same event could change.
+pub const RETRYABLE: &str = "Retryable";
+/// `errorType` of an answer that every retry of the same event will repeat.
+pub const NON_RETRYABLE: &str = "NonRetryable";
+
+/// What the caller of [`crate::app::App::handle`] answers, the same for `bootstrap` (to the
+/// Lambda Runtime API) and `nightshift invoke` (on the terminal).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Every outcome but `rejected`: the response is the answer.
+    Respond(Response),
+    /// Bad input (`rejected`, recorded): the invocation fails and no retry changes that.
+    Reject(Response),
+    /// A failure to report as an error: retried when retryable.
+    Fail(HandleError),
+}
+
+/// A failed invocation as Lambda reports it: its `errorType` and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl Answer {
+    pub fn of(result: Result<Response, HandleError>) -> Answer {
+        match result {
+            Ok(response) if response.outcome == Outcome::Rejected => Answer::Reject(response),
+            Ok(response) => Answer::Respond(response),
+            Err(e) => Answer::Fail(e),
+        }
+    }
+
+    /// The Lambda function's result: the response, or the error with its `errorType` (a
+    /// rejection's message is its reason: it names the problem and the fix).
+    pub fn into_function_result(self) -> Result<Response, FunctionError> {
+        match self {
+            Answer::Respond(response) => Ok(response),
+            Answer::Reject(response) => Err(FunctionError {
+                error_type: NON_RETRYABLE,
+                message: response.reason,
+            }),
+            Answer::Fail(e) => Err(FunctionError {
+                error_type: e.error_type(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// The response the CLI prints, rejected or not (none for a failure).
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            Answer::Respond(response) | Answer::Reject(response) => Some(response),
+            Answer::Fail(_) => None,
+        }
+    }
+
+    /// The CLI's exit status: 0 answered, 2 rejected (bad input), 1 failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Answer::Respond(_) => 0,
+            Answer::Reject(_) => 2,
+            Answer::Fail(_) => 1,
+        }
     }
 }
 
@@ -177,5 +254,59 @@ impl StepOutcome {
             });
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(outcome: Outcome) -> Response {
+        Response {
+            outcome,
+            scenario: Some("nightly-batch".into()),
+            run: None,
+            step: Some(Step::Check),
+            actions: Vec::new(),
+            reason: "because".into(),
+            detail: String::new(),
+            key: Some("k".into()),
+        }
+    }
+
+    #[test]
+    fn the_function_and_invoke_answer_each_result_the_same_way() {
+        // Answered: the response, exit 0.
+        let acted = Answer::of(Ok(response(Outcome::Acted)));
+        assert_eq!(acted.response(), Some(&response(Outcome::Acted)));
+        assert_eq!(acted.exit_code(), 0);
+        assert_eq!(acted.into_function_result(), Ok(response(Outcome::Acted)));
+        // Rejected: the response is printed, exit 2; the function fails, not retryable.
+        let rejected = Answer::of(Ok(response(Outcome::Rejected)));
+        assert_eq!(rejected.response(), Some(&response(Outcome::Rejected)));
+        assert_eq!(rejected.exit_code(), 2);
+        assert_eq!(
+            rejected.into_function_result(),
+            Err(FunctionError {
+                error_type: NON_RETRYABLE,
+                message: "because".into()
+            })
+        );
+        // Failed: no response, exit 1; the function's errorType keeps the retryability.
+        for (error, error_type) in [
+            (HandleError::Retryable("throttled".into()), RETRYABLE),
+            (HandleError::NonRetryable("no table".into()), NON_RETRYABLE),
+        ] {
+            let failed = Answer::of(Err(error.clone()));
+            assert_eq!(failed.response(), None);
+            assert_eq!(failed.exit_code(), 1);
+            assert_eq!(
+                failed.into_function_result(),
+                Err(FunctionError {
+                    error_type,
+                    message: error.to_string()
+                })
+            );
+        }
     }
 }

@@ -178,15 +178,6 @@ impl Aws {
     }
 }
 
-/// The table store and the scaling adapters of one process, from the environment.
-pub async fn clients_from_env(
-    table: &str,
-    timeouts: Timeouts,
-) -> (dynamodb::DynamoStore, scaling::ScalingClients) {
-    let aws = Aws::from_env(timeouts).await;
-    (aws.store(table), aws.scaling())
-}
-
 /// How a failed AWS call should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {

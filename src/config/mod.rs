@@ -134,8 +134,9 @@ pub struct DocDbTarget {
     pub cluster: String,
     /// Reader instances while the batch runs, 0..=15.
     pub replicas: u8,
-    /// Class of the readers nightshift adds; starts with "db.".
-    pub instance_class: String,
+    /// Class of the readers nightshift adds; starts with "db.". Always set when `replicas` adds
+    /// readers; None only for a cluster that adds none (`replicas = 0`, e.g. serverless-only).
+    pub instance_class: Option<String>,
     /// Optional class for every instance during the batch; starts with "db.".
     pub resize: Option<String>,
     /// DocumentDB Serverless: the MinCapacity the night raises the cluster to (0.5..=256).

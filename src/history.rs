@@ -186,7 +186,7 @@ pub struct Page<T> {
     pub items_read: u64,
 }
 
-/// What a [`HistoryStore::open_run`] found.
+/// What a [`crate::ports::HistoryStore::open_run`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpenRun {
     Opened,

@@ -9,14 +9,17 @@
 //!   one place a step's results are written (run summary or close, event record, guard result);
 //!   `notify` sends the step's own events on the way.
 //! - `preview`: `nightshift plan`: the same reads and the same decision, rendered, not executed.
-//! - `build`: the [`App`], built once per process from its [`Settings`] and adapters; below it
-//!   the AWS adapters are reached through the ports of [`crate::ports`] only.
+//! - `build`: the [`App`], built one way ([`App::build`]) from its [`Settings`] and
+//!   [`Adapters`], by both binaries and the tests; below it the AWS adapters are reached through
+//!   the ports of [`crate::ports`] only.
 //! - `step`: one claimed step of the night ([`Night`]): under the scenario's scaling lease
 //!   (`lease`), read the open run and the metrics, ask the state machine
 //!   ([`crate::night::decide`]), and execute its decision (`execute`) through the convergence
 //!   loop (`converge`).
-//! - `request` (the bottom): what flows between them: [`Invocation`], [`HandleError`],
-//!   [`StepRequest`], [`StepOutcome`], [`RunUpdate`] and the [`StepRunner`] port.
+//! - `request` (the bottom): what flows between them: [`Invocation`], [`HandleError`] and
+//!   [`Answer`] (the one mapping of a handled event to the Lambda result and to `nightshift
+//!   invoke`'s output and exit status), [`StepRequest`], [`StepOutcome`], [`RunUpdate`] and the
+//!   [`StepRunner`] port.
 //!
 //! The modules are private: each public name below has this one path.
 

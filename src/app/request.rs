@@ -266,47 +266,74 @@ mod tests {
             outcome,
             scenario: Some("nightly-batch".into()),
             run: None,
-            step: Some(Step::Check),
-            actions: Vec::new(),
+            step: Some(Step::ScaleUp),
+            actions: Vec::<Action>::new(),
             reason: "because".into(),
             detail: String::new(),
             key: Some("k".into()),
         }
     }
 
+    /// The function's answer, as bootstrap hands it to the Runtime API.
+    fn answer(result: Result<Response, HandleError>) -> Result<Response, FunctionError> {
+        Answer::of(result).into_function_result()
+    }
+
     #[test]
-    fn the_function_and_invoke_answer_each_result_the_same_way() {
-        // Answered: the response, exit 0.
-        let acted = Answer::of(Ok(response(Outcome::Acted)));
-        assert_eq!(acted.response(), Some(&response(Outcome::Acted)));
-        assert_eq!(acted.exit_code(), 0);
-        assert_eq!(acted.into_function_result(), Ok(response(Outcome::Acted)));
-        // Rejected: the response is printed, exit 2; the function fails, not retryable.
-        let rejected = Answer::of(Ok(response(Outcome::Rejected)));
-        assert_eq!(rejected.response(), Some(&response(Outcome::Rejected)));
-        assert_eq!(rejected.exit_code(), 2);
+    fn every_outcome_but_rejected_is_a_response() {
+        for outcome in [
+            Outcome::Acted,
+            Outcome::Duplicate,
+            Outcome::InProgress,
+            Outcome::Deferred,
+            Outcome::Skipped,
+        ] {
+            assert_eq!(answer(Ok(response(outcome))), Ok(response(outcome)));
+        }
+    }
+
+    #[test]
+    fn rejected_is_a_non_retryable_error_carrying_the_reason() {
+        let mut rejected = response(Outcome::Rejected);
+        rejected.reason = "invalid_json: the event is not JSON".into();
         assert_eq!(
-            rejected.into_function_result(),
+            answer(Ok(rejected)),
             Err(FunctionError {
-                error_type: NON_RETRYABLE,
-                message: "because".into()
+                error_type: "NonRetryable",
+                message: "invalid_json: the event is not JSON".into()
             })
         );
-        // Failed: no response, exit 1; the function's errorType keeps the retryability.
-        for (error, error_type) in [
-            (HandleError::Retryable("throttled".into()), RETRYABLE),
-            (HandleError::NonRetryable("no table".into()), NON_RETRYABLE),
+    }
+
+    #[test]
+    fn handle_errors_keep_their_retryability_in_the_error_type() {
+        let retryable = answer(Err(HandleError::Retryable("throttled".into()))).unwrap_err();
+        assert_eq!(retryable.error_type, "Retryable");
+        assert_eq!(retryable.message, "throttled");
+        let permanent = answer(Err(HandleError::NonRetryable("no table".into()))).unwrap_err();
+        assert_eq!(permanent.error_type, "NonRetryable");
+    }
+
+    #[test]
+    fn invoke_prints_the_response_of_an_answer_and_exits_as_the_function_answers() {
+        // Answered: printed, exit 0. Rejected: printed too, exit 2 (the function fails it).
+        // Failed: nothing printed, exit 1.
+        let acted = Answer::of(Ok(response(Outcome::Acted)));
+        assert_eq!(
+            (acted.response(), acted.exit_code()),
+            (Some(&response(Outcome::Acted)), 0)
+        );
+        let rejected = Answer::of(Ok(response(Outcome::Rejected)));
+        assert_eq!(
+            (rejected.response(), rejected.exit_code()),
+            (Some(&response(Outcome::Rejected)), 2)
+        );
+        for error in [
+            HandleError::Retryable("throttled".into()),
+            HandleError::NonRetryable("no table".into()),
         ] {
-            let failed = Answer::of(Err(error.clone()));
-            assert_eq!(failed.response(), None);
-            assert_eq!(failed.exit_code(), 1);
-            assert_eq!(
-                failed.into_function_result(),
-                Err(FunctionError {
-                    error_type,
-                    message: error.to_string()
-                })
-            );
+            let failed = Answer::of(Err(error));
+            assert_eq!((failed.response(), failed.exit_code()), (None, 1));
         }
     }
 }

@@ -420,55 +420,6 @@ fn wrap_body(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nightshift::Action;
-
-    fn response(outcome: Outcome) -> Response {
-        Response {
-            outcome,
-            scenario: Some("nightly-batch".into()),
-            run: None,
-            step: Some(Step::ScaleUp),
-            actions: Vec::<Action>::new(),
-            reason: "because".into(),
-            detail: String::new(),
-            key: Some("k".into()),
-        }
-    }
-
-    #[test]
-    fn every_outcome_but_rejected_is_a_response() {
-        for outcome in [
-            Outcome::Acted,
-            Outcome::Duplicate,
-            Outcome::InProgress,
-            Outcome::Deferred,
-            Outcome::Skipped,
-        ] {
-            assert_eq!(answer(Ok(response(outcome))), Ok(response(outcome)));
-        }
-    }
-
-    #[test]
-    fn rejected_is_a_non_retryable_error_carrying_the_reason() {
-        let mut rejected = response(Outcome::Rejected);
-        rejected.reason = "invalid_json: the event is not JSON".into();
-        assert_eq!(
-            answer(Ok(rejected)),
-            Err(Diagnostic {
-                error_type: "NonRetryable".into(),
-                error_message: "invalid_json: the event is not JSON".into()
-            })
-        );
-    }
-
-    #[test]
-    fn handle_errors_keep_their_retryability_in_the_error_type() {
-        let retryable = answer(Err(HandleError::Retryable("throttled".into()))).unwrap_err();
-        assert_eq!(retryable.error_type, "Retryable");
-        assert_eq!(retryable.error_message, "throttled");
-        let permanent = answer(Err(HandleError::NonRetryable("no table".into()))).unwrap_err();
-        assert_eq!(permanent.error_type, "NonRetryable");
-    }
 
     #[test]
     fn raw_body_round_trips_any_bytes_through_the_layer_encoding() {

@@ -7,21 +7,26 @@
 use super::*;
 use crate::overrides::{Defers, Held, HoldPlaced, Override, Paused};
 
+/// Where one kind of override is on the state item.
+pub(super) struct Attributes {
+    /// `until`, `by`, `at` (epoch ms) and `reason`.
+    until: &'static str,
+    by: &'static str,
+    at: &'static str,
+    reason: &'static str,
+    /// Every attribute of the kind, as `REMOVE` lists them.
+    all: &'static str,
+    /// The command that clears one that does not decode.
+    clear: &'static str,
+    /// What is stored: `pause`, `hold`.
+    noun: &'static str,
+    /// The condition its write carries, if any (over the values [`Stored::encode`] sets).
+    condition: Option<&'static str>,
+}
+
 /// How one kind of override is stored.
 pub(super) trait Stored: Defers + Sized {
-    /// The attributes of `until`, `by`, `at` (epoch ms) and `reason`.
-    const UNTIL: &'static str;
-    const BY: &'static str;
-    const AT: &'static str;
-    const REASON: &'static str;
-    /// Every attribute of the kind, as `REMOVE` lists them.
-    const ALL: &'static str;
-    /// The command that clears one that does not decode.
-    const CLEAR: &'static str;
-    /// What is stored: `pause`, `hold`.
-    const NOUN: &'static str;
-    /// The condition its write carries, if any (over the values [`Stored::encode`] sets).
-    const CONDITION: Option<&'static str>;
+    const NAMES: Attributes;
 
     /// What it defers, from its own attributes.
     fn decode(item: &Item) -> Result<Self, StoreError>;
@@ -30,14 +35,16 @@ pub(super) trait Stored: Defers + Sized {
 }
 
 impl Stored for Paused {
-    const UNTIL: &'static str = "paused_until";
-    const BY: &'static str = "paused_by";
-    const AT: &'static str = "paused_at";
-    const REASON: &'static str = "pause_reason";
-    const ALL: &'static str = "paused_until, paused_by, paused_at, pause_reason";
-    const CLEAR: &'static str = "resume";
-    const NOUN: &'static str = "pause";
-    const CONDITION: Option<&'static str> = None;
+    const NAMES: Attributes = Attributes {
+        until: "paused_until",
+        by: "paused_by",
+        at: "paused_at",
+        reason: "pause_reason",
+        all: "paused_until, paused_by, paused_at, pause_reason",
+        clear: "resume",
+        noun: "pause",
+        condition: None,
+    };
 
     fn decode(_: &Item) -> Result<Self, StoreError> {
         Ok(Paused)
@@ -49,15 +56,17 @@ impl Stored for Paused {
 }
 
 impl Stored for Held {
-    const UNTIL: &'static str = "held_until";
-    const BY: &'static str = "held_by";
-    const AT: &'static str = "held_at";
-    const REASON: &'static str = "hold_reason";
-    const ALL: &'static str = "held_until, held_run, held_by, held_at, hold_reason";
-    const CLEAR: &'static str = "release";
-    const NOUN: &'static str = "hold";
-    // A hold never lands on a night that is already closed.
-    const CONDITION: Option<&'static str> = Some("open_run = :run");
+    const NAMES: Attributes = Attributes {
+        until: "held_until",
+        by: "held_by",
+        at: "held_at",
+        reason: "hold_reason",
+        all: "held_until, held_run, held_by, held_at, hold_reason",
+        clear: "release",
+        noun: "hold",
+        // A hold never lands on a night that is already closed.
+        condition: Some("open_run = :run"),
+    };
 
     fn decode(item: &Item) -> Result<Self, StoreError> {
         let run =
@@ -74,26 +83,26 @@ impl Stored for Held {
 
 /// The override of kind `D` on a scenario's state item; None when its `until` is absent.
 pub(super) fn decode<D: Stored>(item: &Item) -> Result<Option<Override<D>>, StoreError> {
-    if !item.contains_key(D::UNTIL) {
+    if !item.contains_key(D::NAMES.until) {
         return Ok(None);
     }
     let corrupt = |e: StoreError| {
         StoreError::Corrupt(format!(
             "the {} on {} / {} does not decode ({e}); `nightshift {}` clears it",
-            D::NOUN,
+            D::NAMES.noun,
             opt_s(item, "pk").unwrap_or("?"),
             opt_s(item, "sk").unwrap_or("?"),
-            D::CLEAR
+            D::NAMES.clear
         ))
     };
-    let until = get_n(item, D::UNTIL)
-        .and_then(|ms| ts_from_ms(ms, D::UNTIL))
+    let until = get_n(item, D::NAMES.until)
+        .and_then(|ms| ts_from_ms(ms, D::NAMES.until))
         .map_err(corrupt)?;
     let defers = D::decode(item).map_err(corrupt)?;
-    let at = match item.get(D::AT) {
+    let at = match item.get(D::NAMES.at) {
         Some(_) => Some(
-            get_n(item, D::AT)
-                .and_then(|ms| ts_from_ms(ms, D::AT))
+            get_n(item, D::NAMES.at)
+                .and_then(|ms| ts_from_ms(ms, D::NAMES.at))
                 .map_err(corrupt)?,
         ),
         None => None,
@@ -101,9 +110,9 @@ pub(super) fn decode<D: Stored>(item: &Item) -> Result<Option<Override<D>>, Stor
     Ok(Some(Override {
         until,
         defers,
-        by: opt_s(item, D::BY).map(str::to_string),
+        by: opt_s(item, D::NAMES.by).map(str::to_string),
         at,
-        reason: opt_s(item, D::REASON).map(str::to_string),
+        reason: opt_s(item, D::NAMES.reason).map(str::to_string),
     }))
 }
 
@@ -120,7 +129,7 @@ impl DynamoStore {
         placed: &Override<D>,
     ) -> Result<Result<Option<Override<D>>, ConditionFailed>, StoreError> {
         let (pk, sk) = keys::scenario_state(scenario);
-        let mut set = vec![format!("{} = :until", D::UNTIL)];
+        let mut set = vec![format!("{} = :until", D::NAMES.until)];
         let mut remove = Vec::new();
         let mut req = self
             .client
@@ -135,30 +144,30 @@ impl DynamoStore {
         }
         match &placed.by {
             Some(by) => {
-                set.push(format!("{} = :by", D::BY));
+                set.push(format!("{} = :by", D::NAMES.by));
                 req = req.expression_attribute_values(":by", s(by));
             }
-            None => remove.push(D::BY),
+            None => remove.push(D::NAMES.by),
         }
         match placed.at {
             Some(at) => {
-                set.push(format!("{} = :at", D::AT));
+                set.push(format!("{} = :at", D::NAMES.at));
                 req = req.expression_attribute_values(":at", n(at.as_millisecond()));
             }
-            None => remove.push(D::AT),
+            None => remove.push(D::NAMES.at),
         }
         match &placed.reason {
             Some(reason) => {
-                set.push(format!("{} = :reason", D::REASON));
+                set.push(format!("{} = :reason", D::NAMES.reason));
                 req = req.expression_attribute_values(":reason", s(reason));
             }
-            None => remove.push(D::REASON),
+            None => remove.push(D::NAMES.reason),
         }
         let mut update = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             update.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        if let Some(condition) = D::CONDITION {
+        if let Some(condition) = D::NAMES.condition {
             req = req.condition_expression(condition);
         }
         let result = req
@@ -193,7 +202,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression(format!("REMOVE {}", D::ALL))
+            .update_expression(format!("REMOVE {}", D::NAMES.all))
             // Never create a state item for a scenario that has none.
             .condition_expression("attribute_exists(pk)")
             .return_values(ReturnValue::AllOld)

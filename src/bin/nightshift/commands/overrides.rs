@@ -3,9 +3,10 @@
 //! `nightshift::night`, rule 6). Both kinds go through one helper: [`place`] and [`lift`].
 
 use super::{known_scenario, now_or, ops_store, store_and_config};
-use crate::cli::{HoldArgs, LiftArgs, PauseArgs};
+use crate::cli::{LiftArgs, PlaceArgs};
 use crate::errors::explain;
 use anyhow::anyhow;
+use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::overrides::{self, Defers, Held, HoldPlaced, Override, Paused};
 use nightshift::plan::RunState;
 use nightshift::ports::HistoryStore;
@@ -50,26 +51,38 @@ const HOLD: Words = Words {
 };
 
 /// What `pause` and `hold` were given, checked: `--until` a time or a duration from now
-/// (refused when not in the future), `--by` defaulting to `$USER`, blank values left out.
+/// (refused when not in the future, before anything is read), `--by` defaulting to `$USER`,
+/// blank values left out, the scenario known to the config (when one is given), the table.
 struct Placing {
+    scenario: String,
     until: jiff::Timestamp,
     reason: Option<String>,
     by: Option<String>,
     now: jiff::Timestamp,
+    table: String,
+    /// The scenario's time zone (with a config), for local times.
+    zone: Option<(jiff::tz::TimeZone, String)>,
+    store: DynamoStore,
 }
 
 impl Placing {
-    fn new(
-        words: &Words,
-        until: &str,
-        reason: Option<String>,
-        by: Option<String>,
-        now: jiff::Timestamp,
-    ) -> anyhow::Result<Placing> {
-        let until = overrides::parse_until(until, now).map_err(|e| {
+    async fn new(words: &Words, args: PlaceArgs) -> anyhow::Result<Placing> {
+        let PlaceArgs {
+            scenario,
+            until,
+            reason,
+            by,
+            store,
+            now,
+        } = args;
+        let now = now_or(now);
+        let until = overrides::parse_until(&until, now).map_err(|e| {
             anyhow!(e.replace("a pause must end", &format!("a {} must end", words.noun)))
         })?;
+        let (table, cfg) = store_and_config(&store)?;
+        let zone = known_scenario(&scenario, cfg.as_ref())?;
         Ok(Placing {
+            scenario,
             until,
             reason: reason
                 .map(|r| r.trim().to_string())
@@ -79,6 +92,9 @@ impl Placing {
                 .map(|b| b.trim().to_string())
                 .filter(|b| !b.is_empty()),
             now,
+            store: ops_store(&table).await?,
+            table,
+            zone,
         })
     }
 
@@ -91,6 +107,11 @@ impl Placing {
             at: Some(self.now),
             reason: self.reason.clone(),
         }
+    }
+
+    /// The scenario's zone, as `describe` takes it.
+    fn zone(&self) -> Option<(&jiff::tz::TimeZone, &str)> {
+        self.zone.as_ref().map(|(tz, name)| (tz, name.as_str()))
     }
 }
 
@@ -146,62 +167,55 @@ fn lift<D: Defers>(
 }
 
 /// `nightshift pause`: store the pause on the scenario's state item and say what it does.
-pub async fn pause(args: PauseArgs) -> anyhow::Result<ExitCode> {
-    let PauseArgs {
-        scenario,
-        until,
-        reason,
-        by,
-        store,
-        now,
-    } = args;
-    let now = now_or(now);
-    let pause = Placing::new(&PAUSE, &until, reason, by, now)?.of(Paused);
-    let (table, cfg) = store_and_config(&store)?;
-    let zone = known_scenario(&scenario, cfg.as_ref())?;
-    let store = ops_store(&table).await?;
-    let replaced = store.pause(&scenario, &pause).await.map_err(explain)?;
+pub async fn pause(args: PlaceArgs) -> anyhow::Result<ExitCode> {
+    let placing = Placing::new(&PAUSE, args).await?;
+    let (scenario, now) = (&placing.scenario, placing.now);
+    let pause = placing.of(Paused);
+    let replaced = placing
+        .store
+        .pause(scenario, &pause)
+        .await
+        .map_err(explain)?;
     let first = format!(
         "paused scenario \"{scenario}\" for {}: {}",
         human_span(pause.until.duration_since(now)),
-        pause.describe(zone.as_ref().map(|(tz, name)| (tz, name.as_str())))
+        pause.describe(placing.zone())
     );
-    placed(&PAUSE, &scenario, first, &pause, replaced, now);
+    placed(&PAUSE, scenario, first, &pause, replaced, now);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `nightshift resume`: clear the stored pause and say whether it was still active.
 pub async fn resume(args: LiftArgs) -> anyhow::Result<ExitCode> {
-    let LiftArgs {
-        scenario,
-        store,
-        now,
-    } = args;
-    let now = now_or(now);
-    let (table, cfg) = store_and_config(&store)?;
-    known_scenario(&scenario, cfg.as_ref())?;
-    let store = ops_store(&table).await?;
+    let (store, scenario, now) = lifting(args).await?;
     let lifted = store.resume(&scenario).await.map_err(explain)?;
     lift(&PAUSE, &scenario, lifted, now);
     Ok(ExitCode::SUCCESS)
 }
 
-/// `nightshift hold`: store the hold of the open run on the scenario's state item.
-pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
-    let HoldArgs {
+/// What `resume` and `release` need: the table, the scenario (known to the config, when one is
+/// given) and the time.
+async fn lifting(args: LiftArgs) -> anyhow::Result<(DynamoStore, String, jiff::Timestamp)> {
+    let LiftArgs {
         scenario,
-        until,
-        reason,
-        by,
         store,
         now,
     } = args;
-    let now = now_or(now);
-    let placing = Placing::new(&HOLD, &until, reason, by, now)?;
     let (table, cfg) = store_and_config(&store)?;
-    let zone = known_scenario(&scenario, cfg.as_ref())?;
-    let store = ops_store(&table).await?;
-    let state = store.scenario_state(&scenario).await.map_err(explain)?;
+    known_scenario(&scenario, cfg.as_ref())?;
+    Ok((ops_store(&table).await?, scenario, now_or(now)))
+}
+
+/// `nightshift hold`: store the hold of the open run on the scenario's state item.
+pub async fn hold(args: PlaceArgs) -> anyhow::Result<ExitCode> {
+    let placing = Placing::new(&HOLD, args).await?;
+    let (scenario, table, now, store) = (
+        &placing.scenario,
+        &placing.table,
+        placing.now,
+        &placing.store,
+    );
+    let state = store.scenario_state(scenario).await.map_err(explain)?;
     let no_open_run = || {
         anyhow!(
             "scenario \"{scenario}\" has no open run in table \"{table}\": a hold keeps the capacity of the night's open run, and there is none (no scale-up has run yet, or the night's run is closed). After tonight's scale-up, hold again; to keep a night from scaling at all, `nightshift pause {scenario} --until T`; `nightshift history --scenario {scenario}` lists its runs"
@@ -211,7 +225,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
         return Err(no_open_run());
     };
     let run = store
-        .get_run(&scenario, &run_id)
+        .get_run(scenario, &run_id)
         .await
         .map_err(explain)?
         .ok_or_else(no_open_run)?;
@@ -228,7 +242,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
     let hold = placing.of(Held {
         run: run_id.clone(),
     });
-    let replaced = match store.hold(&scenario, &hold).await.map_err(explain)? {
+    let replaced = match store.hold(scenario, &hold).await.map_err(explain)? {
         HoldPlaced::Held { replaced } => replaced,
         HoldPlaced::NoOpenRun => {
             return Err(anyhow!(
@@ -238,9 +252,9 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
     };
     let first = format!(
         "held scenario \"{scenario}\": {}",
-        hold.describe(zone.as_ref().map(|(tz, name)| (tz, name.as_str())))
+        hold.describe(placing.zone())
     );
-    placed(&HOLD, &scenario, first, &hold, replaced, now);
+    placed(&HOLD, scenario, first, &hold, replaced, now);
     if let Some(pause) = state.pause.filter(|p| p.is_active(now)) {
         println!(
             "note: the scenario is also {}: while the pause lasts its checks and scheduled scale-downs are skipped",
@@ -252,15 +266,7 @@ pub async fn hold(args: HoldArgs) -> anyhow::Result<ExitCode> {
 
 /// `nightshift release`: clear the stored hold and say whether it was still in force.
 pub async fn release(args: LiftArgs) -> anyhow::Result<ExitCode> {
-    let LiftArgs {
-        scenario,
-        store,
-        now,
-    } = args;
-    let now = now_or(now);
-    let (table, cfg) = store_and_config(&store)?;
-    known_scenario(&scenario, cfg.as_ref())?;
-    let store = ops_store(&table).await?;
+    let (store, scenario, now) = lifting(args).await?;
     let lifted = store.release_hold(&scenario).await.map_err(explain)?;
     lift(&HOLD, &scenario, lifted, now);
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ use crate::evidence::Convergence;
 use crate::plan::safety::{self, SafetyContext, Verdict, Violation};
 use crate::plan::{self, Baseline, Call, Plan, PlanError, Snapshot};
 use crate::ports::{CallError, CallErrorKind, Scaling, TagReads};
-use fallback::CapacityFallback;
+use fallback::{CapacityFallback, Instead};
 use std::collections::BTreeSet;
 
 mod fallback;
@@ -338,8 +338,16 @@ pub async fn converge(
             // goes straight to its next candidate.
             let mut next = Some(vetted);
             while let Some(planned) = next.take() {
-                let Some(call) = capacity.instead(&ctx, planned, &mut out) else {
-                    break;
+                let call = match capacity.instead(&ctx, planned) {
+                    Instead::Make(call) => call,
+                    Instead::Refused(violation) => {
+                        out.refuse(scenario, run, violation);
+                        break;
+                    }
+                    Instead::Exhausted(degraded) => {
+                        out.degraded.extend(degraded);
+                        break;
+                    }
                 };
                 let executed = scaling.execute(&call, dry_run).await;
                 out.actions.push(executed.action);
@@ -349,7 +357,11 @@ pub async fn converge(
                 match executed.error {
                     None => {
                         progressed = true;
-                        capacity.created(&call, &mut out);
+                        if let Some(note) = capacity.created(&call) {
+                            if !out.notes.contains(&note) {
+                                out.notes.push(note);
+                            }
+                        }
                     }
                     Some(e) => match e.kind {
                         CallErrorKind::Retryable | CallErrorKind::AccessDenied => {

@@ -1,10 +1,9 @@
 //! The convergence loop's side of the capacity fallback (`crate::plan::fallback` decides): the
 //! (class, zone) refusals of this step, the rewrite of a refused create to its next candidate,
-//! and what the step records about it.
+//! and what the step records about it (returned: the loop records it).
 
-use super::Converged;
 use crate::plan::fallback::{self, CapacityRefusal};
-use crate::plan::safety::{self, SafetyContext, Verdict, VettedCall};
+use crate::plan::safety::{self, SafetyContext, Verdict, VettedCall, Violation};
 use crate::plan::Call;
 use crate::ports::CallError;
 use std::collections::BTreeSet;
@@ -19,6 +18,16 @@ pub(super) struct CapacityFallback {
     exhausted: BTreeSet<String>,
 }
 
+/// What to do for a planned create.
+pub(super) enum Instead {
+    /// Make this call: the planned one, or its next candidate, vetted again.
+    Make(VettedCall),
+    /// The safety check refused the next candidate.
+    Refused(Violation),
+    /// No candidate is left; the line to record as degraded, the first time for this reader.
+    Exhausted(Option<String>),
+}
+
 fn instance_of(call: &Call) -> Option<&str> {
     match call {
         Call::CreateDbInstance { instance, .. } => Some(instance),
@@ -30,41 +39,34 @@ impl CapacityFallback {
     /// The call to make for `call`: itself, or its next candidate when its class and zone were
     /// refused in this step. A candidate is a new call, made only if the safety check allows it
     /// (it keeps the reader's identity, tags and tier; its class and zone changed, and the reader
-    /// cap and zone rules hold for it as for any create). None when no candidate is left
-    /// (recorded as degraded) or the candidate was refused (recorded as refused).
-    pub(super) fn instead(
-        &mut self,
-        ctx: &SafetyContext<'_>,
-        call: VettedCall,
-        out: &mut Converged,
-    ) -> Option<VettedCall> {
+    /// cap and zone rules hold for it as for any create).
+    pub(super) fn instead(&mut self, ctx: &SafetyContext<'_>, call: VettedCall) -> Instead {
         if !fallback::is_refused(&call, &self.refused) {
-            return Some(call);
+            return Instead::Make(call);
         }
         let scenario = ctx.scenario;
         if let Some(next) = fallback::next_attempt(scenario, ctx.snapshot, &call, &self.refused) {
             return match safety::vet_one(&next, ctx) {
-                Verdict::Allowed(next) => Some(next),
-                Verdict::Refused(violation) => {
-                    out.refuse(scenario, ctx.run, violation);
-                    None
-                }
+                Verdict::Allowed(next) => Instead::Make(next),
+                Verdict::Refused(violation) => Instead::Refused(violation),
             };
         }
-        let instance = instance_of(&call)?.to_string();
-        if self.exhausted.insert(instance.clone()) {
-            let retried = scenario
-                .docdb
-                .iter()
-                .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
-            out.degraded.push(format!(
-                "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
-                call.cluster(),
-                fallback::tried(call.cluster(), &self.refused),
-                if retried { "; the next check tries again" } else { "" }
-            ));
+        let Some(instance) = instance_of(&call).map(str::to_string) else {
+            return Instead::Exhausted(None);
+        };
+        if !self.exhausted.insert(instance.clone()) {
+            return Instead::Exhausted(None);
         }
-        None
+        let retried = scenario
+            .docdb
+            .iter()
+            .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
+        Instead::Exhausted(Some(format!(
+            "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
+            call.cluster(),
+            fallback::tried(call.cluster(), &self.refused),
+            if retried { "; the next check tries again" } else { "" }
+        )))
     }
 
     /// Was `error` a capacity refusal of a create? Then it is recorded, and true: the caller
@@ -85,8 +87,9 @@ impl CapacityFallback {
         true
     }
 
-    /// A create went through: when it is a fallback, say which class and zone it got.
-    pub(super) fn created(&self, call: &Call, out: &mut Converged) {
+    /// A create went through: when it is a fallback, the note saying which class and zone it
+    /// got.
+    pub(super) fn created(&self, call: &Call) -> Option<String> {
         let Call::CreateDbInstance {
             cluster,
             instance,
@@ -95,19 +98,16 @@ impl CapacityFallback {
             ..
         } = call
         else {
-            return;
+            return None;
         };
         if !self.refused_readers.contains(instance) {
-            return;
+            return None;
         }
-        let line = format!(
+        Some(format!(
             "reader {instance} created as {class}{} after InsufficientDBInstanceCapacity for {}",
             zone.as_ref()
                 .map_or_else(String::new, |z| format!(" in {z}")),
             fallback::tried(cluster, &self.refused)
-        );
-        if !out.notes.contains(&line) {
-            out.notes.push(line);
-        }
+        ))
     }
 }

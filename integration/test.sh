@@ -40,3 +40,10 @@ else
   # --workspace: the root package and the shared test harness (integration/support).
   cargo test --locked --workspace --all-targets "$@"
 fi
+
+# The documentation tests, which --all-targets leaves out: among them the compile-fail examples
+# showing that an unvetted scaling call, an adapter's SDK client and its mutating methods do not
+# compile outside src/aws (plan::safety::VettedCall, aws::scaling::ScalingClients).
+if [[ $# == 0 ]]; then
+  cargo test --locked --doc -p nightshift
+fi

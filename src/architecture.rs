@@ -78,7 +78,6 @@ fn the_policy_code_does_no_io_and_reads_no_clock() {
         "schedule.rs",
         "evidence.rs",
         "text.rs",
-        "hold.rs",
         "trends/mod.rs",
         "trends/table.rs",
         "trends/html.rs",
@@ -113,18 +112,24 @@ fn the_policy_code_does_no_io_and_reads_no_clock() {
     assert!(found.is_empty(), "{found:?}");
 }
 
+/// What the types cannot say about "every mutating call passes `plan::safety` first". The types
+/// hold the rest: `Scaling::execute` takes only a `plan::safety::VettedCall`, which only
+/// `plan::safety::vet` makes (the compile-fail examples on `VettedCall` and `ScalingClients` show
+/// it).
 #[test]
 fn mutating_scaling_calls_are_private_to_src_aws() {
     let files = sources();
     let adapters = ["aws/ecs.rs", "aws/autoscaling.rs", "aws/docdb.rs"];
-    for name in [
+    let mutating = [
         "fn update_desired(",
         "fn register(",
         "fn create_reader(",
+        "fn modify_serverless_min(",
         "fn modify_class(",
         "fn failover(",
         "fn delete_instance(",
-    ] {
+    ];
+    for name in mutating {
         let (path, text) = files
             .iter()
             .find(|(path, text)| adapters.contains(&path.as_str()) && text.contains(name))
@@ -135,5 +140,67 @@ fn mutating_scaling_calls_are_private_to_src_aws() {
             "{path}: `{}` must be pub(super): mutating calls go through ScalingClients::execute",
             line.trim()
         );
+        // pub(super) lets every module of src/aws call it: only the executor does.
+        let call = format!(".{}", name.trim_start_matches("fn "));
+        let callers: Vec<&str> = files
+            .iter()
+            .filter(|(_, text)| code_of(text).contains(&call))
+            .map(|(path, _)| path.as_str())
+            .collect();
+        assert_eq!(
+            callers,
+            ["aws/scaling.rs"],
+            "`{call}` is called outside ScalingClients::execute"
+        );
     }
+    // The adapters, their SDK clients and the other accounts' clients stay inside src/aws.
+    let aws = code_of(
+        &files
+            .iter()
+            .find(|(path, _)| path == "aws/mod.rs")
+            .expect("src/aws/mod.rs")
+            .1,
+    );
+    for module in ["ecs", "autoscaling", "docdb", "accounts"] {
+        assert!(
+            aws.lines().any(|l| l.trim() == format!("mod {module};")),
+            "src/aws/mod.rs must declare `mod {module};` (private): its clients are reached through ScalingClients only"
+        );
+    }
+    for (path, text) in files.iter().filter(|(path, _)| path.starts_with("aws/")) {
+        for line in code_of(text).lines() {
+            assert!(
+                !(line.contains("pub fn client(") || line.contains("pub client:")),
+                "{path}: `{}` hands an SDK client out of its adapter",
+                line.trim()
+            );
+        }
+    }
+    let scaling = &files
+        .iter()
+        .find(|(path, _)| path == "aws/scaling.rs")
+        .expect("src/aws/scaling.rs")
+        .1;
+    let fields = scaling
+        .split("pub struct ScalingClients {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("struct ScalingClients");
+    assert!(
+        !fields.lines().any(|l| l.trim_start().starts_with("pub")),
+        "ScalingClients' fields must be private"
+    );
+}
+
+#[test]
+fn only_the_convergence_loop_executes_scaling_calls() {
+    // The planner proposes, the safety check disposes, one loop executes: `nightshift plan`,
+    // status and tune read the same ports and never execute.
+    let executors: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("aws/") && path != "architecture.rs")
+        .filter(|(_, text)| code_of(text).contains(".execute("))
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(executors, ["app/converge.rs"]);
 }

@@ -12,8 +12,6 @@ use crate::overrides::Pause;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::ports::StoreError;
-
 /// Key builders: the single source of truth of the table's key design.
 pub mod keys {
     use crate::domain::Step;
@@ -188,7 +186,7 @@ pub struct Page<T> {
     pub items_read: u64,
 }
 
-/// What a [`HistoryStore::open_run`] found.
+/// What a [`crate::ports::HistoryStore::open_run`] found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OpenRun {
     Opened,
@@ -224,10 +222,8 @@ pub struct ScenarioState {
     /// The stored hold (`held_until`, `held_run`, `held_by`, `held_at`, `hold_reason`), in
     /// force or not: like the pause, it expires by itself.
     /// Boxed: it is rarely there, and the state item travels by value with the lease.
-    pub hold: Option<Box<crate::hold::Hold>>,
+    pub hold: Option<Box<crate::overrides::Hold>>,
 }
-
-pub use crate::ports::HistoryStore;
 
 #[cfg(test)]
 mod tests {

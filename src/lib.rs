@@ -12,7 +12,6 @@ pub mod event;
 pub mod evidence;
 pub mod gate;
 pub mod history;
-pub mod hold;
 pub mod iam;
 pub mod idempotency;
 pub mod logging;

@@ -1,53 +1,112 @@
-//! Ops overrides of the schedule: a pause (`nightshift pause` / `resume`) and a scenario's
-//! `skip_dates`. Pure policy: no I/O, no clock (`now` is passed in).
+//! Ops overrides of the schedule: a pause (`nightshift pause` / `resume`), a hold (`nightshift
+//! hold` / `release`) and a scenario's `skip_dates`. Pure policy: no I/O, no clock (`now` is
+//! passed in).
+//!
+//! A pause and a hold are one type, [`Override`]: until when, by whom, at what time, why, and
+//! what it defers ([`Paused`]: the scenario's steps; [`Held`]: the scale-down of one open run).
+//! Both are stored on the scenario's `STATE` item, read with the scaling lease at no extra call,
+//! and expire by themselves at `until` (nothing cleans them up).
 //!
 //! The rules, in one place ([`decide`]):
-//! - **pause** (`now < paused_until`; it expires by itself, nothing cleans it up):
-//!   scale-up is skipped; a check is skipped unless it continues a scale-down that already
-//!   started; a scheduled (non-forced) scale-down is skipped unless one already started; a forced
-//!   scale-down runs. Ops pause to keep the night's capacity (a long batch, an investigation), so
-//!   nothing lowers it on a schedule, but an operator's forced scale-down, and the scale-down it
-//!   starts, finish.
+//! - **pause** (`now < paused_until`): scale-up is skipped; a check is skipped unless it
+//!   continues a scale-down that already started; a scheduled (non-forced) scale-down is skipped
+//!   unless one already started; a forced scale-down runs. Ops pause to keep the night's capacity
+//!   (a long batch, an investigation), so nothing lowers it on a schedule, but an operator's
+//!   forced scale-down, and the scale-down it starts, finish.
 //! - **skip date** (the scenario-local date of `now` is in `skip_dates`): a scale-up that would
 //!   open a new run is skipped. A run that is already open (opened the night before) goes on:
 //!   its retried scale-up re-plans against it, and its checks and scale-downs run, so a skip date
 //!   never strands capacity.
+//!
+//! A hold's rule is the state machine's ([`crate::night::decide`], rule 6): while `now < until`,
+//! a check of the held run keeps the capacity without reading the gate and a scheduled
+//! scale-down is deferred, both with the reason `held until …` (the deadline included: a hold
+//! beats the deadline); a forced scale-down runs, and a scale-down that already started goes on.
+//! A hold belongs to the run that was open when it was placed: it never carries over to a later
+//! night.
 
 use crate::config::Scenario;
 use crate::domain::Step;
-pub use crate::text::local_minute;
+use crate::text::local_minute;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// A pause of one scenario, as stored on its `STATE` item.
+/// An ops override of one scenario, as stored on its `STATE` item: in force while
+/// `now < until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pause {
-    /// Steps are skipped while `now < until` (attribute `paused_until`, epoch milliseconds).
+pub struct Override<D> {
+    /// In force until then (epoch milliseconds on the item).
     pub until: Timestamp,
-    /// Who paused it (`paused_by`).
+    /// What it defers.
+    #[serde(flatten)]
+    pub defers: D,
+    /// Who placed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
-    /// When it was paused (`paused_at`, epoch milliseconds).
+    /// When it was placed (epoch milliseconds on the item).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Timestamp>,
-    /// Why (`pause_reason`).
+    /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
-impl Pause {
-    /// In force at `now`; a pause ends by itself at `until`.
+/// What an override defers, and how that reads in its description.
+pub trait Defers {
+    /// How the override starts its description: `paused`, `held`.
+    const STATE: &'static str;
+    /// What it defers, in its description after the time (` for run 2026-11-25`), or nothing.
+    fn scope(&self) -> String;
+}
+
+/// A pause defers the scenario's steps: scale-up, checks, a scheduled scale-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused;
+
+/// A hold defers the scale-down of the open run it holds (and keeps its capacity).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The run it holds: a hold never applies to another night's run.
+    pub run: String,
+}
+
+impl Defers for Paused {
+    const STATE: &'static str = "paused";
+
+    fn scope(&self) -> String {
+        String::new()
+    }
+}
+
+impl Defers for Held {
+    const STATE: &'static str = "held";
+
+    fn scope(&self) -> String {
+        format!(" for run {}", self.run)
+    }
+}
+
+/// `nightshift pause`: the scenario's steps are skipped while it is in force.
+pub type Pause = Override<Paused>;
+
+/// `nightshift hold`: the open run's capacity is kept while it is in force.
+pub type Hold = Override<Held>;
+
+impl<D: Defers> Override<D> {
+    /// In force at `now`; an override ends by itself at `until`.
     pub fn is_active(&self, now: Timestamp) -> bool {
         now < self.until
     }
 
-    /// `paused until 2026-11-26T01:00:00Z (2026-11-26 10:00 Asia/Tokyo) by alice: "reason"`.
+    /// `paused until 2026-11-26T01:00:00Z (2026-11-26 10:00 Asia/Tokyo) by alice: "reason"`,
+    /// `held until … for run 2026-11-25 by alice: "rerun"`.
     pub fn describe(&self, zone: Option<(&TimeZone, &str)>) -> String {
-        let mut text = format!("paused until {}", self.until);
+        let mut text = format!("{} until {}", D::STATE, self.until);
         if let Some((tz, name)) = zone {
             text.push_str(&format!(" ({} {name})", local_minute(tz, self.until)));
         }
+        text.push_str(&self.defers.scope());
         if let Some(by) = &self.by {
             text.push_str(&format!(" by {by}"));
         }
@@ -56,6 +115,22 @@ impl Pause {
         }
         text
     }
+}
+
+impl Hold {
+    /// In force at `now` for the open run `run`.
+    pub fn holds(&self, run: &str, now: Timestamp) -> bool {
+        self.is_active(now) && self.defers.run == run
+    }
+}
+
+/// What `nightshift hold` found when it wrote the hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldPlaced {
+    /// Stored; the hold it replaced, if any.
+    Held { replaced: Option<Hold> },
+    /// The scenario has no open run (or it is no longer the one read): nothing was stored.
+    NoOpenRun,
 }
 
 /// Where the scenario's open run is, as far as the overrides care.
@@ -211,6 +286,7 @@ mod tests {
     fn pause(until: &str) -> Pause {
         Pause {
             until: at(until),
+            defers: Paused,
             by: Some("alice".into()),
             at: Some(at("2026-11-25T12:00:00Z")),
             reason: Some("long batch".into()),
@@ -412,5 +488,61 @@ mod tests {
         assert!(bad.contains("RFC 3339"), "{bad}");
         let bad = parse_until("tomorrow", now).unwrap_err();
         assert!(bad.contains("--until \"tomorrow\""), "{bad}");
+    }
+
+    #[test]
+    fn a_hold_is_for_its_run_and_ends_by_itself() {
+        let hold = Hold {
+            until: at("2026-11-26T00:00:00Z"),
+            defers: Held {
+                run: "2026-11-25".into(),
+            },
+            by: Some("alice".into()),
+            at: None,
+            reason: Some("rerun".into()),
+        };
+        assert!(hold.holds("2026-11-25", at("2026-11-25T23:59:59Z")));
+        assert!(!hold.holds("2026-11-25", at("2026-11-26T00:00:00Z")));
+        assert!(!hold.holds("2026-11-26", at("2026-11-25T23:00:00Z")));
+        let tz = TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(
+            hold.describe(Some((&tz, "Asia/Tokyo"))),
+            "held until 2026-11-26T00:00:00Z (2026-11-26 09:00 Asia/Tokyo) for run 2026-11-25 by alice: \"rerun\""
+        );
+    }
+
+    #[test]
+    fn a_pause_and_a_hold_keep_their_stored_json() {
+        // Run records hold a skipped step's pause as evidence, and `plan --output json` prints
+        // both: the fields are those they had as two types.
+        let pause = pause("2026-11-26T01:00:00Z");
+        let json = serde_json::to_value(&pause).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "until": "2026-11-26T01:00:00Z",
+                "by": "alice",
+                "at": "2026-11-25T12:00:00Z",
+                "reason": "long batch"
+            })
+        );
+        assert_eq!(serde_json::from_value::<Pause>(json).unwrap(), pause);
+        let bare: Pause = serde_json::from_str(r#"{"until": "2026-11-26T01:00:00Z"}"#).unwrap();
+        assert_eq!(bare.until, at("2026-11-26T01:00:00Z"));
+        let hold = Hold {
+            until: at("2026-11-26T00:00:00Z"),
+            defers: Held {
+                run: "2026-11-25".into(),
+            },
+            by: None,
+            at: None,
+            reason: Some("rerun".into()),
+        };
+        let json = serde_json::to_string(&hold).unwrap();
+        assert_eq!(
+            json,
+            r#"{"until":"2026-11-26T00:00:00Z","run":"2026-11-25","reason":"rerun"}"#
+        );
+        assert_eq!(serde_json::from_str::<Hold>(&json).unwrap(), hold);
     }
 }

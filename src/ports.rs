@@ -5,7 +5,8 @@
 //! - [`GuardStore`]: the dedup records of the exactly-once guard (src/idempotency/).
 //! - [`HistoryStore`]: the run history, the scenario's state item, and its scaling lease.
 //! - [`Scaling`]: the live state of a scenario's resources, and the one executor through which
-//!   every mutating scaling call goes (the adapters' mutating methods are private to src/aws).
+//!   every mutating scaling call goes: it takes only a [`VettedCall`], which only the safety
+//!   check makes (the adapters' clients and mutating methods are private to src/aws).
 //! - [`Metrics`]: the batch metrics the scale-down gate reads.
 //! - [`EventSink`]: nightshift's own events (`[notify] event_bus`, EventBridge PutEvents).
 
@@ -13,10 +14,10 @@ use crate::config::{MetricSpec, Scenario};
 use crate::domain::{Action, Response};
 use crate::gate::MetricsFetch;
 use crate::history::{EventRecord, OpenRun, Page, RunRecord, ScalingLease, ScenarioState};
-use crate::hold::{Hold, HoldPlaced};
 use crate::idempotency::{DedupId, DedupRecord, Lease, NewClaim, PutResult};
-use crate::overrides::Pause;
-use crate::plan::{Call, Snapshot};
+use crate::overrides::{Hold, HoldPlaced, Pause};
+use crate::plan::safety::VettedCall;
+use crate::plan::Snapshot;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::fmt;
@@ -205,8 +206,9 @@ pub trait Scaling: Send + Sync {
         self.snapshot(scenario).await
     }
 
-    /// Make one planned call (in dry run, only record it). The only way a mutating call is made.
-    async fn execute(&self, call: &Call, dry_run: bool) -> Executed;
+    /// Make one call the safety check allowed (in dry run, only record it). The only way a
+    /// mutating call is made.
+    async fn execute(&self, call: &VettedCall, dry_run: bool) -> Executed;
 }
 
 /// Whose tags a snapshot reads. Tags tell nightshift's instances from the others; a planner that

@@ -117,6 +117,15 @@ pub fn cut(s: &str, width: usize) -> String {
     out
 }
 
+/// `"a", "b", "c"`: names as a list in a message.
+pub fn quoted_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

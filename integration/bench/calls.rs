@@ -4,7 +4,7 @@
 
 use crate::report::Table;
 use crate::{support, Bench};
-use nightshift::app::{App, Invocation, Settings};
+use nightshift::app::{Adapters, App, Invocation, Settings};
 use nightshift::aws::calls::{Call, CallLog};
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -64,7 +64,7 @@ pub async fn run(bench: &Bench) {
         guard: GuardPolicy::default(),
         timeouts: Timeouts::default(),
     };
-    let app = App::new(Arc::new(config), settings, store, clients);
+    let app = App::build(Arc::new(config), settings, Adapters::new(store, clients));
 
     // (what, payload, the invocation's clock in minutes after the night's start, (floor,
     // target)): the floor per step is argued in BENCHMARKS.md ("AWS calls per event"), the

@@ -29,10 +29,10 @@ use jiff::Timestamp;
 use nightshift::domain::{Response, Step};
 use nightshift::idempotency::{
     claim_allowed, finish_allowed, scaling_lease_acquirable, scaling_lease_releasable,
-    step_result_writable, Claim, ClaimRequest, DedupId, DedupRecord, FinishError, Guard,
-    GuardPolicy, GuardStore, Lease, NewClaim, OwnerToken, PutResult, ScalingLeaseItem, Status,
-    StoreError,
+    step_result_writable, Claim, ClaimRequest, DedupId, DedupRecord, Guard, GuardPolicy, Lease,
+    NewClaim, OwnerToken, PutResult, ScalingLeaseItem, Status,
 };
+use nightshift::ports::{FinishError, GuardStore, StoreError};
 use nightshift::Outcome;
 use stateright::{Model, Property};
 use std::collections::BTreeMap;

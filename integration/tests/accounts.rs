@@ -15,7 +15,7 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ecs::config::SharedCredentialsProvider;
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::App;
+use nightshift::app::{Adapters, App};
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
@@ -71,7 +71,11 @@ fn app(config: &str, table: &str, sdk: &SdkConfig) -> App {
         Timeouts::default(),
     );
     let scaling = ScalingClients::from_sdk_config(sdk, Timeouts::default());
-    App::new(Arc::new(config), harness::settings(), store, scaling)
+    App::build(
+        Arc::new(config),
+        harness::settings(),
+        Adapters::new(store, scaling),
+    )
 }
 
 async fn send(app: &App, payload: Vec<u8>, at: Timestamp) -> Response {

@@ -5,7 +5,7 @@
 use crate::harness::{logged_client, settings};
 use crate::support::{self, scene::Scene};
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -52,7 +52,7 @@ async fn a_contract_night_makes_no_more_aws_calls_per_step_than_its_target() {
     let log = CallLog::new();
     let store = DynamoStore::new(logged_client(&log).await, &table, Timeouts::default());
     let clients = ScalingClients::with_call_log(&sdk, &log, Timeouts::default());
-    let app = App::new(Arc::new(config), settings(), store, clients);
+    let app = App::build(Arc::new(config), settings(), Adapters::new(store, clients));
 
     let scale_up = scene.scheduled_step("scale-up", at(0));
     let events: [(Vec<u8>, i64); 7] = [

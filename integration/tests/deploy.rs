@@ -6,7 +6,7 @@
 
 use crate::{harness, support};
 use jiff::{civil, SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
@@ -85,7 +85,11 @@ timezone = "Asia/Tokyo"
         &table,
         Timeouts::default(),
     );
-    let app = App::new(config.clone(), harness::settings(), store, clients);
+    let app = App::build(
+        config.clone(),
+        harness::settings(),
+        Adapters::new(store, clients),
+    );
     ScheduledNight {
         app,
         config,

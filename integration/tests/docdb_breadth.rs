@@ -8,7 +8,7 @@ use crate::harness::{self, invocation};
 use crate::support::{self, unique};
 use aws_config::SdkConfig;
 use aws_sdk_docdb::types::ServerlessV2ScalingConfiguration;
-use nightshift::app::{App, Settings};
+use nightshift::app::{Adapters, App, Settings};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -117,7 +117,7 @@ timezone = "Asia/Tokyo"
         let settings = Settings {
             ..harness::settings()
         };
-        let app = App::new(Arc::new(config), settings, store, clients);
+        let app = App::build(Arc::new(config), settings, Adapters::new(store, clients));
         Db {
             sdk,
             db,

@@ -790,7 +790,10 @@ fn config_invariants(cfg: &Config) -> Result<(), String> {
             ensure(d.replicas <= config::MAX_DOCDB_REPLICAS, || {
                 format!("replicas {}", d.replicas)
             })?;
-            for class in std::iter::once(&d.instance_class).chain(d.resize.iter()) {
+            ensure(d.replicas == 0 || d.instance_class.is_some(), || {
+                format!("replicas {} without an instance_class", d.replicas)
+            })?;
+            for class in d.instance_class.iter().chain(d.resize.iter()) {
                 ensure(
                     class.starts_with("db.")
                         && class.len() > 3

@@ -3,13 +3,13 @@
 //! datapoints published at explicit timestamps.
 
 use crate::{harness, support};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config;
-use nightshift::history::HistoryStore;
+use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response, Step};
 use std::sync::Arc;
 
@@ -143,7 +143,11 @@ timezone = "Asia/Tokyo"
             Timeouts::default(),
         );
         let config = Arc::new(config);
-        let app = App::new(config.clone(), harness::settings(), store, clients);
+        let app = App::build(
+            config.clone(),
+            harness::settings(),
+            Adapters::new(store, clients),
+        );
         Night {
             table,
             job,

@@ -5,9 +5,8 @@ use crate::harness::{self, invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
-use nightshift::idempotency::{
-    Claim, ClaimRequest, DedupId, FinishError, Guard, GuardPolicy, GuardStore, Status,
-};
+use nightshift::idempotency::{Claim, ClaimRequest, DedupId, Guard, GuardPolicy, Status};
+use nightshift::ports::{FinishError, GuardStore};
 use nightshift::{Outcome, Response, Step};
 
 const SCALE_UP: &str = r#"{"scenario": "nightly-batch", "step": "scale-up", "id": "evt-42"}"#;
@@ -88,7 +87,7 @@ async fn thirty_two_concurrent_deliveries_exactly_one_proceeds() {
         Timeouts::default(),
     );
     let day = "2026-11-25T00:00:00Z".parse().unwrap();
-    use nightshift::history::HistoryStore;
+    use nightshift::ports::HistoryStore;
     let page = store.unattached_events(day, 100, None).await.unwrap();
     assert_eq!(page.items.len(), 1, "{:?}", page.items);
 }

@@ -5,7 +5,7 @@ use crate::support;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation, Settings, StepOutcome, StepRequest, StepRunner};
+use nightshift::app::{Adapters, App, Invocation, Settings, StepOutcome, StepRequest, StepRunner};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -109,13 +109,11 @@ pub async fn app(table: &str, log: &CallLog) -> App {
     let store = DynamoStore::new(logged_client(log).await, table, Timeouts::default());
     let scaling =
         ScalingClients::from_sdk_config(&support::sdk_config().await, Timeouts::default());
-    App::with_steps(
-        Arc::new(contract_config(table)),
-        settings(),
-        store,
-        scaling,
-        Arc::new(RecordOnly),
-    )
+    let adapters = Adapters {
+        steps: Some(Arc::new(RecordOnly)),
+        ..Adapters::new(store, scaling)
+    };
+    App::build(Arc::new(contract_config(table)), settings(), adapters)
 }
 
 /// A step runner that records the claimed step and makes no call at all.

@@ -8,8 +8,9 @@ use crate::harness;
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
-use nightshift::history::{EventRecord, HistoryStore, OpenRun, RunRecord, RunStatus};
-use nightshift::idempotency::{ClaimRequest, DedupId, Guard, GuardPolicy, GuardStore};
+use nightshift::history::{EventRecord, OpenRun, RunRecord, RunStatus};
+use nightshift::idempotency::{ClaimRequest, DedupId, Guard, GuardPolicy};
+use nightshift::ports::{GuardStore, HistoryStore};
 use nightshift::{Outcome, Step};
 
 fn ts(s: &str) -> jiff::Timestamp {

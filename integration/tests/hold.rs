@@ -8,13 +8,14 @@ use crate::harness;
 use crate::harness::{cli, fails, ok};
 use crate::support::{self, create_ecs_service, unique};
 use aws_config::SdkConfig;
-use nightshift::app::App;
+use nightshift::app::{Adapters, App};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
-use nightshift::history::{HistoryStore, RunStatus};
-use nightshift::hold::Hold;
+use nightshift::history::RunStatus;
+use nightshift::overrides::{Held, Hold};
+use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -100,11 +101,10 @@ timezone = "Asia/Tokyo"
 
     async fn app(&self, scaling: &CallLog) -> App {
         let clients = harness::logged_scaling_clients(scaling).await;
-        App::new(
+        App::build(
             self.config.clone(),
             harness::settings(),
-            self.store(),
-            clients,
+            Adapters::new(self.store(), clients),
         )
     }
 
@@ -191,7 +191,7 @@ async fn a_hold_keeps_the_capacity_past_the_deadline_and_ends_by_itself() {
         stored.hold.as_deref(),
         Some(&Hold {
             until: "2026-11-26T00:00:00Z".parse().unwrap(),
-            run: RUN.into(),
+            defers: Held { run: RUN.into() },
             by: Some("alice".into()),
             at: Some("2026-11-25T21:00:00Z".parse().unwrap()),
             reason: Some("rerun of the billing batch".into()),

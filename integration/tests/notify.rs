@@ -4,13 +4,12 @@
 
 use crate::{harness, support};
 use aws_sdk_eventbridge::types::Target;
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::events::EventsClient;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
-use nightshift::history::HistoryStore;
-use nightshift::ports::EventSink;
+use nightshift::ports::{EventSink, HistoryStore};
 use nightshift::{ActionResult, Outcome, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -98,8 +97,11 @@ timezone = "Asia/Tokyo"
         );
         let scaling = ScalingClients::from_sdk_config(&sdk, Timeouts::default());
         let events: Arc<dyn EventSink> = Arc::new(EventsClient::new(&sdk));
-        let app = App::new(Arc::new(config), harness::settings(), store, scaling)
-            .with_events(Some(events));
+        let adapters = Adapters {
+            events: Some(events),
+            ..Adapters::new(store, scaling)
+        };
+        let app = App::build(Arc::new(config), harness::settings(), adapters);
         Night {
             table,
             ecs_cluster,

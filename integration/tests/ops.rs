@@ -8,14 +8,16 @@ use crate::harness;
 use crate::harness::{cli, fails, ok};
 use crate::support::{self, create_docdb_cluster, create_ecs_service, unique};
 use aws_config::SdkConfig;
-use nightshift::app::{App, Decision, Preview};
+use nightshift::app::{Adapters, App, Preview};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
-use nightshift::history::{EventRecord, HistoryStore, RunStatus};
-use nightshift::overrides::Pause;
+use nightshift::history::{EventRecord, RunStatus};
+use nightshift::night::Kind as Decision;
+use nightshift::overrides::{Pause, Paused};
 use nightshift::plan::reader_identifier;
+use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Response, Step};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -122,7 +124,11 @@ skip_dates = [{skip}]
             &self.table,
             Timeouts::default(),
         );
-        App::new(self.config.clone(), harness::settings(), store, clients)
+        App::build(
+            self.config.clone(),
+            harness::settings(),
+            Adapters::new(store, clients),
+        )
     }
 
     fn reader(&self, n: u32) -> String {
@@ -233,6 +239,7 @@ async fn while_paused_scale_up_and_check_are_skipped_with_the_reason_and_a_force
         stored.pause,
         Some(Pause {
             until: "2026-11-26T01:00:00Z".parse().unwrap(),
+            defers: Paused,
             by: Some("alice".into()),
             at: Some("2026-11-25T13:10:00Z".parse().unwrap()),
             reason: Some("long batch".into()),
@@ -397,6 +404,7 @@ async fn a_pause_expires_by_itself_once_now_passes_until() {
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
     let pause = Pause {
         until: "2026-11-25T14:00:00Z".parse().unwrap(),
+        defers: Paused,
         by: Some("carol".into()),
         at: Some(NIGHT.parse().unwrap()),
         reason: None,
@@ -761,6 +769,7 @@ async fn plan_shows_a_paused_or_skipped_step_as_skipped() {
             SCENARIO,
             &Pause {
                 until: "2026-11-26T01:00:00Z".parse().unwrap(),
+                defers: Paused,
                 by: None,
                 at: None,
                 reason: None,

@@ -19,15 +19,16 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
-use nightshift::app::{App, HandleError, Settings};
+use nightshift::app::{Adapters, App, HandleError, Settings};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
-use nightshift::history::{EventRecord, HistoryStore, RunRecord, RunStatus};
-use nightshift::plan::{reader_identifier, RunState, TAG_RUN, TAG_SCENARIO};
-use nightshift::ports::Scaling;
+use nightshift::history::{EventRecord, RunRecord, RunStatus};
+use nightshift::plan::safety::{self, SafetyContext, Verdict};
+use nightshift::plan::{reader_identifier, RunState, Snapshot, TAG_RUN, TAG_SCENARIO};
+use nightshift::ports::{HistoryStore, Scaling};
 use nightshift::{Action, Outcome, Response};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -186,7 +187,7 @@ timezone = "Asia/Tokyo"
             dry_run,
             ..harness::settings()
         };
-        App::new(self.config.clone(), settings, store, clients)
+        App::build(self.config.clone(), settings, Adapters::new(store, clients))
     }
 
     fn reader(&self, n: u32) -> String {
@@ -704,10 +705,28 @@ async fn a_reissued_create_answers_already_exists_and_changes_nothing() {
         ]),
         zone: None,
     };
-    let first = clients.execute(&create, false).await;
+    // Vetted as the convergence loop vets it, against the live state of the moment.
+    let scenario = &world.config.scenarios[0];
+    let vetted = |snapshot: &Snapshot| {
+        let ctx = SafetyContext {
+            scenario,
+            run: RUN,
+            snapshot,
+            baseline: None,
+        };
+        match safety::vet_one(&create, &ctx) {
+            Verdict::Allowed(call) => call,
+            Verdict::Refused(violation) => panic!("{violation}"),
+        }
+    };
+    let first = clients
+        .execute(&vetted(&clients.snapshot(scenario).await.unwrap()), false)
+        .await;
     assert_eq!(first.action.result, "ok");
     let before = world.state().await;
-    let again = clients.execute(&create, false).await;
+    let again = clients
+        .execute(&vetted(&clients.snapshot(scenario).await.unwrap()), false)
+        .await;
     assert!(again.error.is_none(), "{again:?}");
     assert!(
         again

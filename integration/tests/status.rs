@@ -13,14 +13,14 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use nightshift::config::{self, Config};
-use nightshift::history::HistoryStore;
-use nightshift::overrides::Pause;
+use nightshift::overrides::{Pause, Paused};
+use nightshift::ports::HistoryStore;
 use nightshift::status::{self, End, LineSink};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -129,15 +129,17 @@ timezone = "Asia/Tokyo"
     let config = config::parse(&text, "status-test.toml").unwrap_or_else(|e| panic!("{e}"));
     let mut file = tempfile::NamedTempFile::new().expect("temp config");
     std::io::Write::write_all(&mut file, text.as_bytes()).expect("write config");
-    let app = App::new(
+    let app = App::build(
         Arc::new(config.clone()),
         harness::settings(),
-        DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &table,
-            Timeouts::default(),
+        Adapters::new(
+            DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                &table,
+                Timeouts::default(),
+            ),
+            ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
         ),
-        ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
     );
     let log = CallLog::new();
     let creating = StillCreating::default();
@@ -353,6 +355,7 @@ async fn status_follows_a_night_from_readers_creating_to_ready_to_closed() {
             "nightly",
             &Pause {
                 until,
+                defers: Paused,
                 by: Some("ops".into()),
                 at: Some(at(3)),
                 reason: Some("db maintenance".into()),

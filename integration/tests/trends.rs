@@ -13,8 +13,9 @@ use nightshift::aws::Timeouts;
 use nightshift::domain::{Action, ActionResult};
 use nightshift::evidence::{Convergence, StepEvidence};
 use nightshift::gate::{self, Rule};
-use nightshift::history::{EventRecord, HistoryStore, OpenRun, RunRecord, RunStatus};
+use nightshift::history::{EventRecord, OpenRun, RunRecord, RunStatus};
 use nightshift::plan::{Baseline, ClusterBaseline, InstanceBaseline, RunState, ServiceBaseline};
+use nightshift::ports::HistoryStore;
 use nightshift::{Outcome, Step};
 use std::path::Path;
 

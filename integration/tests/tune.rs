@@ -7,7 +7,7 @@
 
 use crate::{harness, support};
 use jiff::{SignedDuration, Timestamp};
-use nightshift::app::{App, Invocation};
+use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::scaling::ScalingClients;
@@ -151,11 +151,13 @@ pub async fn five_nights() -> History {
         &table,
         Timeouts::default(),
     );
-    let app = App::new(
+    let app = App::build(
         Arc::new(config.clone()),
         harness::settings(),
-        store.clone(),
-        ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
+        Adapters::new(
+            store.clone(),
+            ScalingClients::from_sdk_config(&sdk, Timeouts::default()),
+        ),
     );
     for n in 0..NIGHTS.len() {
         let up = up_at(n);
@@ -163,7 +165,7 @@ pub async fn five_nights() -> History {
         assert_eq!(r.outcome, nightshift::Outcome::Acted, "{r:?}");
         for k in 1..=20 {
             let r = send(&app, "check", &format!("n{n}-c{k}"), minutes(up, 10 * k)).await;
-            let open = nightshift::history::HistoryStore::latest_open_run(&store, "nightly")
+            let open = nightshift::ports::HistoryStore::latest_open_run(&store, "nightly")
                 .await
                 .expect("read the open run");
             if open.is_none() {

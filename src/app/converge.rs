@@ -7,16 +7,16 @@
 //! calls do, and the next step reads the live state anyway. A round that leaves something waiting
 //! (a resize's next phase, an instance still busy) reads again, as before.
 //!
-//! Every mutating call goes through [`Scaling::execute`] after [`safety::vet`] allowed it: the
-//! planner proposes, the safety check disposes, the executor records.
+//! Every mutating call goes through [`Scaling::execute`], which takes only a call [`safety::vet`]
+//! allowed: the planner proposes, the safety check disposes, the executor records.
 
 use crate::config::Scenario;
 use crate::domain::{Action, ActionResult};
 use crate::evidence::Convergence;
-use crate::plan::safety::{self, SafetyContext, Vetted, Violation};
+use crate::plan::safety::{self, SafetyContext, Verdict, Violation};
 use crate::plan::{self, Baseline, Call, Plan, PlanError, Snapshot};
 use crate::ports::{CallError, CallErrorKind, Scaling, TagReads};
-use fallback::CapacityFallback;
+use fallback::{CapacityFallback, Instead};
 use std::collections::BTreeSet;
 
 mod fallback;
@@ -134,6 +134,17 @@ impl Converged {
         }
         // Waiting lines describe the latest state only.
         self.waiting = plan.waiting.clone();
+    }
+
+    /// A call the safety check refused: logged, and recorded as a refused action.
+    fn refuse(&mut self, scenario: &Scenario, run: &str, violation: Violation) {
+        tracing::error!(scenario = %scenario.name, run, "{violation}");
+        self.actions
+            .push(violation.call.action(ActionResult::Refused {
+                why: violation.why.to_string(),
+                rule: violation.rule.to_string(),
+            }));
+        self.refused.push(violation);
     }
 
     /// Nothing left to call or wait for, and nothing refused, failed or merely dry-run.
@@ -299,15 +310,13 @@ pub async fn converge(
         };
         // A call that failed without ending the step is not repeated in this invocation.
         plan.calls.retain(|c| !failed.contains(&call_key(c)));
-        let verdicts = safety::vet(
-            &plan,
-            &SafetyContext {
-                scenario,
-                run,
-                snapshot: &snapshot,
-                baseline: mode.baseline(),
-            },
-        );
+        let ctx = SafetyContext {
+            scenario,
+            run,
+            snapshot: &snapshot,
+            baseline: mode.baseline(),
+        };
+        let verdicts = safety::vet(&plan, &ctx);
         out.absorb(&plan, round == 0);
         out.last = plan;
         out.snapshot = Some(snapshot.clone());
@@ -316,33 +325,30 @@ pub async fn converge(
         }
         let mut progressed = false;
         let mut all_succeeded = true;
-        for vetted in verdicts {
-            let call = match vetted {
-                Vetted::Allowed(call) => call,
-                Vetted::Refused(violation) => {
-                    tracing::error!(scenario = %scenario.name, run, "{violation}");
-                    out.actions
-                        .push(violation.call.action(ActionResult::Refused {
-                            why: violation.why.to_string(),
-                            rule: violation.rule.to_string(),
-                        }));
-                    out.refused.push(violation);
+        for verdict in verdicts {
+            let vetted = match verdict {
+                Verdict::Allowed(call) => call,
+                Verdict::Refused(violation) => {
+                    out.refuse(scenario, run, violation);
                     continue;
                 }
             };
             // A create refused for capacity is tried again at once with its next class or zone
             // (capacity fallback); one whose class and zone were refused earlier in this step
             // goes straight to its next candidate.
-            let mut next = Some(call);
+            let mut next = Some(vetted);
             while let Some(planned) = next.take() {
-                let Some((call, rewritten)) =
-                    capacity.instead(scenario, &snapshot, planned, &mut out)
-                else {
-                    break;
+                let call = match capacity.instead(&ctx, planned) {
+                    Instead::Make(call) => call,
+                    Instead::Refused(violation) => {
+                        out.refuse(scenario, run, violation);
+                        break;
+                    }
+                    Instead::Exhausted(degraded) => {
+                        out.degraded.extend(degraded);
+                        break;
+                    }
                 };
-                if rewritten && !capacity.vetted(&call, scenario, run, &snapshot, mode, &mut out) {
-                    break;
-                }
                 let executed = scaling.execute(&call, dry_run).await;
                 out.actions.push(executed.action);
                 if !dry_run {
@@ -351,18 +357,24 @@ pub async fn converge(
                 match executed.error {
                     None => {
                         progressed = true;
-                        capacity.created(&call, &mut out);
+                        if let Some(note) = capacity.created(&call) {
+                            if !out.notes.contains(&note) {
+                                out.notes.push(note);
+                            }
+                        }
                     }
                     Some(e) => match e.kind {
                         CallErrorKind::Retryable | CallErrorKind::AccessDenied => {
-                            out.planned.push(call);
+                            out.planned.push(call.into_call());
                             out.stopped = Some(Stopped::Call(e));
                             return out;
                         }
                         CallErrorKind::Degraded if capacity.refused(&call, &e) => {
                             // Read again after the round: what the fallback created is checked.
                             all_succeeded = false;
-                            next = Some(call.clone());
+                            out.planned.push(call.call().clone());
+                            next = Some(call);
+                            continue;
                         }
                         CallErrorKind::Degraded
                         | CallErrorKind::NotFound
@@ -373,7 +385,7 @@ pub async fn converge(
                         }
                     },
                 }
-                out.planned.push(call);
+                out.planned.push(call.into_call());
             }
         }
         if dry_run || !progressed || !out.refused.is_empty() {

@@ -3,13 +3,13 @@
 //! short reason, full explanation, typed evidence and the run-history write that goes with it.
 
 use super::converge::{converge, join_parts, Converged, Mode, Stopped};
-use super::step::{RunUpdate, StepOutcome, StepRequest};
-use super::HandleError;
+use super::request::{HandleError, RunUpdate, StepOutcome, StepRequest};
 use crate::config::Scenario;
 use crate::domain::{Outcome, Step};
 use crate::evidence::StepEvidence;
+use crate::gate::SHORT_REASON_MAX;
 use crate::history::{OpenRun, RunRecord, RunStatus};
-use crate::night::{self, Keep, Why};
+use crate::night::{Keep, Why};
 use crate::plan::{self, Readiness, RunState};
 use crate::ports::{CallError, CallErrorKind, Scaling, StoreError};
 use crate::text::cut;
@@ -301,7 +301,7 @@ pub(super) async fn keep_capacity(
             // The summary says when the capacity came up; the state keeps `ready_at`.
             run_update = Some(RunUpdate::Summary {
                 run: run.run.clone(),
-                summary: cut(&short, night::SHORT_REASON_MAX),
+                summary: cut(&short, SHORT_REASON_MAX),
                 state: Some(state.to_json()),
             });
         }
@@ -385,7 +385,7 @@ pub(super) async fn scale_down(
         let short = format!("{label}: {short}, run closed");
         let close = RunUpdate::Close {
             run: run.run.clone(),
-            summary: cut(&short, night::SHORT_REASON_MAX),
+            summary: cut(&short, SHORT_REASON_MAX),
             at: req.now,
         };
         (
@@ -412,7 +412,7 @@ pub(super) async fn scale_down(
         };
         let update = RunUpdate::Summary {
             run: run.run.clone(),
-            summary: cut(&short, night::SHORT_REASON_MAX),
+            summary: cut(&short, SHORT_REASON_MAX),
             state: None,
         };
         (

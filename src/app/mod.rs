@@ -2,207 +2,42 @@
 //! record → respond.
 //!
 //! `bootstrap` (Lambda) and `nightshift invoke` (CLI) run every event through [`App::handle`], so
-//! a rehearsal on a laptop exercises the exact production path. The parts, by job:
+//! a rehearsal on a laptop exercises the exact production path. The parts, by job, each importing
+//! only from the ones below it:
 //!
-//! - [`pipeline`]: admission (parse, account, `now`, scenario), the exactly-once guard, and the
-//!   one place a step's results are written (run summary or close, event record, guard result).
-//! - [`step`]: one claimed step of the night: under the scenario's scaling lease ([`lease`]),
-//!   read the open run and the metrics, ask the state machine ([`crate::night::decide`]), and
-//!   execute its decision through the convergence loop ([`converge`]).
-//! - [`preview`]: `nightshift plan`: the same reads and the same decision, rendered, not executed.
+//! - `pipeline`: admission (parse, account, `now`, scenario), the exactly-once guard, and the
+//!   one place a step's results are written (run summary or close, event record, guard result);
+//!   `notify` sends the step's own events on the way.
+//! - `preview`: `nightshift plan`: the same reads and the same decision, rendered, not executed.
+//! - `build`: the [`App`], built one way ([`App::build`]) from its [`Settings`] and
+//!   [`Adapters`], by both binaries and the tests; below it the AWS adapters are reached through
+//!   the ports of [`crate::ports`] only.
+//! - `step`: one claimed step of the night ([`Night`]): under the scenario's scaling lease
+//!   (`lease`), read the open run and the metrics, ask the state machine
+//!   ([`crate::night::decide`]), and execute its decision (`execute`) through the convergence
+//!   loop (`converge`).
+//! - `request` (the bottom): what flows between them: [`Invocation`], [`HandleError`] and
+//!   [`Answer`] (the one mapping of a handled event to the Lambda result and to `nightshift
+//!   invoke`'s output and exit status), [`StepRequest`], [`StepOutcome`], [`RunUpdate`] and the
+//!   [`StepRunner`] port.
 //!
-//! The AWS adapters are built here, once per process ([`App::from_env`]); below this module they
-//! are reached through the ports of [`crate::ports`] only.
+//! The modules are private: each public name below has this one path.
 
-use crate::aws::dynamodb::DynamoStore;
-use crate::aws::scaling::ScalingClients;
-use crate::aws::Timeouts;
-use crate::config::Config;
-use crate::idempotency::{GuardPolicy, StoreError};
-use crate::ports::EventSink;
-use jiff::Timestamp;
-use std::sync::Arc;
-use std::time::Duration;
-
-pub mod converge;
+mod build;
+mod converge;
 mod execute;
-pub mod lease;
+mod lease;
 mod notify;
 mod pipeline;
-pub mod preview;
-pub mod step;
+mod preview;
+mod request;
+mod step;
 
+pub use build::{Adapters, App, Settings};
 pub use execute::{night_of, run_id};
-pub use preview::{HoldView, PauseView, Preview, PreviewCall, PreviewError};
-pub use step::{Night, RunUpdate, StepOutcome, StepRequest, StepRunner};
-
-/// `nightshift plan`'s one-word decision.
-pub use crate::night::Kind as Decision;
-
-/// Process-wide settings read from the environment once at start-up.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// `APP_ENV` (`prod` refuses rehearsal-only inputs such as `"now"`). Not `ENV`: that name
-    /// misbehaved in the system nightshift replaces.
-    pub app_env: Option<String>,
-    /// `NIGHTSHIFT_DRY_RUN=1`: decide and record, call no mutating API.
-    pub dry_run: bool,
-    pub guard: GuardPolicy,
-    pub timeouts: Timeouts,
-}
-
-impl Settings {
-    pub fn from_env() -> Result<Settings, String> {
-        let dry_run = match std::env::var("NIGHTSHIFT_DRY_RUN").ok().as_deref().map(str::trim) {
-            None | Some("") | Some("0") | Some("false") => false,
-            Some("1") | Some("true") => true,
-            Some(other) => {
-                return Err(format!(
-                    "NIGHTSHIFT_DRY_RUN={other:?} is not understood: set it to 1 (dry run) or 0 / unset"
-                ))
-            }
-        };
-        let mut guard = GuardPolicy::default();
-        if let Ok(lease) = std::env::var("NIGHTSHIFT_DEFAULT_LEASE") {
-            guard.default_lease = crate::config::parse_duration(&lease)
-                .map_err(|e| format!("NIGHTSHIFT_DEFAULT_LEASE={lease:?}: {e}"))?;
-        }
-        Ok(Settings {
-            app_env: std::env::var("APP_ENV")
-                .ok()
-                .filter(|v| !v.trim().is_empty()),
-            dry_run,
-            guard,
-            timeouts: Timeouts::default(),
-        })
-    }
-
-    pub fn is_prod(&self) -> bool {
-        self.app_env.as_deref() == Some("prod")
-    }
-}
-
-/// One invocation's context: the Lambda request ID and deadline, and the wall-clock time it
-/// started (read once by the caller; nothing below reads the clock).
-#[derive(Debug, Clone)]
-pub struct Invocation {
-    pub request_id: String,
-    pub deadline: Option<Timestamp>,
-    pub now: Timestamp,
-    /// `Lambda-Runtime-Invoked-Function-Arn`: its account is the function's own, and events from
-    /// another account are refused. None outside Lambda (`nightshift invoke`): not checked.
-    pub function_arn: Option<String>,
-}
-
-impl Invocation {
-    /// Time left before the invocation's deadline.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| {
-            d.duration_since(self.now)
-                .try_into()
-                .unwrap_or(Duration::ZERO)
-        })
-    }
-}
-
-/// A failure the caller must surface as an error (not a response).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HandleError {
-    /// Retrying the same event later can succeed (throttling, timeouts, a lost lease).
-    #[error("{0}")]
-    Retryable(String),
-    /// Retrying the same event will fail the same way.
-    #[error("{0}")]
-    NonRetryable(String),
-}
-
-impl From<StoreError> for HandleError {
-    fn from(e: StoreError) -> Self {
-        if e.is_retryable() {
-            HandleError::Retryable(e.to_string())
-        } else {
-            HandleError::NonRetryable(e.to_string())
-        }
-    }
-}
-
-impl HandleError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, HandleError::Retryable(_))
-    }
-}
-
-/// The application: config, settings, the table, and the runner of claimed steps, built once per
-/// process.
-pub struct App {
-    config: Arc<Config>,
-    settings: Settings,
-    store: DynamoStore,
-    /// The scaling adapters `nightshift plan` reads the live state with (the steps have theirs).
-    scaling: ScalingClients,
-    steps: Arc<dyn StepRunner>,
-    /// Where `[notify]`'s events go (None: not built, e.g. in tests that send none).
-    events: Option<Arc<dyn EventSink>>,
-}
-
-impl App {
-    /// The app: guard and history on `store`, the night's steps run by [`Night`] on `scaling`.
-    pub fn new(
-        config: Arc<Config>,
-        settings: Settings,
-        store: DynamoStore,
-        scaling: ScalingClients,
-    ) -> App {
-        let night = Arc::new(Night::new(scaling.clone()));
-        App::with_steps(config, settings, store, scaling, night)
-    }
-
-    /// The app with another runner of claimed steps: the pipeline (admission, guard, recording)
-    /// is the same; what a claimed step does is `steps`'s (the guard's integration tests run a
-    /// runner that records and scales nothing).
-    pub fn with_steps(
-        config: Arc<Config>,
-        settings: Settings,
-        store: DynamoStore,
-        scaling: ScalingClients,
-        steps: Arc<dyn StepRunner>,
-    ) -> App {
-        App {
-            config,
-            settings,
-            store,
-            scaling,
-            steps,
-            events: None,
-        }
-    }
-
-    /// The app sending `[notify]`'s events through `events`.
-    pub fn with_events(mut self, events: Option<Arc<dyn EventSink>>) -> App {
-        self.events = events;
-        self
-    }
-
-    /// Build from the environment: the SDK config (endpoints, region, credentials) and clients.
-    pub async fn from_env(config: Arc<Config>, settings: Settings) -> App {
-        let aws = crate::aws::Aws::from_env(settings.timeouts).await;
-        let events = config
-            .notify
-            .is_some()
-            .then(|| Arc::new(aws.events()) as Arc<dyn EventSink>);
-        let (store, scaling) = (aws.store(&config.table), aws.scaling());
-        App::new(config, settings, store, scaling).with_events(events)
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn store(&self) -> &DynamoStore {
-        &self.store
-    }
-}
+pub use preview::{OverrideView, Preview, PreviewCall, PreviewError};
+pub use request::{
+    Answer, FunctionError, HandleError, Invocation, RunUpdate, StepOutcome, StepRequest,
+    StepRunner, NON_RETRYABLE, RETRYABLE,
+};
+pub use step::Night;

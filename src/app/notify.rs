@@ -3,8 +3,9 @@
 //! PutEvents call. A call that fails never fails or repeats the step: it is logged, and kept in
 //! the step's record as a failed `events PutEvents` action.
 
-use super::step::StepOutcome;
-use super::App;
+use super::build::App;
+use super::execute::night_of;
+use super::request::StepOutcome;
 use crate::config::{EventBus, Scenario};
 use crate::domain::{Action, ActionResult, Step};
 use crate::notify::{self, Failure, StepFacts};
@@ -40,7 +41,7 @@ impl App {
             sink: self.events.as_deref(),
             dry_run: self.settings.dry_run,
             scenario: &scenario.name,
-            night: super::night_of(scenario, now),
+            night: night_of(scenario, now),
             step,
             now,
             retried,

@@ -7,17 +7,19 @@
 //! first. A step that must fail fails its guard record after the event is recorded, so a retry
 //! finds the history complete and claims the step again.
 
-use super::step::{RunUpdate, StepOutcome, StepRequest};
-use super::{App, HandleError, Invocation};
+use super::build::App;
+use super::lease;
+use super::notify::Notifier;
+use super::request::{HandleError, Invocation, RunUpdate, StepOutcome, StepRequest};
 use crate::aws::dynamodb::{DynamoStore, NoOpenRunAt, RunWrite, StepWrites, Written};
 use crate::config::{CompletionMatcher, Scenario};
 use crate::domain::{Outcome, Response, Step};
 use crate::event::{self, Completion, EventKind, InboundEvent};
+use crate::gate::SHORT_REASON_MAX;
 use crate::history::EventRecord;
-use crate::idempotency::{Claim, ClaimRequest, DedupId, FinishError, Guard, Lease};
-use crate::night::SHORT_REASON_MAX;
-use crate::ports::HistoryStore;
-use crate::text::cut;
+use crate::idempotency::{Claim, ClaimRequest, DedupId, Guard, Lease};
+use crate::ports::{FinishError, HistoryStore};
+use crate::text::{cut, quoted_list};
 use jiff::Timestamp;
 
 /// An event answered without a claim (rejected or skipped before the guard), as recorded.
@@ -372,7 +374,7 @@ struct Recorded<'a> {
     /// The invocation's wall clock: the guard's result is stamped with it.
     clock: Timestamp,
     /// nightshift's own events of the step (`[notify]`, src/app/notify.rs).
-    notifier: super::notify::Notifier<'a>,
+    notifier: Notifier<'a>,
 }
 
 /// Record a claimed step and answer. A completed step writes its results in one transaction
@@ -439,14 +441,14 @@ async fn record(
                 // step again (a completed one stays completed), and give the lease back.
                 let _ = guard.fail(lease, &e.to_string(), at.clock).await;
                 if let Some(owner) = &scaling_owner {
-                    super::lease::release(store, scenario, owner).await;
+                    lease::release(store, scenario, owner).await;
                 }
                 return Err(e.into());
             }
         }
     }
     if let Some(owner) = &scaling_owner {
-        super::lease::release(store, scenario, owner).await;
+        lease::release(store, scenario, owner).await;
     }
     let stepped = record_run_update(store, scenario, stepped).await;
     let (response, record) = answer(lease, &at, &base, scenario, &stepped);
@@ -573,14 +575,6 @@ fn scenario_of(event: &InboundEvent) -> Option<String> {
 
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
-}
-
-pub(super) fn quoted_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Run summaries are one line in a table; an item is bounded whatever a summary holds.

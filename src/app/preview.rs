@@ -12,18 +12,19 @@
 //! that continues asynchronously (readers still creating, a resize's failover) plans its later
 //! calls from later snapshots; the preview lists those as `waiting`.
 
+use super::build::App;
 use super::converge::Mode;
 use super::execute::{night_of, run_id};
-use super::step::{self, Reading, StepRequest};
-use super::App;
+use super::request::StepRequest;
+use super::step::{self, Reading};
 use crate::config::Scenario;
 use crate::domain::Step;
-use crate::history::StoreError;
 use crate::night::{Decision as Decided, Keep, Kind as Decision};
-use crate::overrides::{local_minute, Pause};
-use crate::plan::safety::{self, SafetyContext, Vetted};
+use crate::overrides::{Held, Override, Paused};
+use crate::plan::safety::{self, SafetyContext, Verdict};
 use crate::plan::{self, Call, Readiness};
-use crate::ports::{CallError, HistoryStore, Scaling};
+use crate::ports::{CallError, HistoryStore, Scaling, StoreError};
+use crate::text::{local_minute, quoted_list};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -75,19 +76,12 @@ impl PreviewCall {
     }
 }
 
-/// The stored pause and whether it is in force at the preview's `now`.
+/// A stored pause or hold, and whether it is in force at the preview's `now` (a hold: for the
+/// open run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PauseView {
+pub struct OverrideView<D> {
     #[serde(flatten)]
-    pub pause: Pause,
-    pub active: bool,
-}
-
-/// The stored hold and whether it holds the open run at the preview's `now`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HoldView {
-    #[serde(flatten)]
-    pub hold: crate::hold::Hold,
+    pub stored: Override<D>,
     pub active: bool,
 }
 
@@ -105,10 +99,10 @@ pub struct Preview {
     pub run: Option<String>,
     /// Where that run id comes from.
     pub run_note: String,
-    pub pause: Option<PauseView>,
+    pub pause: Option<OverrideView<Paused>>,
     /// The stored hold, when there is one, and whether it holds the open run now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hold: Option<HoldView>,
+    pub hold: Option<OverrideView<Held>>,
     pub decision: Decision,
     pub reason: String,
     /// The calls in the order the step would make them; refused ones are marked.
@@ -191,18 +185,22 @@ impl Preview {
             None => out.push_str(&format!("run:      none ({})\n", self.run_note)),
         }
         match &self.pause {
-            Some(p) if p.active => out.push_str(&format!("pause:    {}\n", p.pause.describe(None))),
+            Some(p) if p.active => {
+                out.push_str(&format!("pause:    {}\n", p.stored.describe(None)))
+            }
             Some(p) => out.push_str(&format!(
                 "pause:    none in force (the last one ended at {})\n",
-                p.pause.until
+                p.stored.until
             )),
             None => out.push_str("pause:    none\n"),
         }
         match &self.hold {
-            Some(h) if h.active => out.push_str(&format!("hold:     {}\n", h.hold.describe(None))),
+            Some(h) if h.active => {
+                out.push_str(&format!("hold:     {}\n", h.stored.describe(None)))
+            }
             Some(h) => out.push_str(&format!(
                 "hold:     none in force (the last one, for run {}, ended at {})\n",
-                h.hold.run, h.hold.until
+                h.stored.defers.run, h.stored.until
             )),
             None => {}
         }
@@ -310,7 +308,7 @@ impl App {
             return Err(PreviewError::UnknownScenario(format!(
                 "unknown scenario \"{scenario}\": {} configures {}",
                 self.config.source,
-                super::pipeline::quoted_list(&self.config.scenario_names())
+                quoted_list(&self.config.scenario_names())
             )));
         };
         let store = &self.store;
@@ -324,17 +322,17 @@ impl App {
 
         // Read as the step reads (without its lease), and decide as it decides.
         let state = store.scenario_state(&scenario.name).await?;
-        preview.pause = state.pause.clone().map(|pause| PauseView {
+        preview.pause = state.pause.clone().map(|pause| OverrideView {
             active: pause.is_active(now),
-            pause,
+            stored: pause,
         });
         let reading = Reading::read(store, scenario, &state).await?;
-        preview.hold = state.hold.as_deref().cloned().map(|hold| HoldView {
+        preview.hold = state.hold.as_deref().cloned().map(|hold| OverrideView {
             active: reading
                 .run
                 .as_ref()
                 .is_some_and(|run| hold.holds(&run.run, now)),
-            hold,
+            stored: hold,
         });
         let req = StepRequest {
             store,
@@ -373,12 +371,6 @@ impl App {
             Decided::DeferScaleDown { hold, .. } => {
                 return Ok(preview.decided(Decision::Defer, hold.detail.clone()))
             }
-            Decided::ReadGate { .. } => {
-                return Ok(preview.decided(
-                    Decision::Reject,
-                    "nightshift bug: the state machine asked for the gate twice",
-                ))
-            }
             Decided::OpenRun => {
                 let id = self.next_run_id(scenario, now).await?;
                 preview.run = Some(id.clone());
@@ -390,7 +382,7 @@ impl App {
             }
             Decided::ConvergeUp { run } => preview.decided(
                 Decision::ScaleUp,
-                format!("re-plan against the open run {run}"),
+                format!("re-plan against the open run {}", run.run),
             ),
             Decided::KeepCapacity { hold, .. } => preview.decided(
                 Decision::Continue,
@@ -405,18 +397,14 @@ impl App {
             ),
         };
         let run = preview.run.clone().unwrap_or_default();
-        let baseline = reading.run_state().map(|s| &s.baseline);
-        let (mode, with_readiness) = match (&decided, baseline) {
-            (
-                Decided::KeepCapacity {
-                    keep: Keep::Observe,
-                    ..
-                },
-                _,
-            ) => (Mode::Observe, true),
-            (Decided::KeepCapacity { .. }, _) => (Mode::Continue, true),
-            (Decided::StartScaleDown { .. } | Decided::ContinueScaleDown { .. }, Some(b)) => {
-                (Mode::ScaleDown(b), false)
+        let (mode, with_readiness) = match &decided {
+            Decided::KeepCapacity {
+                keep: Keep::Observe,
+                ..
+            } => (Mode::Observe, true),
+            Decided::KeepCapacity { .. } => (Mode::Continue, true),
+            Decided::StartScaleDown { state, .. } | Decided::ContinueScaleDown { state, .. } => {
+                (Mode::ScaleDown(&state.baseline), false)
             }
             _ => (Mode::ScaleUp, false),
         };
@@ -480,8 +468,8 @@ async fn preview_calls(
     preview.calls = verdicts
         .iter()
         .map(|v| match v {
-            Vetted::Allowed(call) => PreviewCall::allowed(call),
-            Vetted::Refused(violation) => PreviewCall::refused(violation),
+            Verdict::Allowed(call) => PreviewCall::allowed(call),
+            Verdict::Refused(violation) => PreviewCall::refused(violation),
         })
         .collect();
     preview.waiting = plan.waiting;
@@ -573,9 +561,10 @@ drift: batch/worker: desired count is 7 but nightshift set 10
     fn a_skipped_step_says_why_and_lists_no_call() {
         let now: Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
         let mut p = Preview::new(&scenario(), Step::Check, false, now, true);
-        p.pause = Some(PauseView {
-            pause: Pause {
+        p.pause = Some(OverrideView {
+            stored: crate::overrides::Pause {
                 until: "2026-11-26T01:00:00Z".parse().unwrap(),
+                defers: Paused,
                 by: Some("alice".into()),
                 at: None,
                 reason: None,

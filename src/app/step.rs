@@ -10,137 +10,20 @@
 
 use super::execute::{keep_capacity, open_and_scale_up, scale_down, scale_up};
 use super::lease::{self, LeaseRequest, Taken};
-use super::HandleError;
+use super::request::{HandleError, StepOutcome, StepRequest, StepRunner};
 use crate::aws::scaling::ScalingClients;
 use crate::config::Scenario;
-use crate::domain::{Action, Outcome, Step};
-use crate::evidence::StepEvidence;
+use crate::domain::{Outcome, Step};
 use crate::gate::{self, MetricsFetch};
 use crate::history::{RunRecord, ScenarioState};
-use crate::idempotency::GuardPolicy;
-use crate::night::{self, Decision, Facts, RunFacts, Why};
+use crate::night::{self, Decision, Facts, Ruling, RunFacts, Why};
+use crate::overrides::SkipRule;
 use crate::plan::RunState;
 use crate::ports::{HistoryStore, Metrics, Scaling, StoreError};
 use crate::text::hh_mm;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use std::time::Duration;
-
-/// Runs a claimed step: the port between the pipeline (guard, recording) and the night.
-#[async_trait]
-pub trait StepRunner: Send + Sync {
-    async fn run(&self, req: &StepRequest<'_>) -> StepOutcome;
-
-    /// What this step answers when the scenario has no open run, no pause and no live scaling
-    /// lease, if that answer needs no read at all (a check: nothing to check). The pipeline
-    /// records it on exactly that condition in one write, and runs the step when the condition
-    /// fails. None (the default): always run the step.
-    fn without_open_run(&self, req: &StepRequest<'_>) -> Option<StepOutcome> {
-        let _ = req;
-        None
-    }
-}
-
-/// Everything a claimed step needs, borrowed from the invocation.
-pub struct StepRequest<'a> {
-    pub store: &'a dyn HistoryStore,
-    pub scenario: &'a Scenario,
-    pub step: Step,
-    /// `"force": true` of the command.
-    pub force: bool,
-    /// The dedup key of this delivery (recorded as `opened_by` of a run it opens).
-    pub key: &'a str,
-    /// The night's time: the event's rehearsal `now`, else the invocation's clock. Decisions use it.
-    pub now: Timestamp,
-    /// The invocation's wall clock: leases are measured on it.
-    pub clock: Timestamp,
-    pub deadline: Option<Timestamp>,
-    /// Time left before the invocation's deadline (calls are bounded by it).
-    pub remaining: Option<Duration>,
-    pub dry_run: bool,
-    pub guard: GuardPolicy,
-}
-
-/// The run-history write that goes with a step's result, made by the pipeline after the step.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunUpdate {
-    /// The run's summary line (the step's short reason), and its state when it changed.
-    Summary {
-        run: String,
-        summary: String,
-        state: Option<serde_json::Value>,
-    },
-    /// The run is done: close it at `at` (the step's `now`) with this summary.
-    Close {
-        run: String,
-        summary: String,
-        at: Timestamp,
-    },
-}
-
-/// What a step did, before it is recorded and answered.
-#[derive(Debug, Clone)]
-pub struct StepOutcome {
-    pub outcome: Outcome,
-    pub run: Option<String>,
-    pub actions: Vec<Action>,
-    pub why: Why,
-    pub evidence: StepEvidence,
-    /// Set when the invocation must fail (after recording): the guard record is failed so that
-    /// a retry can claim the step again.
-    pub failure: Option<HandleError>,
-    pub run_update: Option<RunUpdate>,
-    /// The owner of the scenario's scaling lease this step holds: the pipeline releases it with
-    /// the step's final writes.
-    pub scaling_lease: Option<String>,
-}
-
-impl StepOutcome {
-    pub fn new(outcome: Outcome, run: Option<String>, why: Why) -> StepOutcome {
-        StepOutcome {
-            outcome,
-            run,
-            actions: Vec::new(),
-            why,
-            evidence: StepEvidence::default(),
-            failure: None,
-            run_update: None,
-            scaling_lease: None,
-        }
-    }
-
-    /// The run store failed: retryable when DynamoDB said so.
-    pub fn store_failure(run: Option<String>, actions: Vec<Action>, e: StoreError) -> StepOutcome {
-        let retryable = e.is_retryable();
-        let text = e.to_string();
-        StepOutcome {
-            outcome: if retryable {
-                Outcome::Deferred
-            } else {
-                Outcome::Rejected
-            },
-            run,
-            actions,
-            why: Why::new(&text, text.clone()),
-            evidence: StepEvidence::default(),
-            failure: Some(e.into()),
-            run_update: None,
-            scaling_lease: None,
-        }
-    }
-
-    /// The run's summary becomes this outcome's short reason.
-    pub(super) fn summarize(mut self) -> StepOutcome {
-        if let Some(run) = &self.run {
-            self.run_update = Some(RunUpdate::Summary {
-                run: run.clone(),
-                summary: self.why.short.clone(),
-                state: None,
-            });
-        }
-        self
-    }
-}
 
 /// The night's steps on the real scaling adapters: the production [`StepRunner`].
 pub struct Night {
@@ -208,11 +91,10 @@ fn check_without_open_run(req: &StepRequest<'_>) -> Option<StepOutcome> {
         // A hold belongs to an open run: with none, it changes nothing.
         hold: None,
         run: RunFacts::None,
-        gate: None,
         dry_run: req.dry_run,
     };
     match night::decide(&facts) {
-        Decision::Skip { why, rule } => {
+        Ruling::Decided(Decision::Skip { why, rule }) => {
             let mut out = StepOutcome::new(Outcome::Skipped, None, why);
             out.evidence.override_rule = rule;
             Some(out)
@@ -286,7 +168,8 @@ impl Reading {
     }
 }
 
-/// Ask the state machine; read the gate when the decision depends on it, and ask again.
+/// Ask the state machine; read the gate when the decision depends on it, and let the gate's
+/// question decide with its verdict.
 pub async fn decide(
     req: &StepRequest<'_>,
     metrics: &dyn Metrics,
@@ -301,20 +184,14 @@ pub async fn decide(
         pause: overrides.pause.as_ref(),
         hold: overrides.hold.as_deref(),
         run: reading.facts(),
-        gate: None,
         dry_run: req.dry_run,
     };
-    let decision = night::decide(&facts);
-    match (&decision, &reading.run) {
-        (Decision::ReadGate { fetch_metrics }, Some(run)) => {
-            let verdict = read_gate(req, metrics, run, *fetch_metrics).await;
-            let decision = night::decide(&Facts {
-                gate: Some(&verdict),
-                ..facts
-            });
-            (decision, Some(verdict))
+    match night::decide(&facts) {
+        Ruling::Decided(decision) => (decision, None),
+        Ruling::ReadGate(question) => {
+            let verdict = read_gate(req, metrics, &question.run, question.fetch_metrics).await;
+            (question.decide(&verdict), Some(verdict))
         }
-        _ => (decision, None),
     }
 }
 
@@ -335,44 +212,54 @@ async fn step(
         }
     }
     let (decision, verdict) = decide(req, metrics, state, &reading).await;
-    let run_state = reading.run_state();
-    let run = reading.run.clone();
 
     // Execute.
     let gate_evidence = verdict.map(|g| g.evidence);
-    match (decision, run, run_state) {
-        (Decision::Skip { why, rule }, run, _) => {
-            let mut out = StepOutcome::new(Outcome::Skipped, run.map(|r| r.run), why);
+    match decision {
+        Decision::Skip { why, rule } => {
+            let run = reading.run.map(|r| r.run);
+            let mut out = StepOutcome::new(Outcome::Skipped, run, why);
             out.evidence.override_rule = rule;
-            if rule == Some(crate::overrides::SkipRule::Paused) {
+            if rule == Some(SkipRule::Paused) {
                 out.evidence.pause = state.pause.clone();
             }
             out
         }
-        (Decision::Reject { why }, run, _) => {
-            let mut out = StepOutcome::new(Outcome::Rejected, run.map(|r| r.run), why);
+        Decision::Reject { why } => {
+            let run = reading.run.map(|r| r.run);
+            let mut out = StepOutcome::new(Outcome::Rejected, run, why);
             out.failure = Some(HandleError::NonRetryable(out.why.detail.clone()));
             out
         }
-        (Decision::OpenRun, _, _) => open_and_scale_up(req, scaling).await,
-        (Decision::ConvergeUp { .. }, Some(run), _) => {
+        Decision::OpenRun => open_and_scale_up(req, scaling).await,
+        Decision::ConvergeUp { run } => {
             let context = format!(
                 "run {} was already open (opened {} by {}): re-planned against it",
                 run.run, run.opened_at, run.opened_by
             );
             scale_up(req, scaling, run.run, None, context).await
         }
-        (Decision::KeepCapacity { keep, hold, .. }, Some(run), Some(state)) => {
-            let mut out = keep_capacity(req, scaling, &run, state.clone(), keep, hold).await;
+        Decision::KeepCapacity {
+            run,
+            state,
+            keep,
+            hold,
+        } => {
+            let mut out = keep_capacity(req, scaling, &run, state, keep, hold).await;
             out.evidence.gate = gate_evidence;
             out
         }
-        (Decision::DeferScaleDown { hold, .. }, Some(run), _) => {
+        Decision::DeferScaleDown { run, hold } => {
             let mut out = StepOutcome::new(Outcome::Deferred, Some(run.run), hold);
             out.evidence.gate = gate_evidence;
             out
         }
-        (Decision::StartScaleDown { rule, why, .. }, Some(run), Some(state)) => {
+        Decision::StartScaleDown {
+            run,
+            mut state,
+            rule,
+            why,
+        } => {
             let label = match rule {
                 gate::Rule::Quiet => format!(
                     "quiet {}",
@@ -387,7 +274,6 @@ async fn step(
                 },
                 gate::Rule::Forced => "forced".to_string(),
             };
-            let mut state = state.clone();
             // Recorded with the start below, so that the close can say why (notify, report).
             state.scale_down_rule.get_or_insert(rule);
             if state.scale_down_started_at.is_none() && !req.dry_run {
@@ -410,7 +296,7 @@ async fn step(
             out.evidence.gate = gate_evidence;
             out
         }
-        (Decision::ContinueScaleDown { since, .. }, Some(run), Some(state)) => {
+        Decision::ContinueScaleDown { run, state, since } => {
             let why = Why::new(
                 format!(
                     "scaling down since {}",
@@ -418,25 +304,7 @@ async fn step(
                 ),
                 format!("continuing the scale-down started at {since}"),
             );
-            scale_down(req, scaling, &run, state, "scale-down".into(), why).await
-        }
-        // The state machine asked for the gate again, or named a run the read did not find:
-        // a nightshift bug; nothing is called.
-        (decision, run, _) => {
-            let detail = format!(
-                "nightshift bug: the state machine decided {decision:?} for what was read (open run {:?}); nothing was called, please report it",
-                run.map(|r| r.run)
-            );
-            let mut out = StepOutcome::new(
-                Outcome::Rejected,
-                None,
-                Why::new(
-                    "nightshift bug: impossible decision, nothing called",
-                    detail.clone(),
-                ),
-            );
-            out.failure = Some(HandleError::NonRetryable(detail));
-            out
+            scale_down(req, scaling, &run, &state, "scale-down".into(), why).await
         }
     }
 }

@@ -38,10 +38,6 @@ impl AutoScalingAdapter {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn overrides(&self) -> aws_sdk_applicationautoscaling::config::Builder {
         aws_sdk_applicationautoscaling::config::Builder::default()
             .timeout_config(self.timeouts.within(self.remaining))

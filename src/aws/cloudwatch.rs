@@ -70,10 +70,6 @@ impl CloudWatchMetrics {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// The datapoints of every spec in `[from, to)`, one [`MetricWindow`] per spec in the same
     /// order, with one GetMetricData call (plus its pages).
     pub async fn fetch(

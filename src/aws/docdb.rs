@@ -66,23 +66,13 @@ impl DocDbAdapter {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn overrides(&self) -> aws_sdk_docdb::config::Builder {
         aws_sdk_docdb::config::Builder::default()
             .timeout_config(self.timeouts.within(self.remaining))
     }
 
-    /// The cluster with every instance (writer flag, class, status, tags); None when the cluster
-    /// does not exist.
-    pub async fn describe_cluster(&self, cluster: &str) -> Result<Option<ClusterState>, CallError> {
-        self.describe_cluster_with(cluster, &TagReads::All).await
-    }
-
-    /// [`DocDbAdapter::describe_cluster`] reading the tags of the instances `tags` asks for only
-    /// (the others have none).
+    /// The cluster with every instance (writer flag, class, status, the tags `tags` asks for: the
+    /// other instances have none); None when the cluster does not exist.
     pub async fn describe_cluster_with(
         &self,
         cluster: &str,

@@ -39,10 +39,6 @@ impl EcsAdapter {
         }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     fn overrides(&self) -> aws_sdk_ecs::config::Builder {
         aws_sdk_ecs::config::Builder::default().timeout_config(self.timeouts.within(self.remaining))
     }

@@ -1,16 +1,21 @@
 //! Adapters to AWS: the only modules that import `aws_sdk_*`.
 //!
+//! The scaling adapters (`ecs`, `autoscaling`, `docdb`) and the clients of other regions and
+//! accounts (`accounts`) are private to this module: their SDK clients and mutating methods are
+//! reached only through [`scaling::ScalingClients`], whose `execute` makes a call the safety check
+//! allowed and nothing else.
+//!
 //! The SDK configuration comes from the environment only (`AWS_REGION`, `AWS_ENDPOINT_URL`,
 //! `AWS_ENDPOINT_URL_<SERVICE>`, credentials), so the same binary runs against AWS or a local
 //! emulator without code changes (local-aws.md).
 
-pub mod accounts;
-pub mod autoscaling;
+mod accounts;
+mod autoscaling;
 pub mod calls;
 pub mod cloudwatch;
-pub mod docdb;
+mod docdb;
 pub mod dynamodb;
-pub mod ecs;
+mod ecs;
 pub mod events;
 pub mod migrate;
 pub mod scaling;
@@ -171,15 +176,6 @@ impl Aws {
         )
         .await
     }
-}
-
-/// The table store and the scaling adapters of one process, from the environment.
-pub async fn clients_from_env(
-    table: &str,
-    timeouts: Timeouts,
-) -> (dynamodb::DynamoStore, scaling::ScalingClients) {
-    let aws = Aws::from_env(timeouts).await;
-    (aws.store(table), aws.scaling())
 }
 
 /// How a failed AWS call should be treated.

@@ -2,9 +2,13 @@
 //! every mutating scaling call goes.
 //!
 //! [`ScalingClients::execute`] is the only code that makes a mutating ECS, Application Auto
-//! Scaling or DocumentDB call, and it returns the call as an [`Action`] (service, call, resource,
-//! detail, result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here:
-//! in dry run the action is recorded with result `dry-run` and nothing is sent.
+//! Scaling or DocumentDB call, and it makes only a [`VettedCall`] (a call the safety check
+//! allowed). It returns the call as an [`crate::domain::Action`] (service, call, resource, detail,
+//! result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here: in dry
+//! run the action is recorded with result `dry-run` and nothing is sent.
+//!
+//! The SDK clients and the adapters' mutating methods are private to src/aws: outside it, the
+//! clients are reached through the [`Scaling`] and [`Metrics`] ports only.
 
 use super::accounts::Remote;
 use super::autoscaling::AutoScalingAdapter;
@@ -14,9 +18,9 @@ use super::{classify, describe, ErrorClass, Timeouts};
 use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::Scenario;
 use crate::domain::ActionResult;
+use crate::plan::safety::VettedCall;
 use crate::plan::{Call, ServiceState, Snapshot};
-pub use crate::ports::{Applied, CallError, CallErrorKind, Executed};
-use crate::ports::{Metrics, Scaling, TagReads};
+use crate::ports::{Applied, CallError, CallErrorKind, Executed, Metrics, Scaling, TagReads};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -94,13 +98,49 @@ impl CallError {
 }
 
 /// The ECS, Application Auto Scaling and DocumentDB adapters of one process.
+///
+/// Built from SDK clients or an SDK config; once built, its clients are out of reach outside
+/// src/aws: a read goes through [`Scaling::snapshot`] or [`Metrics::fetch`], a write through
+/// [`Scaling::execute`] with a [`VettedCall`]. Reading the clients back does not compile:
+///
+/// ```no_run
+/// use nightshift::aws::scaling::ScalingClients;
+/// use nightshift::config::Scenario;
+/// use nightshift::ports::Scaling;
+///
+/// async fn read(clients: &ScalingClients, scenario: &Scenario) {
+///     let _ = clients.snapshot(scenario).await;
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use nightshift::aws::scaling::ScalingClients;
+/// use nightshift::config::Scenario;
+/// use nightshift::ports::Scaling;
+///
+/// async fn read(clients: &ScalingClients, scenario: &Scenario) {
+///     let _ = clients.ecs.client().update_service();
+/// }
+/// ```
+///
+/// and neither does an adapter's mutating call:
+///
+/// ```compile_fail
+/// use nightshift::aws::scaling::ScalingClients;
+/// use nightshift::config::Scenario;
+/// use nightshift::ports::Scaling;
+///
+/// async fn read(clients: &ScalingClients, scenario: &Scenario) {
+///     let _ = clients.docdb.delete_instance("batch-db-writer").await;
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ScalingClients {
-    pub ecs: EcsAdapter,
-    pub autoscaling: AutoScalingAdapter,
-    pub docdb: DocDbAdapter,
+    ecs: EcsAdapter,
+    autoscaling: AutoScalingAdapter,
+    docdb: DocDbAdapter,
     /// The batch metrics the scale-down gate reads (read-only: never a mutating call).
-    pub metrics: CloudWatchMetrics,
+    metrics: CloudWatchMetrics,
     timeouts: Timeouts,
     /// The clients of scenarios in another region or account (None: built from clients, not
     /// from an SDK config, so only the function's own region and account are reachable).
@@ -273,8 +313,9 @@ impl Scaling for ScalingClients {
         })
     }
 
-    /// Make one planned call (or, in dry run, only record it).
-    async fn execute(&self, call: &Call, dry_run: bool) -> Executed {
+    /// Make one call the safety check allowed (or, in dry run, only record it).
+    async fn execute(&self, vetted: &VettedCall, dry_run: bool) -> Executed {
+        let call = vetted.call();
         if dry_run {
             return Executed {
                 action: call.action(ActionResult::DryRun),
@@ -385,47 +426,76 @@ mod tests {
 
     #[tokio::test]
     async fn dry_run_records_every_call_and_sends_none() {
+        use crate::plan::fixtures::*;
+        use crate::plan::safety::{self, SafetyContext, Verdict};
+        use crate::plan::{capture_baseline, Capacity};
         let log = CallLog::new();
         let c = clients(&log);
+        // One call of each kind, each allowed by the safety check against this night.
+        let s = scenario(10, 20, 3, None);
+        let own = instance("own-1", false, "db.r6g.large");
+        let before = snapshot_with(
+            2,
+            Some(Capacity { min: 1, max: 3 }),
+            std::slice::from_ref(&own),
+        );
+        let baseline = capture_baseline(&s, &before, ts()).unwrap();
+        let night = snapshot_with(
+            2,
+            Some(Capacity { min: 1, max: 3 }),
+            &[own, managed(&reader_id(1), false, "db.r6g.large", RUN)],
+        );
+        let ctx = SafetyContext {
+            scenario: &s,
+            run: RUN,
+            snapshot: &night,
+            baseline: Some(&baseline),
+        };
         let calls = [
             Call::UpdateService {
-                cluster: "b".into(),
-                service: "w".into(),
+                cluster: "batch".into(),
+                service: "worker".into(),
                 desired: 3,
-                from: 1,
+                from: 2,
             },
             Call::RegisterScalableTarget {
-                cluster: "b".into(),
-                service: "w".into(),
-                to: crate::plan::Capacity { min: 3, max: 3 },
-                from: crate::plan::Capacity { min: 1, max: 3 },
+                cluster: "batch".into(),
+                service: "worker".into(),
+                to: Capacity { min: 3, max: 3 },
+                from: Capacity { min: 1, max: 3 },
             },
             Call::CreateDbInstance {
                 cluster: "db".into(),
-                instance: "db-ns-abcdef-1".into(),
+                instance: reader_id(2),
                 class: "db.r6g.large".into(),
                 promotion_tier: 15,
-                tags: BTreeMap::new(),
+                tags: BTreeMap::from([
+                    (crate::plan::TAG_SCENARIO.to_string(), SCENARIO.to_string()),
+                    (crate::plan::TAG_RUN.to_string(), RUN.to_string()),
+                ]),
                 zone: None,
             },
             Call::ModifyDbInstanceClass {
                 cluster: "db".into(),
-                instance: "i".into(),
-                class: "c".into(),
-                from: "d".into(),
+                instance: "own-1".into(),
+                class: "db.r6g.2xlarge".into(),
+                from: "db.r6g.large".into(),
             },
             Call::FailoverDbCluster {
                 cluster: "db".into(),
-                target: "i".into(),
-                from: "w".into(),
+                target: "own-1".into(),
+                from: "db-w".into(),
             },
             Call::DeleteDbInstance {
                 cluster: "db".into(),
-                instance: "i".into(),
+                instance: reader_id(1),
             },
         ];
         for call in &calls {
-            let done = c.execute(call, true).await;
+            let Verdict::Allowed(vetted) = safety::vet_one(call, &ctx) else {
+                panic!("the safety check refused {call}")
+            };
+            let done = c.execute(&vetted, true).await;
             assert_eq!(done.action.result, "dry-run");
             assert_eq!(done.action.call, call.operation());
             assert!(done.error.is_none());

@@ -5,7 +5,8 @@
 //! through `POST /2018-06-01/runtime/init/error` with a specific `errorType` and message, logged,
 //! and the process exits non-zero: Lambda shows the message, and nothing panics or loops.
 //!
-//! Each event then goes through [`App::handle`], exactly as `nightshift invoke` runs it. Answers:
+//! Each event then goes through [`App::handle`], exactly as `nightshift invoke` runs it, and is
+//! answered by the same mapping ([`Answer`]):
 //! - a `Response` (JSON) for every outcome but `rejected`;
 //! - `rejected` (bad input) → an error with `errorType` `NonRetryable` and the reason;
 //! - [`HandleError::Retryable`] → `Retryable`; [`HandleError::NonRetryable`] → `NonRetryable`.
@@ -15,7 +16,8 @@
 
 use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{layers::TracingLayer, service_fn, Diagnostic, LambdaEvent, LambdaInvocation};
-use nightshift::app::{App, HandleError, Invocation, Settings};
+use nightshift::app::{Adapters, Answer, App, HandleError, Invocation, Settings, NON_RETRYABLE};
+use nightshift::aws::Aws;
 use nightshift::config::{self, Config, ConfigErrors, DEFAULT_CONFIG_PATH};
 use nightshift::logging::{self, LogSettings};
 use nightshift::{Outcome, Response, Step};
@@ -25,11 +27,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-/// `errorType` of an answer that a retry of the same event could change.
-const RETRYABLE: &str = "Retryable";
-/// `errorType` of an answer that every retry of the same event will repeat.
-const NON_RETRYABLE: &str = "NonRetryable";
 
 /// Environment variables Lambda sets and lambda_runtime requires (it panics without them).
 const LAMBDA_FUNCTION_VARS: [&str; 3] = [
@@ -145,7 +142,9 @@ async fn init() -> Result<App, InitError> {
         .with_table_override(std::env::var("NIGHTSHIFT_TABLE").ok());
     check_config_digest(&config, std::env::var("NIGHTSHIFT_CONFIG_SHA256").ok())?;
     let (app_env, dry_run) = (settings.app_env.clone(), settings.dry_run);
-    let app = App::from_env(Arc::new(config), settings).await;
+    let aws = Aws::from_env(settings.timeouts).await;
+    let adapters = Adapters::from_aws(&aws, &config);
+    let app = App::build(Arc::new(config), settings, adapters);
     let config = app.config();
     tracing::info!(
         config = %config.source,
@@ -289,23 +288,14 @@ fn deadline(epoch_ms: u64) -> Option<jiff::Timestamp> {
         .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
 }
 
-/// The Lambda answer for a handled event.
+/// The Lambda answer for a handled event ([`Answer`], as `nightshift invoke` answers it).
 fn answer(result: Result<Response, HandleError>) -> Result<Response, Diagnostic> {
-    match result {
-        Ok(response) if response.outcome == Outcome::Rejected => Err(Diagnostic {
-            error_type: NON_RETRYABLE.to_string(),
-            error_message: response.reason,
-        }),
-        Ok(response) => Ok(response),
-        Err(HandleError::Retryable(message)) => Err(Diagnostic {
-            error_type: RETRYABLE.to_string(),
-            error_message: message,
-        }),
-        Err(HandleError::NonRetryable(message)) => Err(Diagnostic {
-            error_type: NON_RETRYABLE.to_string(),
-            error_message: message,
-        }),
-    }
+    Answer::of(result)
+        .into_function_result()
+        .map_err(|e| Diagnostic {
+            error_type: e.error_type.to_string(),
+            error_message: e.message,
+        })
 }
 
 /// The one log line per handled event. `requestId` is repeated as a field because the
@@ -353,11 +343,7 @@ fn log_handled(request_id: &str, result: &Result<Response, HandleError>, emf: Op
             }
         }
         Err(e) => {
-            let error_type = if e.is_retryable() {
-                RETRYABLE
-            } else {
-                NON_RETRYABLE
-            };
+            let error_type = e.error_type();
             tracing::error!(
                 requestId = request_id,
                 outcome = "error",
@@ -434,55 +420,6 @@ fn wrap_body(body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nightshift::Action;
-
-    fn response(outcome: Outcome) -> Response {
-        Response {
-            outcome,
-            scenario: Some("nightly-batch".into()),
-            run: None,
-            step: Some(Step::ScaleUp),
-            actions: Vec::<Action>::new(),
-            reason: "because".into(),
-            detail: String::new(),
-            key: Some("k".into()),
-        }
-    }
-
-    #[test]
-    fn every_outcome_but_rejected_is_a_response() {
-        for outcome in [
-            Outcome::Acted,
-            Outcome::Duplicate,
-            Outcome::InProgress,
-            Outcome::Deferred,
-            Outcome::Skipped,
-        ] {
-            assert_eq!(answer(Ok(response(outcome))), Ok(response(outcome)));
-        }
-    }
-
-    #[test]
-    fn rejected_is_a_non_retryable_error_carrying_the_reason() {
-        let mut rejected = response(Outcome::Rejected);
-        rejected.reason = "invalid_json: the event is not JSON".into();
-        assert_eq!(
-            answer(Ok(rejected)),
-            Err(Diagnostic {
-                error_type: "NonRetryable".into(),
-                error_message: "invalid_json: the event is not JSON".into()
-            })
-        );
-    }
-
-    #[test]
-    fn handle_errors_keep_their_retryability_in_the_error_type() {
-        let retryable = answer(Err(HandleError::Retryable("throttled".into()))).unwrap_err();
-        assert_eq!(retryable.error_type, "Retryable");
-        assert_eq!(retryable.error_message, "throttled");
-        let permanent = answer(Err(HandleError::NonRetryable("no table".into()))).unwrap_err();
-        assert_eq!(permanent.error_type, "NonRetryable");
-    }
 
     #[test]
     fn raw_body_round_trips_any_bytes_through_the_layer_encoding() {

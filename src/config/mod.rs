@@ -23,7 +23,6 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use crate::schedule::Schedule;
 pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN_ERRORS};
 pub use notify::{EventBus, Notify};
 use std::collections::BTreeMap;
@@ -111,7 +110,7 @@ pub struct Scenario {
     /// Local dates on which the scenario does not run.
     pub skip_dates: Vec<jiff::civil::Date>,
     /// When the night's steps run, for `nightshift template` (optional).
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<crate::schedule::Schedule>,
     /// The region of this scenario's resources, when not the function's own (`region`).
     pub region: Option<String>,
     /// The role its scaling and metric calls assume, in another account (`role_arn`).
@@ -135,8 +134,9 @@ pub struct DocDbTarget {
     pub cluster: String,
     /// Reader instances while the batch runs, 0..=15.
     pub replicas: u8,
-    /// Class of the readers nightshift adds; starts with "db.".
-    pub instance_class: String,
+    /// Class of the readers nightshift adds; starts with "db.". Always set when `replicas` adds
+    /// readers; None only for a cluster that adds none (`replicas = 0`, e.g. serverless-only).
+    pub instance_class: Option<String>,
     /// Optional class for every instance during the batch; starts with "db.".
     pub resize: Option<String>,
     /// DocumentDB Serverless: the MinCapacity the night raises the cluster to (0.5..=256).

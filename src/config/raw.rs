@@ -90,7 +90,8 @@ pub(super) struct RawEcs {
 pub(super) struct RawDocDb {
     pub(super) cluster: Spanned<String>,
     pub(super) replicas: Spanned<i64>,
-    pub(super) instance_class: Spanned<String>,
+    /// Required when `replicas` adds readers (checked in validation).
+    pub(super) instance_class: Option<Spanned<String>>,
     pub(super) resize: Option<Spanned<String>>,
     /// DocumentDB Serverless: MinCapacity (DCUs) for the night.
     pub(super) serverless_min: Option<Spanned<f64>>,

@@ -28,7 +28,7 @@ fn contract_example_parses_into_the_expected_values() {
         vec![DocDbTarget {
             cluster: "batch-db".into(),
             replicas: 3,
-            instance_class: "db.r6g.large".into(),
+            instance_class: Some("db.r6g.large".into()),
             resize: None,
             serverless_min: None,
             fallback_classes: Vec::new(),

@@ -338,7 +338,7 @@ pub enum PutResult {
     ConditionFailed(Option<Box<DedupRecord>>),
 }
 
-pub use crate::ports::{FinishError, GuardStore, StoreError};
+use crate::ports::{FinishError, GuardStore, StoreError};
 
 /// The guard: policy over a [`GuardStore`].
 pub struct Guard<S> {

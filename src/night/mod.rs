@@ -4,15 +4,17 @@
 //!   read (scaling lease + STATE item, open run, [metrics])  →  decide  →  execute  →  record
 //! ```
 //!
-//! [`decide`] takes the step, the open run and its state, the ops overrides (pause, skip dates),
-//! the metric gate's verdict when it has been read, and `now`, and returns a typed [`Decision`]:
-//! skip (with why), reject, open a run, converge up, keep the capacity, defer or start or continue
-//! the scale-down. `App::handle` executes the decision (src/app/step.rs); `nightshift plan`
-//! renders the same decision without executing it (src/app/preview.rs). Neither re-derives it.
+//! [`decide`] takes the step, the open run and its state, the ops overrides (pause, skip dates)
+//! and `now`, and returns a typed [`Decision`]: skip (with why), reject, open a run, converge up,
+//! keep the capacity, defer or start or continue the scale-down. A decision that acts on the open
+//! run carries the run and its decoded state, so the shell executes it without looking anything
+//! up again. `App::handle` executes the decision (src/app/step.rs); `nightshift plan` renders the
+//! same decision without executing it (src/app/preview.rs). Neither re-derives it.
 //!
 //! The gate needs a CloudWatch read, which is only worth making when the decision depends on it:
-//! `decide` answers [`Decision::ReadGate`] then, the shell reads the metrics (none for a forced
-//! scale-down: the gate's own `forced` rule decides) and calls `decide` again with the verdict.
+//! `decide` answers [`Ruling::ReadGate`] then, with a [`GateQuestion`]; the shell reads the
+//! metrics (none for a forced scale-down: the gate's own `forced` rule decides) and the question
+//! answers with the verdict ([`GateQuestion::decide`]), which can only be a [`Decision`].
 //!
 //! Rules, in order (the table test in `tests.rs` walks every combination):
 //! 1. An open run without a recorded baseline is skipped; one whose baseline does not decode is
@@ -32,11 +34,9 @@
 
 use crate::config::Scenario;
 use crate::domain::Step;
-use crate::gate;
-pub use crate::gate::SHORT_REASON_MAX;
+use crate::gate::{self, SHORT_REASON_MAX};
 use crate::history::RunRecord;
-use crate::hold::Hold;
-use crate::overrides::{self, Pause, RunPhase, SkipRule, StepFacts};
+use crate::overrides::{self, Hold, Pause, RunPhase, SkipRule, StepFacts};
 use crate::plan::RunState;
 use crate::text::cut;
 
@@ -98,8 +98,6 @@ pub struct Facts<'a> {
     /// The scenario's stored hold, in force or not, for whichever run (it expires by itself).
     pub hold: Option<&'a Hold>,
     pub run: RunFacts<'a>,
-    /// The gate's verdict, once read; `None` until [`Decision::ReadGate`] asked for it.
-    pub gate: Option<&'a gate::Decision>,
     /// `NIGHTSHIFT_DRY_RUN=1`.
     pub dry_run: bool,
 }
@@ -145,32 +143,93 @@ pub enum Keep {
     Observe,
 }
 
-/// What the step does.
+/// What the step does. A decision about the open run carries it (and its decoded state where the
+/// execution needs it): what the state machine decided on is what the shell acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Nothing is called; `rule` names the ops override when one skipped it.
     Skip { why: Why, rule: Option<SkipRule> },
     /// Nothing is called, and a retry fails the same way.
     Reject { why: Why },
-    /// The decision depends on the gate: read the metrics (not for a forced scale-down, whose
-    /// gate rule is `forced`) and decide again with its verdict.
-    ReadGate { fetch_metrics: bool },
     /// A scale-up with no open run: record the baseline, open the night's run, converge up.
     OpenRun,
     /// A scale-up of the open run: re-plan against it (a retry, a second schedule).
-    ConvergeUp { run: String },
-    /// A check while the gate holds: keep the capacity, continue the scale-up, report readiness.
-    KeepCapacity { run: String, keep: Keep, hold: Why },
-    /// A scale-down step while the gate holds: nothing is called, the run stays as it is.
-    DeferScaleDown { run: String, hold: Why },
+    ConvergeUp { run: RunRecord },
+    /// A check while the gate (or a hold) holds: keep the capacity, continue the scale-up, report
+    /// readiness.
+    KeepCapacity {
+        run: RunRecord,
+        state: RunState,
+        keep: Keep,
+        hold: Why,
+    },
+    /// A scale-down step while the gate (or a hold) holds: nothing is called, the run stays as
+    /// it is.
+    DeferScaleDown { run: RunRecord, hold: Why },
     /// The gate says the night is over: mark the run scaling down, restore the baseline.
     StartScaleDown {
-        run: String,
+        run: RunRecord,
+        state: RunState,
         rule: gate::Rule,
         why: Why,
     },
     /// The scale-down started earlier: go on restoring the baseline.
-    ContinueScaleDown { run: String, since: Timestamp },
+    ContinueScaleDown {
+        run: RunRecord,
+        state: RunState,
+        since: Timestamp,
+    },
+}
+
+/// What [`decide`] answers: the decision, or the one question only the metric gate can answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ruling<'a> {
+    Decided(Decision),
+    /// The decision depends on the gate: read it, then [`GateQuestion::decide`].
+    ReadGate(GateQuestion<'a>),
+}
+
+/// Rule 7 waiting for the gate's verdict: a check or scale-down of an open run that is neither
+/// scaling down nor held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateQuestion<'a> {
+    scenario: &'a Scenario,
+    step: Step,
+    keep: Keep,
+    /// Read the metrics (not for a forced scale-down, whose gate rule is `forced`).
+    pub fetch_metrics: bool,
+    /// The open run (the gate measures `min_hold` from its opening).
+    pub run: RunRecord,
+    state: RunState,
+}
+
+impl GateQuestion<'_> {
+    /// Rule 7 with the gate's verdict: scale down (quiet, deadline, forced), or hold — a check
+    /// keeps the capacity, a scale-down step is deferred.
+    pub fn decide(self, gate: &gate::Decision) -> Decision {
+        let why = Why::of_gate(gate, self.scenario);
+        match gate.rule() {
+            Some(rule) => Decision::StartScaleDown {
+                run: self.run,
+                state: self.state,
+                rule,
+                why,
+            },
+            None if self.step == Step::Check => Decision::KeepCapacity {
+                run: self.run,
+                state: self.state,
+                keep: self.keep,
+                hold: why,
+            },
+            None => Decision::DeferScaleDown {
+                run: self.run,
+                hold: Why::new(
+                    format!("scale-down deferred: {}", why.short),
+                    format!("scale-down deferred: {}", why.detail),
+                ),
+            },
+        }
+    }
 }
 
 /// The decision in one word, as `nightshift plan` prints it.
@@ -203,33 +262,21 @@ impl Decision {
         match self {
             Decision::Skip { .. } => Kind::Skip,
             Decision::Reject { .. } => Kind::Reject,
-            Decision::ReadGate { .. } | Decision::KeepCapacity { .. } => Kind::Continue,
+            Decision::KeepCapacity { .. } => Kind::Continue,
             Decision::DeferScaleDown { .. } => Kind::Defer,
             Decision::OpenRun | Decision::ConvergeUp { .. } => Kind::ScaleUp,
             Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. } => Kind::ScaleDown,
         }
     }
-
-    /// The open run the decision acts on (None: no run, or the one a scale-up would open).
-    pub fn run(&self) -> Option<&str> {
-        match self {
-            Decision::ConvergeUp { run }
-            | Decision::KeepCapacity { run, .. }
-            | Decision::DeferScaleDown { run, .. }
-            | Decision::StartScaleDown { run, .. }
-            | Decision::ContinueScaleDown { run, .. } => Some(run),
-            _ => None,
-        }
-    }
 }
 
 /// The night's state machine (see the module docs for the rules).
-pub fn decide(f: &Facts<'_>) -> Decision {
+pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
     let scenario = &f.scenario.name;
     // 1. An open run nothing can be restored from.
     let open = match f.run {
         RunFacts::NoBaseline { run } => {
-            return Decision::Skip {
+            return Ruling::Decided(Decision::Skip {
                 why: Why::new(
                     format!("run {} has no recorded baseline: nothing scaled", run.run),
                     format!(
@@ -238,10 +285,10 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                     ),
                 ),
                 rule: None,
-            }
+            })
         }
         RunFacts::Corrupt { run, error } => {
-            return Decision::Reject {
+            return Ruling::Decided(Decision::Reject {
                 why: Why::new(
                     format!("run {}: recorded baseline does not decode", run.run),
                     format!(
@@ -249,7 +296,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                         run.run, run.scenario
                     ),
                 ),
-            }
+            })
         }
         RunFacts::None => None,
         RunFacts::Open { run, state } => Some((run, state)),
@@ -276,13 +323,13 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 f.step
             ),
         };
-        return Decision::Skip {
+        return Ruling::Decided(Decision::Skip {
             why: Why::new(short, reason),
             rule: Some(rule),
-        };
+        });
     }
 
-    match (f.step, open) {
+    let decision = match (f.step, open) {
         // 3. Scale-up.
         (Step::ScaleUp, Some((run, state))) => match state.scale_down_started_at {
             Some(at) => Decision::Skip {
@@ -295,9 +342,7 @@ pub fn decide(f: &Facts<'_>) -> Decision {
                 ),
                 rule: None,
             },
-            None => Decision::ConvergeUp {
-                run: run.run.clone(),
-            },
+            None => Decision::ConvergeUp { run: run.clone() },
         },
         (Step::ScaleUp, None) => Decision::OpenRun,
 
@@ -322,50 +367,30 @@ pub fn decide(f: &Facts<'_>) -> Decision {
         },
 
         // 5. A started scale-down goes on.
-        (_, Some((run, state))) if state.scale_down_started_at.is_some() => {
-            Decision::ContinueScaleDown {
-                run: run.run.clone(),
-                since: state.scale_down_started_at.unwrap_or(f.now),
-            }
-        }
-
-        // 6. A hold of this run.
-        (step, Some((run, state))) if held_now(f, run).is_some() => match held_now(f, run) {
-            Some(hold) => held(f, hold, step, run, state),
-            None => Decision::ReadGate {
-                fetch_metrics: !f.forced(),
+        (_, Some((run, state))) => match state.scale_down_started_at {
+            Some(since) => Decision::ContinueScaleDown {
+                run: run.clone(),
+                state: state.clone(),
+                since,
             },
-        },
-
-        // 7. The gate.
-        (step, Some((run, state))) => match f.gate {
-            None => Decision::ReadGate {
-                fetch_metrics: !f.forced(),
-            },
-            Some(gate) => match gate.rule() {
-                Some(rule) => Decision::StartScaleDown {
-                    run: run.run.clone(),
-                    rule,
-                    why: Why::of_gate(gate, f.scenario),
-                },
-                None if step == Step::Check => Decision::KeepCapacity {
-                    run: run.run.clone(),
-                    keep: keep(f, state),
-                    hold: Why::of_gate(gate, f.scenario),
-                },
+            // 6. A hold of this run.
+            None => match held_now(f, run) {
+                Some(hold) => held(f, hold, run, state),
+                // 7. The gate.
                 None => {
-                    let hold = Why::of_gate(gate, f.scenario);
-                    Decision::DeferScaleDown {
-                        run: run.run.clone(),
-                        hold: Why::new(
-                            format!("scale-down deferred: {}", hold.short),
-                            format!("scale-down deferred: {}", hold.detail),
-                        ),
-                    }
+                    return Ruling::ReadGate(GateQuestion {
+                        scenario: f.scenario,
+                        step: f.step,
+                        keep: keep(f, state),
+                        fetch_metrics: !f.forced(),
+                        run: run.clone(),
+                        state: state.clone(),
+                    })
                 }
             },
         },
-    }
+    };
+    Ruling::Decided(decision)
 }
 
 /// What a check continues: a rehearsed scale-up is only observed by a real check.
@@ -384,7 +409,7 @@ fn held_now<'a>(f: &Facts<'a>, run: &RunRecord) -> Option<&'a Hold> {
 
 /// Rule 6: the open run is held. The gate is not read: nothing it says lowers the capacity
 /// before the hold ends.
-fn held(f: &Facts<'_>, hold: &Hold, step: Step, run: &RunRecord, state: &RunState) -> Decision {
+fn held(f: &Facts<'_>, hold: &Hold, run: &RunRecord, state: &RunState) -> Decision {
     let scenario = f.scenario;
     let until_hm = crate::text::local_minute(&scenario.timezone, hold.until);
     let described = hold.describe(Some((&scenario.timezone, scenario.timezone_name.as_str())));
@@ -392,9 +417,10 @@ fn held(f: &Facts<'_>, hold: &Hold, step: Step, run: &RunRecord, state: &RunStat
         "`nightshift release {}` ends the hold early; a forced scale-down still runs",
         scenario.name
     );
-    if step == Step::Check {
+    if f.step == Step::Check {
         Decision::KeepCapacity {
-            run: run.run.clone(),
+            run: run.clone(),
+            state: state.clone(),
             keep: keep(f, state),
             hold: Why::new(
                 format!("held until {until_hm}: capacity kept"),
@@ -405,7 +431,7 @@ fn held(f: &Facts<'_>, hold: &Hold, step: Step, run: &RunRecord, state: &RunStat
         }
     } else {
         Decision::DeferScaleDown {
-            run: run.run.clone(),
+            run: run.clone(),
             hold: Why::new(
                 format!("held until {until_hm}: scale-down deferred"),
                 format!(

@@ -6,6 +6,7 @@ use super::*;
 use crate::config::{self, Scenario};
 use crate::gate::{MetricWindow, MetricsFetch};
 use crate::history::RunStatus;
+use crate::overrides::{Held, Paused};
 use crate::plan::{Baseline, RunState};
 
 const NIGHT: &str = "2026-11-25";
@@ -162,8 +163,17 @@ struct Case {
     force: bool,
 }
 
-/// Runs one case through [`decide`].
-fn run_case(c: &Case) -> Decision {
+/// What the state machine answered for a case: a decision, or (when the case gives it no gate
+/// verdict) its request to read the gate.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per case, never stored
+enum Answer {
+    ReadGate { fetch_metrics: bool },
+    Decided(Decision),
+}
+
+/// Runs one case through [`decide`], answering its gate question with the case's verdict.
+fn run_case(c: &Case) -> Answer {
     let scenario = scenario(c.skip_date);
     // 01:00 local on the night: inside the skip date, after min_hold, before the deadline.
     let now = ts("2026-11-25T16:00:00Z");
@@ -171,12 +181,14 @@ fn run_case(c: &Case) -> Decision {
         PauseCase::None => None,
         PauseCase::Active => Some(Pause {
             until: ts("2026-11-26T01:00:00Z"),
+            defers: Paused,
             by: Some("ops".into()),
             at: Some(ts("2026-11-25T15:00:00Z")),
             reason: None,
         }),
         PauseCase::Expired => Some(Pause {
             until: ts("2026-11-25T15:30:00Z"),
+            defers: Paused,
             by: None,
             at: None,
             reason: None,
@@ -184,7 +196,7 @@ fn run_case(c: &Case) -> Decision {
     };
     let hold = |until: &str, run: &str| Hold {
         until: ts(until),
-        run: run.into(),
+        defers: Held { run: run.into() },
         by: Some("ops".into()),
         at: Some(ts("2026-11-25T15:00:00Z")),
         reason: Some("rerun".into()),
@@ -212,7 +224,7 @@ fn run_case(c: &Case) -> Decision {
         },
     };
     let verdict = gate_decision(&scenario, c.gate, now);
-    decide(&Facts {
+    let ruling = decide(&Facts {
         scenario: &scenario,
         step: c.step,
         force: c.force,
@@ -220,13 +232,23 @@ fn run_case(c: &Case) -> Decision {
         pause: pause.as_ref(),
         hold: hold.as_ref(),
         run,
-        gate: verdict.as_ref(),
         dry_run: false,
-    })
+    });
+    match (ruling, verdict) {
+        (Ruling::Decided(d), _) => Answer::Decided(d),
+        (Ruling::ReadGate(question), Some(verdict)) => Answer::Decided(question.decide(&verdict)),
+        (Ruling::ReadGate(question), None) => Answer::ReadGate {
+            fetch_metrics: question.fetch_metrics,
+        },
+    }
 }
 
 /// What a decision is, in a word and its key facts, for the table.
-fn shape(d: &Decision) -> String {
+fn shape(a: &Answer) -> String {
+    let d = match a {
+        Answer::ReadGate { fetch_metrics } => return format!("read-gate:{fetch_metrics}"),
+        Answer::Decided(d) => d,
+    };
     match d {
         Decision::Skip { rule, why } => match rule {
             Some(rule) => format!("skip:{}", rule.as_str()),
@@ -235,7 +257,6 @@ fn shape(d: &Decision) -> String {
             None => "skip:no-baseline".into(),
         },
         Decision::Reject { .. } => "reject".into(),
-        Decision::ReadGate { fetch_metrics } => format!("read-gate:{fetch_metrics}"),
         Decision::OpenRun => "open-run".into(),
         Decision::ConvergeUp { .. } => "converge-up".into(),
         Decision::DeferScaleDown { hold, .. } if hold.short.starts_with("held until") => {
@@ -392,7 +413,7 @@ fn the_state_machine_table_with_a_hold() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // The reasons, as the contract spells them.
-    let Decision::DeferScaleDown { hold, .. } = run_case(&Case {
+    let Answer::Decided(Decision::DeferScaleDown { hold, .. }) = run_case(&Case {
         step: D,
         run: R::ScalingUp,
         pause: P::None,
@@ -461,18 +482,24 @@ fn rules_that_hold_across_every_combination() {
     assert_eq!(cases, 3 * 6 * 3 * 4 * 2 * 6 * 2);
 }
 
-fn check_rules(c: &Case, d: &Decision) {
+fn check_rules(c: &Case, a: &Answer) {
     let at = format!(
-        "{} {:?} pause={:?} hold={:?} skip={} gate={:?} force={}: {d:?}",
+        "{} {:?} pause={:?} hold={:?} skip={} gate={:?} force={}: {a:?}",
         c.step, c.run, c.pause, c.hold, c.skip_date, c.gate, c.force
     );
+    let d = match a {
+        Answer::Decided(d) => Some(d),
+        Answer::ReadGate { .. } => None,
+    };
     let forced = c.force && c.step == Step::ScaleDown;
     // Reasons are one line of at most SHORT_REASON_MAX characters, with a full explanation.
-    if let Decision::Skip { why, .. }
-    | Decision::Reject { why }
-    | Decision::DeferScaleDown { hold: why, .. }
-    | Decision::KeepCapacity { hold: why, .. }
-    | Decision::StartScaleDown { why, .. } = d
+    if let Some(
+        Decision::Skip { why, .. }
+        | Decision::Reject { why }
+        | Decision::DeferScaleDown { hold: why, .. }
+        | Decision::KeepCapacity { hold: why, .. }
+        | Decision::StartScaleDown { why, .. },
+    ) = d
     {
         assert!(why.short.chars().count() <= SHORT_REASON_MAX, "{at}");
         assert!(!why.short.contains('\n') && !why.short.is_empty(), "{at}");
@@ -484,12 +511,12 @@ fn check_rules(c: &Case, d: &Decision) {
     // Nothing that decodes no baseline is ever scaled.
     if matches!(c.run, Run::NoBaseline | Run::Corrupt) {
         assert!(
-            matches!(d, Decision::Skip { .. } | Decision::Reject { .. }),
+            matches!(d, Some(Decision::Skip { .. } | Decision::Reject { .. })),
             "{at}"
         );
     }
     // Only a scale-up opens or grows a run; never once the scale-down started.
-    if matches!(d, Decision::OpenRun | Decision::ConvergeUp { .. }) {
+    if matches!(d, Some(Decision::OpenRun | Decision::ConvergeUp { .. })) {
         assert_eq!(c.step, Step::ScaleUp, "{at}");
         assert_ne!(c.run, Run::ScalingDown, "{at}");
     }
@@ -499,16 +526,19 @@ fn check_rules(c: &Case, d: &Decision) {
         assert!(
             !matches!(
                 d,
-                Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. }
+                Some(Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. })
             ),
             "{at}"
         );
     } else if c.run == Run::ScalingDown {
-        assert!(matches!(d, Decision::ContinueScaleDown { .. }), "{at}");
+        assert!(
+            matches!(d, Some(Decision::ContinueScaleDown { .. })),
+            "{at}"
+        );
     }
     // Never scale down while the metrics say busy unless past the deadline or forced; never
     // while paused unless forced (or already started).
-    if let Decision::StartScaleDown { rule, .. } = d {
+    if let Some(Decision::StartScaleDown { rule, .. }) = d {
         assert!(
             matches!(c.gate, Gate::Quiet | Gate::Deadline | Gate::Forced),
             "{at}"
@@ -521,8 +551,8 @@ fn check_rules(c: &Case, d: &Decision) {
         }
     }
     // The gate is asked for exactly when it decides, and the metrics are read unless forced.
-    match d {
-        Decision::ReadGate { fetch_metrics } => {
+    match a {
+        Answer::ReadGate { fetch_metrics } => {
             assert_eq!(c.gate, Gate::NotRead, "{at}");
             assert_eq!(*fetch_metrics, !forced, "{at}");
             assert!(
@@ -530,8 +560,10 @@ fn check_rules(c: &Case, d: &Decision) {
                 "{at}"
             );
         }
-        Decision::KeepCapacity { .. } => assert_eq!(c.step, Step::Check, "{at}"),
-        Decision::DeferScaleDown { .. } => assert_eq!(c.step, Step::ScaleDown, "{at}"),
+        Answer::Decided(Decision::KeepCapacity { .. }) => assert_eq!(c.step, Step::Check, "{at}"),
+        Answer::Decided(Decision::DeferScaleDown { .. }) => {
+            assert_eq!(c.step, Step::ScaleDown, "{at}")
+        }
         _ => {}
     }
     // An active pause skips everything but a forced scale-down and a started scale-down.
@@ -543,10 +575,10 @@ fn check_rules(c: &Case, d: &Decision) {
         assert!(
             matches!(
                 d,
-                Decision::Skip {
+                Some(Decision::Skip {
                     rule: Some(SkipRule::Paused),
                     ..
-                }
+                })
             ),
             "{at}"
         );
@@ -556,7 +588,7 @@ fn check_rules(c: &Case, d: &Decision) {
     // scale-down already started); an ended hold, or another night's, changes nothing.
     let held = matches!(
         d,
-        Decision::KeepCapacity { hold, .. } | Decision::DeferScaleDown { hold, .. }
+        Some(Decision::KeepCapacity { hold, .. } | Decision::DeferScaleDown { hold, .. })
             if hold.short.starts_with("held until")
     );
     if c.hold == HoldCase::Active
@@ -574,13 +606,13 @@ fn check_rules(c: &Case, d: &Decision) {
             hold: HoldCase::None,
             ..*c
         });
-        assert_eq!(shape(d), shape(&without), "{at}");
+        assert_eq!(shape(a), shape(&without), "{at}");
     }
     // A skip date only keeps a new run from opening.
-    if let Decision::Skip {
+    if let Some(Decision::Skip {
         rule: Some(SkipRule::SkipDate),
         ..
-    } = d
+    }) = d
     {
         assert!(
             c.step == Step::ScaleUp && c.run == Run::None && c.skip_date,

@@ -1,7 +1,7 @@
-//! The safety invariants, enforced in one place: every planned call passes [`check`] against the
-//! same snapshot it was planned from before the executor may make it. The planners are written
-//! to respect these rules; this module is the independent second line, so a planner bug refuses a
-//! call instead of deleting a writer.
+//! The safety invariants, enforced in one place: every planned call passes [`vet`] against the
+//! same snapshot it was planned from, and only a call it allowed can be made. The planners are
+//! written to respect these rules; this module is the independent second line, so a planner bug
+//! refuses a call instead of deleting a writer.
 //!
 //! One line each:
 //! - never a resource absent from the config;
@@ -13,10 +13,13 @@
 //!   a zone that is one of its cluster's;
 //! - serverless: MinCapacity only, never MaxCapacity, never above it, never across 1.0 DCU.
 //!
+//! The rule "every mutating call passes this check first" is held by the types: [`vet`] is the
+//! only maker of a [`VettedCall`], and [`crate::ports::Scaling::execute`] accepts nothing else.
+//!
 //! Two invariants live with the code that owns them: dry run (NIGHTSHIFT_DRY_RUN=1) is the
-//! executor's (`crate::aws::scaling`): it is the only place that makes mutating calls; and "a
+//! executor's (`crate::aws::scaling`), the only place that makes mutating calls; and "a
 //! scale-down for a run that never scaled up does nothing" is the run state machine's
-//! (`crate::app`): without an open run nothing is planned at all, and without a baseline no
+//! (`crate::night`): without an open run nothing is planned at all, and without a baseline no
 //! deletion passes this check.
 
 use super::{
@@ -80,56 +83,155 @@ impl fmt::Display for Violation {
     }
 }
 
+/// A planned call that [`vet`] allowed, against the snapshot it was planned from: the only thing
+/// [`crate::ports::Scaling::execute`] makes.
+///
+/// [`vet`] is its only maker: the field is private, there is no constructor, and it is neither
+/// `Clone` nor `Deserialize`, so no code outside this module turns a [`Call`] into one. A call
+/// changed after it was vetted (the capacity fallback's next class or zone for a refused create)
+/// is a new `Call`, and is made only once it has passed [`vet`] again. A new kind of scaled
+/// resource plugs in as new [`Call`] variants: the rules' match below and the executor's are
+/// exhaustive, so neither compiles until the new kind has its rules and its adapter call.
+///
+/// What the executor accepts, as the convergence loop makes it:
+///
+/// ```no_run
+/// use nightshift::plan::safety::{self, SafetyContext, Verdict};
+/// use nightshift::plan::Plan;
+/// use nightshift::ports::Scaling;
+///
+/// async fn make(scaling: &dyn Scaling, plan: &Plan, ctx: &SafetyContext<'_>) {
+///     for verdict in safety::vet(plan, ctx) {
+///         if let Verdict::Allowed(call) = verdict {
+///             scaling.execute(&call, false).await;
+///         }
+///     }
+/// }
+/// ```
+///
+/// A planned call that did not pass the check does not compile there:
+///
+/// ```compile_fail
+/// use nightshift::plan::safety::SafetyContext;
+/// use nightshift::plan::Plan;
+/// use nightshift::ports::Scaling;
+///
+/// async fn make(scaling: &dyn Scaling, plan: &Plan, _ctx: &SafetyContext<'_>) {
+///     for call in &plan.calls {
+///         scaling.execute(call, false).await;
+///     }
+/// }
+/// ```
+///
+/// and cannot be passed off as a vetted one:
+///
+/// ```compile_fail
+/// use nightshift::plan::safety::{SafetyContext, VettedCall};
+/// use nightshift::plan::Plan;
+/// use nightshift::ports::Scaling;
+///
+/// async fn make(scaling: &dyn Scaling, plan: &Plan, _ctx: &SafetyContext<'_>) {
+///     for call in plan.calls.iter().cloned() {
+///         scaling.execute(&VettedCall { call }, false).await;
+///     }
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct VettedCall {
+    call: Call,
+}
+
+impl VettedCall {
+    /// The call that was allowed.
+    pub fn call(&self) -> &Call {
+        &self.call
+    }
+
+    /// The call, to record or to rewrite; a rewritten call is vetted again before it is made.
+    pub fn into_call(self) -> Call {
+        self.call
+    }
+}
+
+impl PartialEq<Call> for VettedCall {
+    fn eq(&self, other: &Call) -> bool {
+        self.call == *other
+    }
+}
+
+impl std::ops::Deref for VettedCall {
+    type Target = Call;
+
+    fn deref(&self) -> &Call {
+        &self.call
+    }
+}
+
 /// Every violation in `plan`; empty when every call is allowed.
 pub fn check(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Violation> {
     split(plan, ctx).1
 }
 
 /// The plan's calls split into the allowed ones (in order) and the refused ones.
-pub fn split(plan: &Plan, ctx: &SafetyContext<'_>) -> (Vec<Call>, Vec<Violation>) {
+pub fn split(plan: &Plan, ctx: &SafetyContext<'_>) -> (Vec<VettedCall>, Vec<Violation>) {
     let mut allowed = Vec::new();
     let mut refused = Vec::new();
-    for vetted in vet(plan, ctx) {
-        match vetted {
-            Vetted::Allowed(call) => allowed.push(call),
-            Vetted::Refused(violation) => refused.push(violation),
+    for verdict in vet(plan, ctx) {
+        match verdict {
+            Verdict::Allowed(call) => allowed.push(call),
+            Verdict::Refused(violation) => refused.push(violation),
         }
     }
     (allowed, refused)
 }
 
 /// One planned call after the check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Vetted {
-    Allowed(Call),
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed(VettedCall),
     Refused(Violation),
 }
 
 /// Every call of the plan, in order: allowed, or refused with the rule it broke.
-pub fn vet(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Vetted> {
+pub fn vet(plan: &Plan, ctx: &SafetyContext<'_>) -> Vec<Verdict> {
     // Readers per cluster as the plan goes: live readers, plus each create allowed so far.
     let mut readers: BTreeMap<&str, usize> = BTreeMap::new();
     plan.calls
         .iter()
-        .map(|call| match check_call(call, plan, ctx, &mut readers) {
-            Ok(()) => Vetted::Allowed(call.clone()),
-            Err((rule, why)) => Vetted::Refused(Violation {
-                call: call.clone(),
-                rule,
-                why,
-            }),
-        })
+        .map(|call| verdict(call, &plan.calls, ctx, &mut readers))
         .collect()
 }
 
-type Verdict = Result<(), (Rule, String)>;
+/// One call on its own (a rewrite of a call vetted earlier in the same round, against the same
+/// snapshot): allowed, or refused with the rule it broke.
+pub fn vet_one(call: &Call, ctx: &SafetyContext<'_>) -> Verdict {
+    verdict(call, std::slice::from_ref(call), ctx, &mut BTreeMap::new())
+}
 
-fn check_call<'a>(
+fn verdict<'a>(
     call: &'a Call,
-    plan: &Plan,
+    plan: &[Call],
     ctx: &SafetyContext<'_>,
     readers: &mut BTreeMap<&'a str, usize>,
 ) -> Verdict {
+    match check_call(call, plan, ctx, readers) {
+        Ok(()) => Verdict::Allowed(VettedCall { call: call.clone() }),
+        Err((rule, why)) => Verdict::Refused(Violation {
+            call: call.clone(),
+            rule,
+            why,
+        }),
+    }
+}
+
+type RuleResult = Result<(), (Rule, String)>;
+
+fn check_call<'a>(
+    call: &'a Call,
+    plan: &[Call],
+    ctx: &SafetyContext<'_>,
+    readers: &mut BTreeMap<&'a str, usize>,
+) -> RuleResult {
     let scenario = ctx.scenario;
     match call {
         Call::RegisterScalableTarget {
@@ -261,7 +363,7 @@ fn check_call<'a>(
             if t.writer {
                 return Err((Rule::BadFailover, format!("{target} is already the writer")));
             }
-            let deleted_too = plan.calls.iter().any(
+            let deleted_too = plan.iter().any(
                 |c| matches!(c, Call::DeleteDbInstance { instance, .. } if instance == target),
             );
             if deleted_too {

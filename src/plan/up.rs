@@ -183,7 +183,7 @@ fn plan_cluster(
                     readers.len()
                 ));
             }
-        } else {
+        } else if let Some(new_class) = new_class {
             let missing = (wanted - readers.len()).min(MAX_READERS - readers.len());
             let zones = super::zones::assign(live, missing);
             let taken: BTreeSet<&str> = live.instances.iter().map(|i| i.id.as_str()).collect();
@@ -209,17 +209,24 @@ fn plan_cluster(
                 });
                 creating += 1;
             }
-            if live.serverless.is_some() && target.instance_class != new_class {
-                plan.notes.push(format!(
-                    "{cluster} is a DocumentDB Serverless cluster: its new readers are {new_class}, not {}",
-                    target.instance_class
-                ));
+            match &target.instance_class {
+                Some(configured) if live.serverless.is_some() && configured != new_class => {
+                    plan.notes.push(format!(
+                        "{cluster} is a DocumentDB Serverless cluster: its new readers are {new_class}, not {configured}"
+                    ))
+                }
+                _ => {}
             }
             if creating < missing {
                 plan.notes.push(format!(
                     "{cluster}: only {creating} of {missing} missing readers could get an identifier"
                 ));
             }
+        } else {
+            // The config requires instance_class wherever replicas adds readers.
+            plan.notes.push(format!(
+                "{cluster}: no instance_class for the readers the night needs: none added"
+            ));
         }
     }
     if let Some(class) = &target.resize {
@@ -237,12 +244,15 @@ fn plan_cluster(
 }
 
 /// The class of the readers nightshift adds: `db.serverless` on a serverless cluster, else the
-/// night's class (`resize`) or `instance_class`.
-pub(crate) fn reader_class<'a>(target: &'a DocDbTarget, live: &ClusterState) -> &'a str {
+/// night's class (`resize`) or `instance_class` (None: a cluster that adds no readers names none).
+pub(crate) fn reader_class<'a>(target: &'a DocDbTarget, live: &ClusterState) -> Option<&'a str> {
     if live.serverless.is_some() {
-        super::serverless::SERVERLESS_CLASS
+        Some(super::serverless::SERVERLESS_CLASS)
     } else {
-        target.resize.as_deref().unwrap_or(&target.instance_class)
+        target
+            .resize
+            .as_deref()
+            .or(target.instance_class.as_deref())
     }
 }
 

@@ -34,7 +34,6 @@ pub use table::{history_table, night_table};
 
 use crate::domain::{Action, ActionResult, Outcome, Step};
 use crate::history::{EventRecord, RunRecord, RunStatus};
-pub use crate::text::human_duration;
 use crate::text::one_line;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

@@ -3,8 +3,8 @@
 
 use super::{view, Inputs, Phase, StatusView};
 use crate::config::Scenario;
-use crate::history::{EventRecord, HistoryStore, RunRecord, StoreError};
-use crate::ports::Scaling;
+use crate::history::{EventRecord, RunRecord};
+use crate::ports::{HistoryStore, Scaling, StoreError};
 use crate::text::hh_mm;
 use jiff::Timestamp;
 use std::future::Future;

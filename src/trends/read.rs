@@ -3,7 +3,8 @@
 //! night for its events. Every read is a Query: the cost follows the nights in range.
 
 use super::{night, Cost, TrendNight};
-use crate::history::{EventRecord, HistoryStore, RunRecord, StoreError};
+use crate::history::{EventRecord, RunRecord};
+use crate::ports::{HistoryStore, StoreError};
 use crate::report;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

@@ -5,9 +5,9 @@ use super::{night_range, queries, NightInput, Setting};
 use crate::domain::{Outcome, Step};
 use crate::evidence::StepEvidence;
 use crate::gate::Rule;
-use crate::history::{EventRecord, HistoryStore, RunRecord, RunStatus, StoreError};
+use crate::history::{EventRecord, RunRecord, RunStatus};
 use crate::plan::RunState;
-use crate::ports::Metrics;
+use crate::ports::{HistoryStore, Metrics, StoreError};
 use jiff::Timestamp;
 
 /// Pages read at most per query (runs of one scenario, events of one run).

@@ -1,13 +1,10 @@
 //! The convergence loop's side of the capacity fallback (`crate::plan::fallback` decides): the
 //! (class, zone) refusals of this step, the rewrite of a refused create to its next candidate,
-//! and what the step records about it.
+//! and what the step records about it (returned: the loop records it).
 
-use super::{Converged, Mode};
-use crate::config::Scenario;
-use crate::domain::ActionResult;
 use crate::plan::fallback::{self, CapacityRefusal};
-use crate::plan::safety::{self, SafetyContext, Vetted};
-use crate::plan::{Call, Plan, Snapshot};
+use crate::plan::safety::{self, SafetyContext, Verdict, VettedCall, Violation};
+use crate::plan::Call;
 use crate::ports::CallError;
 use std::collections::BTreeSet;
 
@@ -21,6 +18,16 @@ pub(super) struct CapacityFallback {
     exhausted: BTreeSet<String>,
 }
 
+/// What to do for a planned create.
+pub(super) enum Instead {
+    /// Make this call: the planned one, or its next candidate, vetted again.
+    Make(VettedCall),
+    /// The safety check refused the next candidate.
+    Refused(Violation),
+    /// No candidate is left; the line to record as degraded, the first time for this reader.
+    Exhausted(Option<String>),
+}
+
 fn instance_of(call: &Call) -> Option<&str> {
     match call {
         Call::CreateDbInstance { instance, .. } => Some(instance),
@@ -29,72 +36,37 @@ fn instance_of(call: &Call) -> Option<&str> {
 }
 
 impl CapacityFallback {
-    /// The call to make for `call`: itself, or (true) its next candidate when its class and
-    /// zone were refused in this step; None when no candidate is left (recorded as degraded).
-    pub(super) fn instead(
-        &mut self,
-        scenario: &Scenario,
-        snapshot: &Snapshot,
-        call: Call,
-        out: &mut Converged,
-    ) -> Option<(Call, bool)> {
+    /// The call to make for `call`: itself, or its next candidate when its class and zone were
+    /// refused in this step. A candidate is a new call, made only if the safety check allows it
+    /// (it keeps the reader's identity, tags and tier; its class and zone changed, and the reader
+    /// cap and zone rules hold for it as for any create).
+    pub(super) fn instead(&mut self, ctx: &SafetyContext<'_>, call: VettedCall) -> Instead {
         if !fallback::is_refused(&call, &self.refused) {
-            return Some((call, false));
+            return Instead::Make(call);
         }
-        if let Some(next) = fallback::next_attempt(scenario, snapshot, &call, &self.refused) {
-            return Some((next, true));
+        let scenario = ctx.scenario;
+        if let Some(next) = fallback::next_attempt(scenario, ctx.snapshot, &call, &self.refused) {
+            return match safety::vet_one(&next, ctx) {
+                Verdict::Allowed(next) => Instead::Make(next),
+                Verdict::Refused(violation) => Instead::Refused(violation),
+            };
         }
-        let instance = instance_of(&call)?.to_string();
-        if self.exhausted.insert(instance.clone()) {
-            let retried = scenario
-                .docdb
-                .iter()
-                .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
-            out.degraded.push(format!(
-                "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
-                call.cluster(),
-                fallback::tried(call.cluster(), &self.refused),
-                if retried { "; the next check tries again" } else { "" }
-            ));
-        }
-        None
-    }
-
-    /// The safety check for a rewritten create (a fallback keeps the reader's identity, tags
-    /// and tier; its class and zone changed). False when refused (recorded).
-    pub(super) fn vetted(
-        &self,
-        call: &Call,
-        scenario: &Scenario,
-        run: &str,
-        snapshot: &Snapshot,
-        mode: Mode<'_>,
-        out: &mut Converged,
-    ) -> bool {
-        let plan = Plan {
-            calls: vec![call.clone()],
-            ..Plan::default()
+        let Some(instance) = instance_of(&call).map(str::to_string) else {
+            return Instead::Exhausted(None);
         };
-        let ctx = SafetyContext {
-            scenario,
-            run,
-            snapshot,
-            baseline: mode.baseline(),
-        };
-        match safety::vet(&plan, &ctx).pop() {
-            Some(Vetted::Allowed(_)) => true,
-            Some(Vetted::Refused(violation)) => {
-                tracing::error!(scenario = %scenario.name, run, "{violation}");
-                out.actions
-                    .push(violation.call.action(ActionResult::Refused {
-                        why: violation.why.to_string(),
-                        rule: violation.rule.to_string(),
-                    }));
-                out.refused.push(violation);
-                false
-            }
-            None => false,
+        if !self.exhausted.insert(instance.clone()) {
+            return Instead::Exhausted(None);
         }
+        let retried = scenario
+            .docdb
+            .iter()
+            .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
+        Instead::Exhausted(Some(format!(
+            "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
+            call.cluster(),
+            fallback::tried(call.cluster(), &self.refused),
+            if retried { "; the next check tries again" } else { "" }
+        )))
     }
 
     /// Was `error` a capacity refusal of a create? Then it is recorded, and true: the caller
@@ -115,8 +87,9 @@ impl CapacityFallback {
         true
     }
 
-    /// A create went through: when it is a fallback, say which class and zone it got.
-    pub(super) fn created(&self, call: &Call, out: &mut Converged) {
+    /// A create went through: when it is a fallback, the note saying which class and zone it
+    /// got.
+    pub(super) fn created(&self, call: &Call) -> Option<String> {
         let Call::CreateDbInstance {
             cluster,
             instance,
@@ -125,19 +98,16 @@ impl CapacityFallback {
             ..
         } = call
         else {
-            return;
+            return None;
         };
         if !self.refused_readers.contains(instance) {
-            return;
+            return None;
         }
-        let line = format!(
+        Some(format!(
             "reader {instance} created as {class}{} after InsufficientDBInstanceCapacity for {}",
             zone.as_ref()
                 .map_or_else(String::new, |z| format!(" in {z}")),
             fallback::tried(cluster, &self.refused)
-        );
-        if !out.notes.contains(&line) {
-            out.notes.push(line);
-        }
+        ))
     }
 }

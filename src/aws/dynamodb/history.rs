@@ -1,6 +1,7 @@
 //! The run history on the table: `HistoryStore` for [`DynamoStore`], and the opaque page cursor.
 
 use super::*;
+use crate::overrides::{Hold, HoldPlaced, Pause};
 
 /// A pagination cursor: DynamoDB's LastEvaluatedKey (string attributes only in this table) and,
 /// for the time index, which month bucket it belongs to. Hex-encoded JSON: opaque and shell-safe.
@@ -340,93 +341,22 @@ impl HistoryStore for DynamoStore {
     }
 
     async fn pause(&self, scenario: &str, pause: &Pause) -> Result<Option<Pause>, StoreError> {
-        let (pk, sk) = keys::scenario_state(scenario);
-        let mut set = vec!["paused_until = :until"];
-        let mut remove = Vec::new();
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .expression_attribute_values(":until", n(pause.until.as_millisecond()));
-        match &pause.by {
-            Some(by) => {
-                set.push("paused_by = :by");
-                req = req.expression_attribute_values(":by", s(by));
-            }
-            None => remove.push("paused_by"),
+        match self.put_override(scenario, pause).await? {
+            Ok(replaced) => Ok(replaced),
+            // A pause's write carries no condition: it always lands.
+            Err(overrides::ConditionFailed) => Ok(None),
         }
-        match pause.at {
-            Some(at) => {
-                set.push("paused_at = :at");
-                req = req.expression_attribute_values(":at", n(at.as_millisecond()));
-            }
-            None => remove.push("paused_at"),
-        }
-        match &pause.reason {
-            Some(reason) => {
-                set.push("pause_reason = :reason");
-                req = req.expression_attribute_values(":reason", s(reason));
-            }
-            None => remove.push("pause_reason"),
-        }
-        let mut update = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        let out = req
-            .update_expression(update)
-            .return_values(ReturnValue::AllOld)
-            .customize()
-            .config_override(self.overrides())
-            .send()
-            .await
-            .map_err(|e| self.map_err("UpdateItem", e))?;
-        // A replaced pause that does not decode is simply gone now.
-        Ok(out
-            .attributes
-            .as_ref()
-            .and_then(|old| decode_pause(old).ok().flatten()))
-    }
-
-    async fn hold(
-        &self,
-        scenario: &str,
-        hold: &crate::hold::Hold,
-    ) -> Result<crate::hold::HoldPlaced, StoreError> {
-        self.put_hold(scenario, hold).await
-    }
-
-    async fn release_hold(&self, scenario: &str) -> Result<Option<crate::hold::Hold>, StoreError> {
-        self.remove_hold(scenario).await
     }
 
     async fn resume(&self, scenario: &str) -> Result<Option<Pause>, StoreError> {
-        let (pk, sk) = keys::scenario_state(scenario);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression(format!("REMOVE {PAUSE_ATTRIBUTES}"))
-            // Never create a state item for a scenario that has none.
-            .condition_expression("attribute_exists(pk)")
-            .return_values(ReturnValue::AllOld)
-            .customize()
-            .config_override(self.overrides())
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out
-                .attributes
-                .as_ref()
-                .and_then(|old| decode_pause(old).ok().flatten())),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(None)
-            }
-            Err(e) => Err(self.map_err("UpdateItem", e)),
-        }
+        self.remove_override(scenario).await
+    }
+
+    async fn hold(&self, scenario: &str, hold: &Hold) -> Result<HoldPlaced, StoreError> {
+        self.put_hold(scenario, hold).await
+    }
+
+    async fn release_hold(&self, scenario: &str) -> Result<Option<Hold>, StoreError> {
+        self.remove_override(scenario).await
     }
 }

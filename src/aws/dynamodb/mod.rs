@@ -7,14 +7,12 @@
 use super::{classify, describe, ErrorClass, Timeouts};
 use crate::domain::{Response, Step};
 use crate::history::{
-    keys, EventRecord, HistoryStore, OpenRun, Page, RunRecord, RunStatus, ScalingLease,
-    ScenarioState,
+    keys, EventRecord, OpenRun, Page, RunRecord, RunStatus, ScalingLease, ScenarioState,
 };
 use crate::idempotency::{
-    finish_already_applied, DedupId, DedupRecord, FinishError, GuardStore, Lease, NewClaim,
-    OwnerToken, PutResult, Status, StoreError,
+    finish_already_applied, DedupId, DedupRecord, Lease, NewClaim, OwnerToken, PutResult, Status,
 };
-use crate::overrides::Pause;
+use crate::ports::{FinishError, GuardStore, HistoryStore, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -160,48 +158,13 @@ fn ts_from_ms(ms: i64, name: &str) -> Result<Timestamp, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("attribute \"{name}\" out of range: {e}")))
 }
 
-/// The pause attributes of a scenario's state item: `paused_until` (epoch ms), `paused_by`,
-/// `paused_at` (epoch ms), `pause_reason`. None when `paused_until` is absent.
-fn decode_pause(item: &Item) -> Result<Option<Pause>, StoreError> {
-    if !item.contains_key("paused_until") {
-        return Ok(None);
-    }
-    let corrupt = |e: StoreError| {
-        StoreError::Corrupt(format!(
-            "the pause on {} / {} does not decode ({e}); `nightshift resume` clears it",
-            opt_s(item, "pk").unwrap_or("?"),
-            opt_s(item, "sk").unwrap_or("?")
-        ))
-    };
-    let until = get_n(item, "paused_until")
-        .and_then(|ms| ts_from_ms(ms, "paused_until"))
-        .map_err(corrupt)?;
-    let at = match item.get("paused_at") {
-        Some(_) => Some(
-            get_n(item, "paused_at")
-                .and_then(|ms| ts_from_ms(ms, "paused_at"))
-                .map_err(corrupt)?,
-        ),
-        None => None,
-    };
-    Ok(Some(Pause {
-        until,
-        by: opt_s(item, "paused_by").map(str::to_string),
-        at,
-        reason: opt_s(item, "pause_reason").map(str::to_string),
-    }))
-}
-
 fn decode_state(item: &Item) -> Result<ScenarioState, StoreError> {
     Ok(ScenarioState {
         open_run: opt_s(item, "open_run").map(str::to_string),
-        pause: decode_pause(item)?,
-        hold: hold::decode_hold(item)?.map(Box::new),
+        pause: overrides::decode(item)?,
+        hold: overrides::decode(item)?.map(Box::new),
     })
 }
-
-/// The attributes `resume` removes.
-const PAUSE_ATTRIBUTES: &str = "paused_until, paused_by, paused_at, pause_reason";
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, timeouts: Timeouts) -> Self {
@@ -223,10 +186,6 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     fn overrides(&self) -> aws_sdk_dynamodb::config::Builder {
@@ -480,9 +439,9 @@ mod finish;
 pub use finish::{NoOpenRunAt, RunWrite, StepWrites, Written, NO_OPEN_RUN_CONDITION};
 mod guard;
 mod history;
-mod hold;
 use history::{decode_cursor, encode_cursor, Cursor};
 mod lease;
+mod overrides;
 
 #[cfg(test)]
 mod tests;

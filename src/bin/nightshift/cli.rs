@@ -58,9 +58,9 @@ pub enum Command {
     /// forced scale-down ("force": true) still runs, and a scale-down already under way finishes.
     /// The pause ends by itself at --until; `nightshift resume` ends it earlier. Pausing again
     /// replaces the pause. Stored on the scenario's STATE item in the table.
-    Pause(PauseArgs),
+    Pause(PlaceArgs),
     /// Lift a scenario's pause now (it also ends by itself at its --until).
-    Resume(ResumeArgs),
+    Resume(LiftArgs),
     /// Keep the open run's capacity until a time: checks and scheduled scale-downs defer.
     ///
     /// While held, a check keeps the capacity without reading the metrics and a scheduled
@@ -68,9 +68,9 @@ pub enum Command {
     /// ("force": true) still runs. The hold ends by itself at --until (or when its run closes);
     /// `nightshift release` ends it earlier. Needs an open run. Stored on the scenario's STATE
     /// item in the table.
-    Hold(crate::commands::hold::HoldArgs),
+    Hold(PlaceArgs),
     /// End a scenario's hold now (it also ends by itself at its --until).
-    Release(crate::commands::hold::ReleaseArgs),
+    Release(LiftArgs),
     /// The nights over weeks: one line per night and the totals.
     ///
     /// Per night: opened, capacity ready after, quiet at, closed, duration, why it closed (quiet,
@@ -218,18 +218,19 @@ pub struct PlanArgs {
     pub now: Option<jiff::Timestamp>,
 }
 
+/// `pause` and `hold`: the scenario, until when, why and by whom.
 #[derive(clap::Args)]
-pub struct PauseArgs {
-    /// The scenario (checked against --config when one is given).
+pub struct PlaceArgs {
+    /// The scenario (checked against --config when one is given); a hold needs its open run.
     pub scenario: String,
-    /// When the pause ends: an RFC 3339 time (2026-11-26T10:00:00+09:00) or a duration from
-    /// now (12h, 2d, 90m). Must be in the future.
+    /// When it ends: an RFC 3339 time (2026-11-26T10:00:00+09:00) or a duration from now (12h,
+    /// 2d, 90m). Must be in the future.
     #[arg(long)]
     pub until: String,
-    /// Why, for whoever finds the night skipped (recorded with the pause).
+    /// Why, for whoever finds the night skipped or the capacity still up (recorded with it).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Who paused it [default: $USER].
+    /// Who placed it [default: $USER].
     #[arg(long)]
     pub by: Option<String>,
     #[command(flatten)]
@@ -239,8 +240,9 @@ pub struct PauseArgs {
     pub now: Option<jiff::Timestamp>,
 }
 
+/// `resume` and `release`: the scenario whose pause or hold ends now.
 #[derive(clap::Args)]
-pub struct ResumeArgs {
+pub struct LiftArgs {
     /// The scenario (checked against --config when one is given).
     pub scenario: String,
     #[command(flatten)]

@@ -4,19 +4,15 @@
 
 use anyhow::anyhow;
 use nightshift::config::Config;
-use nightshift::history::StoreError;
-use nightshift::ports::{CallError, CallErrorKind};
+use nightshift::ports::{CallError, CallErrorKind, StoreError};
+use nightshift::text::quoted_list;
 
 /// "unknown scenario" with the configured ones.
 pub fn unknown_scenario(name: &str, cfg: &Config) -> anyhow::Error {
     anyhow!(
         "unknown scenario \"{name}\": {} configures {}; check the name (or the --config file)",
         cfg.source,
-        cfg.scenario_names()
-            .iter()
-            .map(|n| format!("\"{n}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
+        quoted_list(&cfg.scenario_names())
     )
 }
 

@@ -1,7 +1,7 @@
 //! `nightshift`: the ops CLI. Thin glue over the library; see `nightshift --help`.
 //!
 //! - `cli`: the clap definitions (every subcommand's options and help text);
-//! - `commands`: one function per subcommand, grouped by job (deploy, steps, history, ops);
+//! - `commands`: one function per subcommand, grouped by job (deploy, steps, history, overrides);
 //! - `errors`: the ops error messages (region, credentials, missing table, unreachable endpoint);
 //! - `readme` (tests): README.md's CLI synopsis and examples against the clap definitions.
 
@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, hold, live, ops, steps, trends};
+use commands::{deploy, history, live, overrides, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -39,10 +39,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => steps::plan(args).await,
         Command::History(args) => history::history(args).await,
         Command::Show(args) => history::show(args).await,
-        Command::Pause(args) => ops::pause(args).await,
-        Command::Resume(args) => ops::resume(args).await,
-        Command::Hold(args) => hold::hold(args).await,
-        Command::Release(args) => hold::release(args).await,
+        Command::Pause(args) => overrides::pause(args).await,
+        Command::Resume(args) => overrides::resume(args).await,
+        Command::Hold(args) => overrides::hold(args).await,
+        Command::Release(args) => overrides::release(args).await,
         Command::Report(args) => trends::report(args).await,
         Command::Tune(args) => live::tune(args).await,
         Command::Status(args) => live::status(args).await,

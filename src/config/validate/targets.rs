@@ -171,8 +171,24 @@ impl Validator<'_> {
             },
         );
         let replicas = self.replicas(&raw.replicas, &format!("{at}.replicas"));
-        let instance_class =
-            self.instance_class(&raw.instance_class, &format!("{at}.instance_class"));
+        let key = format!("{at}.instance_class");
+        let instance_class = match &raw.instance_class {
+            Some(class) => self.instance_class(class, &key).map(Some),
+            // Only a cluster that adds no reader has no use for a reader class.
+            None if *raw.replicas.get_ref() > 0 => {
+                self.push(
+                    &raw.replicas.span(),
+                    key,
+                    format!(
+                        "missing required key `instance_class` in [[scenario.docdb]]: replicas = {} adds readers, and instance_class is their class",
+                        raw.replicas.get_ref()
+                    ),
+                    "add instance_class = \"db.r6g.large\" (the class of the readers nightshift adds) to this [[scenario.docdb]] table; only a cluster that adds no readers (replicas = 0, e.g. serverless_min alone) may leave it out",
+                );
+                None
+            }
+            None => Some(None),
+        };
         let resize = match &raw.resize {
             None => Some(None),
             Some(resize) => self
@@ -189,7 +205,7 @@ impl Validator<'_> {
             None => Some(Vec::new()),
             Some(list) => self.fallback_classes(
                 list,
-                instance_class.as_deref(),
+                instance_class.as_ref().and_then(|c| c.as_deref()),
                 &format!("{at}.fallback_classes"),
             ),
         };

@@ -67,6 +67,36 @@ fn scale_up_raises_min_capacity_only_and_scale_down_restores_it() {
 }
 
 #[test]
+fn a_serverless_only_cluster_without_an_instance_class_scales_its_min_capacity_and_adds_no_reader()
+{
+    let mut s = scenario_with_docdb(0, "serverless_min = 16");
+    s.docdb[0].instance_class = None;
+    let snap = zoned_snapshot(&["us-east-1a"], Some((2.0, 64.0)));
+    let plan = plan_scale_up(&s, &snap, RUN).unwrap();
+    assert_eq!(capacity_calls(&plan).len(), 1, "{plan:?}");
+    assert!(
+        !plan
+            .calls
+            .iter()
+            .any(|c| matches!(c, Call::CreateDbInstance { .. })),
+        "{plan:?}"
+    );
+    let baseline = capture_baseline(&s, &snap, ts()).unwrap();
+    assert_eq!(
+        safety::check(
+            &plan,
+            &safety::SafetyContext {
+                scenario: &s,
+                run: RUN,
+                snapshot: &snap,
+                baseline: Some(&baseline),
+            }
+        ),
+        []
+    );
+}
+
+#[test]
 fn min_capacity_changed_during_the_night_is_drift_left_alone() {
     let s = scenario_with_docdb(0, "serverless_min = 16");
     let snap = zoned_snapshot(&[], Some((2.0, 64.0)));

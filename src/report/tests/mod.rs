@@ -11,6 +11,7 @@ mod table;
 use super::*;
 use crate::config::{self, Scenario};
 use crate::history::{EventRecord, RunRecord, RunStatus};
+use crate::text::human_duration;
 use demo::{demo, NIGHT};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};

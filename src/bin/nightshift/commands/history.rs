@@ -5,7 +5,8 @@ use crate::cli::{HistoryArgs, ListFormat, NightFormat, ShowArgs};
 use crate::errors::explain;
 use anyhow::{anyhow, Context};
 use nightshift::config::Config;
-use nightshift::history::{EventRecord, HistoryStore, RunStatus};
+use nightshift::history::{EventRecord, RunStatus};
+use nightshift::ports::HistoryStore;
 use nightshift::report::{self, HistoryPage, Night};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,7 +106,9 @@ pub async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         NightFormat::Table => {
             let mut text = report::night_table(&night, now);
             if record.status == RunStatus::Open {
-                text.push_str(&super::hold::hold_line(&store, &scenario, &run, zone, now).await);
+                text.push_str(
+                    &super::overrides::hold_line(&store, &scenario, &run, zone, now).await,
+                );
             }
             text
         }

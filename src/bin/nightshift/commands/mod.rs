@@ -4,16 +4,15 @@
 //! - `deploy`: `validate`, `migrate`, `template`, `iam-policy` (what a deployment needs);
 //! - `steps`: `invoke`, `plan` (run or preview one step of the night);
 //! - `history`: `history`, `show` (what happened);
-//! - `ops`: `pause`, `resume` (the ops overrides);
-//! - `hold`: `hold`, `release` (keep the open run's capacity until a time);
+//! - `overrides`: `pause`, `resume`, `hold`, `release` (the ops overrides; `hold` keeps the open
+//!   run's capacity until a time);
 //! - `trends`: `report` (the nights over weeks);
 //! - `live`: `tune` (replay past nights with other settings), `status` (the night now, `--watch`).
 
 pub mod deploy;
 pub mod history;
-pub mod hold;
 pub mod live;
-pub mod ops;
+pub mod overrides;
 pub mod steps;
 pub mod trends;
 

@@ -4,8 +4,11 @@ use super::{emit, load_config, now_or, ops_aws};
 use crate::cli::{InvokeArgs, ListFormat, PlanArgs};
 use crate::errors::{explain, explain_call, unknown_scenario};
 use anyhow::{anyhow, Context};
-use nightshift::app::{App, Decision, Invocation, PreviewError, Settings};
-use nightshift::{Outcome, Step};
+use nightshift::app::{Adapters, Answer, App, Invocation, PreviewError, Settings};
+use nightshift::aws::Aws;
+use nightshift::config::Config;
+use nightshift::night::Kind;
+use nightshift::Step;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,23 +32,21 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let app = App::from_env(Arc::new(cfg), settings).await;
+    let aws = Aws::from_env(settings.timeouts).await;
+    let app = build(cfg, settings, &aws);
     let inv = Invocation {
         request_id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         deadline: None,
         now: now.unwrap_or_else(jiff::Timestamp::now),
         function_arn: None,
     };
-    match app.handle(&payload, &inv).await {
-        Ok(response) => {
-            println!("{}", serde_json::to_string_pretty(&response)?);
-            Ok(if response.outcome == Outcome::Rejected {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        Err(e) => {
+    // The function's own mapping: the response printed (rejected too), the exit status from it.
+    let answer = Answer::of(app.handle(&payload, &inv).await);
+    if let Some(response) = answer.response() {
+        println!("{}", serde_json::to_string_pretty(response)?);
+    }
+    match answer {
+        Answer::Fail(e) => {
             let kind = if e.is_retryable() {
                 "retryable"
             } else {
@@ -53,7 +54,14 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             };
             Err(anyhow!("{e} ({kind})"))
         }
+        answered => Ok(ExitCode::from(answered.exit_code())),
     }
+}
+
+/// The app as the function builds it, on `aws`.
+fn build(cfg: Config, settings: Settings, aws: &Aws) -> App {
+    let adapters = Adapters::from_aws(aws, &cfg);
+    App::build(Arc::new(cfg), settings, adapters)
 }
 
 /// The event's bytes: the file, or standard input for `-`.
@@ -94,10 +102,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         return Err(unknown_scenario(&scenario, &cfg));
     }
     let settings = Settings::from_env().map_err(|e| anyhow!(e))?;
-    let aws = ops_aws().await?;
-    let store = aws.store(&cfg.table);
-    let scaling = aws.scaling();
-    let app = App::new(Arc::new(cfg), settings, store, scaling);
+    let app = build(cfg, settings, &ops_aws().await?);
     let now = now_or(now);
     let preview = match app.preview(&scenario, step, force, now).await {
         Ok(preview) => preview,
@@ -110,7 +115,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ListFormat::Table => emit(&preview.to_text()),
     }?;
     // As `invoke`: a step that would be rejected exits 2.
-    Ok(if preview.decision == Decision::Reject {
+    Ok(if preview.decision == Kind::Reject {
         ExitCode::from(2)
     } else {
         code

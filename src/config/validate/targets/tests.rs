@@ -95,6 +95,45 @@ fn instance_class_must_start_with_db() {
 }
 
 #[test]
+fn instance_class_may_be_left_out_only_where_no_reader_is_added() {
+    // Serverless-only: MinCapacity for the night, no reader added, no class to name.
+    let serverless_only = base_with(
+        "  replicas = 3\n  instance_class = \"db.r6g.large\"\n",
+        "  replicas = 0\n  serverless_min = 16\n",
+    );
+    let config =
+        crate::config::parse(&serverless_only, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    let target = &config.scenarios[0].docdb[0];
+    assert_eq!(
+        (target.replicas, target.instance_class.as_deref()),
+        (0, None)
+    );
+    let none_added = base_with(
+        "  replicas = 3\n  instance_class = \"db.r6g.large\"\n",
+        "  replicas = 0\n",
+    );
+    assert!(crate::config::parse(&none_added, "test.toml").is_ok());
+    // Readers are added: their class is required, at the line that adds them.
+    assert_single_error(
+        &base_with("  instance_class = \"db.r6g.large\"\n", ""),
+        12,
+        "scenario[0].docdb[0].instance_class",
+        "missing required key `instance_class` in [[scenario.docdb]]: replicas = 3 adds readers",
+        "add instance_class = \"db.r6g.large\"",
+    );
+    assert_single_error(
+        &base_with(
+            "  replicas = 3\n  instance_class = \"db.r6g.large\"\n",
+            "  replicas = 1\n  serverless_min = 16\n",
+        ),
+        12,
+        "scenario[0].docdb[0].instance_class",
+        "replicas = 1 adds readers",
+        "replicas = 0",
+    );
+}
+
+#[test]
 fn serverless_min_and_fallback_classes_are_parsed_and_checked() {
     let text = base_with(
         "instance_class = \"db.r6g.large\"",

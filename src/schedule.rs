@@ -268,7 +268,11 @@ impl Cron {
                         .collect(),
                 )
             }
-            _ => return Err(error("day-of-month must be ? (or * with day-of-week ?)".into())),
+            _ => {
+                return Err(error(
+                    "day-of-month must be ? (or * with day-of-week ?)".into(),
+                ))
+            }
         };
         Ok(Cron {
             minutes: parse_field(minutes, 0, 59, |v| v.parse().ok()).map_err(error)?,
@@ -341,7 +345,10 @@ fn parse_field(
     for part in field.split(',') {
         let bad = || format!("cannot read {part:?} in field {field:?}");
         let (range, step) = match part.split_once('/') {
-            Some((range, step)) => (range, step.parse::<u8>().ok().filter(|s| *s > 0).ok_or_else(bad)?),
+            Some((range, step)) => (
+                range,
+                step.parse::<u8>().ok().filter(|s| *s > 0).ok_or_else(bad)?,
+            ),
             None => (part, 1),
         };
         let (from, to) = if range == "*" {
@@ -685,10 +692,16 @@ mod tests {
         assert_eq!(every_10_weekdays.hours.len(), 24);
         assert_eq!(every_10_weekdays.days, Some(WEEKDAYS.to_vec()));
         let daily = Cron::parse("cron(15 10 * * ? *)").unwrap();
-        assert_eq!((daily.minutes, daily.hours, daily.days), (vec![15], vec![10], None));
+        assert_eq!(
+            (daily.minutes, daily.hours, daily.days),
+            (vec![15], vec![10], None)
+        );
         let numbered = Cron::parse("cron(0 8-17/3 ? * 1,7 *)").unwrap();
         assert_eq!(numbered.hours, [8, 11, 14, 17]);
-        assert_eq!(numbered.days, Some(vec![Weekday::Sunday, Weekday::Saturday]));
+        assert_eq!(
+            numbered.days,
+            Some(vec![Weekday::Sunday, Weekday::Saturday])
+        );
         for bad in [
             "rate(5 minutes)",
             "cron(0 8 * * * *)",

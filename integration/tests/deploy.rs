@@ -124,12 +124,15 @@ fn firings(template: &Value, date: civil::Date, zone: &str) -> Vec<Firing> {
             let props = &r["Properties"];
             assert_eq!(props["ScheduleExpressionTimezone"], zone, "{id}");
             let expr = props["ScheduleExpression"].as_str().unwrap();
-            (id, Cron::parse(expr).unwrap_or_else(|e| panic!("{id}: {e}")), props)
+            (
+                id,
+                Cron::parse(expr).unwrap_or_else(|e| panic!("{id}: {e}")),
+                props,
+            )
         })
         .collect();
-    let local_minutes = |day: civil::Date| {
-        (0..24u8).flat_map(move |h| (0..60u8).map(move |m| (day, h, m)))
-    };
+    let local_minutes =
+        |day: civil::Date| (0..24u8).flat_map(move |h| (0..60u8).map(move |m| (day, h, m)));
     let minutes: Vec<(civil::Date, u8, u8)> = local_minutes(date)
         .chain(local_minutes(date.tomorrow().unwrap()))
         .collect();
@@ -336,7 +339,11 @@ async fn a_scheduled_night_replayed_from_the_template_closes_at_the_first_quiet_
         .iter()
         .filter(|f| f.at.to_zoned_datetime(tokyo.clone()).date() == civil::date(2026, 11, 28))
         .count();
-    assert_eq!(on_saturday, 45 + 1 + 1 + 1, "00:00-07:20 checks, 06:00, 07:30, 08:00");
+    assert_eq!(
+        on_saturday,
+        45 + 1 + 1 + 1,
+        "00:00-07:20 checks, 06:00, 07:30, 08:00"
+    );
     assert!(self::firings(&night.template, civil::date(2026, 11, 28), "Asia/Tokyo").is_empty());
     let up = firings[0].at;
     let quiet_from = up + SignedDuration::from_mins(125); // 01:05
@@ -444,7 +451,10 @@ async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm
     let _guard =
         tracing::subscriber::set_default(nightshift::logging::subscriber(&settings, log.clone()));
     assert_eq!(
-        night.deliver(&firing(&firings, "ScaleUp", "23:00"), 0).await.outcome,
+        night
+            .deliver(&firing(&firings, "ScaleUp", "23:00"), 0)
+            .await
+            .outcome,
         Outcome::Acted
     );
     let inside = night.deliver(&firing(&firings, "Checks", "01:00"), 0).await;
@@ -467,7 +477,9 @@ async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm
         overdue(&lines(&log)).is_empty(),
         "no alarm line inside the night"
     );
-    let late = night.deliver(&firing(&firings, "OverdueCheck", "08:00"), 0).await;
+    let late = night
+        .deliver(&firing(&firings, "OverdueCheck", "08:00"), 0)
+        .await;
     assert_eq!(
         late.outcome,
         Outcome::Acted,

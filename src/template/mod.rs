@@ -529,7 +529,10 @@ fn completion_resources(resources: &mut Node, outputs: &mut Node) {
     outputs.push(
         "CompletionDeadLetterQueueUrl",
         map([
-            ("Description", s("Completion events that could not be delivered")),
+            (
+                "Description",
+                s("Completion events that could not be delivered"),
+            ),
             ("Value", reference("CompletionDeadLetterQueue")),
         ]),
     );

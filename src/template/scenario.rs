@@ -197,7 +197,11 @@ pub(super) fn scenario_resources(
             })
             .collect();
         let description = crate::text::cut(
-            &format!("nightshift {}: check when {}", scenario.name, what.join(", or ")),
+            &format!(
+                "nightshift {}: check when {}",
+                scenario.name,
+                what.join(", or ")
+            ),
             512,
         );
         let prefix = format!("{RULE_NAME_PREFIX}${{StackKey}}-{}-", *rule_ordinal);
@@ -211,7 +215,10 @@ pub(super) fn scenario_resources(
                 (
                     "Properties",
                     map([
-                        ("Name", sub_with(format!("{prefix}{name}"), [("StackKey", stack_key())])),
+                        (
+                            "Name",
+                            sub_with(format!("{prefix}{name}"), [("StackKey", stack_key())]),
+                        ),
                         ("Description", s(description)),
                         ("EventPattern", Node::from_value(&completion_pattern(group))),
                         ("State", s("ENABLED")),

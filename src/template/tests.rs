@@ -200,7 +200,10 @@ fn the_template_holds_exactly_the_schedules_of_each_scenarios_night() {
                 .map(|(_, r)| {
                     let expr = r["Properties"]["ScheduleExpression"].as_str().unwrap();
                     let cron = schedule::Cron::parse(expr).unwrap();
-                    (cron.expression(), r["Properties"]["Target"]["Input"].to_string())
+                    (
+                        cron.expression(),
+                        r["Properties"]["Target"]["Input"].to_string(),
+                    )
                 })
                 .collect();
             let mut want: Vec<(String, String)> = wanted
@@ -336,7 +339,12 @@ fn every_rule_pattern_matches_exactly_the_events_the_parser_turns_into_that_scen
                 })
                 .map(|(_, r)| &r["Properties"]["EventPattern"])
                 .collect();
-            assert_eq!(own.is_empty(), sc.completion.is_empty(), "{source}: {}", sc.name);
+            assert_eq!(
+                own.is_empty(),
+                sc.completion.is_empty(),
+                "{source}: {}",
+                sc.name
+            );
             for pattern in &own {
                 assert!(
                     pattern.to_string().len() <= MAX_EVENT_PATTERN_CHARS,
@@ -373,7 +381,10 @@ fn every_rule_pattern_matches_exactly_the_events_the_parser_turns_into_that_scen
         assert_eq!(permissions.len(), 1, "{source}");
         let permission = &permissions[0].1["Properties"];
         assert_eq!(permission["Principal"], "events.amazonaws.com");
-        assert_eq!(permission["SourceAccount"], serde_json::json!({"Ref": "AWS::AccountId"}));
+        assert_eq!(
+            permission["SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"})
+        );
         let (arn, arn_vars) = sub_parts(&permission["SourceArn"]);
         let prefix = arn
             .strip_prefix("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/")
@@ -389,7 +400,8 @@ fn every_rule_pattern_matches_exactly_the_events_the_parser_turns_into_that_scen
             let real = name.replace("${StackKey}", "0123abcd");
             assert!(real.len() <= 64, "{id}: {real}");
             assert!(
-                real.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                real.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
                 "{id}: {real}"
             );
             assert!(names.insert(real), "{id}: two rules share a name");
@@ -400,7 +412,10 @@ fn every_rule_pattern_matches_exactly_the_events_the_parser_turns_into_that_scen
         }
         let dlq_policy = &template["Resources"]["CompletionDeadLetterQueuePolicy"]["Properties"];
         let condition = &dlq_policy["PolicyDocument"]["Statement"][0]["Condition"];
-        assert_eq!(condition["ArnLike"]["aws:SourceArn"], permission["SourceArn"]);
+        assert_eq!(
+            condition["ArnLike"]["aws:SourceArn"],
+            permission["SourceArn"]
+        );
     }
     assert!(rules_seen >= 4, "the configs cover ECS and Batch rules");
 }
@@ -654,7 +669,10 @@ fn a_config_over_cloudformations_resource_limit_is_refused_with_the_count_and_a_
     };
     assert!(count > MAX_RESOURCES, "{count}");
     let message = err.to_string();
-    assert!(message.contains(&format!("hold {count} resources")), "{message}");
+    assert!(
+        message.contains(&format!("hold {count} resources")),
+        "{message}"
+    );
     assert!(message.contains("split the scenarios"), "{message}");
 }
 
@@ -692,8 +710,16 @@ fn figures(source: &str, text: &str) -> (Value, Figures) {
 fn the_contract_config_deploys_inline_in_at_most_eight_schedules() {
     let (template, f) = figures("deploy/nightshift.toml", DEPLOY_CONFIG);
     assert!(f.schedules <= 8, "{} schedules", f.schedules);
-    assert!(f.yaml_bytes <= MAX_INLINE_TEMPLATE_BYTES, "{} bytes", f.yaml_bytes);
-    assert!(f.json_bytes <= MAX_INLINE_TEMPLATE_BYTES, "{} bytes", f.json_bytes);
+    assert!(
+        f.yaml_bytes <= MAX_INLINE_TEMPLATE_BYTES,
+        "{} bytes",
+        f.yaml_bytes
+    );
+    assert!(
+        f.json_bytes <= MAX_INLINE_TEMPLATE_BYTES,
+        "{} bytes",
+        f.json_bytes
+    );
     assert_eq!(size_note(DEPLOY_TEMPLATE), Ok(None));
     assert!(f.resources < 40, "{}", f.resources);
     assert_eq!(
@@ -722,8 +748,13 @@ fn ten_and_forty_contract_scenarios_fit_one_stack_deployed_through_s3() {
         for bytes in [f.yaml_bytes, f.json_bytes] {
             assert!(bytes <= MAX_S3_TEMPLATE_BYTES, "{source}: {bytes}");
             let rendered = "x".repeat(bytes);
-            let note = size_note(&rendered).unwrap().expect("over the inline limit");
-            assert!(note.contains("--s3-bucket") && note.contains(&bytes.to_string()), "{note}");
+            let note = size_note(&rendered)
+                .unwrap()
+                .expect("over the inline limit");
+            assert!(
+                note.contains("--s3-bucket") && note.contains(&bytes.to_string()),
+                "{note}"
+            );
         }
     }
 }
@@ -732,7 +763,12 @@ fn ten_and_forty_contract_scenarios_fit_one_stack_deployed_through_s3() {
 fn a_template_cloudformation_cannot_read_even_from_s3_is_refused_with_its_size() {
     let huge = "x".repeat(MAX_S3_TEMPLATE_BYTES + 1);
     let err = size_note(&huge).unwrap_err();
-    assert_eq!(err, TemplateError::TooLarge { bytes: MAX_S3_TEMPLATE_BYTES + 1 });
+    assert_eq!(
+        err,
+        TemplateError::TooLarge {
+            bytes: MAX_S3_TEMPLATE_BYTES + 1
+        }
+    );
     assert!(err.to_string().contains("1000001 bytes"), "{err}");
     assert_eq!(size_note(&"x".repeat(MAX_INLINE_TEMPLATE_BYTES)), Ok(None));
 }
@@ -747,10 +783,12 @@ fn deployed(template: &Value, values: &[(&str, &str)]) -> Value {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.to_string())
             .or_else(|| {
-                template["Parameters"].get(name).map(|p| match &p["Default"] {
-                    Value::String(v) => v.clone(),
-                    other => other.to_string(),
-                })
+                template["Parameters"]
+                    .get(name)
+                    .map(|p| match &p["Default"] {
+                        Value::String(v) => v.clone(),
+                        other => other.to_string(),
+                    })
             })
     };
     fn truth(c: &Value, conditions: &Value, param: &dyn Fn(&str) -> Option<String>) -> bool {
@@ -770,15 +808,29 @@ fn deployed(template: &Value, values: &[(&str, &str)]) -> Value {
     }
     let conditions = &template["Conditions"];
     let holds = |name: &str| truth(&conditions[name], conditions, &param);
-    fn walk(v: &Value, holds: &dyn Fn(&str) -> bool, param: &dyn Fn(&str) -> Option<String>) -> Option<Value> {
+    fn walk(
+        v: &Value,
+        holds: &dyn Fn(&str) -> bool,
+        param: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Value> {
         match v {
             Value::Object(m) if m.contains_key("Fn::If") => {
                 let args = m["Fn::If"].as_array().unwrap();
-                let chosen = if holds(args[0].as_str().unwrap()) { &args[1] } else { &args[2] };
+                let chosen = if holds(args[0].as_str().unwrap()) {
+                    &args[1]
+                } else {
+                    &args[2]
+                };
                 walk(chosen, holds, param)
             }
             Value::Object(m) if m.get("Ref") == Some(&Value::from("AWS::NoValue")) => None,
-            Value::Object(m) if m.len() == 1 && m.get("Ref").and_then(Value::as_str).and_then(param).is_some() => {
+            Value::Object(m)
+                if m.len() == 1
+                    && m.get("Ref")
+                        .and_then(Value::as_str)
+                        .and_then(param)
+                        .is_some() =>
+            {
                 m["Ref"].as_str().and_then(param).map(Value::from)
             }
             Value::Object(m) => Some(Value::Object(
@@ -794,7 +846,11 @@ fn deployed(template: &Value, values: &[(&str, &str)]) -> Value {
     }
     let mut out = template.clone();
     let resources = out["Resources"].as_object_mut().unwrap();
-    resources.retain(|_, r| r.get("Condition").and_then(Value::as_str).is_none_or(|c| holds(c)));
+    resources.retain(|_, r| {
+        r.get("Condition")
+            .and_then(Value::as_str)
+            .is_none_or(&holds)
+    });
     for key in ["Resources", "Outputs"] {
         out[key] = walk(&out[key], &holds, &param).unwrap();
     }
@@ -806,27 +862,44 @@ fn the_existing_table_path_drops_the_table_and_points_everything_at_the_configs_
     for (source, text) in configs() {
         let (cfg, template) = build_for(source, text);
         let own = deployed(&template, &[]);
-        assert_eq!(own["Resources"]["RunsTable"]["Properties"]["TableName"], cfg.table.as_str());
         assert_eq!(
-            own["Resources"]["Function"]["Properties"]["Environment"]["Variables"]["NIGHTSHIFT_TABLE"],
+            own["Resources"]["RunsTable"]["Properties"]["TableName"],
+            cfg.table.as_str()
+        );
+        assert_eq!(
+            own["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+                ["NIGHTSHIFT_TABLE"],
             serde_json::json!({"Ref": "RunsTable"})
         );
 
         let existing = deployed(&template, &[("UseExistingTable", "true")]);
         let resources = existing["Resources"].as_object().unwrap();
         assert!(!resources.contains_key("RunsTable"), "{source}");
-        assert_eq!(resources.len() + 1, own["Resources"].as_object().unwrap().len());
+        assert_eq!(
+            resources.len() + 1,
+            own["Resources"].as_object().unwrap().len()
+        );
         // No reference to the table that is not there.
         let whole = existing.to_string();
-        assert!(!whole.contains("RunsTable"), "{source}: a dangling reference");
+        assert!(
+            !whole.contains("RunsTable"),
+            "{source}: a dangling reference"
+        );
         assert_eq!(
-            existing["Resources"]["Function"]["Properties"]["Environment"]["Variables"]["NIGHTSHIFT_TABLE"],
+            existing["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+                ["NIGHTSHIFT_TABLE"],
             cfg.table.as_str()
         );
-        assert_eq!(existing["Outputs"]["TableName"]["Value"], cfg.table.as_str());
+        assert_eq!(
+            existing["Outputs"]["TableName"]["Value"],
+            cfg.table.as_str()
+        );
         // The role reaches the table by the config's name either way.
         let policy = existing["Resources"]["FunctionRole"]["Properties"]["Policies"][0].to_string();
-        assert!(policy.contains(&format!(":table/{}", cfg.table)), "{source}: {policy}");
+        assert!(
+            policy.contains(&format!(":table/{}", cfg.table)),
+            "{source}: {policy}"
+        );
     }
 }
 
@@ -835,7 +908,10 @@ fn reserved_concurrency_is_absent_unless_the_deployer_asks_for_it() {
     let (_, template) = build_for("deploy/nightshift.toml", DEPLOY_CONFIG);
     let function = |t: &Value| t["Resources"]["Function"]["Properties"].clone();
     let default = function(&deployed(&template, &[]));
-    assert!(default.get("ReservedConcurrentExecutions").is_none(), "{default}");
+    assert!(
+        default.get("ReservedConcurrentExecutions").is_none(),
+        "{default}"
+    );
     let reserved = function(&deployed(&template, &[("ReservedConcurrency", "4")]));
     assert_eq!(reserved["ReservedConcurrentExecutions"], "4");
     assert_eq!(template["Parameters"]["ReservedConcurrency"]["Default"], 0);
@@ -846,7 +922,10 @@ fn reserved_concurrency_is_absent_unless_the_deployer_asks_for_it() {
         .take(4)
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(comment.contains("scaling lease") && comment.contains("10 or 50"), "{comment}");
+    assert!(
+        comment.contains("scaling lease") && comment.contains("10 or 50"),
+        "{comment}"
+    );
 }
 
 /// The name property of each resource type the templates create, if it has one of its own.
@@ -883,7 +962,10 @@ fn fixed_names(template: &Value) -> Vec<String> {
             Value::String(name) => out.push(name.clone()),
             Value::Object(m) if m.contains_key("Fn::Sub") => {
                 let text = m["Fn::Sub"].to_string();
-                assert!(text.contains("AWS::StackId"), "{id}: {text} is not per stack");
+                assert!(
+                    text.contains("AWS::StackId"),
+                    "{id}: {text} is not per stack"
+                );
             }
             other => panic!("{id}: name {other} not modelled"),
         }

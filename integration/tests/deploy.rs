@@ -10,6 +10,7 @@ use nightshift::app::{Adapters, App, Invocation};
 use nightshift::aws::calls::CallLog;
 use nightshift::aws::dynamodb::DynamoStore;
 use nightshift::aws::Timeouts;
+use nightshift::schedule::Cron;
 use nightshift::{config, Outcome, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -106,70 +107,79 @@ timezone = "Asia/Tokyo"
 #[derive(Debug, Clone)]
 struct Firing {
     at: Timestamp,
+    /// Local time of day, `HH:MM`.
+    local: String,
     logical_id: String,
     payload: String,
 }
 
 /// The firings of the template's schedules for the night that starts on `date`, in time order:
-/// each cron's local hour and minute, on `date` or (before the scale-up time) the next day,
-/// checked against the cron's day-of-week field.
+/// each schedule's cron expression read back and expanded, as the Scheduler does in the
+/// scenario's zone, into every local minute it fires from the night's scale-up on `date` to the
+/// same time the next day.
 fn firings(template: &Value, date: civil::Date, zone: &str) -> Vec<Firing> {
     let tz = jiff::tz::TimeZone::get(zone).unwrap();
-    let schedules: Vec<(&String, &Value)> = template["Resources"]
+    let schedules: Vec<(&String, Cron, &Value)> = template["Resources"]
         .as_object()
         .unwrap()
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Scheduler::Schedule")
-        .collect();
-    let cron_fields = |r: &Value| -> Vec<String> {
-        let expr = r["Properties"]["ScheduleExpression"].as_str().unwrap();
-        let inner = expr
-            .strip_prefix("cron(")
-            .unwrap()
-            .strip_suffix(')')
-            .unwrap();
-        inner.split(' ').map(str::to_string).collect()
-    };
-    let scale_up = schedules
-        .iter()
-        .find(|(id, _)| id.contains("ScaleUp"))
-        .map(|(_, r)| cron_fields(r))
-        .unwrap();
-    let up_minute_of_day =
-        scale_up[1].parse::<i32>().unwrap() * 60 + scale_up[0].parse::<i32>().unwrap();
-    let mut out: Vec<Firing> = schedules
-        .iter()
         .map(|(id, r)| {
-            let f = cron_fields(r);
-            let (minute, hour): (i8, i8) = (f[0].parse().unwrap(), f[1].parse().unwrap());
-            let next_day = i32::from(hour) * 60 + i32::from(minute) < up_minute_of_day;
-            let day = if next_day {
-                date.tomorrow().unwrap()
-            } else {
-                date
-            };
-            let weekday = nightshift::schedule::day_name(day.weekday());
-            assert!(
-                f[4] == "*" || f[4].split(',').any(|d| d == weekday),
-                "{id}: {} does not run on {weekday}",
-                f[4]
-            );
+            let props = &r["Properties"];
+            assert_eq!(props["ScheduleExpressionTimezone"], zone, "{id}");
+            let expr = props["ScheduleExpression"].as_str().unwrap();
+            (
+                id,
+                Cron::parse(expr).unwrap_or_else(|e| panic!("{id}: {e}")),
+                props,
+            )
+        })
+        .collect();
+    let local_minutes =
+        |day: civil::Date| (0..24u8).flat_map(move |h| (0..60u8).map(move |m| (day, h, m)));
+    let minutes: Vec<(civil::Date, u8, u8)> = local_minutes(date)
+        .chain(local_minutes(date.tomorrow().unwrap()))
+        .collect();
+    let (_, up, _) = schedules
+        .iter()
+        .find(|(id, _, _)| id.contains("ScaleUp"))
+        .expect("a scale-up schedule");
+    let (up_hour, up_minute) = (up.hours[0], up.minutes[0]);
+    let night_start = minutes
+        .iter()
+        .position(|(d, h, m)| *d == date && (*h, *m) == (up_hour, up_minute))
+        .unwrap();
+    let mut out = Vec::new();
+    for (day, hour, minute) in &minutes[night_start..night_start + 24 * 60] {
+        for (id, cron, props) in &schedules {
+            if !cron.fires_at(day.weekday(), *hour, *minute) {
+                continue;
+            }
             let at = day
-                .at(hour, minute, 0, 0)
+                .at(*hour as i8, *minute as i8, 0, 0)
                 .to_zoned_datetime(tz.clone())
                 .unwrap()
                 .timestamp();
-            let input = r["Properties"]["Target"]["Input"].as_str().unwrap();
-            let scheduled = format!("{at}");
-            Firing {
+            let input = props["Target"]["Input"].as_str().unwrap();
+            out.push(Firing {
                 at,
+                local: format!("{hour:02}:{minute:02}"),
                 logical_id: id.to_string(),
-                payload: input.replace("<aws.scheduler.scheduled-time>", &scheduled),
-            }
-        })
-        .collect();
+                payload: input.replace("<aws.scheduler.scheduled-time>", &at.to_string()),
+            });
+        }
+    }
     out.sort_by_key(|f| (f.at, !f.logical_id.contains("ScaleDown")));
     out
+}
+
+/// The firing of the schedule whose logical id contains `role`, at local `hh_mm`.
+fn firing(firings: &[Firing], role: &str, hh_mm: &str) -> Firing {
+    firings
+        .iter()
+        .find(|f| f.logical_id.contains(role) && f.local == hh_mm)
+        .unwrap_or_else(|| panic!("no {role} at {hh_mm}: {firings:#?}"))
+        .clone()
 }
 
 impl ScheduledNight {
@@ -312,8 +322,33 @@ async fn a_scheduled_night_replayed_from_the_template_closes_at_the_first_quiet_
     let night = scheduled_night().await;
     let date = civil::date(2026, 11, 25);
     let firings = firings(&night.template, date, "Asia/Tokyo");
-    // 23:00, 50 checks every 10 min to 07:20, 06:00 scale-down, 07:30 deadline, 08:00 overdue.
+    // 23:00, 50 checks every 10 min to 07:20, 06:00 scale-down, 07:30 deadline, 08:00 overdue,
+    // from 7 schedules.
     assert_eq!(firings.len(), 1 + 50 + 1 + 1 + 1, "{firings:#?}");
+    let schedules: std::collections::BTreeSet<&str> =
+        firings.iter().map(|f| f.logical_id.as_str()).collect();
+    assert_eq!(schedules.len(), 7, "{schedules:?}");
+    let checks: Vec<&str> = firings
+        .iter()
+        .filter(|f| f.logical_id.contains("Checks"))
+        .map(|f| f.local.as_str())
+        .collect();
+    assert_eq!(checks.len(), 50);
+    assert_eq!((checks[0], checks[49]), ("23:10", "07:20"));
+    // Friday's night runs into Saturday; Saturday starts none (the days are MON-FRI).
+    let friday = self::firings(&night.template, civil::date(2026, 11, 27), "Asia/Tokyo");
+    assert_eq!(friday.len(), firings.len());
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let on_saturday = friday
+        .iter()
+        .filter(|f| f.at.to_zoned_datetime(tokyo.clone()).date() == civil::date(2026, 11, 28))
+        .count();
+    assert_eq!(
+        on_saturday,
+        45 + 1 + 1 + 1,
+        "00:00-07:20 checks, 06:00, 07:30, 08:00"
+    );
+    assert!(self::firings(&night.template, civil::date(2026, 11, 28), "Asia/Tokyo").is_empty());
     let up = firings[0].at;
     let quiet_from = up + SignedDuration::from_mins(125); // 01:05
     night
@@ -398,14 +433,13 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
 async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm_counts() {
     let night = scheduled_night().await;
     let firings = firings(&night.template, civil::date(2026, 11, 25), "Asia/Tokyo");
-    let at = |id: &str| firings.iter().find(|f| f.logical_id == id).unwrap().clone();
     let filter = night.template["Resources"]["NightOverdueMetricFilter"]["Properties"]
         ["FilterPattern"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(filter, "{ $.alarm = \"night-overdue\" }");
-    let up = at("NightlyScaleUp2300").at;
+    let up = firing(&firings, "ScaleUp", "23:00").at;
     night
         .publish(
             up - SignedDuration::from_mins(30),
@@ -421,10 +455,13 @@ async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm
     let _guard =
         tracing::subscriber::set_default(nightshift::logging::subscriber(&settings, log.clone()));
     assert_eq!(
-        night.deliver(&at("NightlyScaleUp2300"), 0).await.outcome,
+        night
+            .deliver(&firing(&firings, "ScaleUp", "23:00"), 0)
+            .await
+            .outcome,
         Outcome::Acted
     );
-    let inside = night.deliver(&at("NightlyCheck0100"), 0).await;
+    let inside = night.deliver(&firing(&firings, "Checks", "01:00"), 0).await;
     assert_eq!(inside.outcome, Outcome::Deferred, "{inside:?}");
     let lines = |log: &CapturedLog| -> Vec<Value> {
         String::from_utf8(log.0.lock().unwrap().clone())
@@ -444,7 +481,9 @@ async fn a_night_still_open_at_its_overdue_check_logs_the_line_the_overdue_alarm
         overdue(&lines(&log)).is_empty(),
         "no alarm line inside the night"
     );
-    let late = night.deliver(&at("NightlyOverdueCheck0800"), 0).await;
+    let late = night
+        .deliver(&firing(&firings, "OverdueCheck", "08:00"), 0)
+        .await;
     assert_eq!(
         late.outcome,
         Outcome::Acted,

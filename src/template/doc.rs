@@ -67,6 +67,14 @@ pub fn sub(text: impl Into<String>) -> Node {
     map([("Fn::Sub", s(text))])
 }
 
+/// `{"Fn::Sub": [text, {name: value, ...}]}`: a text with variables of its own.
+pub fn sub_with<K: Into<String>>(
+    text: impl Into<String>,
+    variables: impl IntoIterator<Item = (K, Node)>,
+) -> Node {
+    map([("Fn::Sub", seq([s(text), map(variables)]))])
+}
+
 impl Node {
     /// Adds `key: value` to a map node (no-op on other nodes).
     pub fn push(&mut self, key: impl Into<String>, value: Node) {

@@ -3,23 +3,25 @@
 //! Pure: the config, the image URI and `migrations/` in, a document out. Everything the stack
 //! holds is derived here, so the config stays the single source of truth: the function and its
 //! role (the `nightshift iam-policy` statements plus its logs and its failure queue), the table
-//! as `migrations/` defines it, one EventBridge Scheduler schedule per step of each scenario's
-//! night (`crate::schedule`), one rule per `[[scenario.completion]]` with a pattern that matches
-//! exactly what `crate::event` accepts for it, who may invoke the function, the asynchronous
-//! invoke configuration, dead-letter queues and alarms.
+//! as `migrations/` defines it (or an existing table, by a parameter), the EventBridge Scheduler
+//! schedules of each scenario's night (`crate::schedule::schedules`), one rule per scenario for its
+//! `[[scenario.completion]]` matchers with a pattern that matches exactly what `crate::event`
+//! accepts for them, who may invoke the function, the asynchronous invoke configuration,
+//! dead-letter queues and alarms.
 
 pub mod doc;
 mod scenario;
 mod shapes;
 mod table;
 
-pub use scenario::{completion_pattern, schedule_input};
+pub use scenario::{completion_pattern, schedule_input, MAX_EVENT_PATTERN_CHARS, RULE_NAME_PREFIX};
 
 use crate::config::Config;
 use crate::schedule::OVERDUE_AFTER;
-use doc::{get_att, map, reference, s, seq, Node};
+use doc::{get_att, map, reference, s, seq, sub_with, Node};
 use shapes::{
     alarm, allow, checkov_skips, depth_alarm, function_policy, inline_policy, queue, role,
+    stack_key,
 };
 
 use crate::migrations::Migration;
@@ -33,6 +35,17 @@ pub enum Format {
 
 /// CloudFormation's limit on resources in one template.
 pub const MAX_RESOURCES: usize = 500;
+
+/// CloudFormation's limit on a template passed in the request itself, bytes: what
+/// `aws cloudformation deploy --template-file` sends unless it is given `--s3-bucket`.
+pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
+
+/// CloudFormation's limit on a template read from S3 ("1 MB"; taken as 10^6 bytes to stay inside
+/// it whichever megabyte is meant).
+pub const MAX_S3_TEMPLATE_BYTES: usize = 1_000_000;
+
+/// CloudFormation's limit on the template's description, bytes.
+const MAX_DESCRIPTION_BYTES: usize = 1024;
 
 /// Memory of the function. nightshift peaks at about 20 MiB (BENCHMARKS.md), but Lambda gives
 /// CPU in proportion to memory and TLS set-up plus SDK start-up are CPU-bound: 256 MB keeps a
@@ -50,14 +63,6 @@ pub const TIMEOUT_S: i64 = 50;
 /// Lambda's delay before the first retry of a failed asynchronous invocation, seconds.
 pub const LAMBDA_FIRST_RETRY_DELAY_S: i64 = 60;
 
-/// Reserved concurrency: the scaling lease serializes the work of a scenario anyway, so more
-/// parallel executions only add lease waits; a small reservation guarantees the night's steps
-/// capacity when the account is busy, and bounds a duplicate storm. Throttled asynchronous
-/// invocations are retried by Lambda for up to six hours, so nothing is lost at the cap.
-pub fn reserved_concurrency(config: &Config) -> i64 {
-    (2 * config.scenarios.len() as i64 + 2).min(20)
-}
-
 /// The log line a check writes for a night still open past its deadline plus
 /// [`OVERDUE_AFTER`]; the overdue alarm's metric filter matches it.
 pub const OVERDUE_ALARM_FIELD: &str = "night-overdue";
@@ -67,8 +72,10 @@ pub const OVERDUE_ALARM_FIELD: &str = "night-overdue";
 pub enum TemplateError {
     #[error("--image-uri {0:?} is not an ECR image URI: use <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> (or @sha256:<digest>)")]
     ImageUri(String),
-    #[error("the template would hold {count} resources; CloudFormation allows {MAX_RESOURCES}: check less often (check_every) or split the scenarios over two configs and stacks")]
+    #[error("the template would hold {count} resources; CloudFormation allows {MAX_RESOURCES}: split the scenarios over two configs and stacks (each scenario costs its schedules and one completion rule), or use a check_every that divides an hour or is whole hours (fewest schedules)")]
     TooManyResources { count: usize },
+    #[error("the template is {bytes} bytes; CloudFormation reads at most {MAX_S3_TEMPLATE_BYTES} bytes even from S3: split the scenarios over two configs and stacks")]
+    TooLarge { bytes: usize },
     #[error("migrations/ has no create-table migration: the table cannot be described")]
     NoTable,
 }
@@ -144,7 +151,7 @@ pub fn build(
     check_image_uri(image_uri)?;
     let ids = scenario_ids(config);
 
-    let parameters = parameters(image_uri);
+    let parameters = parameters(image_uri, config);
     let mut resources = map(Vec::<(String, Node)>::new());
     let mut outputs = map(Vec::<(String, Node)>::new());
 
@@ -155,11 +162,21 @@ pub fn build(
     if has_schedules {
         scheduler_resources(&mut resources, &mut outputs);
     }
+    let mut rules = Vec::new();
+    let mut rule_ordinal = 0;
     for (scenario, id) in config.scenarios.iter().zip(&ids) {
-        scenario::scenario_resources(&mut resources, &mut outputs, scenario, id);
+        rules.extend(scenario::scenario_resources(
+            &mut resources,
+            scenario,
+            id,
+            &mut rule_ordinal,
+        ));
+    }
+    if !rules.is_empty() {
+        completion_resources(&mut resources, &mut outputs);
     }
 
-    alarm_resources(&mut resources, has_schedules);
+    alarm_resources(&mut resources, has_schedules, !rules.is_empty());
     stack_outputs(&mut outputs, config);
     let count = match &resources {
         Node::Map(entries) => entries.len(),
@@ -169,24 +186,28 @@ pub fn build(
         return Err(TemplateError::TooManyResources { count });
     }
 
-    let names = config.scenario_names().join(", ");
+    let describe = |scenarios: &str| {
+        format!(
+            "nightshift: scales DocumentDB and ECS up for the nightly batch and back down (scenarios: {scenarios}); generated by `nightshift template` from {}",
+            file_name(&config.source)
+        )
+    };
+    let mut description = describe(&config.scenario_names().join(", "));
+    if description.len() > MAX_DESCRIPTION_BYTES {
+        description = describe(&format!("{} of them", config.scenarios.len()));
+    }
     Ok(map([
         ("AWSTemplateFormatVersion", s("2010-09-09")),
-        (
-            "Description",
-            s(format!(
-                "nightshift: scales DocumentDB and ECS up for the nightly batch and back down (scenarios: {names}); generated by `nightshift template` from {}",
-                file_name(&config.source)
-            )),
-        ),
+        ("Description", s(description)),
         ("Parameters", parameters),
+        ("Conditions", conditions()),
         ("Resources", resources),
         ("Outputs", outputs),
     ]))
 }
 
 /// The parameters: what a deployment may change without regenerating the template.
-fn parameters(image_uri: &str) -> Node {
+fn parameters(image_uri: &str, config: &Config) -> Node {
     map([
         (
             "ImageUri",
@@ -222,7 +243,60 @@ fn parameters(image_uri: &str) -> Node {
                 ("Default", s("0")),
             ]),
         ),
+        (
+            "ReservedConcurrency",
+            map([
+                ("Type", s("Number")),
+                ("Description", s("Concurrent executions reserved for the function; 0 reserves none (it shares the account's unreserved pool)")),
+                ("MinValue", Node::Int(0)),
+                ("Default", Node::Int(0)),
+            ]),
+        ),
+        (
+            "UseExistingTable",
+            map([
+                ("Type", s("String")),
+                ("Description", s(format!("true: the table {} already exists (kept by an earlier stack, which retains it on delete): use it, do not create it", config.table))),
+                ("AllowedValues", seq([s("false"), s("true")])),
+                ("Default", s("false")),
+            ]),
+        ),
     ])
+    .comment("ReservedConcurrency", "None by default. A reservation guarantees the night's steps capacity while other functions of the account\nare busy and caps a storm of deliveries; the scaling lease already serializes each scenario's work, so a few\n(2 x scenarios + 2) is plenty. Its cost: Lambda keeps 100 executions of the account unreserved, so on an\naccount whose concurrency quota is 10 or 50 (new accounts) any reservation fails the deployment.")
+    .comment("UseExistingTable", "The table is retained when the stack is deleted. To deploy again over it (after a teardown, or from a\nsecond stack sharing it), set true: the stack then neither creates nor owns it, and the function, its role\nand the outputs use it by the config's name.")
+}
+
+/// The template's conditions: the parameters that add or drop a resource or property.
+fn conditions() -> Node {
+    map([
+        (
+            "CreateTable",
+            map([(
+                "Fn::Equals",
+                seq([reference("UseExistingTable"), s("false")]),
+            )]),
+        ),
+        (
+            "ReserveConcurrency",
+            map([(
+                "Fn::Not",
+                seq([map([(
+                    "Fn::Equals",
+                    seq([reference("ReservedConcurrency"), s("0")]),
+                )])]),
+            )]),
+        ),
+    ])
+}
+
+/// `{"Fn::If": [condition, then, else]}`.
+fn if_then(condition: &str, then: Node, otherwise: Node) -> Node {
+    map([("Fn::If", seq([s(condition), then, otherwise]))])
+}
+
+/// The table's name: the stack's table, or the existing one of the same name.
+fn table_name(config: &Config) -> Node {
+    if_then("CreateTable", reference("RunsTable"), s(&config.table))
 }
 
 /// The function, its log group, role, failure queue and asynchronous invoke configuration.
@@ -277,13 +351,20 @@ fn function_resources(resources: &mut Node, config: &Config) {
         ("Role", get_att("FunctionRole", "Arn")),
         ("MemorySize", Node::Int(MEMORY_MB)),
         ("Timeout", Node::Int(TIMEOUT_S)),
-        ("ReservedConcurrentExecutions", Node::Int(reserved_concurrency(config))),
+        (
+            "ReservedConcurrentExecutions",
+            if_then(
+                "ReserveConcurrency",
+                reference("ReservedConcurrency"),
+                reference("AWS::NoValue"),
+            ),
+        ),
         (
             "Environment",
             map([(
                 "Variables",
                 map([
-                    ("NIGHTSHIFT_TABLE", reference("RunsTable")),
+                    ("NIGHTSHIFT_TABLE", table_name(config)),
                     ("APP_ENV", reference("AppEnv")),
                     ("NIGHTSHIFT_DRY_RUN", reference("DryRun")),
                     ("NIGHTSHIFT_CONFIG_SHA256", s(&config.digest)),
@@ -302,7 +383,7 @@ fn function_resources(resources: &mut Node, config: &Config) {
     ])
     .comment("MemorySize", format!("{MEMORY_MB} MB: nightshift peaks near 20 MiB, but Lambda's CPU share grows with memory and TLS and SDK start-up are CPU-bound;\nthe few dozen invocations of a night cost cents a month at this size."))
     .comment("Timeout", format!("{TIMEOUT_S} s, under Lambda's first retry delay ({LAMBDA_FIRST_RETRY_DELAY_S} s): a crashed delivery's dedup lease lasts until this deadline, and a retry\nthat found it still live would answer in-progress and strand the step. Ample for a step: at most half of it waiting\nfor the scaling lease, then ~25 AWS calls with SDK retries inside per-attempt timeouts that end before the deadline."))
-    .comment("ReservedConcurrentExecutions", "The scaling lease serializes each scenario's work, so more parallel executions only add lease waits;\nthis reserves capacity for the night's steps and bounds a duplicate storm (throttled async invocations are retried by Lambda).")
+    .comment("ReservedConcurrentExecutions", "Only with the ReservedConcurrency parameter (see there); throttled async invocations are retried by Lambda.")
     .comment("Environment", "No reserved name (AWS_*, LAMBDA_*, _HANDLER, TZ): only NIGHTSHIFT_* and APP_ENV.\nNIGHTSHIFT_CONFIG_SHA256 is the SHA-256 of the config this template was generated from: bootstrap refuses to start\n(init error naming both digests) when the config baked into the image differs.");
     resources.push(
         "Function",
@@ -349,10 +430,10 @@ fn function_resources(resources: &mut Node, config: &Config) {
 fn scheduler_resources(resources: &mut Node, outputs: &mut Node) {
     resources.push(
         "ScheduleGroup",
-        map([
-            ("Type", s("AWS::Scheduler::ScheduleGroup")),
-            ("Properties", map([("Name", reference("AWS::StackName"))])),
-        ]),
+        map([("Type", s("AWS::Scheduler::ScheduleGroup"))]).comment(
+            "Type",
+            "Named by CloudFormation: unique per stack, and within the 64 characters a group name may have.",
+        ),
     );
     resources.push(
         "SchedulerDeadLetterQueue",
@@ -388,8 +469,77 @@ fn scheduler_resources(resources: &mut Node, outputs: &mut Node) {
     );
 }
 
+/// What every completion rule of the stack shares: the dead-letter queue and its policy, and the
+/// one permission to invoke the function. Both name the rules by the ARN pattern of their names
+/// (`nightshift-<stack key>-*`), so their size does not grow with the scenarios: Lambda caps a
+/// function's resource policy at 20 KB, and one statement per rule would reach it near 40 rules.
+fn completion_resources(resources: &mut Node, outputs: &mut Node) {
+    let rules_arn = || {
+        sub_with(
+            format!("arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{RULE_NAME_PREFIX}${{StackKey}}-*"),
+            [("StackKey", stack_key())],
+        )
+    };
+    resources.push(
+        "CompletionRulesPermission",
+        map([
+            ("Type", s("AWS::Lambda::Permission")),
+            (
+                "Properties",
+                map([
+                    ("Action", s("lambda:InvokeFunction")),
+                    ("FunctionName", get_att("Function", "Arn")),
+                    ("Principal", s("events.amazonaws.com")),
+                    ("SourceArn", rules_arn()),
+                    ("SourceAccount", reference("AWS::AccountId")),
+                ]),
+            ),
+        ])
+        .comment("Type", "The completion rules of this stack (their names start with nightshift-<stack key>-) may invoke the function."),
+    );
+    resources.push(
+        "CompletionDeadLetterQueue",
+        queue("Completion events a rule could not deliver to the function (the message says which rule)."),
+    );
+    resources.push(
+        "CompletionDeadLetterQueuePolicy",
+        map([
+            ("Type", s("AWS::SQS::QueuePolicy")),
+            (
+                "Properties",
+                map([
+                    ("Queues", seq([reference("CompletionDeadLetterQueue")])),
+                    (
+                        "PolicyDocument",
+                        shapes::policy_document([map([
+                            ("Effect", s("Allow")),
+                            ("Principal", map([("Service", s("events.amazonaws.com"))])),
+                            ("Action", s("sqs:SendMessage")),
+                            ("Resource", get_att("CompletionDeadLetterQueue", "Arn")),
+                            (
+                                "Condition",
+                                map([("ArnLike", map([("aws:SourceArn", rules_arn())]))]),
+                            ),
+                        ])]),
+                    ),
+                ]),
+            ),
+        ]),
+    );
+    outputs.push(
+        "CompletionDeadLetterQueueUrl",
+        map([
+            (
+                "Description",
+                s("Completion events that could not be delivered"),
+            ),
+            ("Value", reference("CompletionDeadLetterQueue")),
+        ]),
+    );
+}
+
 /// The alarm topic and every alarm.
-fn alarm_resources(resources: &mut Node, has_schedules: bool) {
+fn alarm_resources(resources: &mut Node, has_schedules: bool, has_rules: bool) {
     resources.push(
         "AlarmTopic",
         map([
@@ -430,7 +580,7 @@ fn alarm_resources(resources: &mut Node, has_schedules: bool) {
     resources.push(
         "FunctionThrottlesAlarm",
         alarm(
-            "nightshift invocations were throttled (reserved concurrency reached); Lambda retries them, but a storm of deliveries is worth a look",
+            "nightshift invocations were throttled (its reserved concurrency, or the account's, reached); Lambda retries them, but a storm of deliveries is worth a look",
             lambda_metric("Throttles"),
         ),
     );
@@ -447,6 +597,15 @@ fn alarm_resources(resources: &mut Node, has_schedules: bool) {
             depth_alarm(
                 "SchedulerDeadLetterQueue",
                 "nightshift: a scheduled step was not delivered",
+            ),
+        );
+    }
+    if has_rules {
+        resources.push(
+            "CompletionDeadLetterQueueDepthAlarm",
+            depth_alarm(
+                "CompletionDeadLetterQueue",
+                "nightshift: a completion event was not delivered",
             ),
         );
     }
@@ -506,7 +665,7 @@ fn stack_outputs(outputs: &mut Node, config: &Config) {
         "TableName",
         map([
             ("Description", s("Run history and dedup records")),
-            ("Value", reference("RunsTable")),
+            ("Value", table_name(config)),
         ]),
     );
     outputs.push(
@@ -542,6 +701,21 @@ fn stack_outputs(outputs: &mut Node, config: &Config) {
             ("Value", s(&config.digest)),
         ]),
     );
+}
+
+/// What the deployer must know about the rendered template's size: nothing when it fits a
+/// request (≤ 51,200 bytes); a note that `aws cloudformation deploy` then needs `--s3-bucket`;
+/// an error above what CloudFormation reads from S3.
+pub fn size_note(rendered: &str) -> Result<Option<String>, TemplateError> {
+    let bytes = rendered.len();
+    if bytes > MAX_S3_TEMPLATE_BYTES {
+        return Err(TemplateError::TooLarge { bytes });
+    }
+    Ok((bytes > MAX_INLINE_TEMPLATE_BYTES).then(|| {
+        format!(
+            "note: the template is {bytes} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation takes in a request: deploy it through S3 with `aws cloudformation deploy --s3-bucket <bucket> ...` (README, Deploy)"
+        )
+    }))
 }
 
 fn file_name(source: &str) -> &str {

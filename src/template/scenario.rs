@@ -1,16 +1,30 @@
-//! A scenario's resources: one schedule per step of its night, one rule per completion matcher
-//! (with its permission, dead-letter queue and alarm).
+//! A scenario's resources: the schedules of its night (`crate::schedule::schedules`) and its
+//! completion rule.
 
-use super::doc::{get_att, map, reference, s, seq, Node};
-use super::shapes::{depth_alarm, policy_document, queue};
+use super::doc::{get_att, map, reference, s, seq, sub_with, Node};
+use super::shapes::stack_key;
 use crate::config::{CompletionMatcher, Scenario};
 use crate::domain::Step;
-use crate::schedule::{self, ScheduledStep, StepRole};
+use crate::schedule::{self, NightSchedule, StepRole};
 use serde_json::{json, Value};
+
+/// EventBridge's limit on a rule's event pattern, in characters (the default quota; it can be
+/// raised to 4,096). A scenario whose matchers do not fit gets a second rule.
+pub const MAX_EVENT_PATTERN_CHARS: usize = 2048;
+
+/// EventBridge's limit on a rule's name.
+const MAX_RULE_NAME_CHARS: usize = 64;
+
+/// The start of every completion rule's name: `nightshift-<stack key>-`, where the stack key is
+/// the first eight hex digits of the stack's id. Unique per stack (two stacks of two configs in
+/// one account never share a rule name), short whatever the stack's name, and one wildcard ARN
+/// covers all of the stack's rules, so one Lambda permission and one queue policy serve them all.
+pub const RULE_NAME_PREFIX: &str = "nightshift-";
 
 /// The step command a schedule sends: `<aws.scheduler.scheduled-time>` becomes the scheduled
 /// time, so the dedup key `scenario/step/scheduled_time` is the same for every attempt of one
-/// scheduled run and different for the next.
+/// scheduled firing and different for the next firing of the same schedule; the run history
+/// records that key, which names the firing's time.
 pub fn schedule_input(scenario: &str, step: Step) -> String {
     json!({
         "scenario": scenario,
@@ -20,34 +34,61 @@ pub fn schedule_input(scenario: &str, step: Step) -> String {
     .to_string()
 }
 
-/// The EventBridge pattern of a completion matcher: exactly what `event` accepts for it.
-pub fn completion_pattern(matcher: &CompletionMatcher) -> Value {
-    match matcher {
-        CompletionMatcher::EcsTaskStopped { group } => json!({
-            "source": ["aws.ecs"],
-            "detail-type": ["ECS Task State Change"],
-            "detail": { "lastStatus": ["STOPPED"], "group": [group] }
-        }),
-        CompletionMatcher::BatchJobDone { job_queue } => {
-            // A configured ARN matches that queue only; a name matches the name and any queue ARN
-            // ending in it, as `event::batch_queue_matches` does.
-            let queues = if job_queue.starts_with("arn:") {
-                json!([job_queue])
-            } else {
-                json!([job_queue, { "suffix": format!(":job-queue/{job_queue}") }])
-            };
-            json!({
-                "source": ["aws.batch"],
-                "detail-type": ["Batch Job State Change"],
-                "detail": { "status": ["SUCCEEDED", "FAILED"], "jobQueue": queues }
-            })
+/// The EventBridge pattern of a group of completion matchers: exactly what `event` accepts for
+/// them. ECS groups and Batch queues each become one list; both kinds together, an `$or`.
+pub fn completion_pattern(matchers: &[&CompletionMatcher]) -> Value {
+    let mut groups = Vec::new();
+    let mut queues = Vec::new();
+    for m in matchers {
+        match m {
+            CompletionMatcher::EcsTaskStopped { group } => groups.push(json!(group)),
+            CompletionMatcher::BatchJobDone { job_queue } => {
+                // A configured ARN matches that queue only; a name matches the name and any
+                // queue ARN ending in it, as `event::batch_queue_matches` does.
+                queues.push(json!(job_queue));
+                if !job_queue.starts_with("arn:") {
+                    queues.push(json!({ "suffix": format!(":job-queue/{job_queue}") }));
+                }
+            }
         }
+    }
+    let ecs = json!({
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+        "detail": { "lastStatus": ["STOPPED"], "group": groups }
+    });
+    let batch = json!({
+        "source": ["aws.batch"],
+        "detail-type": ["Batch Job State Change"],
+        "detail": { "status": ["SUCCEEDED", "FAILED"], "jobQueue": queues }
+    });
+    match (groups.is_empty(), queues.is_empty()) {
+        (false, true) => ecs,
+        (true, false) => batch,
+        _ => json!({ "$or": [ecs, batch] }),
     }
 }
 
+/// A scenario's matchers in as few groups as fit one event pattern each, in config order.
+fn rule_groups(scenario: &Scenario) -> Vec<Vec<&CompletionMatcher>> {
+    let mut out: Vec<Vec<&CompletionMatcher>> = Vec::new();
+    for m in &scenario.completion {
+        let fits = out.last().is_some_and(|group| {
+            let mut with = group.clone();
+            with.push(m);
+            completion_pattern(&with).to_string().len() <= MAX_EVENT_PATTERN_CHARS
+        });
+        match out.last_mut() {
+            Some(group) if fits => group.push(m),
+            _ => out.push(vec![m]),
+        }
+    }
+    out
+}
+
 /// Retry policy of a schedule's target: how long an undelivered step is still worth running.
-fn schedule_retry(step: &ScheduledStep, schedule: &schedule::Schedule) -> (i64, i64) {
-    match step.role {
+fn schedule_retry(night: &NightSchedule, schedule: &schedule::Schedule) -> (i64, i64) {
+    match night.role {
         // A late scale-up or scale-down is still wanted within the hour.
         StepRole::ScaleUp | StepRole::ScaleDown | StepRole::DeadlineCheck => (3600, 10),
         // A check older than the interval is superseded by the next one.
@@ -55,26 +96,41 @@ fn schedule_retry(step: &ScheduledStep, schedule: &schedule::Schedule) -> (i64, 
     }
 }
 
+/// What a schedule fires, for its description: "scale-up at 23:00", "6 checks 23:10-23:50".
+fn fires(night: &NightSchedule) -> String {
+    let hhmm = |t: jiff::civil::Time| t.strftime("%H:%M").to_string();
+    match night.steps.len() {
+        1 => format!("{} at {}", night.role.as_str(), hhmm(night.first().at)),
+        n => format!(
+            "{n} {}s {}-{}",
+            night.role.as_str(),
+            hhmm(night.first().at),
+            hhmm(night.last().at)
+        ),
+    }
+}
+
+/// The scenario's schedules and completion rules. `rule_ordinal` numbers the stack's completion
+/// rules (their names must differ); returns the logical ids of the rules it added.
 pub(super) fn scenario_resources(
     resources: &mut Node,
-    outputs: &mut Node,
     scenario: &Scenario,
     id: &str,
-) {
+    rule_ordinal: &mut usize,
+) -> Vec<String> {
     if let Some(schedule) = &scenario.schedule {
         // Validated in config: the night is not empty and not too dense.
-        let steps = schedule::night(schedule, &scenario.scale_down).unwrap_or_default();
-        for step in &steps {
-            let hhmm = step.at.strftime("%H%M").to_string();
-            let role = match step.role {
+        let nights = schedule::schedules(schedule, &scenario.scale_down).unwrap_or_default();
+        for night in &nights {
+            let role = match night.role {
                 StepRole::ScaleUp => "ScaleUp",
-                StepRole::Check => "Check",
+                StepRole::Check => "Checks",
                 StepRole::DeadlineCheck => "DeadlineCheck",
                 StepRole::OverdueCheck => "OverdueCheck",
                 StepRole::ScaleDown => "ScaleDown",
             };
-            let (age, attempts) = schedule_retry(step, schedule);
-            let logical = format!("{id}{role}{hhmm}");
+            let (age, attempts) = schedule_retry(night, schedule);
+            let logical = format!("{id}{role}{}", night.first().at.strftime("%H%M"));
             resources.push(
                 logical,
                 map([
@@ -86,14 +142,13 @@ pub(super) fn scenario_resources(
                             (
                                 "Description",
                                 s(format!(
-                                    "nightshift {}: {} at {} {}",
+                                    "nightshift {}: {} {}",
                                     scenario.name,
-                                    step.role.as_str(),
-                                    step.at.strftime("%H:%M"),
+                                    fires(night),
                                     scenario.timezone_name
                                 )),
                             ),
-                            ("ScheduleExpression", s(schedule::cron(schedule, step))),
+                            ("ScheduleExpression", s(night.cron.expression())),
                             ("ScheduleExpressionTimezone", s(&scenario.timezone_name)),
                             ("FlexibleTimeWindow", map([("Mode", s("OFF"))])),
                             ("State", s("ENABLED")),
@@ -102,7 +157,7 @@ pub(super) fn scenario_resources(
                                 map([
                                     ("Arn", get_att("Function", "Arn")),
                                     ("RoleArn", get_att("SchedulerRole", "Arn")),
-                                    ("Input", s(schedule_input(&scenario.name, step.step))),
+                                    ("Input", s(schedule_input(&scenario.name, night.step))),
                                     (
                                         "RetryPolicy",
                                         map([
@@ -123,16 +178,37 @@ pub(super) fn scenario_resources(
         }
     }
 
-    for (j, matcher) in scenario.completion.iter().enumerate() {
-        let rule = format!("{id}Completion{}", j + 1);
-        let dlq = format!("{rule}DeadLetterQueue");
-        let what = match matcher {
-            CompletionMatcher::EcsTaskStopped { group } => format!("ECS task {group} STOPPED"),
-            CompletionMatcher::BatchJobDone { job_queue } => {
-                format!("Batch job on {job_queue} SUCCEEDED or FAILED")
-            }
+    let mut rules = Vec::new();
+    let groups = rule_groups(scenario);
+    for (j, group) in groups.iter().enumerate() {
+        *rule_ordinal += 1;
+        let rule = if groups.len() == 1 {
+            format!("{id}Completion")
+        } else {
+            format!("{id}Completion{}", j + 1)
         };
-        resources.push_commented(
+        let what: Vec<String> = group
+            .iter()
+            .map(|m| match m {
+                CompletionMatcher::EcsTaskStopped { group } => format!("ECS task {group} STOPPED"),
+                CompletionMatcher::BatchJobDone { job_queue } => {
+                    format!("Batch job on {job_queue} SUCCEEDED or FAILED")
+                }
+            })
+            .collect();
+        let description = crate::text::cut(
+            &format!(
+                "nightshift {}: check when {}",
+                scenario.name,
+                what.join(", or ")
+            ),
+            512,
+        );
+        let prefix = format!("{RULE_NAME_PREFIX}${{StackKey}}-{}-", *rule_ordinal);
+        // "${StackKey}" is 11 characters in the template and 8 in the name.
+        let room = MAX_RULE_NAME_CHARS - (prefix.len() - 3);
+        let name: String = scenario.name.chars().take(room).collect();
+        resources.push(
             rule.clone(),
             map([
                 ("Type", s("AWS::Events::Rule")),
@@ -140,10 +216,11 @@ pub(super) fn scenario_resources(
                     "Properties",
                     map([
                         (
-                            "Description",
-                            s(format!("nightshift {}: check when {what}", scenario.name)),
+                            "Name",
+                            sub_with(format!("{prefix}{name}"), [("StackKey", stack_key())]),
                         ),
-                        ("EventPattern", Node::from_value(&completion_pattern(matcher))),
+                        ("Description", s(description)),
+                        ("EventPattern", Node::from_value(&completion_pattern(group))),
                         ("State", s("ENABLED")),
                         (
                             "Targets",
@@ -159,59 +236,9 @@ pub(super) fn scenario_resources(
                                         ("MaximumRetryAttempts", Node::Int(10)),
                                     ]),
                                 ),
-                                ("DeadLetterConfig", map([("Arn", get_att(&dlq, "Arn"))])),
-                            ])]),
-                        ),
-                    ]),
-                ),
-            ]),
-            Some(format!(
-                "[[scenario.completion]] {} of \"{}\": the pattern matches exactly what the event parser accepts.",
-                j + 1,
-                scenario.name
-            )),
-        );
-        resources.push(
-            format!("{rule}Permission"),
-            map([
-                ("Type", s("AWS::Lambda::Permission")),
-                (
-                    "Properties",
-                    map([
-                        ("Action", s("lambda:InvokeFunction")),
-                        ("FunctionName", get_att("Function", "Arn")),
-                        ("Principal", s("events.amazonaws.com")),
-                        ("SourceArn", get_att(&rule, "Arn")),
-                        ("SourceAccount", reference("AWS::AccountId")),
-                    ]),
-                ),
-            ]),
-        );
-        resources.push(
-            dlq.clone(),
-            queue("Events the rule could not deliver to the function."),
-        );
-        resources.push(
-            format!("{dlq}Policy"),
-            map([
-                ("Type", s("AWS::SQS::QueuePolicy")),
-                (
-                    "Properties",
-                    map([
-                        ("Queues", seq([reference(&dlq)])),
-                        (
-                            "PolicyDocument",
-                            policy_document([map([
-                                ("Effect", s("Allow")),
-                                ("Principal", map([("Service", s("events.amazonaws.com"))])),
-                                ("Action", s("sqs:SendMessage")),
-                                ("Resource", get_att(&dlq, "Arn")),
                                 (
-                                    "Condition",
-                                    map([(
-                                        "ArnEquals",
-                                        map([("aws:SourceArn", get_att(&rule, "Arn"))]),
-                                    )]),
+                                    "DeadLetterConfig",
+                                    map([("Arn", get_att("CompletionDeadLetterQueue", "Arn"))]),
                                 ),
                             ])]),
                         ),
@@ -219,28 +246,7 @@ pub(super) fn scenario_resources(
                 ),
             ]),
         );
-        resources.push(
-            format!("{dlq}DepthAlarm"),
-            depth_alarm(
-                &dlq,
-                &format!(
-                    "nightshift {}: a completion event was not delivered",
-                    scenario.name
-                ),
-            ),
-        );
-        outputs.push(
-            format!("{dlq}Url"),
-            map([
-                (
-                    "Description",
-                    s(format!(
-                        "Undelivered completion events of {}",
-                        scenario.name
-                    )),
-                ),
-                ("Value", reference(&dlq)),
-            ]),
-        );
+        rules.push(rule);
     }
+    rules
 }

@@ -133,6 +133,18 @@ pub(super) fn depth_alarm(queue_id: &str, what: &str) -> Node {
     )
 }
 
+/// The first eight hex digits of the stack's id (`arn:…:stack/<name>/<uuid>`): a short key that
+/// differs between stacks, for names that must be unique in the account and fit a length limit
+/// whatever the stack's name.
+pub(super) fn stack_key() -> Node {
+    let split = |on: &str, what: Node| map([("Fn::Split", seq([s(on), what]))]);
+    let select = |i: i64, from: Node| map([("Fn::Select", seq([Node::Int(i), from]))]);
+    select(
+        0,
+        split("-", select(2, split("/", reference("AWS::StackId")))),
+    )
+}
+
 pub(super) fn checkov_skips(skips: &[(&str, &str)]) -> Node {
     map([(
         "checkov",

@@ -80,12 +80,13 @@ pub(super) fn table(config: &Config, migrations: &[Migration]) -> Result<Node, T
     );
     Ok(map([
         ("Type", s("AWS::DynamoDB::Table")),
+        ("Condition", s("CreateTable")),
         ("DeletionPolicy", s("Retain")),
         ("UpdateReplacePolicy", s("Retain")),
         ("Properties", props),
     ])
     .comment(
         "Type",
-        "The run history and dedup records, as migrations/ defines them (generated from those files).\nRetained when the stack is deleted or the table replaced: it is the record of every night.",
+        "The run history and dedup records, as migrations/ defines them (generated from those files).\nRetained when the stack is deleted or the table replaced: it is the record of every night.\nNot created with UseExistingTable=true (a redeploy over the retained table).",
     ))
 }

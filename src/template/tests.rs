@@ -47,8 +47,15 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "notify.toml",
             include_str!("../../integration/fixtures/config/template/notify.toml"),
         ),
+        ("ten-scenarios.toml", TEN_SCENARIOS),
+        ("forty-scenarios.toml", FORTY_SCENARIOS),
     ]
 }
+
+const TEN_SCENARIOS: &str =
+    include_str!("../../integration/fixtures/config/template/ten-scenarios.toml");
+const FORTY_SCENARIOS: &str =
+    include_str!("../../integration/fixtures/config/template/forty-scenarios.toml");
 
 #[test]
 fn notify_lets_the_role_put_events_on_exactly_its_bus() {
@@ -115,15 +122,6 @@ fn every_schedule_input_is_a_step_command_whose_dedup_key_is_stable_per_schedule
     for (source, text) in configs() {
         let (cfg, template) = build_for(source, text);
         let schedules = resources_of_type(&template, "AWS::Scheduler::Schedule");
-        let expected: usize = cfg
-            .scenarios
-            .iter()
-            .filter_map(|sc| {
-                let sched = sc.schedule.as_ref()?;
-                Some(schedule::night(sched, &sc.scale_down).unwrap().len())
-            })
-            .sum();
-        assert_eq!(schedules.len(), expected, "{source}: one schedule per step");
         for (id, sched) in schedules {
             let props = &sched["Properties"];
             assert_eq!(props["FlexibleTimeWindow"]["Mode"], "OFF", "{id}");
@@ -138,9 +136,11 @@ fn every_schedule_input_is_a_step_command_whose_dedup_key_is_stable_per_schedule
             let zone = props["ScheduleExpressionTimezone"].as_str().unwrap();
             let input = props["Target"]["Input"].as_str().unwrap();
             let at = |t: &str| input.replace("<aws.scheduler.scheduled-time>", t);
+            // Two attempts of one firing, the next firing of the same cron, another day.
             let keys: Vec<String> = [
                 "2026-11-25T14:00:00Z",
                 "2026-11-25T14:00:00Z",
+                "2026-11-25T14:10:00Z",
                 "2026-11-26T14:00:00Z",
             ]
             .iter()
@@ -168,14 +168,71 @@ fn every_schedule_input_is_a_step_command_whose_dedup_key_is_stable_per_schedule
             })
             .collect();
             assert_eq!(keys[0], keys[1], "{id}: two attempts of one scheduled time");
-            assert_ne!(keys[0], keys[2], "{id}: two scheduled times");
+            assert_ne!(keys[0], keys[2], "{id}: two firings of one cron");
+            assert_ne!(keys[0], keys[3], "{id}: two days");
+            assert!(keys[0].ends_with("/2026-11-25T14:00:00Z"), "{}", keys[0]);
         }
     }
 }
 
+/// The template's schedules of each scenario are the night's schedules (which fire every step of
+/// the night once: `schedule`'s tests), with their expressions as Scheduler reads them back.
+#[test]
+fn the_template_holds_exactly_the_schedules_of_each_scenarios_night() {
+    for (source, text) in configs() {
+        let (cfg, template) = build_for(source, text);
+        let in_template = resources_of_type(&template, "AWS::Scheduler::Schedule");
+        let mut expected_total = 0;
+        for sc in &cfg.scenarios {
+            let Some(sched) = &sc.schedule else { continue };
+            let wanted = schedule::schedules(sched, &sc.scale_down).unwrap();
+            expected_total += wanted.len();
+            let input = schedule_input(&sc.name, Step::Check);
+            let scenario_key = &input[..input.find(",\"step\"").unwrap()];
+            let mut got: Vec<(String, String)> = in_template
+                .iter()
+                .filter(|(_, r)| {
+                    r["Properties"]["Target"]["Input"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(scenario_key)
+                })
+                .map(|(_, r)| {
+                    let expr = r["Properties"]["ScheduleExpression"].as_str().unwrap();
+                    let cron = schedule::Cron::parse(expr).unwrap();
+                    (
+                        cron.expression(),
+                        r["Properties"]["Target"]["Input"].to_string(),
+                    )
+                })
+                .collect();
+            let mut want: Vec<(String, String)> = wanted
+                .iter()
+                .map(|n| {
+                    (
+                        n.cron.expression(),
+                        Value::from(schedule_input(&sc.name, n.step)).to_string(),
+                    )
+                })
+                .collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{source}: {}", sc.name);
+        }
+        assert_eq!(in_template.len(), expected_total, "{source}");
+    }
+}
+
 /// EventBridge's matching for the pattern features the template uses: exact strings, `suffix`,
-/// and nested objects.
+/// nested objects, and `$or` at the top.
 fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    if let Some(branches) = pattern.get("$or") {
+        return branches
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| pattern_matches(p, event));
+    }
     pattern.as_object().unwrap().iter().all(|(key, want)| {
         let got = &event[key];
         match want {
@@ -221,84 +278,144 @@ fn checked_scenario<'a>(cfg: &'a Config, payload: &Value) -> Option<&'a str> {
         .map(|sc| sc.name.as_str())
 }
 
+/// Events a matcher accepts, and near misses it refuses.
+fn samples(matcher: &CompletionMatcher) -> (Vec<Value>, Vec<Value>) {
+    let (mut matching, mut not_matching) = (Vec::new(), Vec::new());
+    match matcher {
+        CompletionMatcher::EcsTaskStopped { group } => {
+            let mut ev = fixture("ecs-task-state-change.json");
+            ev["detail"]["group"] = group.as_str().into();
+            matching.push(ev.clone());
+            let mut running = ev.clone();
+            running["detail"]["lastStatus"] = "RUNNING".into();
+            not_matching.push(running);
+            let mut other = ev.clone();
+            other["detail"]["group"] = format!("{group}-other").into();
+            not_matching.push(other);
+        }
+        CompletionMatcher::BatchJobDone { job_queue } => {
+            let arn = if job_queue.starts_with("arn:") {
+                job_queue.clone()
+            } else {
+                format!("arn:aws:batch:ap-northeast-1:123456789012:job-queue/{job_queue}")
+            };
+            for status in ["SUCCEEDED", "FAILED"] {
+                let mut ev = fixture("batch-job-state-change.json");
+                ev["detail"]["jobQueue"] = arn.clone().into();
+                ev["detail"]["status"] = status.into();
+                matching.push(ev);
+            }
+            let mut running = matching[0].clone();
+            running["detail"]["status"] = "RUNNING".into();
+            not_matching.push(running);
+            let mut other = matching[0].clone();
+            other["detail"]["jobQueue"] = format!("{arn}-other").into();
+            not_matching.push(other);
+        }
+    }
+    (matching, not_matching)
+}
+
+/// `Fn::Sub`'s text and its variables.
+fn sub_parts(v: &Value) -> (&str, &Value) {
+    let parts = v["Fn::Sub"].as_array().unwrap();
+    (parts[0].as_str().unwrap(), &parts[1])
+}
+
 #[test]
 fn every_rule_pattern_matches_exactly_the_events_the_parser_turns_into_that_scenarios_check() {
     let mut rules_seen = 0;
     for (source, text) in configs() {
         let (cfg, template) = build_for(source, text);
-        for (id, rule) in resources_of_type(&template, "AWS::Events::Rule") {
-            rules_seen += 1;
-            let pattern = &rule["Properties"]["EventPattern"];
-            let scenario = cfg
-                .scenarios
+        let rules = resources_of_type(&template, "AWS::Events::Rule");
+        for sc in &cfg.scenarios {
+            let own: Vec<&Value> = rules
                 .iter()
-                .find(|sc| {
-                    rule["Properties"]["Description"]
+                .filter(|(_, r)| {
+                    r["Properties"]["Description"]
                         .as_str()
                         .unwrap()
-                        .contains(&format!("nightshift {}:", sc.name))
+                        .starts_with(&format!("nightshift {}:", sc.name))
                 })
-                .unwrap();
-            let (mut matching, mut not_matching) = (Vec::new(), Vec::new());
-            if pattern["source"][0] == "aws.ecs" {
-                let group = pattern["detail"]["group"][0].as_str().unwrap();
-                let mut ev = fixture("ecs-task-state-change.json");
-                ev["detail"]["group"] = group.into();
-                matching.push(ev.clone());
-                let mut running = ev.clone();
-                running["detail"]["lastStatus"] = "RUNNING".into();
-                not_matching.push(running);
-                let mut other = ev.clone();
-                other["detail"]["group"] = format!("{group}-other").into();
-                not_matching.push(other);
-            } else {
-                let queues = pattern["detail"]["jobQueue"].as_array().unwrap();
-                let name = queues[0].as_str().unwrap();
-                let arn = if name.starts_with("arn:") {
-                    name.to_string()
-                } else {
-                    format!("arn:aws:batch:ap-northeast-1:123456789012:job-queue/{name}")
-                };
-                for status in ["SUCCEEDED", "FAILED"] {
-                    let mut ev = fixture("batch-job-state-change.json");
-                    ev["detail"]["jobQueue"] = arn.clone().into();
-                    ev["detail"]["status"] = status.into();
-                    matching.push(ev);
-                }
-                let mut running = matching[0].clone();
-                running["detail"]["status"] = "RUNNING".into();
-                not_matching.push(running);
-                let mut other = matching[0].clone();
-                other["detail"]["jobQueue"] = format!("{arn}-other").into();
-                not_matching.push(other);
-            }
-            for ev in &matching {
-                assert!(
-                    pattern_matches(pattern, ev),
-                    "{id}: sample should match {pattern}"
-                );
-                assert_eq!(
-                    checked_scenario(&cfg, ev),
-                    Some(scenario.name.as_str()),
-                    "{id}"
-                );
-            }
-            for ev in &not_matching {
-                assert!(!pattern_matches(pattern, ev), "{id}: {ev} should not match");
-                assert_eq!(checked_scenario(&cfg, ev), None, "{id}: the parser agrees");
-            }
-            // Exactly one permission, for this rule, from this account.
-            let permissions: Vec<_> = resources_of_type(&template, "AWS::Lambda::Permission")
-                .into_iter()
-                .filter(|(_, p)| p["Properties"]["SourceArn"]["Fn::GetAtt"][0] == id.as_str())
+                .map(|(_, r)| &r["Properties"]["EventPattern"])
                 .collect();
-            assert_eq!(permissions.len(), 1, "{id}");
             assert_eq!(
-                permissions[0].1["Properties"]["Principal"],
-                "events.amazonaws.com"
+                own.is_empty(),
+                sc.completion.is_empty(),
+                "{source}: {}",
+                sc.name
             );
-            assert!(permissions[0].1["Properties"]["SourceAccount"].is_object());
+            for pattern in &own {
+                assert!(
+                    pattern.to_string().len() <= MAX_EVENT_PATTERN_CHARS,
+                    "{source}: {pattern}"
+                );
+            }
+            for matcher in &sc.completion {
+                let (matching, not_matching) = samples(matcher);
+                for ev in &matching {
+                    assert!(
+                        own.iter().any(|p| pattern_matches(p, ev)),
+                        "{source}: {}'s rules should match {ev}",
+                        sc.name
+                    );
+                    assert_eq!(checked_scenario(&cfg, ev), Some(sc.name.as_str()));
+                }
+                for ev in &not_matching {
+                    assert!(
+                        !own.iter().any(|p| pattern_matches(p, ev)),
+                        "{source}: {ev} should not match"
+                    );
+                    assert_eq!(checked_scenario(&cfg, ev), None, "the parser agrees");
+                }
+            }
         }
+        rules_seen += rules.len();
+
+        // One permission for all of the stack's rules, bound to their name prefix and the account.
+        let permissions = resources_of_type(&template, "AWS::Lambda::Permission");
+        if rules.is_empty() {
+            assert!(permissions.is_empty(), "{source}");
+            continue;
+        }
+        assert_eq!(permissions.len(), 1, "{source}");
+        let permission = &permissions[0].1["Properties"];
+        assert_eq!(permission["Principal"], "events.amazonaws.com");
+        assert_eq!(
+            permission["SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"})
+        );
+        let (arn, arn_vars) = sub_parts(&permission["SourceArn"]);
+        let prefix = arn
+            .strip_prefix("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/")
+            .and_then(|p| p.strip_suffix('*'))
+            .unwrap();
+        assert_eq!(prefix, format!("{RULE_NAME_PREFIX}${{StackKey}}-"));
+        let mut names = std::collections::BTreeSet::new();
+        for (id, rule) in &rules {
+            let (name, vars) = sub_parts(&rule["Properties"]["Name"]);
+            assert_eq!(vars, arn_vars, "{id}: the permission's stack key");
+            assert!(name.starts_with(prefix), "{id}: {name}");
+            // The stack key is eight hex digits in the real name.
+            let real = name.replace("${StackKey}", "0123abcd");
+            assert!(real.len() <= 64, "{id}: {real}");
+            assert!(
+                real.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "{id}: {real}"
+            );
+            assert!(names.insert(real), "{id}: two rules share a name");
+            assert_eq!(
+                rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0],
+                "CompletionDeadLetterQueue"
+            );
+        }
+        let dlq_policy = &template["Resources"]["CompletionDeadLetterQueuePolicy"]["Properties"];
+        let condition = &dlq_policy["PolicyDocument"]["Statement"][0]["Condition"];
+        assert_eq!(
+            condition["ArnLike"]["aws:SourceArn"],
+            permission["SourceArn"]
+        );
     }
     assert!(rules_seen >= 4, "the configs cover ECS and Batch rules");
 }
@@ -521,23 +638,365 @@ fn scenario_ids_are_alphanumeric_and_unique() {
     assert_eq!(scenario_ids(&cfg), vec!["AB1", "AB2"]);
 }
 
+/// `n` scenarios shaped like the contract one, each on its own resources.
+fn contract_like(n: usize) -> String {
+    let scenario = DEPLOY_CONFIG
+        .split_once("[[scenario]]")
+        .map(|(_, rest)| rest)
+        .unwrap();
+    let mut text = String::from("table = \"many\"\n");
+    for i in 0..n {
+        let own = scenario
+            .replace("\"nightly-batch\"", &format!("\"batch-{i}\""))
+            .replace("\"batch\"", &format!("\"batch-{i}\""))
+            .replace("\"batch-db\"", &format!("\"batch-db-{i}\""))
+            .replace("\"nightly\"", &format!("\"nightly-{i}\""))
+            .replace("nightly-job\"", &format!("nightly-job-{i}\""))
+            .replace("\"nightly-queue\"", &format!("\"nightly-queue-{i}\""));
+        text.push_str("[[scenario]]");
+        text.push_str(&own);
+    }
+    text
+}
+
 #[test]
 fn a_config_over_cloudformations_resource_limit_is_refused_with_the_count_and_a_fix() {
-    // Three scenarios checking every 3 minutes: each night has 172 checks, so 3 × 174 schedules.
-    let mut text = String::new();
-    for (i, cluster) in ["a-db", "b-db", "c-db"].iter().enumerate() {
-        text.push_str(&format!(
-            "[[scenario]]\nname = \"s{i}\"\ntimezone = \"UTC\"\n[[scenario.docdb]]\ncluster = \"{cluster}\"\nreplicas = 1\ninstance_class = \"db.r6g.large\"\n[scenario.scale_down]\nquiet_for = \"15m\"\ndeadline = \"07:30\"\nmin_hold = \"30m\"\n[[scenario.scale_down.metric]]\nnamespace = \"Batch\"\nname = \"Jobs\"\nstat = \"Maximum\"\nperiod = \"1m\"\nbelow = 1\n[scenario.schedule]\nscale_up = \"23:00\"\ncheck_every = \"3m\"\n"
-        ));
-    }
-    let cfg = config::parse(&text, "dense.toml").unwrap();
+    let cfg = config::parse(&contract_like(70), "seventy.toml").unwrap();
     let migrations = crate::migrations::embedded().unwrap();
     let err = build(&cfg, DEPLOY_IMAGE_URI, &migrations).unwrap_err();
     let TemplateError::TooManyResources { count } = err.clone() else {
         panic!("{err:?}")
     };
     assert!(count > MAX_RESOURCES, "{count}");
-    assert!(err.to_string().contains("check less often"), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("hold {count} resources")),
+        "{message}"
+    );
+    assert!(message.contains("split the scenarios"), "{message}");
+}
+
+/// Resources, schedules and bytes of one config's template.
+struct Figures {
+    resources: usize,
+    schedules: usize,
+    yaml_bytes: usize,
+    json_bytes: usize,
+}
+
+fn figures(source: &str, text: &str) -> (Value, Figures) {
+    let cfg = config::parse(text, source).unwrap();
+    let migrations = crate::migrations::embedded().unwrap();
+    let template = build(&cfg, DEPLOY_IMAGE_URI, &migrations).unwrap();
+    let value = template.to_value();
+    let f = Figures {
+        resources: value["Resources"].as_object().unwrap().len(),
+        schedules: resources_of_type(&value, "AWS::Scheduler::Schedule").len(),
+        yaml_bytes: render(&template, Format::Yaml, &cfg).len(),
+        json_bytes: render(&template, Format::Json, &cfg).len(),
+    };
+    eprintln!(
+        "{source}: {} scenarios, {} resources ({} schedules), {} bytes YAML, {} bytes JSON",
+        cfg.scenarios.len(),
+        f.resources,
+        f.schedules,
+        f.yaml_bytes,
+        f.json_bytes
+    );
+    (value, f)
+}
+
+#[test]
+fn the_contract_config_deploys_inline_in_at_most_eight_schedules() {
+    let (template, f) = figures("deploy/nightshift.toml", DEPLOY_CONFIG);
+    assert!(f.schedules <= 8, "{} schedules", f.schedules);
+    assert!(
+        f.yaml_bytes <= MAX_INLINE_TEMPLATE_BYTES,
+        "{} bytes",
+        f.yaml_bytes
+    );
+    assert!(
+        f.json_bytes <= MAX_INLINE_TEMPLATE_BYTES,
+        "{} bytes",
+        f.json_bytes
+    );
+    assert_eq!(size_note(DEPLOY_TEMPLATE), Ok(None));
+    assert!(f.resources < 40, "{}", f.resources);
+    assert_eq!(
+        resources_of_type(&template, "AWS::Lambda::Permission").len(),
+        1
+    );
+}
+
+#[test]
+fn ten_and_forty_contract_scenarios_fit_one_stack_deployed_through_s3() {
+    for (source, text, scenarios) in [
+        ("ten-scenarios.toml", TEN_SCENARIOS, 10),
+        ("forty-scenarios.toml", FORTY_SCENARIOS, 40),
+    ] {
+        let (template, f) = figures(source, text);
+        assert!(f.resources < MAX_RESOURCES, "{source}: {}", f.resources);
+        // Seven schedules and one completion rule per scenario, and the stack's own resources.
+        assert_eq!(f.schedules, 7 * scenarios, "{source}");
+        let rules = resources_of_type(&template, "AWS::Events::Rule").len();
+        assert_eq!(rules, scenarios, "{source}");
+        assert_eq!(f.resources, 8 * scenarios + 20, "{source}");
+        // The limits CloudFormation puts on the rest of the template.
+        assert!(template["Outputs"].as_object().unwrap().len() <= 200);
+        assert!(template["Parameters"].as_object().unwrap().len() <= 200);
+        assert!(template["Description"].as_str().unwrap().len() <= 1024);
+        for bytes in [f.yaml_bytes, f.json_bytes] {
+            assert!(bytes <= MAX_S3_TEMPLATE_BYTES, "{source}: {bytes}");
+            let rendered = "x".repeat(bytes);
+            let note = size_note(&rendered)
+                .unwrap()
+                .expect("over the inline limit");
+            assert!(
+                note.contains("--s3-bucket") && note.contains(&bytes.to_string()),
+                "{note}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_template_cloudformation_cannot_read_even_from_s3_is_refused_with_its_size() {
+    let huge = "x".repeat(MAX_S3_TEMPLATE_BYTES + 1);
+    let err = size_note(&huge).unwrap_err();
+    assert_eq!(
+        err,
+        TemplateError::TooLarge {
+            bytes: MAX_S3_TEMPLATE_BYTES + 1
+        }
+    );
+    assert!(err.to_string().contains("1000001 bytes"), "{err}");
+    assert_eq!(size_note(&"x".repeat(MAX_INLINE_TEMPLATE_BYTES)), Ok(None));
+}
+
+/// The template as CloudFormation deploys it with these parameter values (defaults for the
+/// rest): conditions evaluated, resources whose condition is false left out, `Fn::If` resolved,
+/// `AWS::NoValue` removed, parameters substituted.
+fn deployed(template: &Value, values: &[(&str, &str)]) -> Value {
+    let param = |name: &str| -> Option<String> {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| {
+                template["Parameters"]
+                    .get(name)
+                    .map(|p| match &p["Default"] {
+                        Value::String(v) => v.clone(),
+                        other => other.to_string(),
+                    })
+            })
+    };
+    fn truth(c: &Value, conditions: &Value, param: &dyn Fn(&str) -> Option<String>) -> bool {
+        let operand = |v: &Value| match v.get("Ref").and_then(Value::as_str) {
+            Some(name) => param(name).unwrap(),
+            None => v.as_str().unwrap().to_string(),
+        };
+        if let Some(eq) = c.get("Fn::Equals") {
+            operand(&eq[0]) == operand(&eq[1])
+        } else if let Some(not) = c.get("Fn::Not") {
+            !truth(&not[0], conditions, param)
+        } else if let Some(name) = c.get("Condition").and_then(Value::as_str) {
+            truth(&conditions[name], conditions, param)
+        } else {
+            panic!("condition not modelled: {c}")
+        }
+    }
+    let conditions = &template["Conditions"];
+    let holds = |name: &str| truth(&conditions[name], conditions, &param);
+    fn walk(
+        v: &Value,
+        holds: &dyn Fn(&str) -> bool,
+        param: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<Value> {
+        match v {
+            Value::Object(m) if m.contains_key("Fn::If") => {
+                let args = m["Fn::If"].as_array().unwrap();
+                let chosen = if holds(args[0].as_str().unwrap()) {
+                    &args[1]
+                } else {
+                    &args[2]
+                };
+                walk(chosen, holds, param)
+            }
+            Value::Object(m) if m.get("Ref") == Some(&Value::from("AWS::NoValue")) => None,
+            Value::Object(m)
+                if m.len() == 1
+                    && m.get("Ref")
+                        .and_then(Value::as_str)
+                        .and_then(param)
+                        .is_some() =>
+            {
+                m["Ref"].as_str().and_then(param).map(Value::from)
+            }
+            Value::Object(m) => Some(Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| walk(v, holds, param).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|v| walk(v, holds, param)).collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+    let mut out = template.clone();
+    let resources = out["Resources"].as_object_mut().unwrap();
+    resources.retain(|_, r| {
+        r.get("Condition")
+            .and_then(Value::as_str)
+            .is_none_or(&holds)
+    });
+    for key in ["Resources", "Outputs"] {
+        out[key] = walk(&out[key], &holds, &param).unwrap();
+    }
+    out
+}
+
+#[test]
+fn the_existing_table_path_drops_the_table_and_points_everything_at_the_configs_table() {
+    for (source, text) in configs() {
+        let (cfg, template) = build_for(source, text);
+        let own = deployed(&template, &[]);
+        assert_eq!(
+            own["Resources"]["RunsTable"]["Properties"]["TableName"],
+            cfg.table.as_str()
+        );
+        assert_eq!(
+            own["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+                ["NIGHTSHIFT_TABLE"],
+            serde_json::json!({"Ref": "RunsTable"})
+        );
+
+        let existing = deployed(&template, &[("UseExistingTable", "true")]);
+        let resources = existing["Resources"].as_object().unwrap();
+        assert!(!resources.contains_key("RunsTable"), "{source}");
+        assert_eq!(
+            resources.len() + 1,
+            own["Resources"].as_object().unwrap().len()
+        );
+        // No reference to the table that is not there.
+        let whole = existing.to_string();
+        assert!(
+            !whole.contains("RunsTable"),
+            "{source}: a dangling reference"
+        );
+        assert_eq!(
+            existing["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+                ["NIGHTSHIFT_TABLE"],
+            cfg.table.as_str()
+        );
+        assert_eq!(
+            existing["Outputs"]["TableName"]["Value"],
+            cfg.table.as_str()
+        );
+        // The role reaches the table by the config's name either way.
+        let policy = existing["Resources"]["FunctionRole"]["Properties"]["Policies"][0].to_string();
+        assert!(
+            policy.contains(&format!(":table/{}", cfg.table)),
+            "{source}: {policy}"
+        );
+    }
+}
+
+#[test]
+fn reserved_concurrency_is_absent_unless_the_deployer_asks_for_it() {
+    let (_, template) = build_for("deploy/nightshift.toml", DEPLOY_CONFIG);
+    let function = |t: &Value| t["Resources"]["Function"]["Properties"].clone();
+    let default = function(&deployed(&template, &[]));
+    assert!(
+        default.get("ReservedConcurrentExecutions").is_none(),
+        "{default}"
+    );
+    let reserved = function(&deployed(&template, &[("ReservedConcurrency", "4")]));
+    assert_eq!(reserved["ReservedConcurrentExecutions"], "4");
+    assert_eq!(template["Parameters"]["ReservedConcurrency"]["Default"], 0);
+    // The comment says what a reservation buys and what it costs on a small account.
+    let comment = DEPLOY_TEMPLATE
+        .lines()
+        .skip_while(|l| !l.contains("None by default"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        comment.contains("scaling lease") && comment.contains("10 or 50"),
+        "{comment}"
+    );
+}
+
+/// The name property of each resource type the templates create, if it has one of its own.
+fn name_property(resource_type: &str) -> Option<&'static str> {
+    match resource_type {
+        "AWS::DynamoDB::Table" => Some("TableName"),
+        "AWS::Lambda::Function" => Some("FunctionName"),
+        "AWS::IAM::Role" => Some("RoleName"),
+        "AWS::SQS::Queue" => Some("QueueName"),
+        "AWS::SNS::Topic" => Some("TopicName"),
+        "AWS::Logs::LogGroup" => Some("LogGroupName"),
+        "AWS::CloudWatch::Alarm" => Some("AlarmName"),
+        "AWS::Events::Rule" | "AWS::Scheduler::Schedule" | "AWS::Scheduler::ScheduleGroup" => {
+            Some("Name")
+        }
+        "AWS::Lambda::EventInvokeConfig"
+        | "AWS::Lambda::Permission"
+        | "AWS::SQS::QueuePolicy"
+        | "AWS::Logs::MetricFilter" => None,
+        other => panic!("resource type {other} not classified: does it fix a physical name?"),
+    }
+}
+
+/// The physical names a template fixes whatever the stack: literal names. Names left to
+/// CloudFormation, or built from the stack's own id, differ between stacks.
+fn fixed_names(template: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, r) in template["Resources"].as_object().unwrap() {
+        let Some(property) = name_property(r["Type"].as_str().unwrap()) else {
+            continue;
+        };
+        match &r["Properties"][property] {
+            Value::Null => {}
+            Value::String(name) => out.push(name.clone()),
+            Value::Object(m) if m.contains_key("Fn::Sub") => {
+                let text = m["Fn::Sub"].to_string();
+                assert!(
+                    text.contains("AWS::StackId"),
+                    "{id}: {text} is not per stack"
+                );
+            }
+            other => panic!("{id}: name {other} not modelled"),
+        }
+    }
+    out
+}
+
+#[test]
+fn two_stacks_of_two_configs_in_one_account_fix_no_physical_name_in_common() {
+    let all: Vec<(Config, Vec<String>)> = configs()
+        .into_iter()
+        .map(|(source, text)| {
+            let (cfg, template) = build_for(source, text);
+            let names = fixed_names(&template);
+            // The only name a template fixes is the config's table.
+            assert_eq!(names, vec![cfg.table.clone()], "{source}");
+            (cfg, names)
+        })
+        .collect();
+    for (i, (a, names_a)) in all.iter().enumerate() {
+        for (b, names_b) in &all[i + 1..] {
+            if a.table != b.table {
+                assert!(
+                    names_a.iter().all(|n| !names_b.contains(n)),
+                    "{} and {}",
+                    a.source,
+                    b.source
+                );
+            }
+        }
+    }
 }
 
 #[test]

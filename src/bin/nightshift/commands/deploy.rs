@@ -91,7 +91,11 @@ pub fn template(args: TemplateArgs) -> anyhow::Result<ExitCode> {
         TemplateFormat::Yaml => nightshift::template::Format::Yaml,
         TemplateFormat::Json => nightshift::template::Format::Json,
     };
-    emit(&nightshift::template::render(&template, format, &cfg))
+    let text = nightshift::template::render(&template, format, &cfg);
+    if let Some(note) = nightshift::template::size_note(&text).map_err(|e| anyhow!(e))? {
+        eprintln!("{note}");
+    }
+    emit(&text)
 }
 
 /// `nightshift iam-policy`: the execution role's least-privilege policy, as JSON.

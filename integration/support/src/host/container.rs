@@ -165,7 +165,9 @@ pub fn archive_image_id(archive: &Path) -> Result<String, String> {
         serde_json::from_slice(&output.stdout)
             .map_err(|e| format!("{name} in {}: {e}", archive.display()))
     };
-    let digest = |v: &Value| v["digest"].as_str().and_then(|d| d.strip_prefix("sha256:"));
+    fn digest(v: &Value) -> Option<&str> {
+        v["digest"].as_str().and_then(|d| d.strip_prefix("sha256:"))
+    }
     let index = member("index.json")?;
     let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
     let [manifest] = manifests.as_slice() else {

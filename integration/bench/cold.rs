@@ -86,7 +86,11 @@ async fn empty_container(image: &str) -> Duration {
         .expect("podman runs");
     let took = started.elapsed();
     host::remove_container(&name);
-    assert!(status.success(), "podman {} failed: {status}", args.join(" "));
+    assert!(
+        status.success(),
+        "podman {} failed: {status}",
+        args.join(" ")
+    );
     took
 }
 
@@ -535,7 +539,10 @@ fn print_image_size(bench: &Bench, built: &host::BuiltImage) {
         ("OCI archive (gzip layers)", built.archive_bytes),
         ("unpacked (its layers)", built.unpacked_bytes),
         ("  of which bootstrap", bootstrap),
-        ("  of which the local base (loader, libraries, sh, CA bundle)", base),
+        (
+            "  of which the local base (loader, libraries, sh, CA bundle)",
+            base,
+        ),
     ] {
         table.row(vec![what.to_string(), bytes.to_string(), mb(bytes)]);
     }

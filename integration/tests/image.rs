@@ -196,7 +196,11 @@ async fn assert_json_logs(container: &Container, invoked: &[&Invoked]) {
             .iter()
             .filter(|l| l["requestId"] == inv.request_id.as_str() && l.get("outcome").is_some())
             .count();
-        assert_eq!(handled, 1, "one outcome line for {}:\n{stdout}", inv.request_id);
+        assert_eq!(
+            handled, 1,
+            "one outcome line for {}:\n{stdout}",
+            inv.request_id
+        );
     }
 }
 
@@ -232,21 +236,34 @@ async fn image_plays_a_night_as_lambda_runs_it_scale_up_duplicate_checks_complet
     assert_eq!(outcome(&up), "acted", "scale-up: {up}");
     let night = scene.state(&cfg).await;
     assert_eq!(night.readers(), 3, "the contract's replicas: {night}");
-    assert_eq!(night.ecs_desired, 10, "the contract's desired count: {night}");
+    assert_eq!(
+        night.ecs_desired, 10,
+        "the contract's desired count: {night}"
+    );
 
     // EventBridge delivers the same scheduled event again (another Lambda request ID).
     let (dup_inv, dup) = invoke(&mut container, scene.scheduled_step("scale-up", at(0))).await;
     assert_eq!(outcome(&dup), "duplicate", "{dup}");
-    assert_eq!(dup["actions"], up["actions"], "the stored result is replayed: {dup}");
+    assert_eq!(
+        dup["actions"], up["actions"],
+        "the stored result is replayed: {dup}"
+    );
     assert_eq!(scene.state(&cfg).await, night, "a duplicate calls nothing");
 
     let mut checks = Vec::new();
     for minutes in [30, 60] {
         let (inv, checked) =
             invoke(&mut container, scene.scheduled_step("check", at(minutes))).await;
-        assert_eq!(outcome(&checked), "deferred", "busy check at +{minutes}m: {checked}");
+        assert_eq!(
+            outcome(&checked),
+            "deferred",
+            "busy check at +{minutes}m: {checked}"
+        );
         assert!(
-            checked["reason"].as_str().unwrap_or("").contains("JobsRunning"),
+            checked["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("JobsRunning"),
             "a busy check names the metric: {checked}"
         );
         checks.push(inv);
@@ -255,13 +272,20 @@ async fn image_plays_a_night_as_lambda_runs_it_scale_up_duplicate_checks_complet
         .put_jobs_running(&cfg, at(100), Timestamp::now(), 0.0)
         .await;
     let (inv, early) = invoke(&mut container, scene.scheduled_step("check", at(110))).await;
-    assert_eq!(outcome(&early), "deferred", "quiet for 10 of 15 minutes: {early}");
+    assert_eq!(
+        outcome(&early),
+        "deferred",
+        "quiet for 10 of 15 minutes: {early}"
+    );
     checks.push(inv);
     assert_eq!(scene.state(&cfg).await, night, "the capacity is held");
 
-    let (done_inv, done) =
-        invoke(&mut container, scene.job_task_stopped(Timestamp::now())).await;
-    assert_eq!(outcome(&done), "acted", "the completion event scales down: {done}");
+    let (done_inv, done) = invoke(&mut container, scene.job_task_stopped(Timestamp::now())).await;
+    assert_eq!(
+        outcome(&done),
+        "acted",
+        "the completion event scales down: {done}"
+    );
     assert_eq!(done["step"], "check", "{done}");
     let morning = scene.state(&cfg).await;
     assert!(morning.is_baseline(), "back at baseline: {morning}");
@@ -287,11 +311,15 @@ async fn image_plays_a_night_as_lambda_runs_it_scale_up_duplicate_checks_complet
     assert_eq!(container.api.init_error(), None);
 
     // The night as the on-call engineer reads it.
-    let history = harness::ok(
-        harness::cli()
-            .env("NIGHTSHIFT_TABLE", &table)
-            .args(["history", "--scenario", &scene.scenario, "--since", "2d", "--output", "json"]),
-    );
+    let history = harness::ok(harness::cli().env("NIGHTSHIFT_TABLE", &table).args([
+        "history",
+        "--scenario",
+        &scene.scenario,
+        "--since",
+        "2d",
+        "--output",
+        "json",
+    ]));
     let runs: Value = serde_json::from_str(&history).expect("history --output json");
     let run = runs["runs"][0]["run"]
         .as_str()
@@ -305,14 +333,22 @@ async fn image_plays_a_night_as_lambda_runs_it_scale_up_duplicate_checks_complet
         "--since",
         "2d",
     ]));
-    let show = harness::ok(
-        harness::cli()
-            .env("NIGHTSHIFT_TABLE", &table)
-            .args(["show", &scene.scenario, &run]),
-    );
+    let show = harness::ok(harness::cli().env("NIGHTSHIFT_TABLE", &table).args([
+        "show",
+        &scene.scenario,
+        &run,
+    ]));
     // The duplicate is not there: its only write was the refused claim.
-    for line in ["closed", "scale-up    acted", "check       deferred", "check       acted"] {
-        assert!(show.contains(line), "{line:?} in the run's timeline:\n{show}");
+    for line in [
+        "closed",
+        "scale-up    acted",
+        "check       deferred",
+        "check       acted",
+    ] {
+        assert!(
+            show.contains(line),
+            "{line:?} in the run's timeline:\n{show}"
+        );
     }
     eprintln!("the night the image played:\n$ nightshift history --scenario {} --since 2d\n{table_view}\n$ nightshift show {} {run}\n{show}", scene.scenario, scene.scenario);
 }
@@ -414,7 +450,13 @@ async fn image_root_is_read_only_and_only_tmp_is_writable_for_uid_993() {
     let name = host::container_name("probe");
     let mut args = host::lambda_run_args(&image.id, &name, &[], &[]);
     let id = args.pop().expect("the image is the last argument");
-    args.extend(["--entrypoint".into(), "/bin/sh".into(), id, "-c".into(), probe.into()]);
+    args.extend([
+        "--entrypoint".into(),
+        "/bin/sh".into(),
+        id,
+        "-c".into(),
+        probe.into(),
+    ]);
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("podman").args(&args).output(),
@@ -430,8 +472,14 @@ async fn image_root_is_read_only_and_only_tmp_is_writable_for_uid_993() {
     );
     assert!(output.status.success(), "{text}");
     let (uid, gid) = host::LAMBDA_USER.split_once(':').unwrap();
-    assert!(text.contains(&format!("Uid: {uid}\n")), "runs as uid {uid}: {text}");
-    assert!(text.contains(&format!("Gid: {gid}\n")), "runs as gid {gid}: {text}");
+    assert!(
+        text.contains(&format!("Uid: {uid}\n")),
+        "runs as uid {uid}: {text}"
+    );
+    assert!(
+        text.contains(&format!("Gid: {gid}\n")),
+        "runs as gid {gid}: {text}"
+    );
     for path in ["/x", "/var/task/x", "/var/runtime/x", "/etc/x"] {
         assert!(
             text.contains(&format!("cannot create {path}: Read-only file system")),

@@ -84,9 +84,7 @@ pub fn build_image(bootstrap: &Path) -> Result<BuiltImage, BuildError> {
         .env("NIGHTSHIFT_IMAGE_DIR", image_dir())
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| {
-            BuildError::Failed(format!("starting {}: {e}", build_script().display()))
-        })?;
+        .map_err(|e| BuildError::Failed(format!("starting {}: {e}", build_script().display())))?;
     let printed = String::from_utf8_lossy(&output.stderr).into_owned();
     match output.status.code() {
         Some(0) => BuiltImage::read(&image_dir()).ok_or_else(|| {

@@ -22,6 +22,9 @@
 #   NIGHTSHIFT_BENCH_SIDE_N      cold starts per function in the side-by-side (20)
 #   NIGHTSHIFT_BENCH_SIDE_ROUNDS nights per function in the side-by-side (3)
 #   NIGHTSHIFT_BENCH_CALLGRIND_REPS  runs under callgrind per Rust function (3; 0 skips)
+#
+# The cold section also measures the container image of the same bootstrap (built here with
+# integration/image/build.sh into target/bench/image; podman and runc, installed by it as root).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -69,6 +72,16 @@ fi
   echo "bench: NIGHTSHIFT_BOOTSTRAP_BIN=$NIGHTSHIFT_BOOTSTRAP_BIN is not an executable" >&2
   exit 2
 }
+# The container image of that bootstrap, for the cold section's image rows: built with
+# integration/image/build.sh into target/bench/image (not the tests' target/image), under a name of
+# its own. Without podman (not installable here) the section says so and measures the rest.
+export NIGHTSHIFT_IMAGE_DIR=$target_dir/bench/image
+if [[ $# == 0 || " $* " == *" all "* || " $* " == *" cold "* ]]; then
+  echo "bench: building the container image of $NIGHTSHIFT_BOOTSTRAP_BIN" >&2
+  rm -f "$NIGHTSHIFT_IMAGE_DIR/nightshift.oci.json"
+  NIGHTSHIFT_IMAGE_NAME=localhost/nightshift:bench "$repo/integration/image/build.sh" "$NIGHTSHIFT_BOOTSTRAP_BIN" >&2 ||
+    echo "bench: no container image (exit $?): the cold section measures without it" >&2
+fi
 # The driver only waits on the function and the emulator: the dev profile (shared with the tests'
 # build) is enough, and what is measured is the bootstrap above.
 echo "bench: building the benchmark driver" >&2

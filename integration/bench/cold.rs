@@ -10,14 +10,89 @@
 //! - a breakdown: spawn → `POST init/error` when init stops at the environment check (process,
 //!   async runtime, logging, one Runtime API request), and when it stops at a config that parses
 //!   and then fails validation.
+//!
+//! Besides the plain process and the sandbox, the container image (the OCI archive bench.sh builds
+//! with integration/image/build.sh from the same bootstrap) run by podman with runc as Lambda runs
+//! it: container start (`podman run`) → first `GET next`, and the same for the first answer, with
+//! the sample's config mounted over the image's; then what podman and runc alone take (a container
+//! of the image that runs the shell's `:`), and the image's size.
 
-use crate::host::{ImageRoot, Launch, Modes};
+use crate::host::{self, ImageRoot, Launch, Modes};
 use crate::lambda::{self, Function};
 use crate::report::{ms, num, Summary, Table};
 use crate::{launch_name, support, Bench};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How a sample's function starts: a process (plain, or in the sandbox), or the container image
+/// (its id in podman's storage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start<'a> {
+    Process(Launch),
+    Image(&'a str),
+}
+
+impl Start<'_> {
+    fn name(self) -> &'static str {
+        match self {
+            Start::Process(launch) => launch_name(launch),
+            Start::Image(_) => "image (podman, runc)",
+        }
+    }
+}
+
+/// The image of the bootstrap under measurement, loaded into podman (bench.sh builds it into
+/// target/bench/image), or why there is none.
+fn loaded_image(bench: &Bench) -> Result<(host::BuiltImage, String), String> {
+    if let Some(reason) = host::runtime_unavailable() {
+        return Err(reason);
+    }
+    let dir = host::image_dir();
+    let built = host::BuiltImage::read(&dir).ok_or_else(|| {
+        format!(
+            "no image in {}: integration/image/build.sh {} builds it",
+            dir.display(),
+            bench.bootstrap.display()
+        )
+    })?;
+    let measured = std::fs::canonicalize(&bench.bootstrap).unwrap_or(bench.bootstrap.clone());
+    if built.bootstrap_path != measured {
+        return Err(format!(
+            "the image in {} holds {}, not the bootstrap measured here",
+            dir.display(),
+            built.bootstrap_path.display()
+        ));
+    }
+    let id = host::load_archive(&built.archive)?;
+    Ok((built, id))
+}
+
+/// `podman run` of the image, as a function is run, whose process is the shell's `:` instead of
+/// bootstrap: start → exit is what podman and runc take around any function.
+async fn empty_container(image: &str) -> Duration {
+    let name = host::container_name("bench-empty");
+    let mut args = host::lambda_run_args(image, &name, &[], &[]);
+    let id = args.pop().expect("the image is the last argument");
+    args.extend(["--entrypoint", "/bin/sh"].map(String::from));
+    args.extend([id, "-c".into(), ":".into()]);
+    let started = Instant::now();
+    let status = tokio::process::Command::new("podman")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("podman runs");
+    let took = started.elapsed();
+    host::remove_container(&name);
+    assert!(
+        status.success(),
+        "podman {} failed: {status}",
+        args.join(" ")
+    );
+    took
+}
 
 #[derive(Default)]
 struct Samples {
@@ -43,13 +118,18 @@ struct Sample {
 /// One cold start with `payload` queued; `second`, if any, is sent once the first is answered.
 async fn once(
     root: &ImageRoot,
-    launch: Launch,
+    start: Start<'_>,
     env: &[(String, String)],
     payload: Vec<u8>,
     second: Option<Vec<u8>>,
     log: &Path,
 ) -> Sample {
-    let (mut function, first) = Function::start(root, launch, env, log, Some(payload)).await;
+    let (mut function, first) = match start {
+        Start::Process(launch) => Function::start(root, launch, env, log, Some(payload)).await,
+        Start::Image(image) => {
+            Function::start_container(image, root, env, log, Some(payload)).await
+        }
+    };
     let first = first.expect("the first event was queued");
     let reply = function.await_reply(first).await;
     let init = function
@@ -149,12 +229,18 @@ pub async fn run(bench: &Bench) {
     )
     .unwrap_or_else(|e| panic!("laying out the image root: {e}"));
 
+    let image = loaded_image(bench);
+    let mut starts: Vec<Start> = bench.launches.iter().copied().map(Start::Process).collect();
+    match &image {
+        Ok((_, id)) => starts.push(Start::Image(id)),
+        Err(reason) => eprintln!("bench: cold: no image rows: {reason}"),
+    }
+
     // One world per scale-up sample, created before any clock starts.
     let mut up_scenes = Vec::new();
     for i in 0..bench.n {
-        for launch in &bench.launches {
-            let name = format!("cold-up-{i}-{}", launch_name(*launch).replace(' ', "-"));
-            up_scenes.push(crate::scene(&table, &name));
+        for (l, _) in starts.iter().enumerate() {
+            up_scenes.push(crate::scene(&table, &format!("cold-up-{i}-{l}")));
         }
     }
     eprintln!(
@@ -173,31 +259,35 @@ pub async fn run(bench: &Bench) {
             bench.t0 - jiff::SignedDuration::from_secs(3600 + *seq),
         )
     };
-    for launch in &bench.launches {
+    for start in &starts {
         write_config(&root, &check_config);
         let sample = once(
             &root,
-            *launch,
+            *start,
             &env,
             check_event(&mut seq),
             None,
             &bench.log("cold-warmup"),
         )
         .await;
-        first_starts.push((*launch, sample.init));
+        first_starts.push((*start, sample.init));
     }
 
     let mut rows: BTreeMap<(&str, usize), Samples> = BTreeMap::new();
     let mut up = up_scenes.iter();
+    let mut empty = Vec::new();
     eprintln!("bench: cold: {} starts per kind and launch", bench.n);
     for i in 0..bench.n {
-        for (l, launch) in bench.launches.iter().enumerate() {
+        for (l, start) in starts.iter().enumerate() {
+            if let Start::Image(image) = start {
+                empty.push(empty_container(image).await);
+            }
             write_config(&root, &check_config);
             let first = check_event(&mut seq);
             let second = check_event(&mut seq);
             let sample = once(
                 &root,
-                *launch,
+                *start,
                 &env,
                 first,
                 Some(second),
@@ -217,7 +307,7 @@ pub async fn run(bench: &Bench) {
             );
             let sample = once(
                 &root,
-                *launch,
+                *start,
                 &env,
                 scene.scheduled_step("scale-up", bench.t0),
                 None,
@@ -296,7 +386,7 @@ pub async fn run(bench: &Bench) {
         "A new process per sample, the event queued before it starts. Init = spawn → first `GET /runtime/invocation/next`; first answer = spawn → `POST …/response` of that event on the emulator. Milliseconds, N samples per row (init rows pool both event kinds). One warm-up start per launch, excluded ({}).",
         first_starts
             .iter()
-            .map(|(l, d)| format!("{}: init {:.1} ms", launch_name(*l), ms(d)))
+            .map(|(l, d)| format!("{}: init {:.1} ms", l.name(), ms(d)))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -306,11 +396,11 @@ pub async fn run(bench: &Bench) {
     ])
     .text_columns(&[1, 7]);
     let duration_row =
-        |table: &mut Table, what: &str, launch: Launch, d: &[Duration], outcome: String| {
+        |table: &mut Table, what: &str, start: Start, d: &[Duration], outcome: String| {
             let s = Summary::of_durations(d);
             table.row(vec![
                 what.to_string(),
-                launch_name(launch).to_string(),
+                start.name().to_string(),
                 d.len().to_string(),
                 num(s.map(|s| s.median), 1),
                 num(s.map(|s| s.p90), 1),
@@ -319,7 +409,7 @@ pub async fn run(bench: &Bench) {
                 outcome,
             ]);
         };
-    for (l, launch) in bench.launches.iter().enumerate() {
+    for (l, start) in starts.iter().enumerate() {
         let mut init = Vec::new();
         for ((_, at), samples) in &rows {
             if *at == l {
@@ -329,7 +419,7 @@ pub async fn run(bench: &Bench) {
         duration_row(
             &mut table,
             "init (spawn → first GET next)",
-            *launch,
+            *start,
             &init,
             String::new(),
         );
@@ -338,7 +428,7 @@ pub async fn run(bench: &Bench) {
         duration_row(
             &mut table,
             &format!("first answer: {kind}"),
-            bench.launches[*l],
+            starts[*l],
             &samples.first,
             outcomes(&samples.outcomes),
         );
@@ -346,30 +436,44 @@ pub async fn run(bench: &Bench) {
             duration_row(
                 &mut table,
                 &format!("then the same {kind} again, warm (queue → answer)"),
-                bench.launches[*l],
+                starts[*l],
                 &samples.second,
                 String::new(),
             );
         }
     }
+    if let Some(image) = starts.iter().find(|s| matches!(s, Start::Image(_))) {
+        duration_row(
+            &mut table,
+            "a container of the image running `:` (spawn → exit)",
+            *image,
+            &empty,
+            String::new(),
+        );
+    }
+    let direct = Start::Process(Launch::Direct);
     duration_row(
         &mut table,
         "init stopped at the environment check (→ init/error)",
-        Launch::Direct,
+        direct,
         &env_error,
         String::new(),
     );
     duration_row(
         &mut table,
         "init stopped at config validation (→ init/error)",
-        Launch::Direct,
+        direct,
         &config_error,
         String::new(),
     );
     for (what, _, samples) in &variants {
-        duration_row(&mut table, what, Launch::Direct, samples, String::new());
+        duration_row(&mut table, what, direct, samples, String::new());
     }
     table.print();
+    if let Err(reason) = &image {
+        println!("No image rows: {reason}.");
+        println!();
+    }
 
     println!(
         "Peak RSS (VmHWM) and CPU of the process once its first event is answered (init + one event): utime+stime ({} ms ticks, too coarse for one event) and the sum of its threads' schedstat run time (ns):",
@@ -398,7 +502,7 @@ pub async fn run(bench: &Bench) {
         let mib = |v: Option<f64>| num(v.map(|v| v / 1024.0), 1);
         table.row(vec![
             kind.to_string(),
-            launch_name(bench.launches[*l]).to_string(),
+            starts[*l].name().to_string(),
             samples.hwm_kib.len().to_string(),
             mib(mem.map(|s| s.median)),
             mib(mem.map(|s| s.min)),
@@ -410,6 +514,37 @@ pub async fn run(bench: &Bench) {
             num(sched.map(|s| s.min), 1),
             num(sched.map(|s| s.max), 1),
         ]);
+    }
+    table.print();
+    if let Ok((built, _)) = &image {
+        print_image_size(bench, built);
+    }
+}
+
+/// The image's size: the OCI archive (gzip layers, what a registry stores and Lambda pulls) and
+/// unpacked, with the parts that are bootstrap and the base.
+fn print_image_size(bench: &Bench, built: &host::BuiltImage) {
+    let base = host::inspect(&built.base).map_or(0, |b| b.size);
+    let bootstrap = std::fs::metadata(&bench.bootstrap).map_or(0, |m| m.len());
+    println!(
+        "Size of the image {} ({}, built by integration/image/build.sh on its local base {}):",
+        &built.image_id[..12],
+        built.archive.display(),
+        built.base
+    );
+    println!();
+    let mut table = Table::new(&["what", "bytes", "MB"]);
+    let mb = |bytes: u64| num(Some(bytes as f64 / 1e6), 1);
+    for (what, bytes) in [
+        ("OCI archive (gzip layers)", built.archive_bytes),
+        ("unpacked (its layers)", built.unpacked_bytes),
+        ("  of which bootstrap", bootstrap),
+        (
+            "  of which the local base (loader, libraries, sh, CA bundle)",
+            base,
+        ),
+    ] {
+        table.row(vec![what.to_string(), bytes.to_string(), mb(bytes)]);
     }
     table.print();
 }

@@ -199,6 +199,9 @@ pub struct Function {
     pub launch: Launch,
     pub log: PathBuf,
     invoked: usize,
+    /// The container's name, when the function is the image run by podman (see
+    /// [`Function::start_container`]); removed when the function stops.
+    container: Option<String>,
 }
 
 impl Function {
@@ -259,6 +262,41 @@ impl Function {
         Function::spawn(api, command, Launch::Direct, environment, log, first)
     }
 
+    /// Start the image `image` as Lambda runs it (`host::lambda_run_args`: podman with runc,
+    /// uid 993, read-only root, writable /tmp only, its own entrypoint and environment) with
+    /// Lambda's environment plus `env`, and `root`'s config mounted read-only over the image's,
+    /// so that every launch of a sample reads the same config. `first` is queued before the
+    /// container starts.
+    pub async fn start_container(
+        image: &str,
+        root: &ImageRoot,
+        env: &[(String, String)],
+        log: &Path,
+        first: Option<Vec<u8>>,
+    ) -> (Function, Option<oneshot::Receiver<Reply>>) {
+        let api = Api::start().await;
+        let first = first.map(|payload| api.enqueue(payload));
+        let name = host::container_name("bench");
+        let mut environment = host::lambda_container_environment(&api.address());
+        environment.extend(env.iter().cloned());
+        let config = root.task_dir().join("nightshift.toml");
+        let mut command = tokio::process::Command::new("podman");
+        command.args(host::lambda_run_args(
+            image,
+            &name,
+            &environment,
+            &[(config, host::CONFIG_IN_IMAGE)],
+        ));
+        // podman's own environment; the function's is in its arguments.
+        let own: Vec<(String, String)> = ["PATH", "HOME"]
+            .into_iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect();
+        let (mut function, first) = Function::spawn(api, command, Launch::Direct, own, log, first);
+        function.container = Some(name);
+        (function, first)
+    }
+
     fn spawn(
         api: Api,
         mut command: tokio::process::Command,
@@ -291,6 +329,7 @@ impl Function {
                 launch,
                 log: log.to_path_buf(),
                 invoked: usize::from(first.is_some()),
+                container: None,
             },
             first,
         )
@@ -337,8 +376,15 @@ impl Function {
         }
     }
 
-    /// The process id of `bootstrap` itself (in the sandbox: the descendant of bubblewrap).
+    /// The process id of `bootstrap` itself (in the sandbox: the descendant of bubblewrap; in a
+    /// container: its first process, which the entrypoint replaced with bootstrap).
     pub fn bootstrap_pid(&self) -> u32 {
+        if let Some(name) = &self.container {
+            return host::podman(&["container", "inspect", "--format", "{{.State.Pid}}", name])
+                .ok()
+                .and_then(|pid| pid.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{}", self.failure("no process in the container")));
+        }
         let top = self.child.id().expect("bootstrap is running");
         if self.launch == Launch::Direct {
             return top;
@@ -369,8 +415,11 @@ impl Function {
         }
     }
 
-    /// Kill the process and wait for it.
+    /// Kill the process and wait for it (a container: remove it, then its `podman run`).
     pub async fn stop(mut self) {
+        if let Some(name) = self.container.take() {
+            host::remove_container(&name);
+        }
         let _ = self.child.kill().await;
     }
 
@@ -383,6 +432,16 @@ impl Function {
             self.log.display(),
             tail.join("\n")
         )
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        // A container outlives a killed `podman run` (conmon keeps it): a sample that panics
+        // must not leave one behind.
+        if let Some(name) = self.container.take() {
+            host::remove_container(&name);
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod guard;
 mod history;
 mod hold;
 mod hostile;
+mod image;
 mod lambda;
 mod metrics;
 mod migrate;

@@ -10,19 +10,30 @@
 //!   `sandbox.sh` (a non-root uid, read-only root, writable `/tmp` only) or directly, with the
 //!   environment Lambda gives a function, its output captured.
 //! - [`serve_http`]: the small HTTP/1.1 server under all of it, also used to fake an AWS endpoint.
+//! - [`Container`]: the container image itself (the OCI archive of `integration/image/build.sh`),
+//!   run by podman with runc as Lambda runs it, served by its own Runtime API; and what it takes
+//!   to get there: building, loading, inspecting and mounting the image.
 //!
 //! Shared by `integration/tests/lambda.rs`, `integration/tests/hostile.rs`, the demo
 //! (`integration/runtime/night.rs`) and the benchmarks, so that the demo plays the night exactly
 //! the way the tests check it.
 //!
 //! One file per part: `http.rs` (the server), `runtime_api.rs`, `image.rs` (the image layout, the
-//! sandbox and which bootstrap to run) and `function.rs` (the process and its environment).
+//! sandbox and which bootstrap to run), `function.rs` (the process and its environment) and
+//! `container.rs` (the built image and its runs).
 
+mod container;
 mod function;
 mod http;
 mod image;
 mod runtime_api;
 
+pub use container::{
+    archive_image_id, build_image, build_script, container_name, image_dir, inspect,
+    lambda_container_environment, lambda_run_args, load_archive, podman, remove_container,
+    runtime_unavailable, set_by_lambda, BuildError, BuiltImage, Container, ImageConfig,
+    MountedImage, LAMBDA_USER,
+};
 pub use function::{lambda_environment, Function, Output};
 pub use http::{serve_http, HttpRequest, HttpResponse, HttpServer};
 pub use image::{

@@ -19,6 +19,7 @@ mod history;
 mod hold;
 mod hostile;
 mod lambda;
+mod lifecycle;
 mod metrics;
 mod migrate;
 mod notify;

@@ -19,7 +19,7 @@ use super::App;
 use crate::config::Scenario;
 use crate::domain::Step;
 use crate::history::StoreError;
-use crate::night::{Decision as Decided, Keep, Kind as Decision};
+use crate::night::{Decision as Decided, Kind as Decision};
 use crate::overrides::{local_minute, Pause};
 use crate::plan::safety::{self, SafetyContext, Vetted};
 use crate::plan::{self, Call, Readiness};
@@ -407,14 +407,7 @@ impl App {
         let run = preview.run.clone().unwrap_or_default();
         let baseline = reading.run_state().map(|s| &s.baseline);
         let (mode, with_readiness) = match (&decided, baseline) {
-            (
-                Decided::KeepCapacity {
-                    keep: Keep::Observe,
-                    ..
-                },
-                _,
-            ) => (Mode::Observe, true),
-            (Decided::KeepCapacity { .. }, _) => (Mode::Continue, true),
+            (Decided::KeepCapacity { keep, .. }, _) => (Mode::of_keep(*keep), true),
             (Decided::StartScaleDown { .. } | Decided::ContinueScaleDown { .. }, Some(b)) => {
                 (Mode::ScaleDown(b), false)
             }

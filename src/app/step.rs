@@ -355,12 +355,12 @@ async fn step(
             out
         }
         (Decision::OpenRun, _, _) => open_and_scale_up(req, scaling).await,
-        (Decision::ConvergeUp { .. }, Some(run), _) => {
+        (Decision::ConvergeUp { .. }, Some(run), state) => {
             let context = format!(
                 "run {} was already open (opened {} by {}): re-planned against it",
                 run.run, run.opened_at, run.opened_by
             );
-            scale_up(req, scaling, run.run, None, context).await
+            scale_up(req, scaling, run.run, None, context, state.cloned()).await
         }
         (Decision::KeepCapacity { keep, hold, .. }, Some(run), Some(state)) => {
             let mut out = keep_capacity(req, scaling, &run, state.clone(), keep, hold).await;

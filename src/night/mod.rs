@@ -140,6 +140,9 @@ impl Why {
 pub enum Keep {
     /// Continue the asynchronous part of the scale-up (a resize's failover, its old writer).
     Continue,
+    /// Continue the whole scale-up: it stopped before it converged (a call refused while the
+    /// cluster was busy, and Lambda's retries spent), so what it did not do is still to do.
+    ScaleUp,
     /// Read and report only: the run's scale-up was a dry run, and a real check must not start
     /// what the rehearsal only recorded.
     Observe,
@@ -368,10 +371,13 @@ pub fn decide(f: &Facts<'_>) -> Decision {
     }
 }
 
-/// What a check continues: a rehearsed scale-up is only observed by a real check.
+/// What a check continues: a rehearsed scale-up is only observed by a real check; one that
+/// has not converged is continued whole.
 fn keep(f: &Facts<'_>, state: &RunState) -> Keep {
     if state.opened_by_dry_run && !f.dry_run {
         Keep::Observe
+    } else if state.scale_up_unfinished {
+        Keep::ScaleUp
     } else {
         Keep::Continue
     }

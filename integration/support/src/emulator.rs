@@ -120,6 +120,37 @@ pub async fn reset() {
     );
 }
 
+/// POST `body` to one of the launcher's own endpoints (`/nightshift-api/...`: capacity faults,
+/// the lifecycle mode's worlds, clock and events) and return its JSON answer. Blocking (a plain
+/// HTTP/1.0 request, as [`reset`] makes); panics with the answer unless it is a 200.
+pub fn emulator_api(path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let url = emulator_url();
+    let address = url.trim_start_matches("http://").to_string();
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(&address)
+        .unwrap_or_else(|e| panic!("connect to the emulator at {url}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout on a connected socket");
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap_or_else(|e| panic!("POST {url}{path}: {e}"));
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .unwrap_or_else(|e| panic!("POST {url}{path}: reading the answer: {e}"));
+    let status = answer
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1));
+    assert_eq!(status, Some("200"), "POST {url}{path} {body}: {answer}");
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or("{}");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("POST {url}{path}: {e}: {answer}"))
+}
+
 /// Create a DocumentDB cluster `cluster_id` (engine `docdb`) with one instance, its writer, named
 /// `<cluster_id>-writer`; returns the writer's identifier.
 pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {

@@ -101,9 +101,6 @@ DEFAULT_TIMINGS: dict[str, tuple[float, float]] = {
     "task_stop": (0.5, 0.5),
 }
 
-# Instance statuses that DocumentDB bills (every one but these, per the status page above).
-NOT_BILLED = frozenset({"creating", "deleting", "deleted", "failed"})
-
 
 class LifecycleError(Exception):
     """A request to the lifecycle endpoints that cannot be served (400, with this message)."""
@@ -757,8 +754,3 @@ def _cluster_xml(world: World, cluster: str) -> str:
         f"<DBCluster><DBClusterIdentifier>{cluster}</DBClusterIdentifier><Engine>docdb</Engine>"
         f"<Status>{world.cluster_life[cluster].status}</Status></DBCluster>"
     )
-
-
-def billed(status: str) -> bool:
-    """Does DocumentDB bill an instance in this status?"""
-    return status not in NOT_BILLED

@@ -45,7 +45,7 @@ def run_part(part: str, ctx: harness.Ctx, args: argparse.Namespace) -> tuple[str
         import slow
 
         seeds = args.slow_seeds or (3 if args.long else 1)
-        text, violations = asyncio.run(slow.run(ctx, seeds))
+        text, violations = asyncio.run(slow.run(ctx, seeds, args.slow_night))
     else:
         import faults
 
@@ -75,6 +75,7 @@ def main() -> int:
     p.add_argument("--fault-kinds", default=None, help="comma-separated subset of throttle,500,503,delay,reset")
     p.add_argument("--crash-random", type=int, default=None)
     p.add_argument("--slow-seeds", type=int, default=None, help="seeds per slow night (bounded 1, --long 3)")
+    p.add_argument("--slow-night", action="append", default=None, help="play only this slow night (its key); repeatable")
     args = p.parse_args()
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)

@@ -16,8 +16,8 @@ Batch envelope has no rehearsal `"now"`; their parsing is the corpus's and part 
 Lambda's asynchronous invocation: a function error is retried 1 and 3 minutes later (virtual),
 with the same payload and request ID, then dropped.
 
-Nights (each on its own world; --long plays each with more seeds, which changes every duration
-AWS takes):
+Nights (each on its own world; --long plays each with two more seeds, which change every
+duration AWS takes and end the batch 1-9 minutes later):
   ordinary          the batch 23:14-01:52; schedules only
   resize            resize = db.r6g.2xlarge: readers at the night class, fail over, old writer
                     resized; back at scale-down; a completion event at the batch's end
@@ -65,6 +65,7 @@ import datetime as dt
 import heapq
 import itertools
 import json
+import random
 import re
 import subprocess
 import sys
@@ -141,6 +142,14 @@ class Script:
     actions: list[tuple[str, str, dict]] = field(default_factory=list)  # (local time, kind, args)
     drift: dict = field(default_factory=dict)  # end-state values someone else set
     hold_until: str | None = None
+    jitter: bool = True  # --long moves the batch's end (and its completion event) by a few minutes
+
+    def ending_later(self, minutes: int) -> "Script":
+        def later(hhmm: str) -> str:
+            return (local(hhmm) + dt.timedelta(minutes=minutes)).astimezone(TZ).strftime("%H:%M")
+
+        return dataclasses.replace(self, batch=[(a, later(b)) for a, b in self.batch],
+                                   completion=[later(c) for c in self.completion])
 
 
 NIGHTS = [
@@ -148,7 +157,7 @@ NIGHTS = [
     Script("resize", "resize", [("23:20", "02:31")], resize=True, completion=["02:32"]),
     Script("serverless", "serverless", [("23:05", "00:41")], serverless=True),
     Script("deadline", "deadline, creating", [("07:24", "08:30")],
-           actions=[("07:22", "step", {"step": "scale-up"})]),
+           actions=[("07:22", "step", {"step": "scale-up"})], jitter=False),
     Script("early", "batch before ready", [("23:02", "23:07")], completion=["23:08"]),
     Script("failover", "failover to ours", [("23:10", "03:04")],
            actions=[("00:47", "aws", {"kind": "failover", "reader": 0}),
@@ -156,7 +165,7 @@ NIGHTS = [
     Script("backup", "backup window", [("23:15", "01:33")], backup_window="13:50-14:20"),
     Script("quota", "quota", [("23:12", "01:03")], quota=3),
     Script("twice", "back to back", [("23:03", "23:19"), ("23:50", "01:44")],
-           actions=[("23:45", "step", {"step": "scale-up"})], completion=["23:20"]),
+           actions=[("23:45", "step", {"step": "scale-up"})], completion=["23:20"], jitter=False),
     Script("hold", "hold", [("23:10", "05:12")], hold_until="07:50",
            actions=[("02:10", "aws", {"kind": "desired", "count": 14}),
                     ("02:10", "aws", {"kind": "scalable-target", "min": 12, "max": 20}),
@@ -776,7 +785,12 @@ async def run(ctx: harness.Ctx, seeds: int, only: list[str] | None = None) -> tu
     tested, violations = await asyncio.to_thread(lifecycle_tests)
     # A table per night: moto's DynamoDB walks a table's every item on a Query.
     scripts = [s for s in NIGHTS if not only or s.key in only]
-    plays = [play(ctx, ctx.new_table("slow"), script, ctx.seed + k) for k in range(seeds) for script in scripts]
+    # The first seed plays the nights as written; further seeds also end each batch 1-9 minutes
+    # later, so that the idle figures see other minutes of the check interval.
+    plays = [play(ctx, ctx.new_table("slow"),
+                  script.ending_later(random.Random(ctx.seed + k).randint(1, 9)) if k and script.jitter else script,
+                  ctx.seed + k)
+             for k in range(seeds) for script in scripts]
     played = await harness.gather_limited(PARALLEL, [_caught(p) for p in plays])
     violations += [f"a night's harness failed: {e}" for e in played if isinstance(e, str)]
     nights: list[Night] = [n for n in played if isinstance(n, Night)]

@@ -147,8 +147,32 @@ pub fn emulator_api(path: &str, body: &serde_json::Value) -> serde_json::Value {
         .next()
         .and_then(|l| l.split_whitespace().nth(1));
     assert_eq!(status, Some("200"), "POST {url}{path} {body}: {answer}");
-    let json = answer.split("\r\n\r\n").nth(1).unwrap_or("{}");
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("POST {url}{path}: {e}: {answer}"))
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    // An endpoint that sets no Content-Length is answered chunked, even to HTTP/1.0.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("POST {url}{path}: {e}: {answer}"))
+}
+
+/// The payload of an HTTP/1.1 chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size =
+            usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// Create a DocumentDB cluster `cluster_id` (engine `docdb`) with one instance, its writer, named

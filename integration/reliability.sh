@@ -2,7 +2,7 @@
 # The reliability suite of issue 10 (RELIABILITY.md): the real bootstrap through a Lambda Runtime
 # API host, the real SDK through a recording / fault-injecting proxy, moto_server behind it.
 #
-#   integration/reliability.sh [--long] [--seed N] [--part storm|crash|rehearsal|faults]...
+#   integration/reliability.sh [--long] [--seed N] [--part storm|crash|rehearsal|faults|slow]...
 #
 # Parts (each prints one table of counts; the run exits non-zero if any invariant is violated:
 # double actions, lost records, stuck leases, panics, final-state mismatches):
@@ -10,10 +10,14 @@
 #   2 crash   kill -9 of the bootstrap at each step boundary, then the redelivery
 #   2b rehearsal  the same crash with a rehearsal "now" (the lease must still expire)
 #   3 faults  whole nights through throttling, 5xx, slow answers and lost answers
+#   6 slow    whole nights of the contract's schedule against AWS at its real speed (the
+#             emulator's lifecycle mode: instances that take minutes, refusals meanwhile), and
+#             the night's capacity figures (lead, idle after the batch, hours above the baseline)
 #   4-5       hostile corpus and fuzzing (cargo test --test integration -- hostile:: fuzz::)
 #   model     the model check (cargo test --test model; issue 16)
 # Default: bounded (fits CI's budget on 2 cores); --long: 20 storm rounds, 20 random crash points
-# more, 24 fault nights. Randomness is seeded: the seed is printed, --seed N replays its choices.
+# more, 24 fault nights, every slow night with 3 seeds. Randomness is seeded: the seed is
+# printed, --seed N replays its choices.
 #
 # Environment:
 #   NIGHTSHIFT_BOOTSTRAP_BIN   the bootstrap to test (CI: target/release/bootstrap); default: the

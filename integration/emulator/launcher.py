@@ -18,6 +18,9 @@
    NIGHTSHIFT_EMULATOR_CAPACITY_FAULTS may hold a JSON list of {"cluster", "class", "zone"} rules
    to start with.
 
+4. Lifecycle mode (a test aid, off by default): DocumentDB and ECS at AWS's own pace on a
+   virtual clock, with AWS's refusals meanwhile, per registered world; see lifecycle.py.
+
 moto models DocumentDB Serverless already (ServerlessV2ScalingConfiguration on CreateDBCluster,
 ModifyDBCluster and DescribeDBClusters; class db.serverless), and DBInstance AvailabilityZone.
 
@@ -49,6 +52,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.rds import models as rds_models
 from moto.rds import utils as rds_utils
 from werkzeug.serving import run_simple
+
+from lifecycle import Lifecycle
 
 # --------------------------------------------------------------------------------------------
 # 1. DocumentDB engine
@@ -404,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     # As moto.server.main does, minus its argument handling, plus the CBOR wrapper.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    moto_app = DomainDispatcherApplication(create_backend_app)
+    moto_app = Lifecycle(DomainDispatcherApplication(create_backend_app))
     run_simple(
         args.host,
         args.port,

@@ -1,7 +1,7 @@
 """The reliability suite's Python driver (parts 1-3 of issue 10). Run it through
 integration/reliability.sh, which prepares the emulator and the binaries.
 
-    run.py --emulator URL --bootstrap BIN --nightshift BIN [--long] [--seed N] [--part storm|crash|faults ...]
+    run.py --emulator URL --bootstrap BIN --nightshift BIN [--long] [--seed N] [--part storm|crash|faults|slow ...]
 
 Prints one table per part and exits 1 when any invariant was violated (each violation is listed).
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
-PARTS = ("storm", "crash", "rehearsal", "faults")
+PARTS = ("storm", "crash", "rehearsal", "faults", "slow")
 DEFAULT_PARTS = PARTS
 
 
@@ -41,6 +41,11 @@ def run_part(part: str, ctx: harness.Ctx, args: argparse.Namespace) -> tuple[str
         import crash
 
         text, violations = asyncio.run(crash.rehearsal(ctx))
+    elif part == "slow":
+        import slow
+
+        seeds = args.slow_seeds or (3 if args.long else 1)
+        text, violations = asyncio.run(slow.run(ctx, seeds, args.slow_night))
     else:
         import faults
 
@@ -69,6 +74,8 @@ def main() -> int:
                    help="inject faults only into these calls (e.g. dynamodb:PutItem); repeatable")
     p.add_argument("--fault-kinds", default=None, help="comma-separated subset of throttle,500,503,delay,reset")
     p.add_argument("--crash-random", type=int, default=None)
+    p.add_argument("--slow-seeds", type=int, default=None, help="seeds per slow night (bounded 1, --long 3)")
+    p.add_argument("--slow-night", action="append", default=None, help="play only this slow night (its key); repeatable")
     args = p.parse_args()
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)

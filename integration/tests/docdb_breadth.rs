@@ -17,10 +17,7 @@ use nightshift::config;
 use nightshift::plan::{TAG_RUN, TAG_SCENARIO};
 use nightshift::{Outcome, Response};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
 
 const SCENARIO: &str = "nightly";
 const NIGHT: &str = "2026-11-25T13:00:00Z";
@@ -234,28 +231,9 @@ timezone = "Asia/Tokyo"
                 None => serde_json::json!({"class": class}),
             })
             .collect();
-        let body = serde_json::json!({"cluster": self.db, "rules": rules}).to_string();
-        let url = support::emulator_url();
-        let address = url.trim_start_matches("http://").to_string();
-        let mut stream = TcpStream::connect(&address).expect("connect to the emulator");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        write!(
-            stream,
-            "POST /nightshift-api/capacity-faults HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("write the fault rules");
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).expect("read the answer");
-        assert_eq!(
-            answer
-                .lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1)),
-            Some("200"),
-            "{answer}"
+        support::emulator_api(
+            "/nightshift-api/capacity-faults",
+            &serde_json::json!({"cluster": self.db, "rules": rules}),
         );
     }
 }

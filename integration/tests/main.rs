@@ -20,6 +20,7 @@ mod hold;
 mod hostile;
 mod image;
 mod lambda;
+mod lifecycle;
 mod metrics;
 mod migrate;
 mod notify;

@@ -32,6 +32,9 @@ pub enum Mode<'a> {
     ScaleUp,
     /// A check continuing the asynchronous part of scale-up (resize).
     Continue,
+    /// A check continuing a scale-up that stopped before it converged: the scale-up's plan,
+    /// then the confirming read the check's readiness needs.
+    ResumeScaleUp,
     /// Read the state, plan nothing (a check of a run whose scale-up was a dry run).
     Observe,
     ScaleDown(&'a Baseline),
@@ -46,7 +49,7 @@ impl<'a> Mode<'a> {
         run: &str,
     ) -> Result<Plan, PlanError> {
         Ok(match self {
-            Mode::ScaleUp => plan::plan_scale_up(scenario, snapshot, run)?,
+            Mode::ScaleUp | Mode::ResumeScaleUp => plan::plan_scale_up(scenario, snapshot, run)?,
             Mode::Continue => plan::plan_resize_continuation(scenario, snapshot, run),
             Mode::Observe => Plan::default(),
             Mode::ScaleDown(b) => plan::plan_scale_down(scenario, b, snapshot, run),
@@ -68,7 +71,7 @@ impl<'a> Mode<'a> {
         let resize = scenario.docdb.iter().any(|t| t.resize.is_some());
         match self {
             _ if resize => TagReads::All,
-            Mode::ScaleUp | Mode::Continue | Mode::Observe => TagReads::None,
+            Mode::ScaleUp | Mode::ResumeScaleUp | Mode::Continue | Mode::Observe => TagReads::None,
             Mode::ScaleDown(b) => TagReads::Except(
                 b.clusters
                     .iter()
@@ -80,7 +83,16 @@ impl<'a> Mode<'a> {
 
     /// Does the step read the loop's last snapshot after it (a check's readiness)?
     fn reads_last_snapshot(self) -> bool {
-        matches!(self, Mode::Continue | Mode::Observe)
+        matches!(self, Mode::Continue | Mode::ResumeScaleUp | Mode::Observe)
+    }
+
+    /// The planner of a check that keeps the capacity.
+    pub fn of_keep(keep: crate::night::Keep) -> Mode<'a> {
+        match keep {
+            crate::night::Keep::Continue => Mode::Continue,
+            crate::night::Keep::ScaleUp => Mode::ResumeScaleUp,
+            crate::night::Keep::Observe => Mode::Observe,
+        }
     }
 }
 

@@ -118,18 +118,21 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
             return StepOutcome::new(Outcome::Rejected, None, Why::new(&text, text.clone()));
         }
     };
-    let state = RunState::new(baseline, req.dry_run);
+    let mut state = RunState::new(baseline, req.dry_run);
+    // Stored with the run before any call: a scale-up that stops short leaves it set, and the
+    // checks continue the scale-up until one converges.
+    state.scale_up_unfinished = true;
     match open_run(req, &state).await {
         Ok((run, true)) => {
             let context = format!("opened run {run} and recorded its baseline");
-            let mut out = scale_up(req, scaling, run, Some(snapshot), context).await;
+            let mut out = scale_up(req, scaling, run, Some(snapshot), context, Some(state)).await;
             out.evidence.opened_run = true;
             out
         }
         Ok((run, false)) => {
             let context =
                 format!("run {run} was opened by a concurrent delivery: re-planned against it");
-            scale_up(req, scaling, run, None, context).await
+            scale_up(req, scaling, run, None, context, None).await
         }
         Err(e) => StepOutcome::store_failure(None, Vec::new(), e),
     }
@@ -183,13 +186,15 @@ pub fn run_id(night: &str, n: u32) -> String {
     }
 }
 
-/// Converge up against `run` (a fresh or an open run).
+/// Converge up against `run` (a fresh or an open run). `state` is the run's state as read (or
+/// just opened): a scale-up that converges clears its `scale_up_unfinished`.
 pub(super) async fn scale_up(
     req: &StepRequest<'_>,
     scaling: &dyn Scaling,
     run: String,
     first: Option<plan::Snapshot>,
     context: String,
+    state: Option<RunState>,
 ) -> StepOutcome {
     let mut conv = converge(
         scaling,
@@ -227,7 +232,7 @@ pub(super) async fn scale_up(
     } else {
         format!("scaling up: {}", conv.short(req.dry_run))
     };
-    StepOutcome {
+    let mut out = StepOutcome {
         outcome,
         run: Some(run),
         actions: std::mem::take(&mut conv.actions),
@@ -240,7 +245,15 @@ pub(super) async fn scale_up(
         run_update: None,
         scaling_lease: None,
     }
-    .summarize()
+    .summarize();
+    if let (Some(mut state), Some(RunUpdate::Summary { state: written, .. })) = (
+        state.filter(|s| s.scale_up_unfinished),
+        out.run_update.as_mut(),
+    ) {
+        state.scale_up_unfinished = false;
+        *written = Some(state.to_json());
+    }
+    out
 }
 
 /// A check while the gate holds: continue the scale-up (or only observe a rehearsed one), and
@@ -253,14 +266,21 @@ pub(super) async fn keep_capacity(
     keep: Keep,
     hold: Why,
 ) -> StepOutcome {
-    let mode = match keep {
-        Keep::Continue => Mode::Continue,
-        Keep::Observe => Mode::Observe,
-    };
-    let mut conv = converge(scaling, req.scenario, &run.run, mode, req.dry_run, None).await;
+    let mut conv = converge(
+        scaling,
+        req.scenario,
+        &run.run,
+        Mode::of_keep(keep),
+        req.dry_run,
+        None,
+    )
+    .await;
     if let Some(stopped) = conv.stopped.take() {
         return stopped_outcome(req, Some(&run.run), stopped, &mut conv);
     }
+    // This check converged the scale-up that had stopped short: later checks only continue it.
+    let resumed = keep == Keep::ScaleUp;
+    state.scale_up_unfinished &= !resumed;
     let ready = match &conv.snapshot {
         Some(snapshot) => plan::readiness(req.scenario, snapshot),
         None => Readiness {
@@ -318,11 +338,19 @@ pub(super) async fn keep_capacity(
         conv.summary(req.dry_run),
         format!("scale-down: {}", hold.detail),
     ]);
+    let why = Why::new(format!("{ready_short}; {}", hold.short), detail);
+    if resumed && run_update.is_none() {
+        run_update = Some(RunUpdate::Summary {
+            run: run.run.clone(),
+            summary: why.short.clone(),
+            state: Some(state.to_json()),
+        });
+    }
     StepOutcome {
         outcome: finished_outcome(&conv, Outcome::Deferred),
         run: Some(run.run.clone()),
         actions: std::mem::take(&mut conv.actions),
-        why: Why::new(format!("{ready_short}; {}", hold.short), detail),
+        why,
         evidence,
         failure: None,
         run_update,

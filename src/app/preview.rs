@@ -19,7 +19,7 @@ use super::request::StepRequest;
 use super::step::{self, Reading};
 use crate::config::Scenario;
 use crate::domain::Step;
-use crate::night::{Decision as Decided, Keep, Kind as Decision};
+use crate::night::{Decision as Decided, Kind as Decision};
 use crate::overrides::{Held, Override, Paused};
 use crate::plan::safety::{self, SafetyContext, Verdict};
 use crate::plan::{self, Call, Readiness};
@@ -380,7 +380,7 @@ impl App {
                 preview.decision = Decision::ScaleUp;
                 preview
             }
-            Decided::ConvergeUp { run } => preview.decided(
+            Decided::ConvergeUp { run, .. } => preview.decided(
                 Decision::ScaleUp,
                 format!("re-plan against the open run {}", run.run),
             ),
@@ -398,11 +398,7 @@ impl App {
         };
         let run = preview.run.clone().unwrap_or_default();
         let (mode, with_readiness) = match &decided {
-            Decided::KeepCapacity {
-                keep: Keep::Observe,
-                ..
-            } => (Mode::Observe, true),
-            Decided::KeepCapacity { .. } => (Mode::Continue, true),
+            Decided::KeepCapacity { keep, .. } => (Mode::of_keep(*keep), true),
             Decided::StartScaleDown { state, .. } | Decided::ContinueScaleDown { state, .. } => {
                 (Mode::ScaleDown(&state.baseline), false)
             }

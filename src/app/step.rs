@@ -232,12 +232,12 @@ async fn step(
             out
         }
         Decision::OpenRun => open_and_scale_up(req, scaling).await,
-        Decision::ConvergeUp { run } => {
+        Decision::ConvergeUp { run, state } => {
             let context = format!(
                 "run {} was already open (opened {} by {}): re-planned against it",
                 run.run, run.opened_at, run.opened_by
             );
-            scale_up(req, scaling, run.run, None, context).await
+            scale_up(req, scaling, run.run, None, context, Some(state)).await
         }
         Decision::KeepCapacity {
             run,

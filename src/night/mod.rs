@@ -138,6 +138,9 @@ impl Why {
 pub enum Keep {
     /// Continue the asynchronous part of the scale-up (a resize's failover, its old writer).
     Continue,
+    /// Continue the whole scale-up: it stopped before it converged (a call refused while the
+    /// cluster was busy, and Lambda's retries spent), so what it did not do is still to do.
+    ScaleUp,
     /// Read and report only: the run's scale-up was a dry run, and a real check must not start
     /// what the rehearsal only recorded.
     Observe,
@@ -154,7 +157,7 @@ pub enum Decision {
     /// A scale-up with no open run: record the baseline, open the night's run, converge up.
     OpenRun,
     /// A scale-up of the open run: re-plan against it (a retry, a second schedule).
-    ConvergeUp { run: RunRecord },
+    ConvergeUp { run: RunRecord, state: RunState },
     /// A check while the gate (or a hold) holds: keep the capacity, continue the scale-up, report
     /// readiness.
     KeepCapacity {
@@ -342,7 +345,10 @@ pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
                 ),
                 rule: None,
             },
-            None => Decision::ConvergeUp { run: run.clone() },
+            None => Decision::ConvergeUp {
+                run: run.clone(),
+                state: state.clone(),
+            },
         },
         (Step::ScaleUp, None) => Decision::OpenRun,
 
@@ -393,10 +399,13 @@ pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
     Ruling::Decided(decision)
 }
 
-/// What a check continues: a rehearsed scale-up is only observed by a real check.
+/// What a check continues: a rehearsed scale-up is only observed by a real check; one that
+/// has not converged is continued whole.
 fn keep(f: &Facts<'_>, state: &RunState) -> Keep {
     if state.opened_by_dry_run && !f.dry_run {
         Keep::Observe
+    } else if state.scale_up_unfinished {
+        Keep::ScaleUp
     } else {
         Keep::Continue
     }

@@ -655,3 +655,35 @@ fn short_reasons_read_as_the_issue_spells_them() {
         "a forced gate read no metrics and says nothing about missing datapoints"
     );
 }
+
+#[test]
+fn a_check_continues_the_whole_scale_up_until_one_converges() {
+    let s = scenario(false);
+    let now = ts("2026-11-25T14:10:00Z");
+    let busy = gate_decision(&s, Gate::Busy, now).unwrap();
+    let run = record(Some(serde_json::json!({})));
+    let keep_of = |state: &RunState, dry_run: bool| match decide(&Facts {
+        scenario: &s,
+        step: Step::Check,
+        force: false,
+        now,
+        pause: None,
+        hold: None,
+        run: RunFacts::Open { run: &run, state },
+        dry_run,
+    }) {
+        Ruling::ReadGate(question) => match question.decide(&busy) {
+            Decision::KeepCapacity { keep, .. } => keep,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let mut unfinished = state(false, false);
+    unfinished.scale_up_unfinished = true;
+    assert_eq!(keep_of(&unfinished, false), Keep::ScaleUp);
+    assert_eq!(keep_of(&state(false, false), false), Keep::Continue);
+    // A rehearsed scale-up stays observed only, converged or not.
+    let mut rehearsed = state(false, true);
+    rehearsed.scale_up_unfinished = true;
+    assert_eq!(keep_of(&rehearsed, false), Keep::Observe);
+}

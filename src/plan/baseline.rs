@@ -148,6 +148,13 @@ pub struct RunState {
     /// The rule that started the scale-down (quiet, deadline, forced): the close reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_down_rule: Option<crate::gate::Rule>,
+    /// The run's scale-up has not converged yet: set when it opens the run, cleared by the step
+    /// that converges it. A scale-up that AWS refused while the cluster was busy (backing up,
+    /// failing over) fails, Lambda retries it twice within three minutes, and then it is
+    /// dropped; until one converges, checks continue the whole scale-up, not only its
+    /// asynchronous part. Absent (false) in the runs of earlier builds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale_up_unfinished: bool,
 }
 
 impl RunState {
@@ -158,6 +165,7 @@ impl RunState {
             ready_at: None,
             scale_down_started_at: None,
             scale_down_rule: None,
+            scale_up_unfinished: false,
         }
     }
 

@@ -120,6 +120,61 @@ pub async fn reset() {
     );
 }
 
+/// POST `body` to one of the launcher's own endpoints (`/nightshift-api/...`: capacity faults,
+/// the lifecycle mode's worlds, clock and events) and return its JSON answer. Blocking (a plain
+/// HTTP/1.0 request, as [`reset`] makes); panics with the answer unless it is a 200.
+pub fn emulator_api(path: &str, body: &serde_json::Value) -> serde_json::Value {
+    let url = emulator_url();
+    let address = url.trim_start_matches("http://").to_string();
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(&address)
+        .unwrap_or_else(|e| panic!("connect to the emulator at {url}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout on a connected socket");
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap_or_else(|e| panic!("POST {url}{path}: {e}"));
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .unwrap_or_else(|e| panic!("POST {url}{path}: reading the answer: {e}"));
+    let status = answer
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1));
+    assert_eq!(status, Some("200"), "POST {url}{path} {body}: {answer}");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    // An endpoint that sets no Content-Length is answered chunked, even to HTTP/1.0.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("POST {url}{path}: {e}: {answer}"))
+}
+
+/// The payload of an HTTP/1.1 chunked body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size =
+            usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
 /// Create a DocumentDB cluster `cluster_id` (engine `docdb`) with one instance, its writer, named
 /// `<cluster_id>-writer`; returns the writer's identifier.
 pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {

@@ -5,9 +5,12 @@
 #
 #   steps_init DIR [PREFIX]   logs go to DIR/NAME.log (kept); step names are shown as PREFIX/NAME.
 #                             The summary (one row per step: name, start, duration in seconds,
-#                             exit status, log) is $NIGHTSHIFT_CI_SUMMARY when a caller set it (a
-#                             nested run adds its rows to its parent's), else DIR/summary.tsv,
-#                             started afresh; nested runs inherit it.
+#                             exit status, log) is DIR/summary.tsv, started afresh. A run started
+#                             by a step (reliability.sh under .ci/run) is nested: its logs go to
+#                             the step's directory ($NIGHTSHIFT_CI_STEP_DIR, instead of DIR), its
+#                             names are prefixed with the step's ($NIGHTSHIFT_CI_STEP, instead of
+#                             PREFIX) and its rows join the parent's summary
+#                             ($NIGHTSHIFT_CI_SUMMARY).
 #   steps_run [--show] [--bg] NAME CMD...
 #                             run CMD with all its output in the step's log, stdin from /dev/null.
 #                             The console gets a line when it starts and one when it ends, nothing
@@ -30,17 +33,18 @@ declare -gA _steps_bg=()  # name -> "pid start_epoch"
 declare -gA _steps_status=() # name -> exit status, for the steps of this shell
 
 steps_init() {
-  STEPS_DIR=$1
-  STEPS_PREFIX=${2:+$2/}
-  mkdir -p "$STEPS_DIR"
-  if [[ -n ${NIGHTSHIFT_CI_SUMMARY:-} ]]; then
+  if [[ -n ${NIGHTSHIFT_CI_STEP:-} && -n ${NIGHTSHIFT_CI_SUMMARY:-} ]]; then
+    STEPS_DIR=${NIGHTSHIFT_CI_STEP_DIR:-$1}
+    STEPS_PREFIX=$NIGHTSHIFT_CI_STEP/
     STEPS_SUMMARY=$NIGHTSHIFT_CI_SUMMARY
+    mkdir -p "$STEPS_DIR"
   else
+    STEPS_DIR=$1
+    STEPS_PREFIX=${2:+$2/}
     STEPS_SUMMARY=$STEPS_DIR/summary.tsv
+    mkdir -p "$STEPS_DIR"
     printf 'step\tstart\tduration_s\texit_status\tlog\n' >"$STEPS_SUMMARY"
   fi
-  export NIGHTSHIFT_CI_SUMMARY=$STEPS_SUMMARY
-  STEPS_STARTED=$(date +%s)
 }
 
 steps_duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
@@ -93,20 +97,30 @@ steps_run() {
   printf '== %s%s (%s%s): %s\n' "$STEPS_PREFIX" "$name" "$(date -u +%H:%M:%S)" \
     "$( ((bg)) && echo ', in the background')" "$*"
   printf '# step %s%s: %s\n# started %s\n' "$STEPS_PREFIX" "$name" "$*" "$(date -u +%FT%TZ)" >"$log"
+  # What a nested run (steps_init) needs to add its steps under this one.
+  local nest=(NIGHTSHIFT_CI_STEP="$STEPS_PREFIX$name" NIGHTSHIFT_CI_STEP_DIR="$STEPS_DIR/$name"
+    NIGHTSHIFT_CI_SUMMARY="$STEPS_SUMMARY")
   if ((bg)); then
     # setsid: a group of its own, so that a failed run can stop it with everything it started.
-    setsid "$@" >>"$log" 2>&1 </dev/null &
+    env "${nest[@]}" setsid "$@" >>"$log" 2>&1 </dev/null &
     _steps_bg[$name]="$! $start"
     return 0
   fi
   if ((show)); then
-    if { "$@" 2>>"$log" </dev/null; } | tee -a "$log"; then rc=0; else rc=${PIPESTATUS[0]}; fi
+    if { _steps_nested "$@" 2>>"$log" </dev/null; } | tee -a "$log"; then rc=0; else rc=${PIPESTATUS[0]}; fi
   else
-    "$@" >>"$log" 2>&1 </dev/null || rc=$?
+    _steps_nested "$@" >>"$log" 2>&1 </dev/null || rc=$?
   fi
   printf '# exit status %s\n' "$rc" >>"$log"
   _steps_done "$name" "$start" "$rc"
   return "$rc"
+}
+
+# Run CMD (a command or a shell function) with the nesting variables of `nest` (steps_run's).
+_steps_nested() {
+  local NIGHTSHIFT_CI_STEP=${nest[0]#*=} NIGHTSHIFT_CI_STEP_DIR=${nest[1]#*=} NIGHTSHIFT_CI_SUMMARY=${nest[2]#*=}
+  export NIGHTSHIFT_CI_STEP NIGHTSHIFT_CI_STEP_DIR NIGHTSHIFT_CI_SUMMARY
+  "$@"
 }
 
 _steps_wait() {
@@ -199,15 +213,16 @@ steps_explain() {
   echo "================================================================================"
 }
 
-# One line naming the failure and its tests, for the very end of a failed run's output.
+# One line naming the failure, its failing parts and tests, for the very end of a failed run.
 steps_failure_line() { # name
-  local name=$1 tests log
+  local name=$1 log parts tests l
   log=$(_steps_log "$name")
-  tests=$(awk -F'\t' -v p="$STEPS_PREFIX$name/" 'index($1, p) == 1 && $4 != 0 { print $5 }' "$STEPS_SUMMARY" |
-    { cat; echo "$log"; } | while read -r l; do [[ -f $l ]] && _steps_findings "$l"; done |
-    awk '/^failing tests/ { t = 1; next } /^[a-z]/ { t = 0 } t { print $1 }' | head -n 8 | paste -sd, - | sed 's/,/, /g')
-  printf 'FAILED at step %s%s (exit status %s)%s; full log: %s\n' "$STEPS_PREFIX" "$name" \
-    "${_steps_status[$name]:-?}" "${tests:+; failing tests: $tests}" "$log"
+  parts=$(awk -F'\t' -v p="$STEPS_PREFIX$name/" 'index($1, p) == 1 && $4 != 0 { print $1 }' "$STEPS_SUMMARY" | paste -sd' ' -)
+  tests=$(for l in "$log" $(awk -F'\t' -v p="$STEPS_PREFIX$name/" 'index($1, p) == 1 && $4 != 0 { print $5 }' "$STEPS_SUMMARY"); do
+    [[ -f $l ]] && _steps_findings "$l"
+  done | awk '/^failing tests/ { t = 1; next } /^[a-z]/ { t = 0 } t && !seen[$1]++ { print $1 }' | head -n 8 | paste -sd' ' -)
+  printf 'FAILED at step %s%s (exit status %s)%s%s; full log: %s\n' "$STEPS_PREFIX" "$name" \
+    "${_steps_status[$name]:-?}" "${parts:+; failing parts: $parts}" "${tests:+; failing tests: $tests}" "$log"
 }
 
 steps_table() { # [wall seconds]
@@ -220,10 +235,16 @@ steps_table() { # [wall seconds]
       if (w < 4) w = 4
       fmt = "%-" w "s  %-8s  %8s  %-11s  %s\n"
       printf fmt, "step", "start", "duration", "status", "log"
-      # By start time: a nested run'"'"'s rows (written as they end) after their parent step.
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
-        split(rows[i], a, "\t"); split(rows[j], b, "\t")
-        if (b[2] < a[2] || (b[2] == a[2] && b[1] < a[1])) { t = rows[i]; rows[i] = rows[j]; rows[j] = t }
+      # By start time, stably (insertion sort); a nested run'"'"'s rows, written as they end, after
+      # the step that ran them.
+      for (i = 2; i <= n; i++) {
+        row = rows[i]; split(row, b, "\t")
+        for (j = i - 1; j >= 1; j--) {
+          split(rows[j], a, "\t")
+          if (!(b[2] < a[2] || (b[2] == a[2] && index(a[1], b[1] "/") == 1))) break
+          rows[j + 1] = rows[j]
+        }
+        rows[j + 1] = row
       }
       for (i = 1; i <= n; i++) {
         split(rows[i], r, "\t")

@@ -26,9 +26,6 @@
 #   NIGHTSHIFT_CLI_BIN         the nightshift CLI (migrate); default: next to the bootstrap, else debug
 #   NIGHTSHIFT_RELIABILITY_STATE  where the suite's own emulator and logs live
 #                              (default target/reliability)
-#   NIGHTSHIFT_CI_DIR          where the part logs go, under reliability/ (default target/ci)
-#   NIGHTSHIFT_CI_SUMMARY      the summary file to add the parts' rows to (set by .ci/run);
-#                              default: target/ci/reliability/summary.tsv, started afresh
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -82,12 +79,12 @@ python=${NIGHTSHIFT_VENV:-$repo/.venv}/bin/python
 export PYTHONDONTWRITEBYTECODE=1
 
 # --- each part a step: its whole output in a log of its own, one summary row -------------------
-# Logs: $NIGHTSHIFT_CI_DIR/reliability/PART.log (default target/ci/reliability); the summary:
-# the caller's (.ci/run's target/ci/summary.tsv), else target/ci/reliability/summary.tsv. The
+# Logs: target/ci/reliability/PART.log, the summary target/ci/reliability/summary.tsv; run as a
+# step of .ci/run or integration/load-check.sh, the step's directory and that run's summary. The
 # console gets the parts' tables (their standard output), not the compiler's output.
 # shellcheck source=../.ci/steps.sh
 source "$repo/.ci/steps.sh"
-steps_init "${NIGHTSHIFT_CI_DIR:-$target_dir/ci}/reliability" reliability
+steps_init "$target_dir/ci/reliability" reliability
 status=0
 failed=()
 part() { # NAME CMD...: run one part; the suite goes on after a failed part and fails at the end

@@ -170,13 +170,23 @@ _steps_findings() { # log
     }' "$1"
 }
 
-# What each failing cargo test printed (the panic message), a few lines per test.
+# What each failing cargo test printed (the panic message), a few lines per test, without the
+# backtrace (RUST_BACKTRACE=1 prints one per panic; the log keeps it).
 _steps_test_output() { # log
   awk '
     /^---- .* stdout ----$/ { if (++t > 5) exit; show = 1; lines = 0; print; next }
     show && (/^---- .* stdout ----$/ || /^failures:$/) { show = 0 }
+    show && /^stack backtrace:$/ { show = 0 }
     show && NF && ++lines <= 15 { print }
   ' "$1"
+}
+
+# The end of a log, without backtrace frames: the lines that say what happened.
+_steps_tail() { # log
+  local frames
+  frames=$(grep -cE '^ +([0-9]+: |at /|at \./)' "$1" || true)
+  grep -vE '^ +([0-9]+: |at /|at \./)' "$1" | tail -n "$STEPS_TAIL"
+  ((frames == 0)) || echo "($frames backtrace lines left out here; they are in the log)"
 }
 
 steps_explain() {
@@ -208,7 +218,7 @@ steps_explain() {
     _steps_findings "$l"
     _steps_test_output "$l"
     echo "--- the last $STEPS_TAIL lines of $l:"
-    tail -n "$STEPS_TAIL" "$l"
+    _steps_tail "$l"
   done
   echo "================================================================================"
 }

@@ -52,9 +52,9 @@ steps_duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 _steps_log() { printf '%s/%s.log' "$STEPS_DIR" "$1"; }
 
 # Record a finished step: the summary row and the console line.
-_steps_done() { # name start rc
+_steps_done() { # name start rc [end]
   local name=$1 start=$2 rc=$3 took
-  took=$(($(date +%s) - start))
+  took=$((${4:-$(date +%s)} - start))
   _steps_status[$name]=$rc
   printf '%s%s\t%s\t%s\t%s\t%s\n' "$STEPS_PREFIX" "$name" "$(date -u -d "@$start" +%FT%TZ)" \
     "$took" "$rc" "$(_steps_log "$name")" >>"$STEPS_SUMMARY"
@@ -94,15 +94,21 @@ steps_run() {
   local log start rc=0
   log=$(_steps_log "$name")
   start=$(date +%s)
+  local shown="$*"
+  ((${#shown} <= 100)) || shown="${shown:0:97}..."
   printf '== %s%s (%s%s): %s\n' "$STEPS_PREFIX" "$name" "$(date -u +%H:%M:%S)" \
-    "$( ((bg)) && echo ', in the background')" "$*"
+    "$( ((bg)) && echo ', in the background')" "$shown"
   printf '# step %s%s: %s\n# started %s\n' "$STEPS_PREFIX" "$name" "$*" "$(date -u +%FT%TZ)" >"$log"
   # What a nested run (steps_init) needs to add its steps under this one.
   local nest=(NIGHTSHIFT_CI_STEP="$STEPS_PREFIX$name" NIGHTSHIFT_CI_STEP_DIR="$STEPS_DIR/$name"
     NIGHTSHIFT_CI_SUMMARY="$STEPS_SUMMARY")
   if ((bg)); then
     # setsid: a group of its own, so that a failed run can stop it with everything it started.
-    env "${nest[@]}" setsid "$@" >>"$log" 2>&1 </dev/null &
+    # The end time is written when CMD ends, not when the step is collected.
+    rm -f "$log.end"
+    # shellcheck disable=SC2016
+    env "${nest[@]}" setsid bash -c '"$@"; rc=$?; date +%s >"$0"; exit "$rc"' "$log.end" "$@" \
+      >>"$log" 2>&1 </dev/null &
     _steps_bg[$name]="$! $start"
     return 0
   fi
@@ -132,8 +138,12 @@ _steps_wait() {
   read -r pid start <<<"${_steps_bg[$name]}"
   unset "_steps_bg[$name]"
   wait "$pid" || rc=$?
-  printf '# exit status %s\n' "$rc" >>"$(_steps_log "$name")"
-  _steps_done "$name" "$start" "$rc"
+  local log end
+  log=$(_steps_log "$name")
+  end=$(cat "$log.end" 2>/dev/null || date +%s)
+  rm -f "$log.end"
+  printf '# exit status %s\n' "$rc" >>"$log"
+  _steps_done "$name" "$start" "$rc" "$end"
   return "$rc"
 }
 
@@ -240,21 +250,23 @@ steps_table() { # [wall seconds]
   awk -F'\t' -v wall="${1:-}" -v prefix="$STEPS_PREFIX" '
     function dur(s) { return sprintf("%dm%02ds", int(s / 60), s % 60) }
     NR == 1 || (prefix != "" && index($1, prefix) != 1) { next }
-    { rows[++n] = $0; if (length($1) > w) w = length($1) }
+    { rows[++n] = $0; first[$1] = $2; order[$1] = n; if (length($1) > w) w = length($1) }
     END {
       if (w < 4) w = 4
       fmt = "%-" w "s  %-8s  %8s  %-11s  %s\n"
       printf fmt, "step", "start", "duration", "status", "log"
-      # By start time, stably (insertion sort); a nested run'"'"'s rows, written as they end, after
-      # the step that ran them.
+      # Steps by start time; a nested run'"'"'s rows right after the step that ran them (by the
+      # start of their top-level step, then their own). Insertion sort: stable.
+      for (i = 1; i <= n; i++) {
+        split(rows[i], r, "\t")
+        rest = substr(r[1], length(prefix) + 1)
+        top = prefix (index(rest, "/") ? substr(rest, 1, index(rest, "/") - 1) : rest)
+        key[i] = (top in first ? first[top] : r[2]) "\t" sprintf("%05d", top in order ? order[top] : i) "\t" (r[1] == top ? 0 : 1) "\t" r[2] "\t" sprintf("%05d", i)
+      }
       for (i = 2; i <= n; i++) {
-        row = rows[i]; split(row, b, "\t")
-        for (j = i - 1; j >= 1; j--) {
-          split(rows[j], a, "\t")
-          if (!(b[2] < a[2] || (b[2] == a[2] && index(a[1], b[1] "/") == 1))) break
-          rows[j + 1] = rows[j]
-        }
-        rows[j + 1] = row
+        row = rows[i]; k = key[i]
+        for (j = i - 1; j >= 1 && key[j] > k; j--) { rows[j + 1] = rows[j]; key[j + 1] = key[j] }
+        rows[j + 1] = row; key[j + 1] = k
       }
       for (i = 1; i <= n; i++) {
         split(rows[i], r, "\t")

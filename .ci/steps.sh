@@ -151,6 +151,10 @@ steps_stop_background() {
   local name pid start
   for name in "${!_steps_bg[@]}"; do
     read -r pid start <<<"${_steps_bg[$name]}"
+    if [[ -f $(_steps_log "$name").end ]]; then
+      _steps_wait "$name" || true # it had ended: record how
+      continue
+    fi
     echo "   stopping the background step $STEPS_PREFIX$name (process group $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || true
     _steps_wait "$name" >/dev/null || true

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The reliability suite of issue 10 (RELIABILITY.md): the real bootstrap through a Lambda Runtime
-# API host, the real SDK through a recording / fault-injecting proxy, moto_server behind it.
+# The reliability suite (RELIABILITY.md): the real bootstrap through a Lambda Runtime API host, the
+# real SDK through a recording / fault-injecting proxy, moto_server behind it.
 #
 #   integration/reliability.sh [--long] [--seed N] [--part storm|crash|rehearsal|faults|slow]...
 #
@@ -14,13 +14,18 @@
 #             emulator's lifecycle mode: instances that take minutes, refusals meanwhile), and
 #             the night's capacity figures (lead, idle after the batch, hours above the baseline)
 #   4-5       hostile corpus and fuzzing (cargo test --test integration -- hostile:: fuzz::)
-#   model     the model check (cargo test --test model; issue 16)
+#   model     the model check of the exactly-once protocol (cargo test --test model)
 # Default: bounded (fits CI's budget on 2 cores); --long: 20 storm rounds, 20 random crash points
 # more, 24 fault nights, every slow night with 3 seeds. Randomness is seeded: the seed is
 # printed, --seed N replays its choices.
 #
+# Each part is a step (.ci/steps.sh): its whole output goes to target/ci/reliability/PART.log, a
+# row (start, duration, exit status) to the summary, and only its table to the console; at the end
+# a table of the parts and, for each failed part, its violations or failing tests and the end of
+# its log.
+#
 # Environment:
-#   NIGHTSHIFT_BOOTSTRAP_BIN   the bootstrap to test (CI: target/release/bootstrap); default: the
+#   NIGHTSHIFT_BOOTSTRAP_BIN   the bootstrap to test (CI: target/debug/bootstrap); default: the
 #                              debug build, built here with cargo (a no-op when it is fresh)
 #   NIGHTSHIFT_CLI_BIN         the nightshift CLI (migrate); default: next to the bootstrap, else debug
 #   NIGHTSHIFT_RELIABILITY_STATE  where the suite's own emulator and logs live
@@ -77,39 +82,66 @@ trap '"$emulator" stop' EXIT
 python=${NIGHTSHIFT_VENV:-$repo/.venv}/bin/python
 export PYTHONDONTWRITEBYTECODE=1
 
+# --- each part a step: its whole output in a log of its own, one summary row -------------------
+# Logs: target/ci/reliability/PART.log, the summary target/ci/reliability/summary.tsv; run as a
+# step of .ci/run or integration/load-check.sh, the step's directory and that run's summary. The
+# console gets the parts' tables (their standard output), not the compiler's output.
+# shellcheck source=../.ci/steps.sh
+source "$repo/.ci/steps.sh"
+steps_init "$target_dir/ci/reliability" reliability
 status=0
-
-# One part run by a command, framed and timed like the Python parts: `run_part NAME CMD...`.
-run_part() {
-  local name=$1 t=$SECONDS rc=0
-  shift
-  echo
-  echo "== $name: $*"
-  "$@" || rc=$?
-  echo "($name: $((SECONDS - t))s, exit status $rc)"
-  return "$rc"
+failed=()
+part() { # NAME CMD...: run one part; the suite goes on after a failed part and fails at the end
+  steps_run --show "$@" || {
+    status=1
+    failed+=("$1")
+  }
 }
 
-# --- parts 1-3: storm, crash, faults ----------------------------------------------------------
+# --- parts 1-3: storm, crash, faults (integration/reliability/run.py, one process per part) ------
+# One seed for every part, printed once: --seed N replays each part's random choices.
+parts=() passthrough=() seed=
+while (($#)); do
+  case $1 in
+    --part) parts+=("$2") && shift ;;
+    --part=*) parts+=("${1#--part=}") ;;
+    --seed) seed=$2 && shift ;;
+    --seed=*) seed=${1#--seed=} ;;
+    *) passthrough+=("$1") ;;
+  esac
+  shift
+done
+((${#parts[@]})) || mapfile -t parts < <("$python" "$here/reliability/run.py" --list-parts)
+seed=${seed:-$(((RANDOM << 16 | RANDOM) + 1))}
 logs=$state/run-$(date -u +%Y%m%dT%H%M%SZ)
-"$python" "$here/reliability/run.py" \
-  --emulator "$NIGHTSHIFT_EMULATOR_URL" --bootstrap "$bootstrap" --nightshift "$cli" \
-  --workdir "$logs" "$@" || status=1
+echo "reliability: $([[ $long == 1 ]] && echo long || echo bounded) mode, seed $seed (rerun with --seed $seed), bootstrap $bootstrap"
+echo "reliability: part logs in $STEPS_DIR, the bootstrap processes' logs in $logs"
+for name in "${parts[@]}"; do
+  part "$name" "$python" "$here/reliability/run.py" \
+    --emulator "$NIGHTSHIFT_EMULATOR_URL" --bootstrap "$bootstrap" --nightshift "$cli" \
+    --workdir "$logs" --seed "$seed" --part "$name" "${passthrough[@]}"
+done
 
 # --- parts 4-5: the hostile corpus and the fuzz targets (integration/tests/hostile.rs, fuzz.rs) ---
 # The same bootstrap and the emulator above; --long runs 20,000 fuzz cases per generator.
 export NIGHTSHIFT_BOOTSTRAP_BIN=$bootstrap
 fuzz_cases=()
 ((long)) && fuzz_cases=(NIGHTSHIFT_FUZZ_CASES=20000)
-((selected)) || run_part "hostile input and fuzzing" env "${fuzz_cases[@]}" \
-  cargo test --locked --test integration -- hostile:: fuzz:: --nocapture --test-threads 2 || status=1
+((selected)) || part hostile-and-fuzzing env "${fuzz_cases[@]}" \
+  cargo test --locked --test integration -- hostile:: fuzz:: --nocapture --test-threads 2
 
-# --- the model check of the exactly-once protocol (integration/model/, issue 16) ----------------
+# --- the model check of the exactly-once protocol (integration/model/) ---------------------------
 # --long explores the deep bound (about 4 minutes and 2 GB here).
 model_env=()
 ((long)) && model_env=(NIGHTSHIFT_MODEL_DEEP=1)
-((selected)) || run_part "model check" env "${model_env[@]}" \
-  cargo test --locked --test model -- --nocapture --test-threads 2 || status=1
+((selected)) || part model-check env "${model_env[@]}" \
+  cargo test --locked --test model -- --nocapture --test-threads 2
 
-say "done in $((SECONDS - started))s ($([[ $long == 1 ]] && echo long || echo bounded) mode), exit status $status"
+steps_table "$((SECONDS - started))"
+# Why each failed part failed, on standard error (under .ci/run: in its log, which explains the
+# failure from the parts' logs itself).
+for name in "${failed[@]}"; do
+  steps_explain "$name" >&2
+done
+say "done in $((SECONDS - started))s ($([[ $long == 1 ]] && echo long || echo bounded) mode, seed $seed), exit status $status"
 exit "$status"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README.md: every unit and integration test, against a local AWS emulator
-# that this script installs (Python virtualenv), starts on a free loopback port, and stops.
+# that this script installs (Python virtualenv), starts on a loopback port (the one it binds), and stops.
 #
 #   integration/test.sh                 run everything
 #   integration/test.sh guard           extra arguments go to `cargo test` (here: a name filter)

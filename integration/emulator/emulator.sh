@@ -2,7 +2,7 @@
 # The local AWS emulator of nightshift's integration tests: moto_server plus launcher.py's patches.
 #
 #   emulator.sh setup   create or update the virtualenv from requirements.txt (no-op when current)
-#   emulator.sh start   start the emulator on a free loopback port (or find it running) and print
+#   emulator.sh start   start the emulator on a loopback port (or find it running) and print
 #                       `export NIGHTSHIFT_EMULATOR_URL=http://127.0.0.1:PORT`; use it as
 #                       eval "$(integration/emulator/emulator.sh start)"
 #   emulator.sh stop    stop it (nothing to do when it is not running)
@@ -11,6 +11,8 @@
 # Environment: NIGHTSHIFT_VENV (default <repo>/.venv), NIGHTSHIFT_EMULATOR_STATE (default
 # <repo>/target/emulator: pid, url and log files). Give each concurrent user of one work tree its
 # own NIGHTSHIFT_EMULATOR_STATE, or they share one server (and one `stop`).
+# The server binds port 0 and reports the port the kernel gave it (launcher.py --port-file): a port
+# chosen here and bound there could be taken by another process in between.
 # Only the export line goes to stdout; progress and errors go to stderr.
 set -euo pipefail
 
@@ -23,8 +25,14 @@ stamp=$venv/.nightshift-emulator-requirements.sha256
 python=$venv/bin/python
 pid_file=$state/pid
 url_file=$state/url
+port_file=$state/port
 log_file=$state/emulator.log
-start_timeout_s=60
+# Only a backstop for a server that hangs without exiting (an exit is seen at once): importing moto
+# takes seconds on an idle machine and several times that on a loaded one, so the limit is generous.
+start_timeout_s=300
+# How long one probe waits for an answer; a loaded machine can be slow to answer the first request,
+# and a slow answer must not be taken for a dead server (which `start` would then replace).
+probe_timeout_s=30
 
 say() { echo "emulator: $*" >&2; }
 die() {
@@ -66,9 +74,9 @@ running_pid() {
 }
 
 answers() {
-  "$python" - "$1/moto-api/" <<'PY' 2>/dev/null
+  "$python" - "$1/moto-api/" "$probe_timeout_s" <<'PY' 2>/dev/null
 import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2).read()
+urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read()
 PY
 }
 
@@ -77,7 +85,7 @@ start() {
   mkdir -p "$state"
   exec 9>"$state/start.lock"
   flock 9
-  local pid url port
+  local pid url
   pid=$(running_pid)
   if [[ -n $pid && -f $url_file ]] && answers "$(<"$url_file")"; then
     say "already running (pid $pid)"
@@ -85,19 +93,18 @@ start() {
     return 0
   fi
   [[ -z $pid ]] || stop_pid "$pid"
-  rm -f "$pid_file" "$url_file"
+  rm -f "$pid_file" "$url_file" "$port_file"
 
-  port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  url=http://127.0.0.1:$port
   # No stdout/stderr/stdin inherited: `eval "$(emulator.sh start)"` must not wait for the server.
   # Nor the lock: fd 9 stays held by the server otherwise, and the next start would hang.
-  nohup "$python" "$here/launcher.py" --host 127.0.0.1 --port "$port" \
+  nohup "$python" "$here/launcher.py" --host 127.0.0.1 --port 0 --port-file "$port_file" \
     >"$log_file" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$pid_file"
 
+  # The port file appears once the server listens; then it answers.
   local deadline=$((SECONDS + start_timeout_s))
-  until answers "$url"; do
+  until [[ -s $port_file ]] && answers "http://127.0.0.1:$(<"$port_file")"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$pid_file"
       tail -n 20 "$log_file" >&2 || true
@@ -107,10 +114,11 @@ start() {
       stop_pid "$pid"
       rm -f "$pid_file"
       tail -n 20 "$log_file" >&2 || true
-      die "the emulator did not answer on $url within ${start_timeout_s}s; log: $log_file"
+      die "the emulator did not answer within ${start_timeout_s}s; log: $log_file"
     fi
     sleep 0.2
   done
+  url=http://127.0.0.1:$(<"$port_file")
   echo "$url" >"$url_file"
   say "started on $url (pid $pid, log $log_file)"
   echo "export NIGHTSHIFT_EMULATOR_URL=$url"
@@ -136,7 +144,7 @@ stop() {
   else
     say "not running"
   fi
-  rm -f "$pid_file" "$url_file"
+  rm -f "$pid_file" "$url_file" "$port_file"
 }
 
 url() {

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """moto_server for nightshift's integration tests, with two gaps of moto 5.2.5 bridged.
 
-    launcher.py [--host 127.0.0.1] --port PORT
+    launcher.py [--host 127.0.0.1] [--port PORT] [--port-file FILE]
+
+The default port 0 lets the kernel choose a free one while binding: no other process can take it
+between the choice and the bind. --port-file FILE: once the server listens, its port is written
+there (emulator.sh reads it).
 
 1. DocumentDB: moto's RDS backend (which the DocumentDB API is) rejects Engine=docdb.
    `patch_docdb_engine()` teaches it the engine and its defaults.
@@ -51,7 +55,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.rds import models as rds_models
 from moto.rds import utils as rds_utils
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from lifecycle import Lifecycle
 
@@ -401,16 +405,18 @@ class CapacityFaults:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, required=True)
+    parser.add_argument("-p", "--port", type=int, default=0, help="0 (default): a free port")
+    parser.add_argument("--port-file", help="write the port here once the server listens")
     args = parser.parse_args(argv)
 
     patch_docdb_engine()
-    # moto sends some requests to itself through this port (as moto.server.main sets it).
-    os.environ.setdefault("MOTO_PORT", str(args.port))
-    # As moto.server.main does, minus its argument handling, plus the CBOR wrapper.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # As moto.server.main does (through werkzeug's run_simple), minus its argument handling, plus
+    # the wrappers; make_server binds at once, so the port is known before the first request.
+    # On SIGTERM (emulator.sh stop) exit at once: a clean interpreter shutdown after a test run's
+    # worth of state took over 5 s on a loaded machine, and emulator.sh then had to SIGKILL it.
+    signal.signal(signal.SIGTERM, lambda *_: (sys.stdout.flush(), sys.stderr.flush(), os._exit(0)))
     moto_app = Lifecycle(DomainDispatcherApplication(create_backend_app))
-    run_simple(
+    server = make_server(
         args.host,
         args.port,
         SerializeDynamoDb(
@@ -421,6 +427,20 @@ def main(argv: list[str] | None = None) -> None:
         threaded=True,
         request_handler=MotoRequestHandler,
     )
+    # moto sends some requests to itself through this port (as moto.server.main sets it).
+    os.environ.setdefault("MOTO_PORT", str(server.port))
+    server.log_startup()
+    if args.port_file:
+        write_port_file(args.port_file, server.port)
+    server.serve_forever()
+
+
+def write_port_file(path: str, port: int) -> None:
+    """Write `port` to `path` whole or not at all: a reader never sees a partial number."""
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "w", encoding="ascii") as out:
+        out.write(f"{port}\n")
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

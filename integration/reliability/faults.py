@@ -118,13 +118,14 @@ class Player:
 
     async def wait(self, inv: lambda_host.Invocation) -> lambda_host.Answer:
         assert self.fn is not None
-        waited = 0.0
+        # Until the process takes the event (its deadline starts then); lambda_host.STARTUP_S is
+        # only a backstop for a hung init, generous for a loaded machine.
+        since = time.monotonic()
         while not inv.deadline_ms:  # not handed out yet
-            if waited > 30 or self.fn.killed or (self.fn.proc and self.fn.proc.returncode is not None):
+            if time.monotonic() - since > lambda_host.STARTUP_S or self.fn.killed or (self.fn.proc and self.fn.proc.returncode is not None):
                 self.fn.kill()
                 return lambda_host.Answer("lost", error_message="the function never asked for the event")
             await asyncio.sleep(0.02)
-            waited += 0.02
         left = inv.deadline_ms / 1000 - time.time() + 1.0
         try:
             return await asyncio.wait_for(asyncio.shield(inv.future), timeout=max(left, 0.1))

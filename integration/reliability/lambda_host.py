@@ -24,6 +24,12 @@ import wire
 
 API = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:nightshift"
+# How long after its deadline an invocation's answer is still awaited: the function fits its work
+# into the deadline; the grace is for a loaded machine delivering the answer late.
+ANSWER_GRACE_S = 15.0
+# How long a process may take to ask for an event it was given: only a backstop for a process that
+# hangs in init (an exit is seen at once); a loaded machine can take many seconds to start one.
+STARTUP_S = 120.0
 
 
 @dataclass
@@ -259,21 +265,34 @@ class Function:
         return inv, await self.wait(inv)
 
     async def wait(self, inv: Invocation) -> Answer:
-        # The answer, or "lost" when the process dies or does not answer within its deadline
-        # (plus a grace: the host, not the function, enforces it, as Lambda does).
+        # The answer, or "lost" when the process dies or does not answer by its deadline plus a
+        # grace (the host, not the function, enforces it, as Lambda does). The deadline runs from
+        # when the process takes the event, not from this call: on a loaded machine a fresh
+        # process can take many seconds to start and ask for it (STARTUP_S, only a backstop).
         assert self.proc is not None
         exited = asyncio.ensure_future(self.proc.wait())
-        limit = inv.timeout_s + 15
+        waiting_since = time.monotonic()
         try:
-            done, _ = await asyncio.wait({inv.future, exited}, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            while not (inv.future.done() or exited.done()):
+                if inv.deadline_ms:
+                    left = inv.deadline_ms / 1000 + ANSWER_GRACE_S - time.time()
+                else:
+                    left = STARTUP_S - (time.monotonic() - waiting_since)
+                if left <= 0:
+                    break
+                # Wakes at once on an answer or an exit; the cap re-reads the deadline once the
+                # event is handed out.
+                await asyncio.wait({inv.future, exited}, timeout=min(left, 1.0), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not exited.done():
                 exited.cancel()
         if inv.future.done():
             return inv.future.result()
-        if exited in done:
+        if exited.done():
             return Answer("lost", error_message=f"bootstrap exited ({self.proc.returncode})")
-        return Answer("lost", error_message=f"no answer within {limit:.0f}s")
+        if not inv.deadline_ms:
+            return Answer("lost", error_message=f"the function did not ask for the event within {STARTUP_S:.0f}s")
+        return Answer("lost", error_message=f"no answer within {ANSWER_GRACE_S:.0f}s after the deadline")
 
     async def stop(self) -> None:
         if self.proc and self.proc.returncode is None:

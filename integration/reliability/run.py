@@ -2,8 +2,11 @@
 integration/reliability.sh, which prepares the emulator and the binaries.
 
     run.py --emulator URL --bootstrap BIN --nightshift BIN [--long] [--seed N] [--part storm|crash|faults|slow ...]
+    run.py --list-parts
 
 Prints one table per part and exits 1 when any invariant was violated (each violation is listed).
+reliability.sh runs one part per process (its own log and summary row); --list-parts prints the
+default parts, one a line, for it.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ def run_part(part: str, ctx: harness.Ctx, args: argparse.Namespace) -> tuple[str
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--list-parts"]:
+        print("\n".join(DEFAULT_PARTS))
+        return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--emulator", required=True)
     p.add_argument("--bootstrap", required=True)

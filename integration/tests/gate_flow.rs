@@ -410,13 +410,9 @@ async fn completion_events_check_the_right_scenario_and_a_non_matching_one_is_sk
 
 #[tokio::test]
 async fn get_metric_data_failing_never_scales_down_before_the_deadline_and_is_recorded() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let night = Night::new(Some(&format!("http://127.0.0.1:{port}"))).await;
+    // A port that refuses every connection for the whole test.
+    let refusing = support::host::RefusedPort::bind().expect("bind a loopback port");
+    let night = Night::new(Some(&refusing.url())).await;
     night.step("scale-up", "up", UP).await;
     night.log.clear();
     let check = night.step("check", "c1", "2026-11-25T15:00:00Z").await;

@@ -338,23 +338,36 @@ async fn a_crashed_rehearsal_is_taken_over_once_its_wall_clock_lease_expires() {
         .expect("claim");
     assert!(matches!(claim, Claim::Proceed(_)), "{claim:?}");
 
-    let redeliver = |n: u32| nightshift::app::Invocation {
+    // The redeliveries' clocks are the invocations' own (as the bootstrap reads the wall clock when
+    // an event arrives), given here: one inside the lease (the deadline plus the clock margin),
+    // then two past it. Read from the wall clock after the claim, the first would fall past the
+    // lease whenever a loaded machine delays it by more than a second.
+    let redeliver = |n: u32, now: jiff::Timestamp| nightshift::app::Invocation {
         request_id: format!("redelivery-{n}"),
         deadline: None,
-        now: jiff::Timestamp::now(),
+        now,
         function_arn: None,
     };
-    let early = app.handle(payload, &redeliver(1)).await.expect("handled");
+    let after_the_lease = wall + jiff::SignedDuration::from_millis(1500);
+    let early = app
+        .handle(payload, &redeliver(1, wall))
+        .await
+        .expect("handled");
     assert_eq!(early.outcome, Outcome::InProgress, "{early:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let late = app.handle(payload, &redeliver(2)).await.expect("handled");
+    let late = app
+        .handle(payload, &redeliver(2, after_the_lease))
+        .await
+        .expect("handled");
     assert_eq!(
         late.outcome,
         Outcome::Skipped,
         "taken over, not in progress: {late:?}"
     );
     assert!(late.explanation().contains("was recorded"), "{late:?}");
-    let again = app.handle(payload, &redeliver(3)).await.expect("handled");
+    let again = app
+        .handle(payload, &redeliver(3, after_the_lease))
+        .await
+        .expect("handled");
     assert_eq!(again.outcome, Outcome::Duplicate, "{again:?}");
 }
 

@@ -748,7 +748,7 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
         let mut function = Function::start(root, launch(), &env, false)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let report = init_outcome(&function).await;
+        let report = function.init_error().await;
         let mut problems = Vec::new();
         let mut gap = false;
         let mut init_ok = false;
@@ -799,7 +799,7 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
                         }
                     }
                 }
-                match function.wait_exit(Duration::from_secs(10)).await {
+                match function.wait_exit().await {
                     Some(status) if !status.success() => {}
                     other => problems.push(format!("bootstrap did not exit non-zero: {other:?}")),
                 }
@@ -951,20 +951,6 @@ fn cli() -> std::process::Command {
             "/nonexistent/nightshift-test/credentials",
         );
     cmd
-}
-
-/// The init error, or `None` once bootstrap asks for its first event (init succeeded) or 20 s pass.
-async fn init_outcome(function: &Function) -> Option<host::ErrorReport> {
-    for _ in 0..1000 {
-        if let Some(report) = function.api.init_error() {
-            return Some(report);
-        }
-        if function.api.next_calls() > 0 {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    function.api.init_error()
 }
 
 /// A character that must not reach a terminal or a log line raw (new lines separate the message

@@ -9,14 +9,13 @@
 
 use crate::support::{host, scene};
 use crate::{harness, support};
-use host::{Answer, ErrorReport, Function, ImageRoot, Invoked, Launch, Modes};
+use host::{Answer, ErrorReport, Function, ImageRoot, Init, Invoked, Launch, Modes};
 use jiff::SignedDuration;
 use scene::Scene;
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// The bootstrap binary under test, chosen once per test run and announced once.
 fn bootstrap() -> PathBuf {
@@ -267,15 +266,12 @@ async fn bootstrap_at_mode_700_cannot_start_in_the_sandbox_permission_denied() {
         &aws_env("unused-table"),
     )
     .await;
-    let status = function
-        .wait_exit(Duration::from_secs(20))
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "{}",
-                function.failure("bootstrap at mode 700 is still running")
-            )
-        });
+    let status = function.wait_exit().await.unwrap_or_else(|| {
+        panic!(
+            "{}",
+            function.failure("bootstrap at mode 700 is still running")
+        )
+    });
     assert!(!status.success(), "{}", function.failure("it exited 0"));
     let stderr = function.stderr.text();
     assert!(
@@ -307,8 +303,7 @@ async fn config_at_mode_700_fails_init_with_permission_denied_through_init_error
     )
     .await;
     let report = function
-        .api
-        .wait_init_error(Duration::from_secs(20))
+        .init_error()
         .await
         .unwrap_or_else(|| panic!("{}", function.failure("no init error")));
     assert_eq!(
@@ -326,7 +321,7 @@ async fn config_at_mode_700_fails_init_with_permission_denied_through_init_error
             "{needle:?} in {report:?}"
         );
     }
-    let status = function.wait_exit(Duration::from_secs(10)).await;
+    let status = function.wait_exit().await;
     assert!(
         status.is_some_and(|s| !s.success()),
         "{}",
@@ -402,8 +397,7 @@ async fn a_baked_config_other_than_the_stacks_fails_init_naming_both_digests() {
     env.push(("NIGHTSHIFT_CONFIG_SHA256".into(), stacks.clone()));
     let mut function = start("config-digest", &config, Modes::default(), &env).await;
     let report = function
-        .api
-        .wait_init_error(Duration::from_secs(20))
+        .init_error()
         .await
         .unwrap_or_else(|| panic!("{}", function.failure("no init error")));
     assert_eq!(
@@ -416,7 +410,7 @@ async fn a_baked_config_other_than_the_stacks_fails_init_naming_both_digests() {
         report.error_message.contains("/var/task/nightshift.toml"),
         "{report:?}"
     );
-    let status = function.wait_exit(Duration::from_secs(10)).await;
+    let status = function.wait_exit().await;
     assert!(
         status.is_some_and(|s| !s.success()),
         "{}",
@@ -427,16 +421,12 @@ async fn a_baked_config_other_than_the_stacks_fails_init_naming_both_digests() {
     // The same config with its own digest starts and asks for an event.
     let mut env = aws_env("unused-table");
     env.push(("NIGHTSHIFT_CONFIG_SHA256".into(), baked));
-    let function = start("config-digest-ok", &config, Modes::default(), &env).await;
-    let mut waited = 0;
-    while function.api.next_calls() == 0 && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    let mut function = start("config-digest-ok", &config, Modes::default(), &env).await;
+    let init = function.init().await;
     assert!(
-        function.api.next_calls() >= 1,
+        matches!(init, Init::Ready) && function.api.next_calls() >= 1,
         "{}",
-        function.failure("never polled for an event")
+        function.failure(&format!("never polled for an event: {init:?}"))
     );
 }
 
@@ -458,8 +448,7 @@ async fn bad_config_fails_init_with_a_specific_message_through_init_error() {
     )
     .await;
     let report = function
-        .api
-        .wait_init_error(Duration::from_secs(20))
+        .init_error()
         .await
         .unwrap_or_else(|| panic!("{}", function.failure("no init error")));
     assert_eq!(
@@ -474,7 +463,7 @@ async fn bad_config_fails_init_with_a_specific_message_through_init_error() {
     );
     assert!(report.error_message.contains("replicas"), "{report:?}");
     assert!(report.error_message.contains("16"), "{report:?}");
-    let status = function.wait_exit(Duration::from_secs(10)).await;
+    let status = function.wait_exit().await;
     assert!(
         status.is_some_and(|s| !s.success()),
         "{}",

@@ -5,7 +5,6 @@
 //! moto ignores the namespace when a query has dimensions, so every test gives its metrics a
 //! dimension value of its own ([`unique`]); the namespace is unique too, for real CloudWatch.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -19,6 +18,7 @@ use nightshift::aws::Timeouts;
 use nightshift::config::{self, Scenario};
 use nightshift::gate::{self, Decision, MetricState, MetricsFetch, Rule, Verdict};
 
+use crate::support::host::RefusedPort;
 use crate::support::{sdk_config, unique};
 
 /// One metric of a test scenario: its dimension value is the test's own.
@@ -338,13 +338,13 @@ async fn missing_data_busy_defers_and_missing_data_quiet_scales_down_both_record
     assert_eq!(decision.evidence.metrics[0].verdict, MetricState::Missing);
 }
 
-/// A CloudWatch client aimed at a loopback port nothing listens on: one attempt, short timeouts.
-async fn unreachable_cloudwatch() -> (aws_sdk_cloudwatch::Client, String) {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.local_addr().expect("local address").port()
-    }; // dropped: the port is closed again
-    let endpoint = format!("http://127.0.0.1:{port}");
+/// A CloudWatch client aimed at a loopback port that refuses connections, with one attempt. The
+/// port stays refused while the returned [`RefusedPort`] lives; the refusal is immediate, so the
+/// timeouts are only a backstop, generous so that a loaded machine cannot turn the refusal this
+/// test expects into a timeout.
+async fn unreachable_cloudwatch() -> (aws_sdk_cloudwatch::Client, String, RefusedPort) {
+    let port = RefusedPort::bind().expect("bind a loopback port");
+    let endpoint = port.url();
     let cfg = sdk_config().await;
     let client = aws_sdk_cloudwatch::Client::from_conf(
         aws_sdk_cloudwatch::config::Builder::from(&cfg)
@@ -352,19 +352,19 @@ async fn unreachable_cloudwatch() -> (aws_sdk_cloudwatch::Client, String) {
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
                 TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
-                    .operation_attempt_timeout(Duration::from_secs(2))
-                    .operation_timeout(Duration::from_secs(3))
+                    .connect_timeout(Duration::from_secs(60))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .operation_timeout(Duration::from_secs(60))
                     .build(),
             )
             .build(),
     );
-    (client, endpoint)
+    (client, endpoint, port)
 }
 
 #[tokio::test]
 async fn get_metric_data_on_a_closed_port_never_scales_down_before_the_deadline_and_is_recorded() {
-    let (client, endpoint) = unreachable_cloudwatch().await;
+    let (client, endpoint, _refusing) = unreachable_cloudwatch().await;
     let metrics = CloudWatchMetrics::new(client);
     let jobs = TestMetric::new("JobsRunning", "Maximum", 1.0);
     let now = Timestamp::now();

@@ -377,8 +377,11 @@ pub(crate) fn chromium() -> Option<&'static Path> {
     None
 }
 
+/// How long one headless chromium run may take before the test gives up on it.
+const CHROMIUM_LIMIT: Duration = Duration::from_secs(300);
+
 /// Runs headless Chromium with the flags that work on this machine kind (no GPU, no sandbox as
-/// root, no background networking: the network is closed), killing it after a minute.
+/// root, no background networking: the network is closed), killing it after [`CHROMIUM_LIMIT`].
 pub(crate) fn headless(browser: &Path, profile: &Path, args: &[String]) -> Output {
     let mut child = Command::new(browser)
         .args([
@@ -422,10 +425,12 @@ pub(crate) fn headless(browser: &Path, profile: &Path, args: &[String]) -> Outpu
                 stderr,
             };
         }
-        if started.elapsed() > Duration::from_secs(60) {
+        // Only a backstop for a browser that hangs: it renders in a second or two on an idle
+        // machine, but starting it takes many seconds on a loaded one.
+        if started.elapsed() > CHROMIUM_LIMIT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium {args:?} did not finish within 60s");
+            panic!("chromium {args:?} did not finish within {CHROMIUM_LIMIT:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }

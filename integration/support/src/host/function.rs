@@ -2,13 +2,33 @@
 //! Runtime API.
 
 use super::image::{sandbox_script, ImageRoot, Launch, BOOTSTRAP_IN_IMAGE, CONFIG_IN_IMAGE};
-use super::runtime_api::{Invoked, RuntimeApi};
+use super::runtime_api::{ErrorReport, Invoked, RuntimeApi};
 use serde_json::Value;
 use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::task::JoinHandle;
+
+/// How long a test waits for a function to finish its init, or to exit once it should. Every such
+/// wait ends on the event itself (an init error, the first request for an event, the process's
+/// exit), so this is only reached when bootstrap hangs; it is generous because a loaded machine can
+/// take many seconds to start a process in the sandbox and let it run.
+pub const PROCESS_LIMIT: Duration = Duration::from_secs(120);
+
+/// How init ended.
+#[derive(Debug)]
+pub enum Init {
+    /// The function reported an init error (`POST /runtime/init/error`).
+    Failed(ErrorReport),
+    /// The function asked for its first event: init succeeded.
+    Ready,
+    /// The process exited without reporting an init error or asking for an event.
+    Exited(Option<ExitStatus>),
+    /// None of these within [`PROCESS_LIMIT`].
+    Hung,
+}
 
 /// The environment Lambda gives the function (reserved names included, as Lambda sets them),
 /// pointed at `runtime_api`. Callers add the AWS endpoint, credentials and nightshift's own.
@@ -44,7 +64,12 @@ impl Output {
         self.0.lock().unwrap().clone()
     }
 
-    fn collect<R: AsyncRead + Unpin + Send + 'static>(&self, source: R, echo: bool) {
+    /// Copy `source` into this output until it closes; the task ends then.
+    fn collect<R: AsyncRead + Unpin + Send + 'static>(
+        &self,
+        source: R,
+        echo: bool,
+    ) -> JoinHandle<()> {
         let sink = self.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(source).lines();
@@ -56,7 +81,7 @@ impl Output {
                 text.push_str(&line);
                 text.push('\n');
             }
-        });
+        })
     }
 }
 
@@ -68,6 +93,8 @@ pub struct Function {
     child: tokio::process::Child,
     pub stdout: Output,
     pub stderr: Output,
+    /// The tasks copying the process's output; done once it closed both pipes.
+    collectors: Vec<JoinHandle<()>>,
 }
 
 impl Function {
@@ -116,11 +143,12 @@ impl Function {
             io::Error::new(e.kind(), format!("starting bootstrap ({launch:?}): {e}"))
         })?;
         let (stdout, stderr) = (Output::default(), Output::default());
+        let mut collectors = Vec::new();
         if let Some(out) = child.stdout.take() {
-            stdout.collect(out, echo);
+            collectors.push(stdout.collect(out, echo));
         }
         if let Some(err) = child.stderr.take() {
-            stderr.collect(err, echo);
+            collectors.push(stderr.collect(err, echo));
         }
         Ok(Function {
             api,
@@ -128,6 +156,7 @@ impl Function {
             child,
             stdout,
             stderr,
+            collectors,
         })
     }
 
@@ -135,7 +164,9 @@ impl Function {
     /// printed, if it exits or does not answer within the invocation timeout.
     pub async fn invoke(&mut self, payload: impl Into<Vec<u8>>) -> Result<Invoked, String> {
         let (request_id, answer) = self.api.enqueue(payload);
-        let limit = self.api.timeout + Duration::from_secs(5);
+        // The function answers by its deadline (it fits its AWS calls into the time left); the
+        // grace after it is for a loaded machine scheduling the answer late, not for slow work.
+        let limit = self.api.timeout + Duration::from_secs(30);
         tokio::select! {
             answer = tokio::time::timeout(limit, answer) => match answer {
                 Ok(Ok(answer)) => Ok(Invoked { request_id, answer }),
@@ -148,15 +179,58 @@ impl Function {
         }
     }
 
-    /// Wait up to `timeout` for the process to exit.
-    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let status = tokio::time::timeout(timeout, self.child.wait())
+    /// Wait for the process to exit (up to [`PROCESS_LIMIT`]), then for everything it printed.
+    pub async fn wait_exit(&mut self) -> Option<ExitStatus> {
+        let status = tokio::time::timeout(PROCESS_LIMIT, self.child.wait())
             .await
             .ok()
             .and_then(Result::ok);
-        // Let the output collectors drain the pipes.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        if status.is_some() {
+            self.drain_output().await;
+        }
         status
+    }
+
+    /// Wait until the output collectors have read the pipes to their end: a test that reads
+    /// `stderr` after the exit sees all of it, however slowly the collectors were scheduled.
+    async fn drain_output(&mut self) {
+        for collector in std::mem::take(&mut self.collectors) {
+            // Bounded: a process the function started could keep a pipe open after it exits.
+            let _ = tokio::time::timeout(PROCESS_LIMIT, collector).await;
+        }
+    }
+
+    /// How init ends: an init error, the first request for an event, or the process's exit;
+    /// [`Init::Hung`] after [`PROCESS_LIMIT`] without any of them.
+    pub async fn init(&mut self) -> Init {
+        let (api, child) = (&self.api, &mut self.child);
+        let outcome = tokio::select! {
+            report = api.wait_init_error(PROCESS_LIMIT) => match report {
+                Some(report) => Init::Failed(report),
+                None => Init::Hung,
+            },
+            () = api.wait_next_call() => Init::Ready,
+            status = child.wait() => Init::Exited(status.ok()),
+        };
+        match outcome {
+            // A report posted just before the exit (the usual order) still counts as the outcome.
+            Init::Exited(status) => match self.api.init_error() {
+                Some(report) => Init::Failed(report),
+                None => {
+                    self.drain_output().await;
+                    Init::Exited(status)
+                }
+            },
+            other => other,
+        }
+    }
+
+    /// The init error the function reports; `None` once init ends any other way (see [`Init`]).
+    pub async fn init_error(&mut self) -> Option<ErrorReport> {
+        match self.init().await {
+            Init::Failed(report) => Some(report),
+            Init::Ready | Init::Exited(_) | Init::Hung => None,
+        }
     }
 
     /// A message with everything the process printed, for assertion failures.

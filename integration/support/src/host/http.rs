@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 /// One HTTP request as received.
@@ -67,6 +67,31 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A loopback port where a connection is refused at once: this process holds it bound but does
+/// not listen, so no other process can bind it (and answer) while the value lives. A listener
+/// bound and then dropped to find a "closed" port leaves it free for anyone, another test's server
+/// included. (Not SO_REUSEADDR: with it, another socket that sets it too could bind the port.)
+pub struct RefusedPort {
+    pub addr: SocketAddr,
+    _socket: TcpSocket,
+}
+
+impl RefusedPort {
+    pub fn bind() -> io::Result<RefusedPort> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        Ok(RefusedPort {
+            addr: socket.local_addr()?,
+            _socket: socket,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 }
 

@@ -34,8 +34,8 @@ pub use container::{
     runtime_unavailable, set_by_lambda, BuildError, BuiltImage, Container, ImageConfig,
     MountedImage, LAMBDA_USER,
 };
-pub use function::{lambda_environment, Function, Output};
-pub use http::{serve_http, HttpRequest, HttpResponse, HttpServer};
+pub use function::{lambda_environment, Function, Init, Output, PROCESS_LIMIT};
+pub use http::{serve_http, HttpRequest, HttpResponse, HttpServer, RefusedPort};
 pub use image::{
     locate_bootstrap, sandbox_script, sandbox_unavailable, ImageRoot, Launch, Modes,
     BOOTSTRAP_IN_IMAGE, CONFIG_IN_IMAGE,

@@ -66,6 +66,7 @@ struct ApiState {
     init_error: Mutex<Option<ErrorReport>>,
     init_failed: Notify,
     next_calls: AtomicUsize,
+    next_called: Notify,
     /// Requests to paths this host does not serve (a test fails on any).
     unexpected: Mutex<Vec<String>>,
 }
@@ -137,6 +138,18 @@ impl RuntimeApi {
         self.state.next_calls.load(Ordering::SeqCst)
     }
 
+    /// Wait until the function has asked for an event at least once (its init is done).
+    pub async fn wait_next_call(&self) {
+        loop {
+            // Register interest before looking, so that a call between the two is kept.
+            let called = self.state.next_called.notified();
+            if self.next_calls() > 0 {
+                return;
+            }
+            called.await;
+        }
+    }
+
     /// Requests this host could not route (method and path).
     pub fn unexpected_requests(&self) -> Vec<String> {
         self.state.unexpected.lock().unwrap().clone()
@@ -157,6 +170,7 @@ async fn route(state: &ApiState, request: HttpRequest, timeout: Duration) -> Htt
     match (request.method.as_str(), rest) {
         ("GET", "/invocation/next") => {
             state.next_calls.fetch_add(1, Ordering::SeqCst);
+            state.next_called.notify_waiters();
             let event = loop {
                 // Register interest before looking, so that a wake-up between the two is kept.
                 let queued = state.queued.notified();

@@ -267,11 +267,32 @@ def scheduled_steps(ctx: harness.Ctx, config: Path) -> list[tuple[dt.datetime, s
         if res["Type"] != "AWS::Scheduler::Schedule":
             continue
         props = res["Properties"]
-        m = re.fullmatch(r"cron\((\d+) (\d+) \? \* \S+ \*\)", props["ScheduleExpression"])
+        # A night's checks share a cron per run of hours with the same minutes
+        # (`cron(0/10 0-6 ? * TUE-SAT *)`): every (hour, minute) it names is one firing.
+        m = re.fullmatch(r"cron\((\S+) (\S+) \? \* \S+ \*\)", props["ScheduleExpression"])
         assert m and props["ScheduleExpressionTimezone"] == "Asia/Tokyo", props
         step = json.loads(props["Target"]["Input"])["step"]
-        steps.append((local(f"{int(m.group(2)):02d}:{int(m.group(1)):02d}"), step, name))
+        for hour in cron_field(m.group(2), 24):
+            for minute in cron_field(m.group(1), 60):
+                steps.append((local(f"{hour:02d}:{minute:02d}"), step, name))
     return sorted(steps)
+
+
+def cron_field(field: str, size: int) -> list[int]:
+    """The values a Scheduler cron's minutes or hours field names: `*`, `a`, `a-b`, `a/step`,
+    `a-b/step` and comma lists of them."""
+    values: set[int] = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            lo, hi = 0, size - 1
+        elif "-" in base:
+            lo, hi = map(int, base.split("-"))
+        else:
+            lo = int(base)
+            hi = size - 1 if step else lo
+        values.update(range(lo, hi + 1, int(step) if step else 1))
+    return sorted(values)
 
 
 # -------------------------------------------------------------------------------------------------

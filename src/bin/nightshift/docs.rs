@@ -23,11 +23,10 @@ fn synopsis() -> Vec<&'static str> {
     block.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
-/// README.md and every page of docs/, as (path, text): where users copy commands from.
-fn user_docs() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut names = vec!["README.md".to_string()];
-    let mut pages: Vec<String> = std::fs::read_dir(root.join("docs"))
+/// README.md and every page of docs/, relative to the repository: where users copy commands from.
+fn user_docs() -> Vec<String> {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut pages: Vec<String> = std::fs::read_dir(docs)
         .expect("docs/ exists")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -35,15 +34,8 @@ fn user_docs() -> Vec<(String, String)> {
         .map(|n| format!("docs/{n}"))
         .collect();
     pages.sort();
-    names.extend(pages);
-    names
-        .into_iter()
-        .map(|name| {
-            let text = std::fs::read_to_string(root.join(&name))
-                .unwrap_or_else(|e| panic!("reading {name}: {e}"));
-            (name, text)
-        })
-        .collect()
+    pages.insert(0, "README.md".to_string());
+    pages
 }
 
 /// `[--a X]` → ("--a", optional) and ("X", optional); a `# comment` ends the line.
@@ -205,7 +197,9 @@ fn words(line: &str) -> Vec<String> {
 fn the_example_commands_of_the_docs_parse() {
     let synopsis = synopsis();
     let mut checked = 0;
-    for (page, text) in user_docs() {
+    for page in user_docs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&page);
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{page}: {e}"));
         let mut in_code = false;
         for line in text.lines() {
             if line.starts_with("```") {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite of issue 10 (RELIABILITY.md): the real bootstrap through a Lambda Runtime
+# The reliability suite (RELIABILITY.md): the real bootstrap through a Lambda Runtime
 # API host, the real SDK through a recording / fault-injecting proxy, moto_server behind it.
 #
 #   integration/reliability.sh [--long] [--seed N] [--part storm|crash|rehearsal|faults|slow]...
@@ -14,7 +14,7 @@
 #             emulator's lifecycle mode: instances that take minutes, refusals meanwhile), and
 #             the night's capacity figures (lead, idle after the batch, hours above the baseline)
 #   4-5       hostile corpus and fuzzing (cargo test --test integration -- hostile:: fuzz::)
-#   model     the model check (cargo test --test model; issue 16)
+#   model     the model check (cargo test --test model)
 # Default: bounded (fits CI's budget on 2 cores); --long: 20 storm rounds, 20 random crash points
 # more, 24 fault nights, every slow night with 3 seeds. Randomness is seeded: the seed is
 # printed, --seed N replays its choices.
@@ -104,7 +104,7 @@ fuzz_cases=()
 ((selected)) || run_part "hostile input and fuzzing" env "${fuzz_cases[@]}" \
   cargo test --locked --test integration -- hostile:: fuzz:: --nocapture --test-threads 2 || status=1
 
-# --- the model check of the exactly-once protocol (integration/model/, issue 16) ----------------
+# --- the model check of the exactly-once protocol (integration/model/) ----------------------------
 # --long explores the deep bound (about 4 minutes and 2 GB here).
 model_env=()
 ((long)) && model_env=(NIGHTSHIFT_MODEL_DEEP=1)

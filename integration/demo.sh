@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main-job command (README, "Watch a night"): one whole night of nightshift on this machine.
+# The main-job command (README, "The two commands"): one whole night of nightshift on this machine.
 #
 #   integration/demo.sh
 #

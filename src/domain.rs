@@ -1,6 +1,6 @@
 //! Domain vocabulary shared by every module: steps, outcomes, actions and the response.
 //!
-//! These types are the external contract of product.md ("Response"): their serde shape is what
+//! These types are the external contract of docs/contract.md ("Response"): their serde shape is what
 //! EventBridge, the CLI and ops scripts see, so renaming a variant is a breaking change.
 
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ impl FromStr for Step {
     }
 }
 
-/// What happened to one event (product.md, "Response").
+/// What happened to one event (docs/contract.md, "Response").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
@@ -225,7 +225,7 @@ impl PartialEq<&str> for ActionResult {
     }
 }
 
-/// The response of one invocation (product.md, "Response"); also what `nightshift invoke` prints.
+/// The response of one invocation (docs/contract.md, "Response"); also what `nightshift invoke` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
     pub outcome: Outcome,

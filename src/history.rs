@@ -3,7 +3,7 @@
 //! A *run* is one scenario night: opened by a scale-up, closed when its scale-down completes.
 //! Every handled event is recorded as an [`EventRecord`], attached to its run when it has one.
 //!
-//! The key design (one table, `pk`/`sk` strings, one GSI) makes every query of product.md a
+//! The key design (one table, `pk`/`sk` strings, one GSI) makes every query of docs/contract.md a
 //! GetItem or a Query whose cost grows with its result, never a Scan; ARCHITECTURE.md has the
 //! table. The key builders live in [`keys`] so the DynamoDB adapter and the docs agree.
 
@@ -133,7 +133,7 @@ pub struct RunRecord {
     pub closed_at: Option<Timestamp>,
     /// The dedup key of the scale-up that opened it.
     pub opened_by: String,
-    /// The baseline recorded at scale-up (issue B fills it), as JSON.
+    /// The baseline recorded at scale-up (the scale-up fills it), as JSON.
     pub baseline: Option<serde_json::Value>,
     /// One line for the history table: the latest outcome and reason.
     pub summary: String,

@@ -31,5 +31,7 @@ pub mod tune;
 
 #[cfg(test)]
 mod architecture;
+#[cfg(test)]
+mod doc_links;
 
 pub use domain::{Action, ActionResult, Outcome, Response, Step};

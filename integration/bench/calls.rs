@@ -68,7 +68,7 @@ pub async fn run(bench: &Bench) {
 
     // (what, payload, the invocation's clock in minutes after the night's start, (floor,
     // target)): the floor per step is argued in BENCHMARKS.md ("AWS calls per event"), the
-    // targets are issue H's for the contract config.
+    // targets are the performance targets for the contract config.
     let scale_up = scene.scheduled_step("scale-up", bench.at(0));
     let events: Vec<(&str, Vec<u8>, i64, Bound)> = vec![
         (
@@ -120,7 +120,7 @@ pub async fn run(bench: &Bench) {
     println!("## AWS calls per event (in-process App, CallLog on all five clients)");
     println!();
     println!(
-        "One night of one scenario (the contract's: ECS desired 2→10, DocumentDB 0→3 readers), each event handled once by `App::handle` with the clock at the event's time. Counts are deterministic; 'floor' is the fewest calls the step can make (the calls that carry information nobody else has, argued in BENCHMARKS.md), 'target' is issue H's for the contract config; 'refused' counts answers with an HTTP status ≥ 400 (e.g. the conditional put a duplicate loses, or a check's no-open-run transaction when a run is open)."
+        "One night of one scenario (the contract's: ECS desired 2→10, DocumentDB 0→3 readers), each event handled once by `App::handle` with the clock at the event's time. Counts are deterministic; 'floor' is the fewest calls the step can make (the calls that carry information nobody else has, argued in BENCHMARKS.md), 'target' is the performance target for the contract config; 'refused' counts answers with an HTTP status ≥ 400 (e.g. the conditional put a duplicate loses, or a check's no-open-run transaction when a run is open)."
     );
     println!();
     let mut head = vec!["event", "outcome"];

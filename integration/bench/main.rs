@@ -14,7 +14,7 @@
 //! - `trends`  `nightshift report`'s reads at the same two table sizes (integration/bench/trends.rs).
 //! - `side`    nightshift beside the floor (lambda_runtime + the SDK clients) and a Python
 //!   baseline (Powertools + boto3 under awslambdaric): cold starts, CPU per event, peak RSS,
-//!   instructions to the first poll (side.rs); then the side-by-side table and issue H's targets
+//!   instructions to the first poll (side.rs); then the side-by-side table and the performance targets
 //!   with PASS/MISS (targets.rs).
 //!
 //! Needs NIGHTSHIFT_EMULATOR_URL (an emulator of the benchmark's own: sections reset it) and the

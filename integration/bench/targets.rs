@@ -1,4 +1,4 @@
-//! The side-by-side table (nightshift, the floor, the Python baseline) and issue H's targets
+//! The side-by-side table (nightshift, the floor, the Python baseline) and the performance targets
 //! printed beside the figures with PASS/MISS. Sections record their figures here (side.rs:
 //! `record_side`, queries.rs: `record_queries`); main.rs prints once every section has run.
 
@@ -277,7 +277,7 @@ pub fn print(bench: &Bench) {
         night_total(Subject::Nightshift, &ticks),
     );
     let rss = hwm(Subject::Nightshift);
-    println!("### Targets (issue H)");
+    println!("### Targets");
     println!();
     let mut table = Table::new(&["target", "measured", "verdict"]).text_columns(&[1, 2]);
     let mut target = |what: &str, measured: String, pass: Option<bool>| {

@@ -197,4 +197,4 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=2)
 EOF
 say "wrote $archive: image ${id:0:12}, $(numfmt --to=iec "$(stat -c %s "$archive")") as an archive, $(numfmt --to=iec "$unpacked") unpacked"
-say "run it: podman load -i $archive, then see README.md, \"Build the image locally\""
+say "run it: podman load -i $archive, then see docs/deploying.md, \"Build the image without Docker\""

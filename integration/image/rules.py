@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""nightshift's own rules for its Dockerfile, the pitfalls of the system it replaces (product.md,
-"Lessons"; aws-facts.md, "Lambda container images"), checked without Docker:
+"""nightshift's own rules for its Dockerfile, the pitfalls of the system it replaces (docs/contract.md,
+"Environment"; AWS's documentation of Lambda container images), checked without Docker:
 
 - the final stage is FROM ${BASE_IMAGE}, whose default is Lambda's provided:al2023 base image
   for the ARCH build argument (x86_64 or arm64), and the stage that compiles bootstrap is that

@@ -1,4 +1,4 @@
-//! Model check of nightshift's exactly-once protocol (issue 16): the claim, the lease takeover,
+//! Model check of nightshift's exactly-once protocol (RELIABILITY.md): the claim, the lease takeover,
 //! the owner-checked complete and fail, and the per-scenario scaling lease, over every
 //! interleaving of a few deliveries with crashes, lost answers, clock skew and time passing,
 //! exhaustively to the bound each check prints.

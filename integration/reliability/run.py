@@ -1,4 +1,4 @@
-"""The reliability suite's Python driver (parts 1-3 of issue 10). Run it through
+"""The reliability suite's Python driver (parts 1-3 of RELIABILITY.md). Run it through
 integration/reliability.sh, which prepares the emulator and the binaries.
 
     run.py --emulator URL --bootstrap BIN --nightshift BIN [--long] [--seed N] [--part storm|crash|faults|slow ...]

@@ -12,7 +12,7 @@ use nightshift::aws::scaling::ScalingClients;
 use nightshift::aws::Timeouts;
 use std::sync::Arc;
 
-/// The targets of issue H for the contract config: (step, outcome, most calls).
+/// The performance targets for the contract config (BENCHMARKS.md): (step, outcome, most calls).
 const TARGETS: [(&str, &str, usize); 7] = [
     ("check, no open run", "skipped", 2),
     ("scale-up", "acted", 16),

@@ -1,4 +1,4 @@
-//! Fuzzing of the parsers that read untrusted or operator text (issue 10, part 5), on stable Rust
+//! Fuzzing of the parsers that read untrusted or operator text (RELIABILITY.md, "Fuzzing"), on stable Rust
 //! with proptest: the event parser (`nightshift::event::parse`), the config parser
 //! (`nightshift::config::parse`, which also covers the deadline, skip-date, statistic and time
 //! zone checks inside it), the duration parser (`config::parse_duration`) and the `--until` parser

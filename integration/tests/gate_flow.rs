@@ -1,4 +1,4 @@
-//! The metric gate inside the handler (issue C): checks, completion events and scale-down steps
+//! The metric gate inside the handler: checks, completion events and scale-down steps
 //! against real ECS, DocumentDB, CloudWatch and DynamoDB APIs on the emulator, with batch metric
 //! datapoints published at explicit timestamps.
 

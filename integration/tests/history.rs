@@ -1,4 +1,4 @@
-//! Every table query of product.md is a GetItem or a Query whose cost follows its result.
+//! Every table query of docs/contract.md is a GetItem or a Query whose cost follows its result.
 //!
 //! How the tests know there is no Scan: the DynamoDB client carries a `CallLog` interceptor that
 //! records the operation name of every request the SDK sends; each query is checked to have sent

@@ -1,4 +1,4 @@
-//! Issue J item 3: `nightshift hold` / `release` and their effect on the handler. A held run's
+//! `nightshift hold` / `release` and their effect on the handler. A held run's
 //! checks keep the capacity and its scheduled scale-downs defer (`held until …`), past the
 //! deadline too; a forced scale-down runs; the hold ends by itself, or with `release`; a pause
 //! skips first; a scenario with no open run cannot be held. Real SDK clients and the real CLI

@@ -1,4 +1,4 @@
-//! Hostile input (issue 10, part 4): every file of `integration/fixtures/hostile/` through the real
+//! Hostile input (RELIABILITY.md, "Hostile input"): every file of `integration/fixtures/hostile/` through the real
 //! `bootstrap` binary.
 //!
 //! Events are handed to a running bootstrap by the Runtime API host

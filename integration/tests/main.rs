@@ -1,5 +1,5 @@
 //! The integration test binary: real aws-sdk-rust clients against moto_server on loopback,
-//! started by integration/emulator/emulator.sh (see README.md, "Tests").
+//! started by integration/emulator/emulator.sh (see README.md, "Testing").
 
 // The harness shared with the demo night and the benchmarks (integration/support): the emulator
 // helpers at its root, and its `host` and `scene` modules.

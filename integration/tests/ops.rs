@@ -1,4 +1,4 @@
-//! The ops overrides and commands of issue E (items 3-4): `nightshift pause` / `resume` and
+//! The ops overrides and commands: `nightshift pause` / `resume` and
 //! their effect on the handler (skipped steps, a forced scale-down that still runs, expiry),
 //! `skip_dates`, `nightshift plan` (the exact calls, none of them made) and `nightshift
 //! iam-policy`. Real SDK clients and the real CLI binary against the emulator; every scaling
@@ -829,7 +829,7 @@ fn iam_policy_prints_json_for_exactly_the_configured_resources() {
             other => vec![other.as_str().unwrap().to_string()],
         }
     };
-    // The function never queries (issue F: the role grants only what a night calls), so neither
+    // The function never queries (the role grants only what a night calls), so neither
     // Query nor the index is granted; the ops CLI queries with the operator's credentials.
     assert_eq!(
         resources("RunHistoryAndIdempotency"),

@@ -1403,7 +1403,7 @@ async fn a_scale_up_for_a_missing_service_is_rejected_clearly_and_opens_no_run()
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors (issue B item 4), injected at the SDK boundary.
+// Errors of the AWS APIs, injected at the SDK boundary.
 // ---------------------------------------------------------------------------------------------
 
 /// Replaces the `nth` call (1-based; 0: every call) of `operation` with an error answer. The

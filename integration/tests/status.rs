@@ -1,4 +1,4 @@
-//! `nightshift status` (issue L) against the emulator: during a scale-up with readers still
+//! `nightshift status` against the emulator: during a scale-up with readers still
 //! creating, after they are available, and after the close; `--watch` followed to completion in
 //! its line mode; every read made by status is a read.
 //!

@@ -1,4 +1,4 @@
-//! Issue J item 4: `nightshift report` over nights this test writes (through the same
+//! `nightshift report` over nights this test writes (through the same
 //! `HistoryStore` calls the handler makes: open the run with its recorded state, record each
 //! step's event with its typed evidence, close the run), with older nights and another scenario
 //! as noise the queries must not read. The table and JSON are checked, and the HTML page is

@@ -1,4 +1,4 @@
-//! `nightshift tune` (issue L) against the emulator: five nights played through the real
+//! `nightshift tune` against the emulator: five nights played through the real
 //! handler (scale-up at 22:00 JST, a check every 10 minutes) over batch metrics the test writes
 //! with explicit timestamps, then replayed with the current settings and two candidates. The
 //! expected closes below are worked out by hand from the metrics and the gate's rules (a window

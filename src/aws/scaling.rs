@@ -540,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn error_codes_map_to_the_handling_issue_b_asks_for() {
+    fn error_codes_map_to_their_handling() {
         let k = |code: &str, general| kind_of_code(Some(code), general);
         assert_eq!(
             k("InvalidDBInstanceState", ErrorClass::Permanent),

@@ -63,7 +63,7 @@ async fn run() -> ExitCode {
         .filter(|v| !v.trim().is_empty())
     else {
         tracing::error!(
-            "AWS_LAMBDA_RUNTIME_API is not set: bootstrap is the Lambda entry point and must be started by Lambda or by the runtime interface emulator (README: \"Container image\"); to run one event on this machine use `nightshift invoke --config F --event E.json`"
+            "AWS_LAMBDA_RUNTIME_API is not set: bootstrap is the Lambda entry point and must be started by Lambda or by the runtime interface emulator (docs/deploying.md, \"Run the image locally\"); to run one event on this machine use `nightshift invoke --config F --event E.json`"
         );
         return ExitCode::from(2);
     };

@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::Duration;
 pub use validate::location::{is_region_name, role_arn_problem};
 
-/// DynamoDB table used when the file has no `table` key (product.md's example value).
+/// DynamoDB table used when the file has no `table` key (the contract example's value).
 pub const DEFAULT_TABLE: &str = "nightshift-runs";
 
 /// Where the container image puts the config when `NIGHTSHIFT_CONFIG` is unset.

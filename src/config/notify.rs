@@ -1,4 +1,4 @@
-//! `[notify]`: where nightshift's own EventBridge events go (product.md, "Notifications").
+//! `[notify]`: where nightshift's own EventBridge events go (docs/contract.md, "nightshift's own events").
 
 /// The `[notify]` table of a config.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use super::{parse, ConfigError};
 
-/// product.md's contract example, verbatim.
+/// The contract example of docs/contract.md, verbatim.
 pub(super) const CONTRACT: &str = include_str!("../../integration/fixtures/config/contract.toml");
 
 /// A small valid config; bad-config tests change one line, so line numbers below are stable:

@@ -1,4 +1,4 @@
-//! The step command: `{"scenario": "nightly-batch", "step": "scale-up", …}` (product.md, "Events
+//! The step command: `{"scenario": "nightly-batch", "step": "scale-up", …}` (docs/contract.md, "Events
 //! it accepts", 1), sent bare (EventBridge Scheduler, a rule's constant input, a manual invoke)
 //! or as the `detail` of a custom EventBridge event. Every field is checked here, and every
 //! rejection names the field, what is wrong with it, and an example of what to send instead.
@@ -27,7 +27,7 @@ pub const MAX_NAMED_UNKNOWN_FIELDS: usize = 5;
 pub(super) const STEP_COMMAND_EXAMPLE: &str =
     r#"{"scenario": "nightly-batch", "step": "scale-up"}"#;
 
-/// A step command (product.md, "Events it accepts", 1).
+/// A step command (docs/contract.md, "Events it accepts", 1).
 ///
 /// Serializing it yields the wire format again (absent options and `force: false` are omitted),
 /// so the CLI can build events with it and `parse(serialize(cmd))` returns the same command.

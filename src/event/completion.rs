@@ -1,5 +1,5 @@
 //! Completion events: the ECS task and Batch job state changes that may mean "the batch is done"
-//! (product.md, "Events it accepts", 2), and how they are matched against a scenario's
+//! (docs/contract.md, "Events it accepts", 2), and how they are matched against a scenario's
 //! `[[scenario.completion]]` entries. AWS owns these formats: only the few fields nightshift needs
 //! are required, and the fields it merely records are never a reason to refuse a real completion.
 

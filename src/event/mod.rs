@@ -1,6 +1,6 @@
 //! Inbound events: the only module that knows the wire formats nightshift is invoked with.
 //!
-//! product.md ("Events it accepts") defines two shapes:
+//! docs/contract.md ("Events it accepts") defines two shapes:
 //! 1. a bare **step command** `{"scenario": "nightly-batch", "step": "scale-up", …}`, as sent by
 //!    EventBridge Scheduler, a rule's constant input, or a manual invoke;
 //! 2. an **EventBridge envelope** whose `detail` is either a step command (custom source) or an
@@ -12,7 +12,7 @@
 //! how to fix it. Hostile input is bounded before it is interpreted: size first (before parsing),
 //! then nesting depth (before building a `Value`), then the length of every string.
 //!
-//! The dedup key (product.md: "the envelope's `id`; else the command's `id`; else
+//! The dedup key (docs/contract.md: "the envelope's `id`; else the command's `id`; else
 //! `scenario/step/scheduled_time`; else the Lambda request ID") is decided here as a
 //! [`KeySource`], because only this module knows where each candidate came from; the Lambda request
 //! ID is supplied later by the handler through [`KeySource::dedup_key`].
@@ -76,7 +76,7 @@ pub enum EventKind {
     Completion(Completion),
 }
 
-/// Where an event's dedup key comes from, in product.md's order of preference.
+/// Where an event's dedup key comes from, in the contract's order of preference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// The EventBridge envelope's `id`: constant across EventBridge redeliveries.

@@ -622,7 +622,7 @@ fn check_rules(c: &Case, a: &Answer) {
 }
 
 #[test]
-fn short_reasons_read_as_the_issue_spells_them() {
+fn short_reasons_read_as_specified() {
     let s = scenario(false);
     let now = ts("2026-11-25T16:00:00Z");
     let busy = gate_decision(&s, Gate::Busy, now).unwrap();

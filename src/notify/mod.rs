@@ -1,4 +1,4 @@
-//! nightshift's own events (`[notify] event_bus`, product.md "Notifications"): which events a
+//! nightshift's own events (`[notify] event_bus`, docs/contract.md): which events a
 //! recorded step produces. Pure: a step's facts in, the events out; the pipeline sends them in
 //! one PutEvents call after the step's work and before its records (`app::notify`).
 //!
@@ -120,7 +120,7 @@ pub struct Notification {
     pub detail: Detail,
 }
 
-/// The event's `detail` (product.md: `scenario`, `run`, `step`, `outcome`, `reason`, `actions`,
+/// The event's `detail` (docs/contract.md: `scenario`, `run`, `step`, `outcome`, `reason`, `actions`,
 /// `notification_id`), with what the kind adds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Detail {

@@ -573,14 +573,14 @@ fn alarm_resources(resources: &mut Node, has_schedules: bool, has_rules: bool) {
     resources.push(
         "FunctionErrorsAlarm",
         alarm(
-            "nightshift answered an invocation with an error (retryable or not); see `nightshift history --status failed` and the function log",
+            "nightshift answered an invocation with an error (retryable or not); see `nightshift history --since 1d`, `nightshift show <scenario> <run>` and the function log; docs/operating.md, \"FunctionErrorsAlarm\"",
             lambda_metric("Errors"),
         ),
     );
     resources.push(
         "FunctionThrottlesAlarm",
         alarm(
-            "nightshift invocations were throttled (its reserved concurrency, or the account's, reached); Lambda retries them, but a storm of deliveries is worth a look",
+            "nightshift invocations were throttled (its reserved concurrency, or the account's, reached); Lambda retries them, but a storm of deliveries is worth a look; docs/operating.md, \"FunctionThrottlesAlarm\"",
             lambda_metric("Throttles"),
         ),
     );
@@ -637,7 +637,7 @@ fn alarm_resources(resources: &mut Node, has_schedules: bool, has_rules: bool) {
     resources.push(
         "NightOverdueAlarm",
         alarm(
-            &format!("a nightshift night is still open {overdue_minutes} min past its deadline: capacity is still up; see `nightshift show <scenario> <run>`"),
+            &format!("a nightshift night is still open {overdue_minutes} min past its deadline: capacity is still up; see `nightshift show <scenario> <run>` and docs/operating.md, \"NightOverdueAlarm\""),
             map([
                 ("Namespace", s("Nightshift")),
                 ("MetricName", s("NightOverdue")),
@@ -713,7 +713,7 @@ pub fn size_note(rendered: &str) -> Result<Option<String>, TemplateError> {
     }
     Ok((bytes > MAX_INLINE_TEMPLATE_BYTES).then(|| {
         format!(
-            "note: the template is {bytes} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation takes in a request: deploy it through S3 with `aws cloudformation deploy --s3-bucket <bucket> ...` (README, Deploy)"
+            "note: the template is {bytes} bytes, over the {MAX_INLINE_TEMPLATE_BYTES} bytes CloudFormation takes in a request: deploy it through S3 with `aws cloudformation deploy --s3-bucket <bucket> ...` (docs/deploying.md)"
         )
     }))
 }

@@ -112,7 +112,7 @@ pub(super) fn alarm(description: &str, metric: Node) -> Node {
 
 pub(super) fn depth_alarm(queue_id: &str, what: &str) -> Node {
     alarm(
-        &format!("{what}: a message is waiting in {queue_id}; read it (aws sqs receive-message) and see README \"Errors and retries\""),
+        &format!("{what}: a message is waiting in {queue_id}; read it (aws sqs receive-message) and see docs/operating.md, \"{queue_id}DepthAlarm\""),
         map([
             ("Namespace", s("AWS/SQS")),
             ("MetricName", s("ApproximateNumberOfMessagesVisible")),

@@ -13,7 +13,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-/// The contract config of product.md; [`Scene::config`] renames its resources.
+/// The contract config of docs/contract.md; [`Scene::config`] renames its resources.
 pub const CONTRACT_CONFIG: &str = include_str!("../../fixtures/config/contract.toml");
 
 /// The desired count of the ECS service by day (the baseline nightshift must restore).

@@ -1,8 +1,8 @@
 //! The command line: every subcommand, its options and their help text (clap derive).
 //!
 //! Each subcommand's options are one struct, handed whole to the function that runs it
-//! (`commands::*`). The doc comments here are the `--help` text; README.md's CLI synopsis
-//! follows them (checked by the tests in `readme.rs`).
+//! (`commands::*`). The doc comments here are the `--help` text; the synopsis of docs/cli.md
+//! follows them (checked by the tests in `docs.rs`).
 
 use clap::{Parser, Subcommand};
 use nightshift::config;

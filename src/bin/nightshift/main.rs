@@ -3,13 +3,14 @@
 //! - `cli`: the clap definitions (every subcommand's options and help text);
 //! - `commands`: one function per subcommand, grouped by job (deploy, steps, history, overrides);
 //! - `errors`: the ops error messages (region, credentials, missing table, unreachable endpoint);
-//! - `readme` (tests): README.md's CLI synopsis and examples against the clap definitions.
+//! - `docs` (tests): docs/cli.md's synopsis and the docs' example commands against the clap
+//!   definitions.
 
 mod cli;
 mod commands;
-mod errors;
 #[cfg(test)]
-mod readme;
+mod docs;
+mod errors;
 
 use clap::Parser;
 use cli::{Cli, Command};

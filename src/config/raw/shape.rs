@@ -163,6 +163,6 @@ pub(super) fn shape_error(
         &span,
         key,
         format!("invalid value: {raw}"),
-        "compare this entry with the contract example in product.md",
+        "compare this entry with the example in docs/configuration.md",
     )
 }

@@ -1,25 +1,41 @@
-//! README.md's CLI section against the clap definitions (what `--help` prints): the synopsis
-//! names every subcommand once, only flags and positionals the subcommand has, in its order,
-//! with brackets exactly where the option is optional and the value lists clap accepts; and every
-//! example command line in the README parses.
+//! The documentation's CLI against the clap definitions (what `--help` prints): the synopsis of
+//! docs/cli.md names every subcommand once, only flags and positionals the subcommand has, in its
+//! order, with brackets exactly where the option is optional and the value lists clap accepts; and
+//! every example command line in README.md and docs/*.md parses.
 
 use crate::cli::Cli;
 use clap::{CommandFactory, Parser};
+use std::path::Path;
 
-const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+const CLI_DOC: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/cli.md"));
 
-/// The lines of the ```sh block right under `## CLI`.
+/// The lines of the ```sh block right under docs/cli.md's `## Synopsis`.
 fn synopsis() -> Vec<&'static str> {
-    let section = README
-        .split_once("\n## CLI\n")
+    let section = CLI_DOC
+        .split_once("\n## Synopsis\n")
         .map(|(_, rest)| rest)
-        .expect("README.md has a `## CLI` section");
+        .expect("docs/cli.md has a `## Synopsis` section");
     let block = section
         .split_once("```sh\n")
         .and_then(|(_, rest)| rest.split_once("```"))
         .map(|(block, _)| block)
-        .expect("the CLI section opens with a ```sh block");
+        .expect("the Synopsis section opens with a ```sh block");
     block.lines().filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// README.md and every page of docs/, relative to the repository: where users copy commands from.
+fn user_docs() -> Vec<String> {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut pages: Vec<String> = std::fs::read_dir(docs)
+        .expect("docs/ exists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md"))
+        .map(|n| format!("docs/{n}"))
+        .collect();
+    pages.sort();
+    pages.insert(0, "README.md".to_string());
+    pages
 }
 
 /// `[--a X]` → ("--a", optional) and ("X", optional); a `# comment` ends the line.
@@ -48,7 +64,7 @@ fn check_line(line: &str) -> (String, Vec<String>) {
     let name = toks.get(1).map(|t| t.0).unwrap_or_default();
     let cmd = root
         .find_subcommand(name)
-        .unwrap_or_else(|| panic!("README synopsis names `{name}`, which is no subcommand"));
+        .unwrap_or_else(|| panic!("the CLI synopsis names `{name}`, which is no subcommand"));
     let mut argv = vec!["nightshift".to_string(), name.to_string()];
     let mut named = Vec::new();
     let mut positionals = cmd.get_positionals();
@@ -126,7 +142,7 @@ fn value_of(arg: &clap::Arg, value: &str, line: &str) -> String {
 }
 
 #[test]
-fn readme_synopsis_matches_the_cli() {
+fn the_cli_synopsis_matches_the_cli() {
     let lines = synopsis();
     let mut seen = Vec::new();
     for line in lines {
@@ -134,7 +150,7 @@ fn readme_synopsis_matches_the_cli() {
         // Every flag spelled, every required option present, every example value accepted.
         if let Err(e) = Cli::try_parse_from(&argv) {
             panic!(
-                "`{}` (from the README synopsis) does not parse: {e}",
+                "`{}` (from the synopsis of docs/cli.md) does not parse: {e}",
                 argv.join(" ")
             );
         }
@@ -144,7 +160,7 @@ fn readme_synopsis_matches_the_cli() {
     for cmd in Cli::command().get_subcommands() {
         assert!(
             seen.iter().any(|s| s == cmd.get_name()),
-            "README's CLI synopsis leaves out `nightshift {}`",
+            "the synopsis of docs/cli.md leaves out `nightshift {}`",
             cmd.get_name()
         );
     }
@@ -178,27 +194,31 @@ fn words(line: &str) -> Vec<String> {
 }
 
 #[test]
-fn readme_example_commands_parse() {
+fn the_example_commands_of_the_docs_parse() {
     let synopsis = synopsis();
-    let mut in_code = false;
     let mut checked = 0;
-    for line in README.lines() {
-        if line.starts_with("```") {
-            in_code = !in_code;
-            continue;
+    for page in user_docs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&page);
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let mut in_code = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            let command = line.strip_prefix("$ ").unwrap_or(line);
+            if !in_code || !command.starts_with("nightshift ") || synopsis.contains(&line) {
+                continue;
+            }
+            let argv = words(command);
+            if let Err(e) = Cli::try_parse_from(&argv) {
+                panic!("{page}: example `{}` does not parse: {e}", argv.join(" "));
+            }
+            checked += 1;
         }
-        let command = line.strip_prefix("$ ").unwrap_or(line);
-        if !in_code || !command.starts_with("nightshift ") || synopsis.contains(&line) {
-            continue;
-        }
-        let argv = words(command);
-        if let Err(e) = Cli::try_parse_from(&argv) {
-            panic!("README example `{}` does not parse: {e}", argv.join(" "));
-        }
-        checked += 1;
     }
     assert!(
-        checked >= 5,
-        "found only {checked} example commands in README.md"
+        checked >= 40,
+        "found only {checked} example commands in README.md and docs/"
     );
 }

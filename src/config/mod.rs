@@ -16,6 +16,7 @@
 mod diagnostics;
 mod notify;
 mod raw;
+mod target;
 mod validate;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use notify::{EventBus, Notify};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+pub use target::{TargetId, TargetKind};
 pub use validate::location::{is_region_name, role_arn_problem};
 
 /// DynamoDB table used when the file has no `table` key (product.md's example value).

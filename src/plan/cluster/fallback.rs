@@ -7,8 +7,9 @@
 //! Pure: the convergence loop (`crate::app::converge`) records the refusals and asks
 //! [`next_attempt`] for the call to make instead.
 
-use super::{zones, Call, Snapshot};
+use super::zones;
 use crate::config::Scenario;
+use crate::plan::{Call, Snapshot};
 
 /// The error code of a capacity refusal (with or without the SDK's `Fault` suffix).
 pub fn is_capacity_refusal(code: Option<&str>) -> bool {

@@ -7,8 +7,9 @@
 //! that crosses 1.0 DCU in either direction (it would restart the cluster's instances). A
 //! MinCapacity someone changed during the night is drift: recorded, left as it is.
 
-use super::{Call, ClusterState, Plan, ServerlessScaling};
+use super::{ClusterState, ServerlessScaling};
 use crate::config::{Dcu, DocDbTarget};
+use crate::plan::{Call, Plan};
 use serde::{Deserialize, Serialize};
 
 /// The class of every reader nightshift adds to a serverless cluster.

@@ -696,6 +696,7 @@ async fn a_reissued_create_answers_already_exists_and_changes_nothing() {
     let clients = ScalingClients::from_sdk_config(&world.sdk, Timeouts::default());
     let create = nightshift::plan::Call::CreateDbInstance {
         cluster: world.db.clone(),
+        engine: "docdb".into(),
         instance: world.reader(1),
         class: SMALL.into(),
         promotion_tier: 15,

@@ -1,7 +1,9 @@
-//! Application Auto Scaling adapter: an ECS service's scalable target (`ecs:service:DesiredCount`).
+//! Application Auto Scaling adapter: an ECS service's scalable target (`ecs:service:DesiredCount`)
+//! and an Aurora cluster's (`rds:cluster:ReadReplicaCount`, resource `cluster:<id>`).
 //!
-//! Target tracking overrides a desired count set by UpdateService, so for the night nightshift
-//! raises the target's MinCapacity (and MaxCapacity when below) and restores both afterwards.
+//! Target tracking overrides a desired count set by UpdateService (and Aurora Auto Scaling scales
+//! its replicas in to its minimum), so for the night nightshift raises the target's MinCapacity
+//! (and MaxCapacity when below) and restores both afterwards.
 
 use super::Timeouts;
 use crate::plan::Capacity;
@@ -76,6 +78,69 @@ impl AutoScalingAdapter {
                 min: t.min_capacity(),
                 max: t.max_capacity(),
             }))
+    }
+
+    /// An Aurora cluster's `rds:cluster:ReadReplicaCount` target, if it has one.
+    pub async fn describe_replica_target(
+        &self,
+        cluster: &str,
+    ) -> Result<Option<Capacity>, CallError> {
+        let id = format!("cluster:{cluster}");
+        let out = self
+            .client
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Rds)
+            .scalable_dimension(ScalableDimension::RdsClusterReadReplicaCount)
+            .resource_ids(&id)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "DescribeScalableTargets",
+                    "application-autoscaling:DescribeScalableTargets",
+                    format!("scalable target {id}"),
+                )
+            })?;
+        Ok(out
+            .scalable_targets()
+            .iter()
+            .find(|t| t.resource_id() == id)
+            .map(|t| Capacity {
+                min: t.min_capacity(),
+                max: t.max_capacity(),
+            }))
+    }
+
+    /// Set an Aurora cluster's replica target bounds (an existing target is updated).
+    pub(super) async fn register_replica_target(
+        &self,
+        cluster: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        let id = format!("cluster:{cluster}");
+        self.client
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Rds)
+            .scalable_dimension(ScalableDimension::RdsClusterReadReplicaCount)
+            .resource_id(&id)
+            .min_capacity(capacity.min)
+            .max_capacity(capacity.max)
+            .customize()
+            .config_override(self.overrides())
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::from_sdk(
+                    &e,
+                    "RegisterScalableTarget",
+                    "application-autoscaling:RegisterScalableTarget",
+                    format!("scalable target {id}"),
+                )
+            })?;
+        Ok(())
     }
 
     /// Set the target's bounds (RegisterScalableTarget on an existing target updates it).

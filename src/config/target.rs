@@ -4,7 +4,7 @@
 //! struct that say what the night sets (`desired`, `replicas`, `resize`, `serverless_min`, ...),
 //! the rest is its identity and its guardrails.
 
-use super::{DocDbTarget, EcsTarget, Scenario};
+use super::{ClusterTarget, EcsTarget, Scenario};
 use serde::Serialize;
 use std::fmt;
 
@@ -16,6 +16,10 @@ pub enum TargetKind {
     Ecs,
     /// `[[scenario.docdb]]`: a DocumentDB cluster.
     DocDb,
+    /// `[[scenario.aurora]]`: an Aurora MySQL or PostgreSQL cluster.
+    Aurora,
+    /// `[[scenario.neptune]]`: a Neptune cluster.
+    Neptune,
 }
 
 impl TargetKind {
@@ -24,6 +28,8 @@ impl TargetKind {
         match self {
             TargetKind::Ecs => "ecs",
             TargetKind::DocDb => "docdb",
+            TargetKind::Aurora => "aurora",
+            TargetKind::Neptune => "neptune",
         }
     }
 
@@ -32,6 +38,91 @@ impl TargetKind {
         match self {
             TargetKind::Ecs => "ECS service",
             TargetKind::DocDb => "DocumentDB cluster",
+            TargetKind::Aurora => "Aurora cluster",
+            TargetKind::Neptune => "Neptune cluster",
+        }
+    }
+}
+
+/// The RDS-family engines whose clusters nightshift scales, one per config table. They share
+/// the RDS control plane (clusters, instances, failover, ServerlessV2ScalingConfiguration); what
+/// differs is the engine names AWS reports, the serverless capacity unit and range, and the
+/// serverless restart rule (`plan::serverless`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    DocumentDb,
+    Aurora,
+    Neptune,
+}
+
+impl Engine {
+    /// Every engine, in config-table order.
+    pub const ALL: [Engine; 3] = [Engine::DocumentDb, Engine::Aurora, Engine::Neptune];
+
+    pub fn kind(self) -> TargetKind {
+        match self {
+            Engine::DocumentDb => TargetKind::DocDb,
+            Engine::Aurora => TargetKind::Aurora,
+            Engine::Neptune => TargetKind::Neptune,
+        }
+    }
+
+    /// The config table's key: `[[scenario.<key>]]`.
+    pub fn key(self) -> &'static str {
+        self.kind().key()
+    }
+
+    /// "DocumentDB", "Aurora", "Neptune".
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::DocumentDb => "DocumentDB",
+            Engine::Aurora => "Aurora",
+            Engine::Neptune => "Neptune",
+        }
+    }
+
+    /// Is `engine` (DescribeDBClusters `Engine`) one of this table's? Aurora MySQL is `aurora-mysql`
+    /// (`aurora` for the old 5.6-compatible clusters), Aurora PostgreSQL `aurora-postgresql`.
+    pub fn accepts(self, engine: &str) -> bool {
+        match self {
+            Engine::DocumentDb => engine == "docdb",
+            Engine::Aurora => matches!(engine, "aurora" | "aurora-mysql" | "aurora-postgresql"),
+            Engine::Neptune => engine == "neptune",
+        }
+    }
+
+    /// The engine of a live engine name, if it is one of these.
+    pub fn of(engine: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.accepts(engine))
+    }
+
+    /// The engine named when a new instance is created in a cluster of this table whose live
+    /// engine is unknown.
+    pub fn default_engine(self) -> &'static str {
+        match self {
+            Engine::DocumentDb => "docdb",
+            Engine::Aurora => "aurora-postgresql",
+            Engine::Neptune => "neptune",
+        }
+    }
+
+    /// The serverless capacity unit: DCU, ACU, NCU.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Engine::DocumentDb => "DCU",
+            Engine::Aurora => "ACU",
+            Engine::Neptune => "NCU",
+        }
+    }
+
+    /// The range of a serverless MinCapacity the night may set, in the engine's unit: DocumentDB
+    /// and Aurora 0.5 to 256 (Aurora's 0, auto-pause, is a day setting, never a night's), Neptune
+    /// 1 to 128.
+    pub fn serverless_range(self) -> (f64, f64) {
+        match self {
+            Engine::DocumentDb | Engine::Aurora => (0.5, 256.0),
+            Engine::Neptune => (1.0, 128.0),
         }
     }
 }
@@ -59,10 +150,10 @@ impl EcsTarget {
     }
 }
 
-impl DocDbTarget {
+impl ClusterTarget {
     pub fn id(&self) -> TargetId {
         TargetId {
-            kind: TargetKind::DocDb,
+            kind: self.engine.kind(),
             name: self.cluster.clone(),
         }
     }
@@ -74,8 +165,21 @@ impl Scenario {
         self.ecs
             .iter()
             .map(EcsTarget::id)
-            .chain(self.docdb.iter().map(DocDbTarget::id))
+            .chain(self.clusters().map(ClusterTarget::id))
             .collect()
+    }
+
+    /// Every RDS-family cluster of the scenario: its DocumentDB, Aurora and Neptune tables.
+    pub fn clusters(&self) -> impl Iterator<Item = &ClusterTarget> {
+        self.docdb
+            .iter()
+            .chain(self.aurora.iter())
+            .chain(self.neptune.iter())
+    }
+
+    /// The cluster target named `cluster` (RDS cluster identifiers are unique across engines).
+    pub fn cluster(&self, cluster: &str) -> Option<&ClusterTarget> {
+        self.clusters().find(|t| t.cluster == cluster)
     }
 }
 

@@ -159,7 +159,8 @@ mod tests {
         assert_eq!(
             capture_baseline(&scenario, &snap, ts()),
             Err(PlanError::MissingCluster {
-                cluster: "db".into()
+                cluster: "db".into(),
+                engine: crate::config::Engine::DocumentDb,
             })
         );
     }

@@ -144,6 +144,8 @@ pub fn snapshot_with(
         services: vec![service(desired, scalable_target)],
         clusters: vec![ClusterState {
             cluster: "db".into(),
+            engine: "docdb".into(),
+            replica_target: None,
             status: "available".into(),
             instances,
             zones: Vec::new(),

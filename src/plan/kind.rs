@@ -76,9 +76,10 @@ pub trait Kind {
 /// Which way a step goes through the kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
-    /// A scale-up's calls (and a check continuing it).
+    /// A scale-up's calls (and a check continuing it): slow things first.
     ScaleUp,
-    /// A scale-down's calls; also the order in which kinds are listed (baseline, readiness).
+    /// A scale-down's calls, workers first; also the order in which kinds are listed
+    /// (baseline, readiness).
     ScaleDown,
 }
 
@@ -88,13 +89,18 @@ pub trait Visit {
 }
 
 /// Every kind, in `order`: the one list of kinds.
+///
+/// The order within a step: a scale-up starts the slow things first (database readers take
+/// minutes to create, ECS tasks seconds to a few minutes), so the fast ones catch up while the
+/// slow ones come up; a scale-down restores the workers first (they stop using the databases),
+/// then the databases.
 pub fn each_kind(order: Order, visitor: &mut impl Visit) {
     use super::cluster::Clusters;
     use super::service::Services;
     match order {
         Order::ScaleUp => {
-            visitor.visit::<Services>();
             visitor.visit::<Clusters>();
+            visitor.visit::<Services>();
         }
         Order::ScaleDown => {
             visitor.visit::<Services>();

@@ -41,7 +41,7 @@ pub use readiness::{readiness, Readiness};
 pub use service::{ServiceBaseline, ServiceState};
 pub use up::{plan_resize_continuation, plan_scale_up};
 
-use crate::config::Dcu;
+use crate::config::{Dcu, Engine};
 use crate::domain::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -110,10 +110,21 @@ pub enum Call {
         desired: i32,
         from: i32,
     },
-    /// DocumentDB CreateDBInstance of a reader nightshift owns (tagged, lowest promotion tier).
+    /// Application Auto Scaling RegisterScalableTarget on an Aurora cluster's
+    /// `rds:cluster:ReadReplicaCount` (resource `cluster:{cluster}`).
+    #[serde(rename = "RegisterReadReplicaTarget")]
+    RegisterReplicaTarget {
+        cluster: String,
+        to: Capacity,
+        from: Capacity,
+    },
+    /// CreateDBInstance of a reader nightshift owns (tagged, lowest promotion tier).
     #[serde(rename = "CreateDBInstance")]
     CreateDbInstance {
         cluster: String,
+        /// The cluster's engine (`docdb`, `aurora-postgresql`, ...): CreateDBInstance needs it.
+        #[serde(default = "docdb_engine")]
+        engine: String,
         instance: String,
         class: String,
         promotion_tier: i32,
@@ -151,11 +162,18 @@ pub enum Call {
     },
 }
 
+/// The engine of a create recorded before Aurora and Neptune.
+fn docdb_engine() -> String {
+    "docdb".to_string()
+}
+
 impl Call {
     /// The AWS service, as recorded in an `Action`.
     pub fn service(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "application-autoscaling",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "application-autoscaling"
+            }
             Call::UpdateService { .. } => "ecs",
             _ => "docdb",
         }
@@ -164,7 +182,9 @@ impl Call {
     /// The API operation name.
     pub fn operation(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "RegisterScalableTarget",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "RegisterScalableTarget"
+            }
             Call::UpdateService { .. } => "UpdateService",
             Call::CreateDbInstance { .. } => "CreateDBInstance",
             Call::ModifyDbInstanceClass { .. } => "ModifyDBInstance",
@@ -177,7 +197,9 @@ impl Call {
     /// The IAM action the call needs (for access-denied messages).
     pub fn iam_action(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "application-autoscaling:RegisterScalableTarget",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "application-autoscaling:RegisterScalableTarget"
+            }
             Call::UpdateService { .. } => "ecs:UpdateService",
             Call::CreateDbInstance { .. } => "rds:CreateDBInstance",
             Call::ModifyDbInstanceClass { .. } => "rds:ModifyDBInstance",
@@ -194,6 +216,7 @@ impl Call {
             Call::RegisterScalableTarget {
                 cluster, service, ..
             } => format!("service/{cluster}/{service}"),
+            Call::RegisterReplicaTarget { cluster, .. } => format!("cluster:{cluster}"),
             Call::UpdateService {
                 cluster, service, ..
             } => format!("{cluster}/{service}"),
@@ -209,6 +232,7 @@ impl Call {
     pub fn cluster(&self) -> &str {
         match self {
             Call::RegisterScalableTarget { cluster, .. }
+            | Call::RegisterReplicaTarget { cluster, .. }
             | Call::UpdateService { cluster, .. }
             | Call::CreateDbInstance { cluster, .. }
             | Call::ModifyDbInstanceClass { cluster, .. }
@@ -223,6 +247,10 @@ impl Call {
         match self {
             Call::RegisterScalableTarget { to, from, .. } => format!(
                 "ecs:service:DesiredCount MinCapacity {} -> {}, MaxCapacity {} -> {}",
+                from.min, to.min, from.max, to.max
+            ),
+            Call::RegisterReplicaTarget { to, from, .. } => format!(
+                "rds:cluster:ReadReplicaCount MinCapacity {} -> {}, MaxCapacity {} -> {}",
                 from.min, to.min, from.max, to.max
             ),
             Call::UpdateService { desired, from, .. } => {
@@ -321,8 +349,25 @@ pub enum PlanError {
         service: String,
         why: String,
     },
-    #[error("DocumentDB cluster \"{cluster}\" was not found: create it, or fix [[scenario.docdb]] cluster in the config (and check AWS_REGION)")]
-    MissingCluster { cluster: String },
+    #[error("{} cluster \"{cluster}\" was not found: create it, or fix [[scenario.{}]] cluster in the config (and check AWS_REGION)", engine.name(), engine.key())]
+    MissingCluster { cluster: String, engine: Engine },
+    /// The cluster exists but runs another engine than its table's: an Aurora key naming a
+    /// DocumentDB cluster, say.
+    #[error("[[scenario.{}]] cluster \"{cluster}\" is not {} cluster: its engine is {live}{}", engine.key(), article(engine.name()), match Engine::of(live) { Some(other) => format!("; move it to [[scenario.{}]]", other.key()), None => "; nightshift scales DocumentDB, Aurora and Neptune clusters only".to_string() })]
+    WrongEngine {
+        cluster: String,
+        engine: Engine,
+        live: String,
+    },
+}
+
+/// "a DocumentDB", "an Aurora".
+pub(crate) fn article(name: &str) -> String {
+    if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
 }
 
 /// What the scale-down seam decided.

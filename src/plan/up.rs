@@ -106,7 +106,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan.calls[0],
+            plan.calls[3],
             Call::UpdateService {
                 cluster: "batch".into(),
                 service: "worker".into(),
@@ -115,7 +115,7 @@ mod tests {
             }
         );
         assert_eq!(creates(&plan), [reader_id(1), reader_id(2), reader_id(3)]);
-        match &plan.calls[1] {
+        match &plan.calls[0] {
             Call::CreateDbInstance {
                 class,
                 promotion_tier,
@@ -248,7 +248,8 @@ mod tests {
         assert_eq!(
             err,
             PlanError::MissingCluster {
-                cluster: "db".into()
+                cluster: "db".into(),
+                engine: crate::config::Engine::DocumentDb,
             }
         );
         assert!(err.to_string().contains("[[scenario.docdb]]"));
@@ -322,6 +323,7 @@ mod tests {
             [
                 Call::CreateDbInstance {
                     cluster: "db".into(),
+                    engine: "docdb".into(),
                     instance: reader_id(1),
                     class: BIG.into(),
                     promotion_tier: 15,
@@ -424,5 +426,43 @@ mod tests {
         // Without resize there is nothing to continue.
         let plan = plan_resize_continuation(&scenario(10, 20, 3, None), &snap, RUN);
         assert!(plan.is_done());
+    }
+
+    #[test]
+    fn scale_up_starts_the_database_readers_before_the_workers_and_scale_down_restores_workers_first(
+    ) {
+        let s = scenario(10, 20, 2, None);
+        let before = snapshot_with(2, Some(Capacity { min: 1, max: 4 }), &[]);
+        let up = plan_scale_up(&s, &before, RUN).unwrap();
+        let ops: Vec<&str> = up.calls.iter().map(Call::operation).collect();
+        assert_eq!(
+            ops,
+            [
+                "CreateDBInstance",
+                "CreateDBInstance",
+                "RegisterScalableTarget",
+                "UpdateService"
+            ]
+        );
+        let b = capture_baseline(&s, &before, ts()).unwrap();
+        let night = snapshot_with(
+            10,
+            Some(Capacity { min: 10, max: 10 }),
+            &[
+                managed(&reader_id(1), false, "db.r6g.large", RUN),
+                managed(&reader_id(2), false, "db.r6g.large", RUN),
+            ],
+        );
+        let down = plan_scale_down(&s, &b, &night, RUN);
+        let ops: Vec<&str> = down.calls.iter().map(Call::operation).collect();
+        assert_eq!(
+            ops,
+            [
+                "RegisterScalableTarget",
+                "UpdateService",
+                "DeleteDBInstance",
+                "DeleteDBInstance"
+            ]
+        );
     }
 }

@@ -61,14 +61,19 @@ pub fn render_text(view: &StatusView) -> String {
     }
     for c in &view.clusters {
         if !c.found {
-            lines.push(format!("  docdb {}: cluster not found", c.cluster));
+            lines.push(format!(
+                "  {} {}: cluster not found",
+                c.kind.key(),
+                c.cluster
+            ));
             continue;
         }
         let baseline = c
             .baseline_readers
             .map_or(String::new(), |b| format!(", baseline {b}"));
         lines.push(format!(
-            "  docdb {}: readers {}/{} available{baseline}; writer {}",
+            "  {} {}: readers {}/{} available{baseline}; writer {}",
+            c.kind.key(),
             c.cluster,
             c.readers_available,
             c.readers_target,

@@ -42,7 +42,8 @@ pub(crate) fn restore_cluster(
     let cluster = &b.cluster;
     let Some(writer) = live.sole_writer() else {
         plan.waiting.push(format!(
-            "DocumentDB cluster {cluster} has {} writers right now (failover in progress?): its restore waits for exactly one",
+            "{} cluster {cluster} has {} writers right now (failover in progress?): its restore waits for exactly one",
+            b.family().name(),
             live.writer_count()
         ));
         return plan;

@@ -94,7 +94,7 @@ fn candidates(
         return Vec::new();
     };
     let mut classes = vec![class.clone()];
-    if let Some(target) = scenario.docdb.iter().find(|t| &t.cluster == cluster) {
+    if let Some(target) = scenario.cluster(cluster) {
         for c in &target.fallback_classes {
             if !classes.contains(c) {
                 classes.push(c.clone());
@@ -133,6 +133,7 @@ pub fn next_attempt(
 ) -> Option<Call> {
     let Call::CreateDbInstance {
         cluster,
+        engine,
         instance,
         promotion_tier,
         tags,
@@ -150,6 +151,7 @@ pub fn next_attempt(
         })
         .map(|(class, zone)| Call::CreateDbInstance {
             cluster: cluster.clone(),
+            engine: engine.clone(),
             instance: instance.clone(),
             class,
             promotion_tier: *promotion_tier,

@@ -1,7 +1,13 @@
-//! The RDS-family cluster kind (DocumentDB): readers nightshift adds for the night (tagged,
+//! The RDS-family cluster kind (DocumentDB, Aurora, Neptune: `[[scenario.docdb]]`,
+//! `[[scenario.aurora]]`, `[[scenario.neptune]]`, one set of keys, each cluster checked against
+//! its table's engine): readers nightshift adds for the night (tagged,
 //! promotion tier 15, spread over the cluster's zones, their class falling back on
 //! InsufficientDBInstanceCapacity), an optional resize of every instance (readers first, then a
 //! failover to a resized reader, then the old writer), and a serverless cluster's MinCapacity.
+//! An Aurora cluster's Application Auto Scaling target on `rds:cluster:ReadReplicaCount` gets its
+//! MinCapacity raised to the night's readers (restored in the morning, before the readers go, as
+//! ECS's is), so that Aurora Auto Scaling does not scale in under the night; the readers it adds
+//! itself carry no nightshift tags and are never nightshift's to remove.
 //! Scale-down deletes only the readers this run added, reverts the classes and fails the writer
 //! role back; never the writer, never an instance nightshift did not add.
 //!
@@ -17,13 +23,15 @@ pub(crate) mod up;
 pub mod zones;
 
 use super::kind::Kind;
-use super::{Baseline, Plan, PlanError, Readiness, Snapshot, TAG_RUN, TAG_SCENARIO};
-use crate::config::{Dcu, DocDbTarget, Scenario};
+use super::{
+    Baseline, Call, Capacity, Plan, PlanError, Readiness, Snapshot, TAG_RUN, TAG_SCENARIO,
+};
+use crate::config::{ClusterTarget, Dcu, Engine, Scenario};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// One DocumentDB instance of a cluster as read live.
+/// One instance of a cluster as read live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceState {
     pub id: String,
@@ -87,19 +95,24 @@ impl InstanceState {
     }
 }
 
-/// One DocumentDB cluster as read live.
+/// One RDS-family cluster as read live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterState {
     pub cluster: String,
+    /// DescribeDBClusters `Engine`: `docdb`, `aurora-mysql`, `aurora-postgresql`, `neptune`, ...
+    pub engine: String,
     pub status: String,
     pub instances: Vec<InstanceState>,
     /// The cluster's availability zones (DescribeDBClusters `AvailabilityZones`), sorted.
     pub zones: Vec<String>,
     /// Its ServerlessV2ScalingConfiguration, when it has one.
     pub serverless: Option<ServerlessScaling>,
+    /// An Aurora cluster's Application Auto Scaling target on `rds:cluster:ReadReplicaCount`,
+    /// if it has one (read for Aurora clusters only).
+    pub replica_target: Option<Capacity>,
 }
 
-/// A DocumentDB Serverless cluster's capacity range.
+/// A serverless cluster's capacity range (DCUs, ACUs or NCUs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerlessScaling {
     pub min: Dcu,
@@ -159,6 +172,16 @@ pub struct ClusterBaseline {
     /// A serverless cluster's capacity before the night and the MinCapacity set for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serverless: Option<serverless::ServerlessBaseline>,
+    /// The cluster's engine as AWS reported it (absent in runs recorded before Aurora and
+    /// Neptune: DocumentDB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// An Aurora cluster's `rds:cluster:ReadReplicaCount` scalable target before the night, and
+    /// the bounds nightshift sets for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_target: Option<Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub night_replica_target: Option<Capacity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,32 +196,110 @@ impl ClusterBaseline {
     pub fn instance(&self, id: &str) -> Option<&InstanceBaseline> {
         self.instances.iter().find(|i| i.id == id)
     }
+
+    /// The engine family of the recorded cluster (DocumentDB for runs that did not record one).
+    pub fn family(&self) -> Engine {
+        self.engine
+            .as_deref()
+            .and_then(Engine::of)
+            .unwrap_or(Engine::DocumentDb)
+    }
 }
 
-/// The DocumentDB clusters of a scenario (`[[scenario.docdb]]`).
+/// The scalable target for the night: MinCapacity raised to the night's readers (never above 15,
+/// the most readers a cluster has), MaxCapacity raised only when it is below that.
+pub(crate) fn night_replica_target(target: &ClusterTarget, current: Capacity) -> Capacity {
+    let wanted = i32::from(target.replicas.min(super::MAX_READERS as u8));
+    let min = current.min.max(wanted);
+    Capacity {
+        min,
+        max: current.max.max(min),
+    }
+}
+
+/// The scale-up's RegisterScalableTarget of an Aurora cluster's replica target, if it needs one.
+fn raise_replica_target(target: &ClusterTarget, live: &ClusterState) -> Plan {
+    let mut plan = Plan::default();
+    if let Some(current) = live.replica_target {
+        let night = night_replica_target(target, current);
+        if night != current {
+            plan.calls.push(Call::RegisterReplicaTarget {
+                cluster: target.cluster.clone(),
+                to: night,
+                from: current,
+            });
+        }
+    }
+    plan
+}
+
+/// The restore of an Aurora cluster's replica target: only while it holds the night's bounds.
+fn restore_replica_target(base: &ClusterBaseline, live: &ClusterState) -> Plan {
+    let mut plan = Plan::default();
+    let cluster = &base.cluster;
+    match (base.replica_target, base.night_replica_target, live.replica_target) {
+        (Some(before), night, Some(current)) if current != before => {
+            if Some(current) == night {
+                plan.calls.push(Call::RegisterReplicaTarget {
+                    cluster: cluster.clone(),
+                    to: before,
+                    from: current,
+                });
+            } else {
+                plan.drift.push(format!(
+                    "{cluster}: its rds:cluster:ReadReplicaCount scalable target is {current}, not the {} nightshift set: changed during the night, left as it is (baseline {before})",
+                    night.map_or_else(|| "value".to_string(), |n| n.to_string())
+                ));
+            }
+        }
+        (Some(before), _, None) => plan.drift.push(format!(
+            "{cluster}: its rds:cluster:ReadReplicaCount scalable target ({before} before the night) was deregistered during the night: left as it is"
+        )),
+        (None, _, Some(current)) => plan.notes.push(format!(
+            "{cluster}: a rds:cluster:ReadReplicaCount scalable target ({current}) was registered during the night, not by nightshift: left as it is"
+        )),
+        _ => {}
+    }
+    plan
+}
+
+/// The RDS-family clusters of a scenario (`[[scenario.docdb]]`, `[[scenario.aurora]]`,
+/// `[[scenario.neptune]]`).
 pub struct Clusters;
 
 impl Kind for Clusters {
-    type Target = DocDbTarget;
+    type Target = ClusterTarget;
     type Live = ClusterState;
     type Base = ClusterBaseline;
 
-    fn targets(scenario: &Scenario) -> Vec<&DocDbTarget> {
-        scenario.docdb.iter().collect()
+    fn targets(scenario: &Scenario) -> Vec<&ClusterTarget> {
+        scenario.clusters().collect()
     }
 
+    /// The cluster, when it exists and runs one of its table's engines (an `[[scenario.aurora]]`
+    /// naming a DocumentDB cluster is refused with the reason, before anything is called).
     fn live<'s>(
         snapshot: &'s Snapshot,
-        target: &DocDbTarget,
+        target: &ClusterTarget,
     ) -> Result<&'s ClusterState, PlanError> {
-        snapshot
+        let live = snapshot
             .cluster(&target.cluster)
             .ok_or_else(|| PlanError::MissingCluster {
                 cluster: target.cluster.clone(),
+                engine: target.engine,
+            })?;
+        if target.engine.accepts(&live.engine) {
+            Ok(live)
+        } else {
+            Err(PlanError::WrongEngine {
+                cluster: target.cluster.clone(),
+                engine: target.engine,
+                live: live.engine.clone(),
             })
+        }
     }
 
-    fn capture(target: &DocDbTarget, live: &ClusterState) -> ClusterBaseline {
+    fn capture(target: &ClusterTarget, live: &ClusterState) -> ClusterBaseline {
         ClusterBaseline {
             cluster: target.cluster.clone(),
             writer: live.sole_writer().map(|w| w.id.clone()),
@@ -214,12 +315,24 @@ impl Kind for Clusters {
             night_class: target.resize.clone(),
             night_readers: target.replicas,
             serverless: serverless::baseline(target, live),
+            engine: (target.engine != Engine::DocumentDb).then(|| live.engine.clone()),
+            replica_target: live.replica_target,
+            night_replica_target: live
+                .replica_target
+                .map(|current| night_replica_target(target, current)),
         }
     }
 
-    fn plan_up(scenario: &Scenario, target: &DocDbTarget, live: &ClusterState, run: &str) -> Plan {
+    fn plan_up(
+        scenario: &Scenario,
+        target: &ClusterTarget,
+        live: &ClusterState,
+        run: &str,
+    ) -> Plan {
         let mut plan = up::plan_cluster(&scenario.name, target, live, run, true);
         plan.merge(serverless::plan_up(target, live));
+        // After the readers: Aurora Auto Scaling then finds the night's readers on their way.
+        plan.merge(raise_replica_target(target, live));
         plan
     }
 
@@ -227,7 +340,7 @@ impl Kind for Clusters {
     /// refusal left out (the next check tries them again).
     fn plan_continue(
         scenario: &Scenario,
-        target: &DocDbTarget,
+        target: &ClusterTarget,
         snapshot: &Snapshot,
         run: &str,
     ) -> Plan {
@@ -239,7 +352,8 @@ impl Kind for Clusters {
             Some(live) => up::plan_cluster(&scenario.name, target, live, run, retry_readers),
             None => Plan {
                 notes: vec![format!(
-                    "DocumentDB cluster {} no longer exists: nothing to resize",
+                    "{} cluster {} no longer exists: nothing to resize",
+                    target.engine.name(),
                     target.cluster
                 )],
                 ..Plan::default()
@@ -256,11 +370,11 @@ impl Kind for Clusters {
     }
 
     fn name(base: &ClusterBaseline) -> String {
-        format!("DocumentDB cluster {}", base.cluster)
+        format!("{} cluster {}", base.family().name(), base.cluster)
     }
 
     fn configured(scenario: &Scenario, base: &ClusterBaseline) -> bool {
-        scenario.docdb.iter().any(|t| t.cluster == base.cluster)
+        scenario.cluster(&base.cluster).is_some()
     }
 
     fn plan_down(
@@ -278,19 +392,34 @@ impl Kind for Clusters {
                 ..Plan::default()
             };
         };
-        let mut plan = down::restore_cluster(&scenario.name, base, live, run);
+        // The replica target first, as ECS's: Aurora Auto Scaling must not add readers back
+        // while the night's go.
+        let mut plan = restore_replica_target(base, live);
+        plan.merge(down::restore_cluster(&scenario.name, base, live, run));
         if let Some(recorded) = &base.serverless {
             plan.merge(serverless::plan_down(&base.cluster, recorded, live));
         }
         plan
     }
 
-    fn readiness(target: &DocDbTarget, snapshot: &Snapshot, out: &mut Readiness) {
+    fn readiness(target: &ClusterTarget, snapshot: &Snapshot, out: &mut Readiness) {
         let Some(cluster) = snapshot.cluster(&target.cluster) else {
-            out.waiting
-                .push(format!("DocumentDB cluster {}: not found", target.cluster));
+            out.waiting.push(format!(
+                "{} cluster {}: not found",
+                target.engine.name(),
+                target.cluster
+            ));
             return;
         };
+        if !target.engine.accepts(&cluster.engine) {
+            out.waiting.push(format!(
+                "{}: engine {}, not {}",
+                target.cluster,
+                cluster.engine,
+                target.engine.name()
+            ));
+            return;
+        }
         if cluster.sole_writer().is_none() {
             out.waiting.push(format!(
                 "{}: {} writers (failover in progress?)",
@@ -322,3 +451,6 @@ impl Kind for Clusters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

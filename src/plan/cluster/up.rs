@@ -2,7 +2,7 @@
 
 use super::ids::reader_identifier;
 use super::{ClusterState, InstanceState};
-use crate::config::DocDbTarget;
+use crate::config::ClusterTarget;
 use crate::plan::{Call, Plan, ADDED_READER_PROMOTION_TIER, MAX_READERS, TAG_RUN, TAG_SCENARIO};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +14,7 @@ const MAX_ORDINAL: u32 = 99;
 /// a check's continuation.
 pub(crate) fn plan_cluster(
     scenario: &str,
-    target: &DocDbTarget,
+    target: &ClusterTarget,
     live: &ClusterState,
     run: &str,
     add_readers: bool,
@@ -23,7 +23,8 @@ pub(crate) fn plan_cluster(
     let cluster = &target.cluster;
     let Some(writer) = live.sole_writer() else {
         plan.waiting.push(format!(
-            "DocumentDB cluster {cluster} has {} writers right now (failover in progress?): its changes wait for exactly one",
+            "{} cluster {cluster} has {} writers right now (failover in progress?): its changes wait for exactly one",
+            target.engine.name(),
             live.writer_count()
         ));
         return plan;
@@ -44,6 +45,11 @@ pub(crate) fn plan_cluster(
             let missing = (wanted - readers.len()).min(MAX_READERS - readers.len());
             let zones = super::zones::assign(live, missing);
             let taken: BTreeSet<&str> = live.instances.iter().map(|i| i.id.as_str()).collect();
+            let engine = if live.engine.is_empty() {
+                target.engine.default_engine().to_string()
+            } else {
+                live.engine.clone()
+            };
             let tags = BTreeMap::from([
                 (TAG_SCENARIO.to_string(), scenario.to_string()),
                 (TAG_RUN.to_string(), run.to_string()),
@@ -58,6 +64,7 @@ pub(crate) fn plan_cluster(
                 }
                 plan.calls.push(Call::CreateDbInstance {
                     cluster: cluster.clone(),
+                    engine: engine.clone(),
                     instance: id,
                     class: new_class.to_string(),
                     promotion_tier: ADDED_READER_PROMOTION_TIER,
@@ -69,7 +76,8 @@ pub(crate) fn plan_cluster(
             match &target.instance_class {
                 Some(configured) if live.serverless.is_some() && configured != new_class => {
                     plan.notes.push(format!(
-                        "{cluster} is a DocumentDB Serverless cluster: its new readers are {new_class}, not {configured}"
+                        "{cluster} is {} Serverless cluster: its new readers are {new_class}, not {configured}",
+                        crate::plan::article(target.engine.name())
                     ))
                 }
                 _ => {}
@@ -102,7 +110,7 @@ pub(crate) fn plan_cluster(
 
 /// The class of the readers nightshift adds: `db.serverless` on a serverless cluster, else the
 /// night's class (`resize`) or `instance_class` (None: a cluster that adds no readers names none).
-pub(crate) fn reader_class<'a>(target: &'a DocDbTarget, live: &ClusterState) -> Option<&'a str> {
+pub(crate) fn reader_class<'a>(target: &'a ClusterTarget, live: &ClusterState) -> Option<&'a str> {
     if live.serverless.is_some() {
         Some(super::serverless::SERVERLESS_CLASS)
     } else {

@@ -4,7 +4,7 @@
 //! to a live reader the plan keeps, and serverless MinCapacity within its rules.
 
 use super::{Rule, RuleResult, SafetyContext};
-use crate::config::Scenario;
+use crate::config::{Engine, Scenario};
 use crate::plan::{
     Call, InstanceState, ADDED_READER_PROMOTION_TIER, MAX_READERS, TAG_RUN, TAG_SCENARIO,
 };
@@ -18,6 +18,26 @@ pub(super) fn check<'a>(
 ) -> RuleResult {
     let scenario = ctx.scenario;
     match call {
+        Call::RegisterReplicaTarget { cluster, to, .. } => {
+            let target = cluster_target(scenario, cluster)?;
+            if target.engine != Engine::Aurora {
+                return Err((
+                    Rule::NotConfigured,
+                    format!("{cluster} is not an [[scenario.aurora]] cluster: only Aurora's replica target is raised"),
+                ));
+            }
+            // MinCapacity is a reader count: never more readers than a cluster may have.
+            if to.min > MAX_READERS as i32 {
+                return Err((
+                    Rule::AboveMax,
+                    format!("MinCapacity {} is above {MAX_READERS} readers", to.min),
+                ));
+            }
+            if to.min < 0 || to.max < to.min {
+                return Err((Rule::AboveMax, format!("invalid capacity {to}")));
+            }
+            Ok(())
+        }
         Call::CreateDbInstance {
             cluster,
             instance,
@@ -26,7 +46,7 @@ pub(super) fn check<'a>(
             zone,
             ..
         } => {
-            docdb_target(scenario, cluster)?;
+            cluster_target(scenario, cluster)?;
             let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
                 (
                     Rule::NotConfigured,
@@ -93,7 +113,7 @@ pub(super) fn check<'a>(
             target,
             from,
         } => {
-            docdb_target(scenario, cluster)?;
+            cluster_target(scenario, cluster)?;
             let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
                 (
                     Rule::BadFailover,
@@ -159,7 +179,7 @@ pub(super) fn check<'a>(
         Call::ModifyDbClusterCapacity {
             cluster, min, max, ..
         } => {
-            let target = docdb_target(scenario, cluster)?;
+            let target = cluster_target(scenario, cluster)?;
             if target.serverless_min.is_none() {
                 return Err((
                     Rule::NotConfigured,
@@ -179,18 +199,19 @@ pub(super) fn check<'a>(
     }
 }
 
-fn docdb_target<'a>(
+fn cluster_target<'a>(
     scenario: &'a Scenario,
     cluster: &str,
-) -> Result<&'a crate::config::DocDbTarget, (Rule, String)> {
+) -> Result<&'a crate::config::ClusterTarget, (Rule, String)> {
     scenario
-        .docdb
-        .iter()
-        .find(|t| t.cluster == cluster)
+        .cluster(cluster)
         .ok_or_else(|| {
             (
                 Rule::NotConfigured,
-                format!("{cluster} is not a [[scenario.docdb]] of {}", scenario.name),
+                format!(
+                    "{cluster} is not a [[scenario.docdb]], [[scenario.aurora]] or [[scenario.neptune]] cluster of {}",
+                    scenario.name
+                ),
             )
         })
 }
@@ -201,7 +222,7 @@ fn live_instance<'a>(
     cluster: &str,
     instance: &str,
 ) -> Result<&'a InstanceState, (Rule, String)> {
-    docdb_target(ctx.scenario, cluster)?;
+    cluster_target(ctx.scenario, cluster)?;
     ctx.snapshot
         .cluster(cluster)
         .and_then(|c| c.instance(instance))

@@ -249,7 +249,8 @@ fn check_call<'a>(
         Call::RegisterScalableTarget { .. } | Call::UpdateService { .. } => {
             service::check(call, ctx)
         }
-        Call::CreateDbInstance { .. }
+        Call::RegisterReplicaTarget { .. }
+        | Call::CreateDbInstance { .. }
         | Call::ModifyDbInstanceClass { .. }
         | Call::FailoverDbCluster { .. }
         | Call::DeleteDbInstance { .. }
@@ -440,6 +441,7 @@ mod tests {
         let c = ctx(&s, &snap, None);
         let create = |n: u32, tier: i32, run: &str| Call::CreateDbInstance {
             cluster: "db".into(),
+            engine: "docdb".into(),
             instance: reader_id(n),
             class: "db.r6g.large".into(),
             promotion_tier: tier,

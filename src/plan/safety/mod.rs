@@ -23,6 +23,8 @@
 //! deletion passes this check.
 
 mod cluster;
+#[cfg(test)]
+mod properties;
 mod service;
 
 use super::{Baseline, Call, Plan, Snapshot};

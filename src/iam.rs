@@ -524,6 +524,55 @@ mod tests {
     }
 
     #[test]
+    fn aurora_and_neptune_clusters_get_the_rds_statements_and_only_aurora_its_replica_target() {
+        let text = include_str!("../integration/fixtures/config/template/whole-stack.toml");
+        let config = crate::config::parse(text, "whole-stack.toml").unwrap();
+        let p = policy(&config, &Target::default());
+        let sid = |sid: &str| {
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid} in {p:#}"))
+        };
+        let read = sid("DocDbRead");
+        for cluster in ["orders-db", "reports-db", "ledger-db", "graph-db"] {
+            let arn = format!("arn:aws:rds:*:*:cluster:{cluster}");
+            assert!(
+                read["Resource"].as_array().unwrap().contains(&json!(arn)),
+                "{read:#}"
+            );
+        }
+        // Resize and serverless on exactly the clusters that ask for them.
+        assert_eq!(
+            sid("DocDbServerlessCapacity")["Resource"],
+            json!(["arn:aws:rds:*:*:cluster:reports-db"])
+        );
+        assert!(sid("DocDbResize")["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("arn:aws:rds:*:*:cluster:ledger-db")));
+        let raise = sid("AuroraReplicaTargetsRaise");
+        assert_eq!(
+            raise["Action"],
+            json!(["application-autoscaling:RegisterScalableTarget"])
+        );
+        assert_eq!(
+            raise["Condition"]["StringEquals"]["application-autoscaling:scalable-dimension"],
+            "rds:cluster:ReadReplicaCount"
+        );
+        // A DocumentDB-only config has no replica-target statement.
+        let contract = include_str!("../integration/fixtures/config/contract.toml");
+        let docdb = policy(
+            &crate::config::parse(contract, "c.toml").unwrap(),
+            &Target::default(),
+        );
+        assert!(!docdb.to_string().contains("ReadReplicaCount"));
+    }
+
+    #[test]
     fn notify_grants_put_events_on_exactly_its_bus() {
         let target = Target {
             partition: "aws".into(),

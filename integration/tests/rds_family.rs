@@ -9,7 +9,7 @@
 //! target): unlike DocumentDB they need no launcher patch. The live state is read back with plain
 //! SDK calls; every request nightshift sends is in the `CallLog`.
 
-use crate::harness::{self, invocation};
+use crate::harness::{self, cli, invocation, ok};
 use crate::support::{self, unique};
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
@@ -77,6 +77,7 @@ async fn create_cluster(
 /// The night's world: an ECS service (2 tasks), the clusters, a table, the app.
 struct World {
     sdk: SdkConfig,
+    table: String,
     ecs: (String, String),
     /// (cluster id, its writer, its engine).
     clusters: Vec<(String, String, &'static str)>,
@@ -141,6 +142,7 @@ timezone = "Asia/Tokyo"
         );
         World {
             sdk,
+            table: table.clone(),
             ecs: (ecs_cluster, service),
             clusters: made,
             log,
@@ -419,4 +421,33 @@ async fn a_night_of_every_database_kind_with_ecs_scales_them_in_order_and_restor
             [(writer.clone(), engine.to_string(), true)]
         );
     }
+    // The night's history, as ops read it: `show` names every kind's calls, `report` counts the
+    // readers of every database kind held above the baseline.
+    let base = [
+        "--table",
+        world.table.as_str(),
+        "--now",
+        "2026-11-26T00:00:00Z",
+    ];
+    let show = ok(cli().args(["show", SCENARIO, "2026-11-25"]).args(base));
+    println!("nightshift show {SCENARIO} 2026-11-25:\n{show}");
+    for (db, _, _) in &world.clusters {
+        assert!(
+            show.contains(db.as_str()),
+            "{db} missing from show:\n{show}"
+        );
+    }
+    let report = ok(cli()
+        .args([
+            "report",
+            "--scenario",
+            SCENARIO,
+            "--since",
+            "7d",
+            "--output",
+            "json",
+        ])
+        .args(base));
+    let report: serde_json::Value = serde_json::from_str(&report).expect("report JSON");
+    assert_eq!(report["nights"][0]["extra_readers"], 4, "{report:#}");
 }

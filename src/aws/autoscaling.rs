@@ -51,33 +51,12 @@ impl AutoScalingAdapter {
         cluster: &str,
         service: &str,
     ) -> Result<Option<Capacity>, CallError> {
-        let id = resource_id(cluster, service);
-        let out = self
-            .client
-            .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_ids(&id)
-            .customize()
-            .config_override(self.overrides())
-            .send()
-            .await
-            .map_err(|e| {
-                CallError::from_sdk(
-                    &e,
-                    "DescribeScalableTargets",
-                    "application-autoscaling:DescribeScalableTargets",
-                    format!("scalable target {id}"),
-                )
-            })?;
-        Ok(out
-            .scalable_targets()
-            .iter()
-            .find(|t| t.resource_id() == id)
-            .map(|t| Capacity {
-                min: t.min_capacity(),
-                max: t.max_capacity(),
-            }))
+        self.describe_target(
+            ServiceNamespace::Ecs,
+            ScalableDimension::EcsServiceDesiredCount,
+            &resource_id(cluster, service),
+        )
+        .await
     }
 
     /// An Aurora cluster's `rds:cluster:ReadReplicaCount` target, if it has one.
@@ -85,13 +64,57 @@ impl AutoScalingAdapter {
         &self,
         cluster: &str,
     ) -> Result<Option<Capacity>, CallError> {
-        let id = format!("cluster:{cluster}");
+        self.describe_target(
+            ServiceNamespace::Rds,
+            ScalableDimension::RdsClusterReadReplicaCount,
+            &format!("cluster:{cluster}"),
+        )
+        .await
+    }
+
+    /// Set the service target's bounds (RegisterScalableTarget on an existing target updates it).
+    pub(super) async fn register(
+        &self,
+        cluster: &str,
+        service: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        self.register_target(
+            ServiceNamespace::Ecs,
+            ScalableDimension::EcsServiceDesiredCount,
+            &resource_id(cluster, service),
+            capacity,
+        )
+        .await
+    }
+
+    /// Set an Aurora cluster's replica target bounds.
+    pub(super) async fn register_replica_target(
+        &self,
+        cluster: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        self.register_target(
+            ServiceNamespace::Rds,
+            ScalableDimension::RdsClusterReadReplicaCount,
+            &format!("cluster:{cluster}"),
+            capacity,
+        )
+        .await
+    }
+
+    async fn describe_target(
+        &self,
+        namespace: ServiceNamespace,
+        dimension: ScalableDimension,
+        id: &str,
+    ) -> Result<Option<Capacity>, CallError> {
         let out = self
             .client
             .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Rds)
-            .scalable_dimension(ScalableDimension::RdsClusterReadReplicaCount)
-            .resource_ids(&id)
+            .service_namespace(namespace)
+            .scalable_dimension(dimension)
+            .resource_ids(id)
             .customize()
             .config_override(self.overrides())
             .send()
@@ -114,48 +137,18 @@ impl AutoScalingAdapter {
             }))
     }
 
-    /// Set an Aurora cluster's replica target bounds (an existing target is updated).
-    pub(super) async fn register_replica_target(
+    async fn register_target(
         &self,
-        cluster: &str,
+        namespace: ServiceNamespace,
+        dimension: ScalableDimension,
+        id: &str,
         capacity: Capacity,
     ) -> Result<(), CallError> {
-        let id = format!("cluster:{cluster}");
         self.client
             .register_scalable_target()
-            .service_namespace(ServiceNamespace::Rds)
-            .scalable_dimension(ScalableDimension::RdsClusterReadReplicaCount)
-            .resource_id(&id)
-            .min_capacity(capacity.min)
-            .max_capacity(capacity.max)
-            .customize()
-            .config_override(self.overrides())
-            .send()
-            .await
-            .map_err(|e| {
-                CallError::from_sdk(
-                    &e,
-                    "RegisterScalableTarget",
-                    "application-autoscaling:RegisterScalableTarget",
-                    format!("scalable target {id}"),
-                )
-            })?;
-        Ok(())
-    }
-
-    /// Set the target's bounds (RegisterScalableTarget on an existing target updates it).
-    pub(super) async fn register(
-        &self,
-        cluster: &str,
-        service: &str,
-        capacity: Capacity,
-    ) -> Result<(), CallError> {
-        let id = resource_id(cluster, service);
-        self.client
-            .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(&id)
+            .service_namespace(namespace)
+            .scalable_dimension(dimension)
+            .resource_id(id)
             .min_capacity(capacity.min)
             .max_capacity(capacity.max)
             .customize()

@@ -86,6 +86,14 @@ pub fn render_text(view: &StatusView) -> String {
         if let Some(s) = &c.serverless {
             lines.push(format!("    serverless {s}"));
         }
+        if let Some(t) = &c.replica_target {
+            let was = c
+                .baseline_replica_target
+                .map_or(String::new(), |b| format!(" (baseline {b})"));
+            lines.push(format!(
+                "    rds:cluster:ReadReplicaCount scalable target {t}{was}"
+            ));
+        }
     }
     for w in &view.waiting {
         lines.push(format!("  waiting: {w}"));

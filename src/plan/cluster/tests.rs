@@ -6,39 +6,8 @@ use crate::plan::fixtures::*;
 use crate::plan::safety::{check, Rule, SafetyContext};
 use crate::plan::*;
 
-/// The test scenario with its cluster `db` in `[[scenario.<table>]]` (and `keys` on it).
 fn scenario_in(table: &str, replicas: u8, keys: &str) -> Scenario {
-    let text = format!(
-        r#"
-[[scenario]]
-name = "{SCENARIO}"
-timezone = "Asia/Tokyo"
-[[scenario.ecs]]
-cluster = "batch"
-service = "worker"
-desired = 10
-max = 20
-[[scenario.{table}]]
-cluster = "db"
-replicas = {replicas}
-instance_class = "db.r6g.large"
-{keys}
-[scenario.scale_down]
-quiet_for = "15m"
-deadline = "07:30"
-min_hold = "30m"
-[[scenario.scale_down.metric]]
-namespace = "Batch"
-name = "JobsRunning"
-stat = "Maximum"
-period = "1m"
-below = 1
-"#
-    );
-    config::parse(&text, "test.toml")
-        .unwrap_or_else(|e| panic!("{e}"))
-        .scenarios
-        .remove(0)
+    crate::plan::fixtures::scenario_in(table, 10, 20, replicas, keys)
 }
 
 /// The fixtures' snapshot with cluster `db` running `engine`.

@@ -5,8 +5,10 @@
 //! add for this run, and passes the independent check of this module.
 
 use super::{check, SafetyContext};
-use crate::config::{self, Dcu, Scenario};
-use crate::plan::fixtures::{instance, managed, reader_id, snapshot_with, ts, RUN, SCENARIO};
+use crate::config::{Dcu, Scenario};
+use crate::plan::fixtures::{
+    instance, managed, reader_id, scenario_in, snapshot_with, ts, RUN, SCENARIO,
+};
 use crate::plan::*;
 use proptest::prelude::*;
 
@@ -24,38 +26,7 @@ fn scenario(n: &Night) -> Scenario {
     let serverless = n
         .serverless_min
         .map_or(String::new(), |m| format!("serverless_min = {m}"));
-    let text = format!(
-        r#"
-[[scenario]]
-name = "{SCENARIO}"
-timezone = "Asia/Tokyo"
-[[scenario.ecs]]
-cluster = "batch"
-service = "worker"
-desired = {}
-max = {}
-[[scenario.{}]]
-cluster = "db"
-replicas = {}
-instance_class = "db.r6g.large"
-{serverless}
-[scenario.scale_down]
-quiet_for = "15m"
-deadline = "07:30"
-min_hold = "30m"
-[[scenario.scale_down.metric]]
-namespace = "Batch"
-name = "JobsRunning"
-stat = "Maximum"
-period = "1m"
-below = 1
-"#,
-        n.desired, n.max, n.table, n.replicas
-    );
-    config::parse(&text, "properties.toml")
-        .unwrap_or_else(|e| panic!("{e}"))
-        .scenarios
-        .remove(0)
+    scenario_in(n.table, n.desired, n.max, n.replicas, &serverless)
 }
 
 fn night() -> impl Strategy<Value = Night> {

@@ -122,6 +122,7 @@ fn mutating_scaling_calls_are_private_to_src_aws() {
     let adapters = ["aws/ecs.rs", "aws/autoscaling.rs", "aws/docdb.rs"];
     let mutating = [
         "fn update_desired(",
+        "fn register_replica_target(",
         "fn register(",
         "fn create_reader(",
         "fn modify_serverless_min(",

@@ -201,14 +201,18 @@ fn scaling_statements(
         }));
     }
 
+    // DocumentDB, Aurora and Neptune are managed through the same `rds:` actions on the same ARN
+    // shapes: the statements below (their Sids kept from when only DocumentDB was scaled) cover
+    // every configured cluster, whatever its engine.
     let mut clusters = Vec::new();
+    let mut replica_targets = Vec::new();
     let mut any_instance = Vec::new();
     let mut own_readers = Vec::new();
     let mut delete_conditions = Vec::new();
     let mut resized = Vec::new();
     let mut serverless = Vec::new();
     for scenario in scenarios {
-        for target in &scenario.docdb {
+        for target in scenario.clusters() {
             clusters.push(arn(scenario, "rds", &format!("cluster:{}", target.cluster)));
             any_instance.push(arn(scenario, "rds", "db:*"));
             // Every reader id is `<prefix><ordinal>`: allow the prefix only.
@@ -221,6 +225,13 @@ fn scaling_statements(
             }
             if target.serverless_min.is_some() {
                 serverless.push(arn(scenario, "rds", &format!("cluster:{}", target.cluster)));
+            }
+            if target.engine == crate::config::Engine::Aurora {
+                replica_targets.push(arn(
+                    scenario,
+                    "application-autoscaling",
+                    "scalable-target/*",
+                ));
             }
         }
     }
@@ -279,6 +290,28 @@ fn scaling_statements(
             "Effect": "Allow",
             "Action": ["rds:ModifyDBCluster"],
             "Resource": serverless
+        }));
+    }
+    if !replica_targets.is_empty() {
+        replica_targets.sort();
+        replica_targets.dedup();
+        // An Aurora cluster's rds:cluster:ReadReplicaCount target, read and raised for the night
+        // (its ARN carries a generated id, so the condition keys narrow it to that dimension).
+        statements.push(json!({
+            "Sid": "AuroraReplicaTargetsRead",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:DescribeScalableTargets"],
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "AuroraReplicaTargetsRaise",
+            "Effect": "Allow",
+            "Action": ["application-autoscaling:RegisterScalableTarget"],
+            "Resource": replica_targets,
+            "Condition": { "StringEquals": {
+                "application-autoscaling:service-namespace": "rds",
+                "application-autoscaling:scalable-dimension": "rds:cluster:ReadReplicaCount"
+            } }
         }));
     }
     statements.push(json!({
@@ -488,6 +521,55 @@ mod tests {
             statement["Resource"],
             json!(["arn:aws:rds:*:*:cluster:batch-db"])
         );
+    }
+
+    #[test]
+    fn aurora_and_neptune_clusters_get_the_rds_statements_and_only_aurora_its_replica_target() {
+        let text = include_str!("../integration/fixtures/config/template/whole-stack.toml");
+        let config = crate::config::parse(text, "whole-stack.toml").unwrap();
+        let p = policy(&config, &Target::default());
+        let sid = |sid: &str| {
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid} in {p:#}"))
+        };
+        let read = sid("DocDbRead");
+        for cluster in ["orders-db", "reports-db", "ledger-db", "graph-db"] {
+            let arn = format!("arn:aws:rds:*:*:cluster:{cluster}");
+            assert!(
+                read["Resource"].as_array().unwrap().contains(&json!(arn)),
+                "{read:#}"
+            );
+        }
+        // Resize and serverless on exactly the clusters that ask for them.
+        assert_eq!(
+            sid("DocDbServerlessCapacity")["Resource"],
+            json!(["arn:aws:rds:*:*:cluster:reports-db"])
+        );
+        assert!(sid("DocDbResize")["Resource"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("arn:aws:rds:*:*:cluster:ledger-db")));
+        let raise = sid("AuroraReplicaTargetsRaise");
+        assert_eq!(
+            raise["Action"],
+            json!(["application-autoscaling:RegisterScalableTarget"])
+        );
+        assert_eq!(
+            raise["Condition"]["StringEquals"]["application-autoscaling:scalable-dimension"],
+            "rds:cluster:ReadReplicaCount"
+        );
+        // A DocumentDB-only config has no replica-target statement.
+        let contract = include_str!("../integration/fixtures/config/contract.toml");
+        let docdb = policy(
+            &crate::config::parse(contract, "c.toml").unwrap(),
+            &Target::default(),
+        );
+        assert!(!docdb.to_string().contains("ReadReplicaCount"));
     }
 
     #[test]

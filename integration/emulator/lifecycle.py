@@ -35,7 +35,8 @@ Events that AWS (or someone else) starts, for a test to trigger:
   scalable-target someone else's change of the service's Application Auto Scaling bounds
 
 Endpoints (JSON in, JSON out):
-  POST /nightshift-api/lifecycle        {"world", "now", "docdb": [cluster], "ecs": [[cluster,
+  POST /nightshift-api/lifecycle        {"world", "now", "docdb": [cluster] (any RDS-family cluster:
+        DocumentDB, Aurora or Neptune, one RDS API), "ecs": [[cluster,
         service]], "timings": {name: minutes | [low, high]}, "quota", "backup_window": "HH:MM-HH:MM",
         "seed", "account", "region"}: (re)registers a world; its existing instances are available
         and its services run their desired count
@@ -744,13 +745,16 @@ def _instance_xml(world: World, instance: str) -> str:
     status = life.status if life else "deleted"
     return (
         f"<DBInstance><DBInstanceIdentifier>{instance}</DBInstanceIdentifier><DBInstanceClass>{klass}</DBInstanceClass>"
-        f"<Engine>docdb</Engine><DBInstanceStatus>{status}</DBInstanceStatus>"
+        f"<Engine>{getattr(model, 'engine', None) or 'docdb'}</Engine><DBInstanceStatus>{status}</DBInstanceStatus>"
         f"<DBClusterIdentifier>{cluster}</DBClusterIdentifier></DBInstance>"
     )
 
 
 def _cluster_xml(world: World, cluster: str) -> str:
+    # Aurora and Neptune clusters live in the same RDS backend: each answers with its own engine.
+    model = world.rds.clusters.get(cluster)
+    engine = getattr(model, "engine", None) or "docdb"
     return (
-        f"<DBCluster><DBClusterIdentifier>{cluster}</DBClusterIdentifier><Engine>docdb</Engine>"
+        f"<DBCluster><DBClusterIdentifier>{cluster}</DBClusterIdentifier><Engine>{engine}</Engine>"
         f"<Status>{world.cluster_life[cluster].status}</Status></DBCluster>"
     )

@@ -47,6 +47,9 @@ import world
 
 NIGHTS = {"check": ("scale-up", "check", "scale-down"), "down": ("scale-up", "scale-down")}
 TARGETS = (("check", "scale-up"), ("check", "check"), ("down", "scale-down"))
+# The other database kinds: a night "down" on a world whose cluster is of that kind, killed once,
+# right after the scale-up's first mutating call (its first reader's CreateDBInstance).
+OTHER_KINDS = ("aurora", "neptune")
 DEADLINE_S = 8.0  # the lease of the killed invocation; room for SDK timeouts on a loaded machine
 PARALLEL = 5
 KEY_TIME = dt.datetime(2026, 12, 1, 13, 0, tzinfo=dt.UTC)
@@ -127,9 +130,10 @@ class Night:
     wall: float = 0.0
 
 
-async def play(ctx: harness.Ctx, table: str, kind: str, target: str | None = None, point: Point | None = None) -> Night:
+async def play(ctx: harness.Ctx, table: str, kind: str, target: str | None = None, point: Point | None = None,
+               db: str = "docdb") -> Night:
     started = time.monotonic()
-    w = world.World(f"crash{world.short_id()}", table)
+    w = world.World(f"crash{world.short_id()}", table, db)
     await asyncio.to_thread(w.create, ctx.aws)
     await asyncio.to_thread(w.put_quiet, ctx.aws, 30, 5)
     logdir = ctx.workdir / "crash" / w.name
@@ -197,28 +201,34 @@ def history_of(night: Night, step: str) -> tuple[str, bool]:
 async def run(ctx: harness.Ctx, random_points: int) -> tuple[str, list[str]]:
     started = time.monotonic()
     table = ctx.new_table("crash")
-    refs = dict(zip(NIGHTS, await asyncio.gather(*(play(ctx, table, kind) for kind in NIGHTS))))
+    keys = [(kind, "docdb") for kind in NIGHTS] + [("down", db) for db in OTHER_KINDS]
+    refs = dict(zip(keys, await asyncio.gather(*(play(ctx, table, kind, db=db) for kind, db in keys))))
     violations: list[str] = []
-    for kind, ref in refs.items():
+    for (kind, db), ref in refs.items():
         for step, answer in ref.answers.items():
             if answer.kind != "response":
-                violations.append(f"reference night {kind}: {step} answered {answer.outcome} {answer.error_message}")
+                violations.append(f"reference night {kind} ({db}): {step} answered {answer.outcome} {answer.error_message}")
 
-    cases: list[tuple[str, str, Point]] = []
+    cases: list[tuple[str, str, Point, str]] = []
     for kind, step in TARGETS:
-        for point in named_points(step, refs[kind].traces[step]):
-            cases.append((kind, step, point))
+        for point in named_points(step, refs[(kind, "docdb")].traces[step]):
+            cases.append((kind, step, point, "docdb"))
     rng = random.Random(ctx.seed)
     for _ in range(random_points):
         kind, step = rng.choice(TARGETS)
-        cases.append((kind, step, random_point(rng, refs[kind].traces[step])))
+        cases.append((kind, step, random_point(rng, refs[(kind, "docdb")].traces[step]), "docdb"))
+    for db in OTHER_KINDS:
+        first_call = [p for p in named_points("scale-up", refs[("down", db)].traces["scale-up"])
+                      if p.name.startswith("after mutating call 1/")]
+        cases += [("down", "scale-up", p, db) for p in first_call]
 
-    nights = await harness.gather_limited(PARALLEL, [play(ctx, table, kind, step, point) for kind, step, point in cases])
+    nights = await harness.gather_limited(
+        PARALLEL, [play(ctx, table, kind, step, point, db) for kind, step, point, db in cases])
 
     rows, totals = [], collections.Counter()
-    for (kind, step, point), night in zip(cases, nights):
-        ref = refs[kind]
-        label = f"{step} / {point.name}"
+    for (kind, step, point, db), night in zip(cases, nights):
+        ref = refs[(kind, db)]
+        label = f"{step} / {point.name}" + ("" if db == "docdb" else f" ({db})")
         bad: list[str] = []
         if night.killed is None or night.killed.kind != "lost":
             bad.append(f"not killed: the invocation answered {night.killed.outcome if night.killed else '?'}")
@@ -261,7 +271,7 @@ async def run(ctx: harness.Ctx, random_points: int) -> tuple[str, list[str]]:
         totals["double"] += night.doubles
         totals["panics"] += len(night.panics)
         rows.append([
-            step, point.name, "yes" if night.killed and night.killed.kind == "lost" else "NO", night.at_kill,
+            step if db == "docdb" else f"{step} ({db})", point.name, "yes" if night.killed and night.killed.kind == "lost" else "NO", night.at_kill,
             redo.outcome if redo else "-", history, completed, stuck, len(open_runs), len(lost),
             "yes" if final_ok and step_ok else "NO", night.doubles, len(night.panics),
         ])
@@ -270,7 +280,7 @@ async def run(ctx: harness.Ctx, random_points: int) -> tuple[str, list[str]]:
     head = ["step", "kill -9 point", "killed", "dedup at kill", "redelivery", "run history of the retried step",
             "steps COMPLETED", "stuck leases", "runs left open", "lost records", "state = fault-free", "double actions", "panics"]
     notes = collections.defaultdict(list)
-    for (kind, step, point), night in zip(cases, nights):
+    for (kind, step, point, db), night in zip(cases, nights):
         redo = night.redelivery
         if redo is not None and redo.kind == "response" and redo.outcome != "acted":
             reason = str(redo.body.get("reason", "")).replace(night.world.name, "{scenario}")

@@ -195,11 +195,20 @@ TARGETED = [
     ("run closed by the scale-down (TransactWriteItems: close, event, complete, lease)", "B",
      lambda r: _twi(r, "DEDUP#", "STEP#scale-down"), "reset", 1),
 ]
+# The other database kinds: night A on a world whose cluster is an Aurora or a Neptune one, with
+# the scale-up's first CreateDBInstance and the scale-down's first DeleteDBInstance reset (the
+# request reaches the emulator, the answer is lost: the retry must find the reader there, or gone).
+OTHER_KINDS = ("aurora", "neptune")
+TARGETED_OTHER = [
+    ("CreateDBInstance of the scale-up", "A", _op("CreateDBInstance"), "reset", 1),
+    ("DeleteDBInstance of the scale-down", "A", _op("DeleteDBInstance"), "reset", 1),
+]
 
 
-async def play(ctx: harness.Ctx, table: str, index: int, kind: str, plan: proxy.FaultPlan | None) -> Night:
+async def play(ctx: harness.Ctx, table: str, index: int, kind: str, plan: proxy.FaultPlan | None,
+               db: str = "docdb") -> Night:
     night = Night(index, kind, plan is not None)
-    w = world.World(f"fault{world.short_id()}", table)
+    w = world.World(f"fault{world.short_id()}", table, db)
     night.world = w
     await asyncio.to_thread(w.create, ctx.aws)
     logdir = ctx.workdir / "faults" / w.name
@@ -302,22 +311,25 @@ def judge(n: Night, ref: Night) -> tuple[list[str], dict]:
 async def run(ctx: harness.Ctx, nights: int, rate: float, only: list | None = None, kinds: tuple | None = None) -> tuple[str, list[str]]:
     started = time.monotonic()
     table = ctx.new_table("faults")
-    refs = {k: n for k, n in zip("AB", await asyncio.gather(*(play(ctx, table, -1 - i, k, None) for i, k in enumerate("AB"))))}
+    keys = [("A", "docdb"), ("B", "docdb")] + [("A", db) for db in OTHER_KINDS] if not only else [("A", "docdb"), ("B", "docdb")]
+    refs = dict(zip(keys, await asyncio.gather(*(play(ctx, table, -1 - i, k, None, db) for i, (k, db) in enumerate(keys)))))
     violations: list[str] = []
-    for k, ref in refs.items():
+    for (k, db), ref in refs.items():
         if ref.not_done or ref.redeliveries or ref.timeouts:
-            violations.append(f"fault-free night {k}: {ref.not_done} (redeliveries {ref.redeliveries}, timeouts {ref.timeouts})")
+            violations.append(f"fault-free night {k} ({db}): {ref.not_done} (redeliveries {ref.redeliveries}, timeouts {ref.timeouts})")
     plays = [play(ctx, table, i, "AB"[i % 2], random_plan(ctx, i, rate, only, kinds)) for i in range(nights)]
-    targeted = [] if only else TARGETED
-    for j, (name, kind, match, fault, nth) in enumerate(targeted):
-        plan = proxy.FaultPlan(targeted=[(f"{fault}: {name}", match, fault, nth)], seed=ctx.seed)
-        plays.append(play(ctx, table, nights + j, kind, plan))
+    targeted = [] if only else [(*t, "docdb") for t in TARGETED] + [
+        (*t, db) for db in OTHER_KINDS for t in TARGETED_OTHER]
+    for j, (name, kind, match, fault, nth, db) in enumerate(targeted):
+        label = name if db == "docdb" else f"{name} ({db})"
+        plan = proxy.FaultPlan(targeted=[(f"{fault}: {label}", match, fault, nth)], seed=ctx.seed)
+        plays.append(play(ctx, table, nights + j, kind, plan, db))
     everything = await harness.gather_limited(PARALLEL, plays)
     results, aimed = everything[:nights], everything[nights:]
 
     rows, tot = [], collections.Counter()
     for n in results:
-        bad, fig = judge(n, refs[n.kind])
+        bad, fig = judge(n, refs[(n.kind, n.world.kind)])
         violations += [f"fault night {n.index + 1} ({n.kind}, {n.world.name}): {b}" for b in bad]
         f = n.faults
         rows.append([n.index + 1, n.kind, n.deliveries, f["throttle"], f["500"], f["503"], f["delay"], f["reset"], n.sdk_retries,
@@ -345,7 +357,7 @@ async def run(ctx: harness.Ctx, nights: int, rate: float, only: list | None = No
     if aimed:
         arows, atot = [], collections.Counter()
         for n in aimed:
-            bad, fig = judge(n, refs[n.kind])
+            bad, fig = judge(n, refs[(n.kind, n.world.kind)])
             name = n.fired[0] if n.fired else "(did not fire)"
             if not n.fired:
                 bad.append("the targeted fault never fired")

@@ -5,6 +5,8 @@ scale-down; the mutating calls are counted at the wire (the proxy), not by the f
 One round plays two nights on one world:
   night A: scale-up storm, then check storm (quiet: the check scales down and closes the run);
   night B: scale-up storm, then scheduled scale-down storm (quiet: it scales down and closes).
+After the rounds, night B once more on a world whose cluster is an Aurora one and on one whose
+cluster is a Neptune one (the same config's `[[scenario.aurora]]` and `[[scenario.neptune]]`).
 Each storm is one event (one dedup key) delivered 64 times at once, spread round-robin over the
 processes, every delivery with its own Lambda request ID (as Lambda's async queue or EventBridge
 redelivers). Invariants per storm:
@@ -56,7 +58,11 @@ async def run(ctx: harness.Ctx, rounds: int, procs: int) -> tuple[str, list[str]
     table = ctx.new_table("storm")
     w = world.World(f"storm{world.short_id()}", table)
     w.create(ctx.aws)
-    config = world.config_file(workdir / "nightshift.toml", table, [w])
+    # One world of each other database kind, in the same config (one fleet serves them all).
+    others = [world.World(f"storm{kind}{world.short_id()}", table, kind) for kind in ("aurora", "neptune")]
+    for o in others:
+        o.create(ctx.aws)
+    config = world.config_file(workdir / "nightshift.toml", table, [w, *others])
     px = proxy.Proxy(ctx.emulator)
     fleet = harness.Fleet(ctx, px, config, table, workdir)
     for _ in range(procs):
@@ -74,6 +80,11 @@ async def run(ctx: harness.Ctx, rounds: int, procs: int) -> tuple[str, list[str]
                 for step in ("scale-up", closer):
                     label = f"round {r + 1} night {night} {step}"
                     await storm(ctx, px, fleet, w, step, w.step(step, key_time), label, rows[step], violations)
+        for o in others:
+            o.put_quiet(ctx.aws, minutes_back=30, minutes_ahead=2)
+            for step in ("scale-up", "scale-down"):
+                label = f"{o.kind} night B {step}"
+                await storm(ctx, px, fleet, o, step, o.step(step, base), label, rows[step], violations)
     finally:
         await fleet.stop()
         await px.close()
@@ -91,7 +102,7 @@ async def run(ctx: harness.Ctx, rounds: int, procs: int) -> tuple[str, list[str]
                     c["wire_mutating"], c["planned"], c["double"], c["extra_writes"], c["dedup_bad"], c["state_bad"],
                     len(panics) if step == "scale-up" else "-"])
     text = harness.table(
-        f"Part 1: duplicate storm ({rounds} round(s), {DELIVERIES} concurrent deliveries per storm over {procs} bootstrap processes, {elapsed:.0f}s; SDK retries at the wire: {px.retries()})",
+        f"Part 1: duplicate storm ({rounds} round(s) on a DocumentDB world, then night B on an Aurora and a Neptune world, {DELIVERIES} concurrent deliveries per storm over {procs} bootstrap processes, {elapsed:.0f}s; SDK retries at the wire: {px.retries()})",
         head,
         out,
     )

@@ -1,7 +1,8 @@
 """The AWS world one night plays in, on moto_server, through boto3 (never through the proxy).
 
 Mirrors integration/support/src/scene.rs: a DocumentDB cluster with its writer (engine docdb, which
-integration/emulator/launcher.py teaches moto), an ECS service at its day-time desired count with
+integration/emulator/launcher.py teaches moto; or, for a world of another `kind`, an Aurora
+PostgreSQL or a Neptune cluster in the config's `[[scenario.aurora]]` / `[[scenario.neptune]]`), an ECS service at its day-time desired count with
 an Application Auto Scaling target, the batch metric in CloudWatch, and the contract config
 (integration/fixtures/config/contract.toml) renamed to this world's resources. The table is
 created by the real `nightshift migrate`.
@@ -36,6 +37,8 @@ BASELINE_DESIRED = 2
 BASELINE_MIN, BASELINE_MAX = 2, 4
 NIGHT_DESIRED = 10
 REPLICAS = 3
+# The config table of a world's cluster, and the engine its cluster runs.
+ENGINES = {"docdb": "docdb", "aurora": "aurora-postgresql", "neptune": "neptune"}
 
 CREDS = {
     "aws_access_key_id": "AKIDNIGHTSHIFTRELIABILITY",
@@ -111,6 +114,11 @@ def short_id() -> str:
 class World:
     name: str  # scenario name, and the stem of every resource name
     table: str
+    kind: str = "docdb"  # its cluster's config table: docdb, aurora or neptune
+
+    @property
+    def engine(self) -> str:
+        return ENGINES[self.kind]
 
     @property
     def ecs_cluster(self) -> str:
@@ -144,6 +152,7 @@ class World:
             ('cluster = "batch"', f'cluster = "{self.ecs_cluster}"'),
             ('service = "worker"', f'service = "{self.ecs_service}"'),
             ('cluster = "batch-db"', f'cluster = "{self.docdb_cluster}"'),
+            ("[[scenario.docdb]]", f"[[scenario.{self.kind}]]"),
             ('dimensions = { Job = "nightly" }', f'dimensions = {{ Job = "{self.job}" }}'),
             ('quiet_for = "15m"', 'quiet_for = "5m"'),
             ('deadline = "07:30"', f'deadline = "{deadline}"'),
@@ -156,11 +165,11 @@ class World:
     # The day-time world ------------------------------------------------------------------------
     def create(self, aws: Aws) -> None:
         once(aws.rds.create_db_cluster, ("DBClusterAlreadyExistsFault",),
-             DBClusterIdentifier=self.docdb_cluster, Engine="docdb",
+             DBClusterIdentifier=self.docdb_cluster, Engine=self.engine,
              MasterUsername="nightshift", MasterUserPassword="nightshift-test-password")
         once(aws.rds.create_db_instance, ("DBInstanceAlreadyExists",),
              DBInstanceIdentifier=f"{self.docdb_cluster}-writer", DBClusterIdentifier=self.docdb_cluster,
-             Engine="docdb", DBInstanceClass="db.r6g.large")
+             Engine=self.engine, DBInstanceClass="db.r6g.large")
         once(aws.ecs.create_cluster, clusterName=self.ecs_cluster)
         td = once(aws.ecs.register_task_definition, family=self.ecs_service, containerDefinitions=[
             {"name": "app", "image": "public.ecr.aws/docker/library/busybox:latest", "memory": 128}

@@ -680,6 +680,8 @@ fn edit() -> impl Strategy<Value = Edit> {
                 "[[scenario]]",
                 "[[scenario.ecs]]",
                 "[[scenario.docdb]]",
+                "[[scenario.aurora]]",
+                "[[scenario.neptune]]",
                 "[scenario.scale_down]",
                 "[[scenario.scale_down.metric]]",
                 "[[scenario.completion]]",
@@ -774,7 +776,7 @@ fn config_invariants(cfg: &Config) -> Result<(), String> {
         ensure(names.insert(s.name.clone()), || {
             format!("duplicate scenario {:?}", s.name)
         })?;
-        ensure(!s.ecs.is_empty() || !s.docdb.is_empty(), || {
+        ensure(!s.ecs.is_empty() || s.clusters().next().is_some(), || {
             "a scenario that scales nothing".into()
         })?;
         for e in &s.ecs {
@@ -786,7 +788,7 @@ fn config_invariants(cfg: &Config) -> Result<(), String> {
                 || "empty ECS name".into(),
             )?;
         }
-        for d in &s.docdb {
+        for d in s.clusters() {
             ensure(d.replicas <= config::MAX_DOCDB_REPLICAS, || {
                 format!("replicas {}", d.replicas)
             })?;

@@ -25,6 +25,7 @@ mod metrics;
 mod migrate;
 mod notify;
 mod ops;
+mod rds_family;
 mod report;
 mod scaling;
 mod status;

@@ -68,7 +68,7 @@ impl<'a> Mode<'a> {
     /// looks at the instances that are not in the baseline (the baseline's are never
     /// nightshift's to delete), unless a resize has to move the writer back.
     pub fn tag_reads(self, scenario: &Scenario) -> TagReads {
-        let resize = scenario.docdb.iter().any(|t| t.resize.is_some());
+        let resize = scenario.clusters().any(|t| t.resize.is_some());
         match self {
             _ if resize => TagReads::All,
             Mode::ScaleUp | Mode::ResumeScaleUp | Mode::Continue | Mode::Observe => TagReads::None,

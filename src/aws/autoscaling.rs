@@ -1,7 +1,9 @@
-//! Application Auto Scaling adapter: an ECS service's scalable target (`ecs:service:DesiredCount`).
+//! Application Auto Scaling adapter: an ECS service's scalable target (`ecs:service:DesiredCount`)
+//! and an Aurora cluster's (`rds:cluster:ReadReplicaCount`, resource `cluster:<id>`).
 //!
-//! Target tracking overrides a desired count set by UpdateService, so for the night nightshift
-//! raises the target's MinCapacity (and MaxCapacity when below) and restores both afterwards.
+//! Target tracking overrides a desired count set by UpdateService (and Aurora Auto Scaling scales
+//! its replicas in to its minimum), so for the night nightshift raises the target's MinCapacity
+//! (and MaxCapacity when below) and restores both afterwards.
 
 use super::Timeouts;
 use crate::plan::Capacity;
@@ -49,13 +51,70 @@ impl AutoScalingAdapter {
         cluster: &str,
         service: &str,
     ) -> Result<Option<Capacity>, CallError> {
-        let id = resource_id(cluster, service);
+        self.describe_target(
+            ServiceNamespace::Ecs,
+            ScalableDimension::EcsServiceDesiredCount,
+            &resource_id(cluster, service),
+        )
+        .await
+    }
+
+    /// An Aurora cluster's `rds:cluster:ReadReplicaCount` target, if it has one.
+    pub async fn describe_replica_target(
+        &self,
+        cluster: &str,
+    ) -> Result<Option<Capacity>, CallError> {
+        self.describe_target(
+            ServiceNamespace::Rds,
+            ScalableDimension::RdsClusterReadReplicaCount,
+            &format!("cluster:{cluster}"),
+        )
+        .await
+    }
+
+    /// Set the service target's bounds (RegisterScalableTarget on an existing target updates it).
+    pub(super) async fn register(
+        &self,
+        cluster: &str,
+        service: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        self.register_target(
+            ServiceNamespace::Ecs,
+            ScalableDimension::EcsServiceDesiredCount,
+            &resource_id(cluster, service),
+            capacity,
+        )
+        .await
+    }
+
+    /// Set an Aurora cluster's replica target bounds.
+    pub(super) async fn register_replica_target(
+        &self,
+        cluster: &str,
+        capacity: Capacity,
+    ) -> Result<(), CallError> {
+        self.register_target(
+            ServiceNamespace::Rds,
+            ScalableDimension::RdsClusterReadReplicaCount,
+            &format!("cluster:{cluster}"),
+            capacity,
+        )
+        .await
+    }
+
+    async fn describe_target(
+        &self,
+        namespace: ServiceNamespace,
+        dimension: ScalableDimension,
+        id: &str,
+    ) -> Result<Option<Capacity>, CallError> {
         let out = self
             .client
             .describe_scalable_targets()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_ids(&id)
+            .service_namespace(namespace)
+            .scalable_dimension(dimension)
+            .resource_ids(id)
             .customize()
             .config_override(self.overrides())
             .send()
@@ -78,19 +137,18 @@ impl AutoScalingAdapter {
             }))
     }
 
-    /// Set the target's bounds (RegisterScalableTarget on an existing target updates it).
-    pub(super) async fn register(
+    async fn register_target(
         &self,
-        cluster: &str,
-        service: &str,
+        namespace: ServiceNamespace,
+        dimension: ScalableDimension,
+        id: &str,
         capacity: Capacity,
     ) -> Result<(), CallError> {
-        let id = resource_id(cluster, service);
         self.client
             .register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .resource_id(&id)
+            .service_namespace(namespace)
+            .scalable_dimension(dimension)
+            .resource_id(id)
             .min_capacity(capacity.min)
             .max_capacity(capacity.max)
             .customize()

@@ -1,5 +1,20 @@
-//! DocumentDB adapter (the RDS control plane with engine `docdb`, through aws-sdk-docdb, which
-//! reads `AWS_ENDPOINT_URL_DOCDB`).
+//! The RDS-family adapter: DocumentDB, Aurora and Neptune clusters through one client,
+//! aws-sdk-docdb (which reads `AWS_ENDPOINT_URL_DOCDB`).
+//!
+//! Why the DocumentDB client serves Aurora and Neptune too: the three engines share the RDS
+//! control plane, one endpoint (`rds.<region>.amazonaws.com`, signing name `rds`) and one Query
+//! API (version 2014-10-31), and every operation nightshift makes is in the DocumentDB model with
+//! the members it sends and reads (DescribeDBClusters `Engine`, `DBClusterMembers`
+//! `IsClusterWriter`/`PromotionTier`, `AvailabilityZones`, `ServerlessV2ScalingConfiguration`
+//! Min/MaxCapacity; DescribeDBInstances by `db-cluster-id`; CreateDBInstance `Engine`,
+//! `DBInstanceClass`, `AvailabilityZone`, `PromotionTier`, `Tags`; ModifyDBInstance;
+//! FailoverDBCluster; DeleteDBInstance; ModifyDBCluster; ListTagsForResource). The engine is a
+//! plain string there (`docdb`, `aurora-mysql`, `aurora-postgresql`, `neptune`), and members an
+//! engine adds that the model lacks are skipped when an answer is read. A second SDK crate
+//! (aws-sdk-rds or aws-sdk-neptune) would add the same operations' code again to a binary
+//! that has a size budget. The one member it lacks that matters is Aurora's
+//! `SecondsUntilAutoPause`: so a MinCapacity change to or from 0 ACUs (auto-pause) is refused
+//! (`plan::serverless`), never made with the interval lost.
 //!
 //! Reads: DescribeDBClusters (members and the writer flag), DescribeDBInstances filtered by
 //! cluster (class, status, pending class, ARN), ListTagsForResource per instance whose tags the
@@ -32,11 +47,11 @@ pub struct DocDbAdapter {
 }
 
 fn instance_resource(id: &str) -> String {
-    format!("DocumentDB instance {id} (arn:aws:rds:<region>:<account>:db:{id})")
+    format!("DB instance {id} (arn:aws:rds:<region>:<account>:db:{id})")
 }
 
 fn cluster_resource(id: &str) -> String {
-    format!("DocumentDB cluster {id} (arn:aws:rds:<region>:<account>:cluster:{id})")
+    format!("DB cluster {id} (arn:aws:rds:<region>:<account>:cluster:{id})")
 }
 
 /// A cluster's serverless range, when DescribeDBClusters gives both bounds.
@@ -110,6 +125,7 @@ impl DocDbAdapter {
             return Ok(None);
         };
         let status = found.status().unwrap_or("unknown").to_string();
+        let engine = found.engine().unwrap_or_default().to_string();
         let mut zones: Vec<String> = found.availability_zones().to_vec();
         zones.sort();
         zones.dedup();
@@ -201,6 +217,9 @@ impl DocDbAdapter {
         instances.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Some(ClusterState {
             cluster: cluster.to_string(),
+            engine,
+            // The caller reads an Aurora cluster's scalable target (Application Auto Scaling).
+            replica_target: None,
             status,
             instances,
             zones,
@@ -234,9 +253,11 @@ impl DocDbAdapter {
 
     /// CreateDBInstance of a reader; DBInstanceAlreadyExists counts as done (a retry re-issued
     /// the same deterministic identifier).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn create_reader(
         &self,
         cluster: &str,
+        engine: &str,
         instance: &str,
         class: &str,
         promotion_tier: i32,
@@ -249,7 +270,7 @@ impl DocDbAdapter {
             .db_cluster_identifier(cluster)
             .db_instance_identifier(instance)
             .db_instance_class(class)
-            .engine("docdb")
+            .engine(engine)
             .promotion_tier(promotion_tier)
             .set_availability_zone(zone.map(str::to_string));
         for (key, value) in tags {

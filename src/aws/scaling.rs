@@ -16,7 +16,7 @@ use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
 use super::{classify, describe, ErrorClass, Timeouts};
 use crate::aws::cloudwatch::CloudWatchMetrics;
-use crate::config::Scenario;
+use crate::config::{Engine, Scenario};
 use crate::domain::ActionResult;
 use crate::plan::safety::VettedCall;
 use crate::plan::{Call, ServiceState, Snapshot};
@@ -300,12 +300,19 @@ impl Scaling for ScalingClients {
             }))
         }))
         .await?;
-        let clusters = futures::future::try_join_all(
-            scenario
-                .docdb
-                .iter()
-                .map(|t| self.docdb.describe_cluster_with(&t.cluster, tags)),
-        )
+        let clusters = futures::future::try_join_all(scenario.clusters().map(|t| async move {
+            let Some(mut cluster) = self.docdb.describe_cluster_with(&t.cluster, tags).await?
+            else {
+                return Ok::<_, CallError>(None);
+            };
+            // Only Aurora has a replica-count scalable target (DocumentDB has none; Neptune's
+            // is left alone).
+            if t.engine == Engine::Aurora {
+                cluster.replica_target =
+                    self.autoscaling.describe_replica_target(&t.cluster).await?;
+            }
+            Ok(Some(cluster))
+        }))
         .await?;
         Ok(Snapshot {
             services: services.into_iter().flatten().collect(),
@@ -343,8 +350,14 @@ impl Scaling for ScalingClients {
                 .update_desired(cluster, service, *desired)
                 .await
                 .map(|()| Applied::Done),
+            Call::RegisterReplicaTarget { cluster, to, .. } => self
+                .autoscaling
+                .register_replica_target(cluster, *to)
+                .await
+                .map(|()| Applied::Done),
             Call::CreateDbInstance {
                 cluster,
+                engine,
                 instance,
                 class,
                 promotion_tier,
@@ -354,6 +367,7 @@ impl Scaling for ScalingClients {
                 self.docdb
                     .create_reader(
                         cluster,
+                        engine,
                         instance,
                         class,
                         *promotion_tier,
@@ -466,6 +480,7 @@ mod tests {
             },
             Call::CreateDbInstance {
                 cluster: "db".into(),
+                engine: "docdb".into(),
                 instance: reader_id(2),
                 class: "db.r6g.large".into(),
                 promotion_tier: 15,

@@ -1,5 +1,7 @@
-//! DocumentDB Serverless capacity units (DCUs), held exactly: AWS accepts them in steps of 0.5,
-//! so a [`Dcu`] counts half units and compares without floating-point surprises.
+//! Serverless capacity units (DocumentDB's DCUs, and in the same steps Aurora's ACUs and
+//! Neptune's NCUs), held exactly: AWS accepts them in steps of 0.5, so a [`Dcu`] counts half
+//! units and compares without floating-point surprises. Each engine's range is
+//! `Engine::serverless_range`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -8,11 +10,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dcu(u32);
 
-/// The smallest serverless_min nightshift accepts.
-pub const MIN_DCU: Dcu = Dcu(1);
-/// The largest serverless_min nightshift accepts (DocumentDB's MaxCapacity limit).
-pub const MAX_DCU: Dcu = Dcu(512);
-/// Crossing this capacity (in either direction) restarts the cluster's serverless instances.
+/// Crossing this capacity (in either direction) restarts a DocumentDB cluster's serverless
+/// instances.
 pub const RESTART_LINE: Dcu = Dcu(2);
 
 impl Dcu {

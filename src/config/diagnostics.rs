@@ -269,6 +269,14 @@ pub(super) fn example_for(key: &str) -> String {
         "scenario.docdb.replicas" => "replicas = 3",
         "scenario.docdb.instance_class" => "instance_class = \"db.r6g.large\"",
         "scenario.docdb.resize" => "resize = \"db.r6g.2xlarge\"",
+        "scenario.aurora.cluster" => "cluster = \"reports-db\"",
+        "scenario.aurora.replicas" => "replicas = 2",
+        "scenario.aurora.instance_class" => "instance_class = \"db.r6g.large\"",
+        "scenario.aurora.resize" => "resize = \"db.r6g.2xlarge\"",
+        "scenario.neptune.cluster" => "cluster = \"graph-db\"",
+        "scenario.neptune.replicas" => "replicas = 1",
+        "scenario.neptune.instance_class" => "instance_class = \"db.r6g.large\"",
+        "scenario.neptune.resize" => "resize = \"db.r6g.2xlarge\"",
         "scenario.scale_down" => {
             "a [scenario.scale_down] table with quiet_for, deadline, min_hold and a [[scenario.scale_down.metric]]"
         }

@@ -16,6 +16,7 @@
 mod diagnostics;
 mod notify;
 mod raw;
+mod target;
 mod validate;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use notify::{EventBus, Notify};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+pub use target::{Engine, TargetId, TargetKind};
 pub use validate::location::{is_region_name, role_arn_problem};
 
 /// DynamoDB table used when the file has no `table` key (the contract example's value).
@@ -103,7 +105,11 @@ pub struct Scenario {
     /// Canonical IANA name of `timezone` (e.g. "Asia/Tokyo"), for messages and records.
     pub timezone_name: String,
     pub ecs: Vec<EcsTarget>,
-    pub docdb: Vec<DocDbTarget>,
+    /// `[[scenario.docdb]]`, `[[scenario.aurora]]`, `[[scenario.neptune]]`: RDS-family clusters,
+    /// one list per table (each target knows its engine; [`Scenario::clusters`] is all of them).
+    pub docdb: Vec<ClusterTarget>,
+    pub aurora: Vec<ClusterTarget>,
+    pub neptune: Vec<ClusterTarget>,
     pub scale_down: ScaleDown,
     /// Events that mean "the batch may be done: check now". May be empty (scheduled checks only).
     pub completion: Vec<CompletionMatcher>,
@@ -128,9 +134,12 @@ pub struct EcsTarget {
     pub max: u32,
 }
 
-/// A DocumentDB cluster that gets reader replicas (and optionally a bigger class) for the night.
+/// An RDS-family cluster (DocumentDB, Aurora, Neptune) that gets reader replicas (and optionally a
+/// bigger class, or a higher serverless MinCapacity) for the night.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocDbTarget {
+pub struct ClusterTarget {
+    /// The config table it came from: which engines its cluster may run.
+    pub engine: Engine,
     pub cluster: String,
     /// Reader instances while the batch runs, 0..=15.
     pub replicas: u8,
@@ -139,7 +148,8 @@ pub struct DocDbTarget {
     pub instance_class: Option<String>,
     /// Optional class for every instance during the batch; starts with "db.".
     pub resize: Option<String>,
-    /// DocumentDB Serverless: the MinCapacity the night raises the cluster to (0.5..=256).
+    /// Serverless: the MinCapacity the night raises the cluster to (in the engine's unit and
+    /// range: [`Engine::serverless_range`]).
     pub serverless_min: Option<Dcu>,
     /// Classes tried in order when a reader's create is refused with
     /// InsufficientDBInstanceCapacity (empty: no fallback).

@@ -61,7 +61,11 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) ecs: Vec<Spanned<RawEcs>>,
     #[serde(default)]
-    pub(super) docdb: Vec<Spanned<RawDocDb>>,
+    pub(super) docdb: Vec<Spanned<RawCluster>>,
+    #[serde(default)]
+    pub(super) aurora: Vec<Spanned<RawCluster>>,
+    #[serde(default)]
+    pub(super) neptune: Vec<Spanned<RawCluster>>,
     pub(super) scale_down: Spanned<RawScaleDown>,
     #[serde(default)]
     pub(super) completion: Vec<Spanned<RawCompletion>>,
@@ -87,13 +91,13 @@ pub(super) struct RawEcs {
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct RawDocDb {
+pub(super) struct RawCluster {
     pub(super) cluster: Spanned<String>,
     pub(super) replicas: Spanned<i64>,
     /// Required when `replicas` adds readers (checked in validation).
     pub(super) instance_class: Option<Spanned<String>>,
     pub(super) resize: Option<Spanned<String>>,
-    /// DocumentDB Serverless: MinCapacity (DCUs) for the night.
+    /// Serverless: MinCapacity (DCUs, ACUs or NCUs) for the night.
     pub(super) serverless_min: Option<Spanned<f64>>,
     /// Classes tried in order when a reader's class has no capacity.
     pub(super) fallback_classes: Option<Spanned<Vec<Spanned<String>>>>,

@@ -25,7 +25,8 @@ fn contract_example_parses_into_the_expected_values() {
     );
     assert_eq!(
         s.docdb,
-        vec![DocDbTarget {
+        vec![ClusterTarget {
+            engine: Engine::DocumentDb,
             cluster: "batch-db".into(),
             replicas: 3,
             instance_class: Some("db.r6g.large".into()),

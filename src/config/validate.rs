@@ -14,7 +14,9 @@ mod tests;
 
 use super::diagnostics::{example_for, ConfigError, ConfigErrors, SourceText};
 use super::raw::{RawConfig, RawScenario};
-use super::{digest, parse_duration, Config, Scenario, DEFAULT_TABLE, MAX_SCENARIO_NAME_LEN};
+use super::{
+    digest, parse_duration, Config, Engine, Scenario, DEFAULT_TABLE, MAX_SCENARIO_NAME_LEN,
+};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
@@ -30,8 +32,9 @@ struct Validator<'a> {
     scenario_label: String,
     /// ECS services (cluster, service) already configured, across all scenarios so far.
     ecs_owners: HashMap<(String, String), FirstSeen>,
-    /// DocumentDB clusters (lower-case) already configured, across all scenarios so far.
-    docdb_owners: HashMap<String, FirstSeen>,
+    /// RDS-family clusters (lower-case) already configured, across all scenarios and engines so
+    /// far: an identifier names one cluster whatever its engine.
+    cluster_owners: HashMap<String, FirstSeen>,
     /// Where the current scenario's resources are (its region and role account, "" for the
     /// function's own): same-named resources elsewhere are other resources.
     location: String,
@@ -51,7 +54,7 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         scenario_index: 0,
         scenario_label: String::new(),
         ecs_owners: HashMap::new(),
-        docdb_owners: HashMap::new(),
+        cluster_owners: HashMap::new(),
         location: String::new(),
     };
     let table = match &raw.table {
@@ -203,17 +206,23 @@ impl Validator<'_> {
         let timezone = self.timezone(&raw.timezone, &format!("{at}.timezone"));
         let (region, role_arn) = self.location(raw, at);
 
-        if raw.ecs.is_empty() && raw.docdb.is_empty() {
+        if raw.ecs.is_empty()
+            && raw.docdb.is_empty()
+            && raw.aurora.is_empty()
+            && raw.neptune.is_empty()
+        {
             self.push(
                 &header,
                 at,
-                "scenario scales nothing: it has no [[scenario.ecs]] and no [[scenario.docdb]]",
-                "add a [[scenario.ecs]] table (cluster, service, desired, max) or a [[scenario.docdb]] table (cluster, replicas, instance_class)",
+                "scenario scales nothing: it has no [[scenario.ecs]] and no [[scenario.docdb]], [[scenario.aurora]] or [[scenario.neptune]]",
+                "add a [[scenario.ecs]] table (cluster, service, desired, max) or a [[scenario.docdb]] table (cluster, replicas, instance_class; [[scenario.aurora]] and [[scenario.neptune]] take the same keys)",
             );
         }
 
         let ecs = self.ecs_targets(&raw.ecs, at);
-        let docdb = self.docdb_targets(&raw.docdb, at);
+        let docdb = self.cluster_targets(Engine::DocumentDb, &raw.docdb, at);
+        let aurora = self.cluster_targets(Engine::Aurora, &raw.aurora, at);
+        let neptune = self.cluster_targets(Engine::Neptune, &raw.neptune, at);
 
         let scale_down = self.scale_down(&raw.scale_down, &format!("{at}.scale_down"));
 
@@ -250,6 +259,8 @@ impl Validator<'_> {
             timezone_name,
             ecs,
             docdb,
+            aurora,
+            neptune,
             scale_down: scale_down?,
             completion,
             skip_dates,

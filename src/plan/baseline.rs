@@ -4,57 +4,20 @@
 //! The baseline also records the *night* values nightshift sets: scale-down restores a value only
 //! when it still holds what nightshift set; anything else is drift, recorded and left alone.
 
-use super::up::{night_capacity, night_desired};
-use super::{Capacity, PlanError, Snapshot};
+use super::kind::{each_kind, Kind, Order, Visit};
+use super::{ClusterBaseline, PlanError, ServiceBaseline, Snapshot};
 use crate::config::Scenario;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The state before the night, and the night's intended values.
+/// The state before the night, and the night's intended values: one list per kind of target
+/// (a kind added later gets a list that old runs read back empty: `#[serde(default)]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Baseline {
     /// When the baseline was read.
     pub taken_at: Timestamp,
     pub services: Vec<ServiceBaseline>,
     pub clusters: Vec<ClusterBaseline>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceBaseline {
-    pub cluster: String,
-    pub service: String,
-    /// Desired count before the night.
-    pub desired: i32,
-    /// The scalable target's min/max before the night, when the service has one.
-    pub scalable_target: Option<Capacity>,
-    /// The desired count nightshift sets for the night (= `desired` when it needs no change).
-    pub night_desired: i32,
-    /// The scalable target nightshift sets for the night.
-    pub night_target: Option<Capacity>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterBaseline {
-    pub cluster: String,
-    /// The writer before the night (None if the cluster was mid-failover).
-    pub writer: Option<String>,
-    /// Every instance before the night, with its class: nightshift never deletes one of these.
-    pub instances: Vec<InstanceBaseline>,
-    /// The class every instance gets for the night (`resize`), if any.
-    pub night_class: Option<String>,
-    /// Readers wanted for the night (`replicas`).
-    pub night_readers: u8,
-    /// A serverless cluster's capacity before the night and the MinCapacity set for it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serverless: Option<super::serverless::ServerlessBaseline>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InstanceBaseline {
-    pub id: String,
-    pub class: String,
-    pub writer: bool,
-    pub promotion_tier: Option<i32>,
 }
 
 impl Baseline {
@@ -75,12 +38,6 @@ impl Baseline {
     }
 }
 
-impl ClusterBaseline {
-    pub fn instance(&self, id: &str) -> Option<&InstanceBaseline> {
-        self.instances.iter().find(|i| i.id == id)
-    }
-}
-
 /// Read the baseline of every configured resource. Fails, like scale-up planning, when a
 /// configured resource does not exist: no run is opened for a config that names nothing real.
 pub fn capture_baseline(
@@ -88,47 +45,38 @@ pub fn capture_baseline(
     snapshot: &Snapshot,
     at: Timestamp,
 ) -> Result<Baseline, PlanError> {
-    let mut services = Vec::new();
-    for target in &scenario.ecs {
-        let live = super::up::live_service(snapshot, &target.cluster, &target.service)?;
-        services.push(ServiceBaseline {
-            cluster: target.cluster.clone(),
-            service: target.service.clone(),
-            desired: live.desired,
-            scalable_target: live.scalable_target,
-            night_desired: night_desired(target, live),
-            night_target: live.scalable_target.map(|cap| night_capacity(target, cap)),
-        });
+    struct Capture<'a> {
+        scenario: &'a Scenario,
+        snapshot: &'a Snapshot,
+        baseline: Result<Baseline, PlanError>,
     }
-    let mut clusters = Vec::new();
-    for target in &scenario.docdb {
-        let live = snapshot
-            .cluster(&target.cluster)
-            .ok_or_else(|| PlanError::MissingCluster {
-                cluster: target.cluster.clone(),
-            })?;
-        clusters.push(ClusterBaseline {
-            cluster: target.cluster.clone(),
-            writer: live.sole_writer().map(|w| w.id.clone()),
-            instances: live
-                .live()
-                .map(|i| InstanceBaseline {
-                    id: i.id.clone(),
-                    class: i.class.clone(),
-                    writer: i.writer,
-                    promotion_tier: i.promotion_tier,
-                })
-                .collect(),
-            night_class: target.resize.clone(),
-            night_readers: target.replicas,
-            serverless: super::serverless::baseline(target, live),
-        });
+    impl Visit for Capture<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let Ok(baseline) = &mut self.baseline else {
+                return;
+            };
+            for target in K::targets(self.scenario) {
+                match K::live(self.snapshot, target) {
+                    Ok(live) => K::recorded_mut(baseline).push(K::capture(target, live)),
+                    Err(e) => {
+                        self.baseline = Err(e);
+                        return;
+                    }
+                }
+            }
+        }
     }
-    Ok(Baseline {
-        taken_at: at,
-        services,
-        clusters,
-    })
+    let mut capture = Capture {
+        scenario,
+        snapshot,
+        baseline: Ok(Baseline {
+            taken_at: at,
+            services: Vec::new(),
+            clusters: Vec::new(),
+        }),
+    };
+    each_kind(Order::ScaleDown, &mut capture);
+    capture.baseline
 }
 
 /// What a run remembers between invocations; stored as `RunRecord.baseline` (JSON).
@@ -183,6 +131,7 @@ impl RunState {
 mod tests {
     use super::super::fixtures::*;
     use super::*;
+    use crate::plan::Capacity;
 
     #[test]
     fn baseline_records_live_values_and_the_night_targets() {
@@ -210,7 +159,8 @@ mod tests {
         assert_eq!(
             capture_baseline(&scenario, &snap, ts()),
             Err(PlanError::MissingCluster {
-                cluster: "db".into()
+                cluster: "db".into(),
+                engine: crate::config::Engine::DocumentDb,
             })
         );
     }

@@ -12,7 +12,13 @@ pub fn ts() -> jiff::Timestamp {
 
 /// One ECS service `batch/worker` and one DocumentDB cluster `db`.
 pub fn scenario(desired: u32, max: u32, replicas: u8, resize: Option<&str>) -> Scenario {
-    let resize = resize.map_or(String::new(), |r| format!("resize = \"{r}\"\n"));
+    let resize = resize.map_or(String::new(), |r| format!("resize = \"{r}\""));
+    scenario_in("docdb", desired, max, replicas, &resize)
+}
+
+/// The ECS service `batch/worker` and the cluster `db` in `[[scenario.<table>]]` (`docdb`,
+/// `aurora`, `neptune`), with `keys` on it.
+pub fn scenario_in(table: &str, desired: u32, max: u32, replicas: u8, keys: &str) -> Scenario {
     let text = format!(
         r#"
 [[scenario]]
@@ -23,11 +29,11 @@ cluster = "batch"
 service = "worker"
 desired = {desired}
 max = {max}
-[[scenario.docdb]]
+[[scenario.{table}]]
 cluster = "db"
 replicas = {replicas}
 instance_class = "db.r6g.large"
-{resize}
+{keys}
 [scenario.scale_down]
 quiet_for = "15m"
 deadline = "07:30"
@@ -144,6 +150,8 @@ pub fn snapshot_with(
         services: vec![service(desired, scalable_target)],
         clusters: vec![ClusterState {
             cluster: "db".into(),
+            engine: "docdb".into(),
+            replica_target: None,
             status: "available".into(),
             instances,
             zones: Vec::new(),

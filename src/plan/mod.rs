@@ -10,6 +10,10 @@
 //! change (resize: readers, then failover, then the old writer) is never remembered as "phase 2":
 //! it is re-derived from the live state, which is the only thing that cannot go stale.
 //!
+//! Every kind of target (ECS services in [`service`], RDS-family clusters in [`cluster`]) has the
+//! one shape of [`kind::Kind`]; the step planners below run each kind through it in the step's
+//! order ([`kind::each_kind`]).
+//!
 //! - [`plan_scale_up`]: raise ECS desired counts (and scalable-target min/max), add tagged
 //!   readers, resize (readers first, then fail over to a resized reader, then the old writer).
 //! - [`plan_resize_continuation`]: the asynchronous part of scale-up that a `check` continues.
@@ -17,24 +21,27 @@
 //! - [`readiness`]: is the night's capacity up?
 
 mod baseline;
+pub mod cluster;
 mod down;
-pub mod fallback;
-pub mod ids;
+pub mod kind;
 mod readiness;
 pub mod safety;
-pub mod serverless;
+pub mod service;
 mod up;
-pub mod zones;
 
-pub use baseline::{
-    capture_baseline, Baseline, ClusterBaseline, InstanceBaseline, RunState, ServiceBaseline,
+pub use baseline::{capture_baseline, Baseline, RunState};
+pub use cluster::{
+    fallback, ids, serverless, zones, ClusterBaseline, ClusterState, InstanceBaseline,
+    InstanceState, ServerlessScaling,
 };
 pub use down::plan_scale_down;
 pub use ids::{reader_identifier, scenario_hash};
+pub use kind::Kind;
 pub use readiness::{readiness, Readiness};
+pub use service::{ServiceBaseline, ServiceState};
 pub use up::{plan_resize_continuation, plan_scale_up};
 
-use crate::config::Dcu;
+use crate::config::{Dcu, Engine};
 use crate::domain::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -60,147 +67,6 @@ pub struct Capacity {
 impl fmt::Display for Capacity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "min {} max {}", self.min, self.max)
-    }
-}
-
-/// One ECS service as read live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceState {
-    pub cluster: String,
-    pub service: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE` (a deleted service).
-    pub status: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    /// The service's Application Auto Scaling target (`ecs:service:DesiredCount`), if any.
-    pub scalable_target: Option<Capacity>,
-}
-
-impl ServiceState {
-    pub fn is_active(&self) -> bool {
-        self.status.eq_ignore_ascii_case("ACTIVE")
-    }
-}
-
-/// One DocumentDB instance of a cluster as read live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceState {
-    pub id: String,
-    /// `IsClusterWriter` from DescribeDBClusters.
-    pub writer: bool,
-    pub class: String,
-    /// A class change requested but not applied yet (`PendingModifiedValues.DBInstanceClass`).
-    pub pending_class: Option<String>,
-    /// `available`, `creating`, `modifying`, `deleting`, ...
-    pub status: String,
-    pub promotion_tier: Option<i32>,
-    pub tags: BTreeMap<String, String>,
-    /// The availability zone it runs in (DescribeDBInstances `AvailabilityZone`).
-    pub zone: Option<String>,
-}
-
-/// Statuses in which an instance is changing and a new request would be refused
-/// (InvalidDBInstanceState): wait for them to pass.
-const BUSY_STATUSES: &[&str] = &[
-    "creating",
-    "modifying",
-    "rebooting",
-    "renaming",
-    "upgrading",
-    "backing-up",
-    "maintenance",
-    "starting",
-    "stopping",
-    "configuring-log-exports",
-    "resetting-master-credentials",
-];
-
-impl InstanceState {
-    /// On its way out: not counted, not touched again.
-    pub fn is_gone(&self) -> bool {
-        matches!(self.status.as_str(), "deleting" | "deleted")
-    }
-
-    pub fn is_available(&self) -> bool {
-        self.status == "available"
-    }
-
-    /// In a transition that makes new requests fail.
-    pub fn is_busy(&self) -> bool {
-        BUSY_STATUSES.contains(&self.status.as_str())
-    }
-
-    /// The class it has, or will have once a pending change applies.
-    pub fn effective_class(&self) -> &str {
-        self.pending_class.as_deref().unwrap_or(&self.class)
-    }
-
-    /// Tagged by nightshift for this scenario (any run).
-    pub fn is_tagged_for(&self, scenario: &str) -> bool {
-        self.tags.get(TAG_SCENARIO).map(String::as_str) == Some(scenario)
-    }
-
-    /// Tagged by nightshift for this scenario and this run.
-    pub fn is_tagged_for_run(&self, scenario: &str, run: &str) -> bool {
-        self.is_tagged_for(scenario) && self.tags.get(TAG_RUN).map(String::as_str) == Some(run)
-    }
-}
-
-/// One DocumentDB cluster as read live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterState {
-    pub cluster: String,
-    pub status: String,
-    pub instances: Vec<InstanceState>,
-    /// The cluster's availability zones (DescribeDBClusters `AvailabilityZones`), sorted.
-    pub zones: Vec<String>,
-    /// Its ServerlessV2ScalingConfiguration, when it has one.
-    pub serverless: Option<ServerlessScaling>,
-}
-
-/// A DocumentDB Serverless cluster's capacity range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServerlessScaling {
-    pub min: Dcu,
-    pub max: Dcu,
-}
-
-impl fmt::Display for ServerlessScaling {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MinCapacity {} MaxCapacity {}", self.min, self.max)
-    }
-}
-
-impl ClusterState {
-    /// Instances that are not being deleted.
-    pub fn live(&self) -> impl Iterator<Item = &InstanceState> {
-        self.instances.iter().filter(|i| !i.is_gone())
-    }
-
-    pub fn instance(&self, id: &str) -> Option<&InstanceState> {
-        self.instances.iter().find(|i| i.id == id)
-    }
-
-    /// The writer, when the cluster has exactly one (during a failover it may briefly not).
-    pub fn sole_writer(&self) -> Option<&InstanceState> {
-        let mut writers = self.live().filter(|i| i.writer);
-        match (writers.next(), writers.next()) {
-            (Some(w), None) => Some(w),
-            _ => None,
-        }
-    }
-
-    pub fn writer_count(&self) -> usize {
-        self.live().filter(|i| i.writer).count()
-    }
-
-    pub fn readers(&self) -> impl Iterator<Item = &InstanceState> {
-        self.live().filter(|i| !i.writer)
-    }
-
-    pub fn is_available(&self) -> bool {
-        self.status == "available"
     }
 }
 
@@ -244,10 +110,21 @@ pub enum Call {
         desired: i32,
         from: i32,
     },
-    /// DocumentDB CreateDBInstance of a reader nightshift owns (tagged, lowest promotion tier).
+    /// Application Auto Scaling RegisterScalableTarget on an Aurora cluster's
+    /// `rds:cluster:ReadReplicaCount` (resource `cluster:{cluster}`).
+    #[serde(rename = "RegisterReadReplicaTarget")]
+    RegisterReplicaTarget {
+        cluster: String,
+        to: Capacity,
+        from: Capacity,
+    },
+    /// CreateDBInstance of a reader nightshift owns (tagged, lowest promotion tier).
     #[serde(rename = "CreateDBInstance")]
     CreateDbInstance {
         cluster: String,
+        /// The cluster's engine (`docdb`, `aurora-postgresql`, ...): CreateDBInstance needs it.
+        #[serde(default = "docdb_engine")]
+        engine: String,
         instance: String,
         class: String,
         promotion_tier: i32,
@@ -285,11 +162,18 @@ pub enum Call {
     },
 }
 
+/// The engine of a create recorded before Aurora and Neptune.
+fn docdb_engine() -> String {
+    "docdb".to_string()
+}
+
 impl Call {
     /// The AWS service, as recorded in an `Action`.
     pub fn service(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "application-autoscaling",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "application-autoscaling"
+            }
             Call::UpdateService { .. } => "ecs",
             _ => "docdb",
         }
@@ -298,7 +182,9 @@ impl Call {
     /// The API operation name.
     pub fn operation(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "RegisterScalableTarget",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "RegisterScalableTarget"
+            }
             Call::UpdateService { .. } => "UpdateService",
             Call::CreateDbInstance { .. } => "CreateDBInstance",
             Call::ModifyDbInstanceClass { .. } => "ModifyDBInstance",
@@ -311,7 +197,9 @@ impl Call {
     /// The IAM action the call needs (for access-denied messages).
     pub fn iam_action(&self) -> &'static str {
         match self {
-            Call::RegisterScalableTarget { .. } => "application-autoscaling:RegisterScalableTarget",
+            Call::RegisterScalableTarget { .. } | Call::RegisterReplicaTarget { .. } => {
+                "application-autoscaling:RegisterScalableTarget"
+            }
             Call::UpdateService { .. } => "ecs:UpdateService",
             Call::CreateDbInstance { .. } => "rds:CreateDBInstance",
             Call::ModifyDbInstanceClass { .. } => "rds:ModifyDBInstance",
@@ -328,6 +216,7 @@ impl Call {
             Call::RegisterScalableTarget {
                 cluster, service, ..
             } => format!("service/{cluster}/{service}"),
+            Call::RegisterReplicaTarget { cluster, .. } => format!("cluster:{cluster}"),
             Call::UpdateService {
                 cluster, service, ..
             } => format!("{cluster}/{service}"),
@@ -343,6 +232,7 @@ impl Call {
     pub fn cluster(&self) -> &str {
         match self {
             Call::RegisterScalableTarget { cluster, .. }
+            | Call::RegisterReplicaTarget { cluster, .. }
             | Call::UpdateService { cluster, .. }
             | Call::CreateDbInstance { cluster, .. }
             | Call::ModifyDbInstanceClass { cluster, .. }
@@ -357,6 +247,10 @@ impl Call {
         match self {
             Call::RegisterScalableTarget { to, from, .. } => format!(
                 "ecs:service:DesiredCount MinCapacity {} -> {}, MaxCapacity {} -> {}",
+                from.min, to.min, from.max, to.max
+            ),
+            Call::RegisterReplicaTarget { to, from, .. } => format!(
+                "rds:cluster:ReadReplicaCount MinCapacity {} -> {}, MaxCapacity {} -> {}",
                 from.min, to.min, from.max, to.max
             ),
             Call::UpdateService { desired, from, .. } => {
@@ -437,7 +331,7 @@ impl Plan {
         self.calls.is_empty() && self.waiting.is_empty()
     }
 
-    fn merge(&mut self, other: Plan) {
+    pub(crate) fn merge(&mut self, other: Plan) {
         self.calls.extend(other.calls);
         self.waiting.extend(other.waiting);
         self.drift.extend(other.drift);
@@ -455,8 +349,25 @@ pub enum PlanError {
         service: String,
         why: String,
     },
-    #[error("DocumentDB cluster \"{cluster}\" was not found: create it, or fix [[scenario.docdb]] cluster in the config (and check AWS_REGION)")]
-    MissingCluster { cluster: String },
+    #[error("{} cluster \"{cluster}\" was not found: create it, or fix [[scenario.{}]] cluster in the config (and check AWS_REGION)", engine.name(), engine.key())]
+    MissingCluster { cluster: String, engine: Engine },
+    /// The cluster exists but runs another engine than its table's: an Aurora key naming a
+    /// DocumentDB cluster, say.
+    #[error("[[scenario.{}]] cluster \"{cluster}\" is not {} cluster: its engine is {live}{}", engine.key(), article(engine.name()), match Engine::of(live) { Some(other) => format!("; move it to [[scenario.{}]]", other.key()), None => "; nightshift scales DocumentDB, Aurora and Neptune clusters only".to_string() })]
+    WrongEngine {
+        cluster: String,
+        engine: Engine,
+        live: String,
+    },
+}
+
+/// "a DocumentDB", "an Aurora".
+pub(crate) fn article(name: &str) -> String {
+    if name.starts_with(['A', 'E', 'I', 'O', 'U']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
 }
 
 /// What the scale-down seam decided.

@@ -1,7 +1,8 @@
-//! Is the night's capacity ready? Instances available at their night class, ECS running counts
-//! at desired. A shortfall nightshift could not fill (quota, capacity) is reported as degraded
-//! rather than "not ready": the night goes on with what it got.
+//! Is the night's capacity ready? Each kind says what it waits for (instances available at their
+//! night class, ECS running counts at desired). A shortfall nightshift could not fill (quota,
+//! capacity) is reported as degraded rather than "not ready": the night goes on with what it got.
 
+use super::kind::{each_kind, Kind, Order, Visit};
 use super::Snapshot;
 use crate::config::Scenario;
 use serde::{Deserialize, Serialize};
@@ -16,67 +17,27 @@ pub struct Readiness {
 }
 
 pub fn readiness(scenario: &Scenario, snapshot: &Snapshot) -> Readiness {
-    let mut waiting = Vec::new();
-    let mut degraded = Vec::new();
-    for target in &scenario.ecs {
-        let name = format!("{}/{}", target.cluster, target.service);
-        match snapshot.service(&target.cluster, &target.service) {
-            Some(s) if s.is_active() => {
-                if s.running < s.desired {
-                    waiting.push(format!(
-                        "{name}: {} of {} tasks running",
-                        s.running, s.desired
-                    ));
-                }
-                let wanted = super::up::target_desired(target);
-                if s.desired < wanted {
-                    degraded.push(format!(
-                        "{name}: desired count {} is below the night's {wanted}",
-                        s.desired
-                    ));
-                }
-            }
-            _ => waiting.push(format!("{name}: service not found")),
-        }
+    struct Ready<'a> {
+        scenario: &'a Scenario,
+        snapshot: &'a Snapshot,
+        out: Readiness,
     }
-    for target in &scenario.docdb {
-        let Some(cluster) = snapshot.cluster(&target.cluster) else {
-            waiting.push(format!("DocumentDB cluster {}: not found", target.cluster));
-            continue;
-        };
-        if cluster.sole_writer().is_none() {
-            waiting.push(format!(
-                "{}: {} writers (failover in progress?)",
-                target.cluster,
-                cluster.writer_count()
-            ));
-        }
-        let readers = cluster.readers().count();
-        for i in cluster.live() {
-            if !i.is_available() {
-                waiting.push(format!("{}: {}", i.id, i.status));
-            } else if let Some(pending) = &i.pending_class {
-                waiting.push(format!("{}: class change to {pending} pending", i.id));
-            } else if let Some(class) = &target.resize {
-                // Without a reader the writer cannot be resized (no failover target): that is
-                // reported at scale-up and does not hold readiness back.
-                if &i.class != class && (readers > 0 || !i.writer) {
-                    waiting.push(format!("{}: class {} (night: {class})", i.id, i.class));
-                }
+    impl Visit for Ready<'_> {
+        fn visit<K: Kind>(&mut self) {
+            for target in K::targets(self.scenario) {
+                K::readiness(target, self.snapshot, &mut self.out);
             }
         }
-        if readers < usize::from(target.replicas) {
-            degraded.push(format!(
-                "{}: {readers} of {} readers",
-                target.cluster, target.replicas
-            ));
-        }
     }
-    Readiness {
-        ready: waiting.is_empty(),
-        waiting,
-        degraded,
-    }
+    let mut ready = Ready {
+        scenario,
+        snapshot,
+        out: Readiness::default(),
+    };
+    each_kind(Order::ScaleDown, &mut ready);
+    let mut out = ready.out;
+    out.ready = out.waiting.is_empty();
+    out
 }
 
 #[cfg(test)]

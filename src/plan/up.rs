@@ -1,58 +1,9 @@
-//! Scale-up planning: from the live state to the night's capacity.
+//! Scale-up planning: from the live state to the night's capacity, kind by kind in the scale-up
+//! order ([`super::kind::each_kind`]).
 
-use super::ids::reader_identifier;
-use super::{
-    Call, Capacity, ClusterState, InstanceState, Plan, PlanError, ServiceState, Snapshot,
-    ADDED_READER_PROMOTION_TIER, MAX_READERS, TAG_RUN, TAG_SCENARIO,
-};
-use crate::config::{DocDbTarget, EcsTarget, Scenario};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// Highest ordinal tried for a new reader's identifier. 15 readers at most exist at once; the
-/// rest of the room covers identifiers still held by instances being deleted.
-const MAX_ORDINAL: u32 = 99;
-
-/// The desired count the config asks for, never above its `max`.
-pub(crate) fn target_desired(target: &EcsTarget) -> i32 {
-    i32::try_from(target.desired.min(target.max)).unwrap_or(i32::MAX)
-}
-
-/// The desired count for the night: the target, or the current count when that is higher
-/// (nightshift never lowers a count at scale-up).
-pub(crate) fn night_desired(target: &EcsTarget, live: &ServiceState) -> i32 {
-    live.desired.max(target_desired(target))
-}
-
-/// The scalable target for the night: MinCapacity raised to the target so that target tracking
-/// cannot scale the service in under it, MaxCapacity raised only when it is below that.
-pub(crate) fn night_capacity(target: &EcsTarget, current: Capacity) -> Capacity {
-    let min = current.min.max(target_desired(target));
-    Capacity {
-        min,
-        max: current.max.max(min),
-    }
-}
-
-/// The configured service in the snapshot, or why it is missing.
-pub(crate) fn live_service<'a>(
-    snapshot: &'a Snapshot,
-    cluster: &str,
-    service: &str,
-) -> Result<&'a ServiceState, PlanError> {
-    match snapshot.service(cluster, service) {
-        Some(s) if s.is_active() => Ok(s),
-        Some(s) => Err(PlanError::MissingService {
-            cluster: cluster.into(),
-            service: service.into(),
-            why: format!("its status is {}", s.status),
-        }),
-        None => Err(PlanError::MissingService {
-            cluster: cluster.into(),
-            service: service.into(),
-            why: "DescribeServices does not know it, or the cluster does not exist".into(),
-        }),
-    }
-}
+use super::kind::{each_kind, Kind, Order, Visit};
+use super::{Plan, PlanError, Snapshot};
+use crate::config::Scenario;
 
 /// The calls that bring every configured resource to the night's capacity, given the live state.
 ///
@@ -63,21 +14,34 @@ pub fn plan_scale_up(
     snapshot: &Snapshot,
     run: &str,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan::default();
-    for target in &scenario.ecs {
-        let live = live_service(snapshot, &target.cluster, &target.service)?;
-        plan.merge(plan_service(target, live));
+    struct Up<'a> {
+        scenario: &'a Scenario,
+        snapshot: &'a Snapshot,
+        run: &'a str,
+        plan: Result<Plan, PlanError>,
     }
-    for target in &scenario.docdb {
-        let live = snapshot
-            .cluster(&target.cluster)
-            .ok_or_else(|| PlanError::MissingCluster {
-                cluster: target.cluster.clone(),
-            })?;
-        plan.merge(plan_cluster(&scenario.name, target, live, run, true));
-        plan.merge(super::serverless::plan_up(target, live));
+    impl Visit for Up<'_> {
+        fn visit<K: Kind>(&mut self) {
+            let Ok(plan) = &mut self.plan else { return };
+            for target in K::targets(self.scenario) {
+                match K::live(self.snapshot, target) {
+                    Ok(live) => plan.merge(K::plan_up(self.scenario, target, live, self.run)),
+                    Err(e) => {
+                        self.plan = Err(e);
+                        return;
+                    }
+                }
+            }
+        }
     }
-    Ok(plan)
+    let mut up = Up {
+        scenario,
+        snapshot,
+        run,
+        plan: Ok(Plan::default()),
+    };
+    each_kind(Order::ScaleUp, &mut up);
+    up.plan
 }
 
 /// The asynchronous part of scale-up that a later `check` continues: the resize phases
@@ -85,280 +49,43 @@ pub fn plan_scale_up(
 /// someone lowered on purpose during the night, and adds readers only to a cluster with
 /// `fallback_classes` (a reader refused for capacity is tried again by the next check).
 pub fn plan_resize_continuation(scenario: &Scenario, snapshot: &Snapshot, run: &str) -> Plan {
-    let mut plan = Plan::default();
-    for target in scenario
-        .docdb
-        .iter()
-        .filter(|t| t.resize.is_some() || !t.fallback_classes.is_empty())
-    {
-        let retry_readers = !target.fallback_classes.is_empty();
-        match snapshot.cluster(&target.cluster) {
-            Some(live) => plan.merge(plan_cluster(
-                &scenario.name,
-                target,
-                live,
-                run,
-                retry_readers,
-            )),
-            None => plan.notes.push(format!(
-                "DocumentDB cluster {} no longer exists: nothing to resize",
-                target.cluster
-            )),
-        }
+    struct Continue<'a> {
+        scenario: &'a Scenario,
+        snapshot: &'a Snapshot,
+        run: &'a str,
+        plan: Plan,
     }
-    plan
-}
-
-fn plan_service(target: &EcsTarget, live: &ServiceState) -> Plan {
-    let mut plan = Plan::default();
-    let name = format!("{}/{}", target.cluster, target.service);
-    let wanted = target_desired(target);
-    if target.desired > target.max {
-        plan.notes.push(format!(
-            "{name}: desired {} capped at max {}",
-            target.desired, target.max
-        ));
-    }
-    if let Some(current) = live.scalable_target {
-        let night = night_capacity(target, current);
-        if night != current {
-            plan.calls.push(Call::RegisterScalableTarget {
-                cluster: target.cluster.clone(),
-                service: target.service.clone(),
-                to: night,
-                from: current,
-            });
-        }
-    }
-    match live.desired.cmp(&wanted) {
-        std::cmp::Ordering::Less => plan.calls.push(Call::UpdateService {
-            cluster: target.cluster.clone(),
-            service: target.service.clone(),
-            desired: wanted,
-            from: live.desired,
-        }),
-        std::cmp::Ordering::Equal => plan
-            .notes
-            .push(format!("{name}: already at desired count {wanted}")),
-        std::cmp::Ordering::Greater => plan.notes.push(format!(
-            "{name}: desired count {} is above the night's {wanted}: left as is (scale-up never lowers a count){}",
-            live.desired,
-            if live.desired > i32::try_from(target.max).unwrap_or(i32::MAX) {
-                format!("; it is above the configured max {}, set outside nightshift", target.max)
-            } else {
-                String::new()
+    impl Visit for Continue<'_> {
+        fn visit<K: Kind>(&mut self) {
+            for target in K::targets(self.scenario) {
+                self.plan.merge(K::plan_continue(
+                    self.scenario,
+                    target,
+                    self.snapshot,
+                    self.run,
+                ));
             }
-        )),
+        }
     }
-    plan
-}
-
-/// Readers to add and the resize phase that is due, for one cluster. `add_readers` is false for
-/// a check's continuation.
-fn plan_cluster(
-    scenario: &str,
-    target: &DocDbTarget,
-    live: &ClusterState,
-    run: &str,
-    add_readers: bool,
-) -> Plan {
-    let mut plan = Plan::default();
-    let cluster = &target.cluster;
-    let Some(writer) = live.sole_writer() else {
-        plan.waiting.push(format!(
-            "DocumentDB cluster {cluster} has {} writers right now (failover in progress?): its changes wait for exactly one",
-            live.writer_count()
-        ));
-        return plan;
+    let mut next = Continue {
+        scenario,
+        snapshot,
+        run,
+        plan: Plan::default(),
     };
-    let readers: Vec<&InstanceState> = live.readers().collect();
-    let new_class = reader_class(target, live);
-    let mut creating = 0;
-    if add_readers {
-        let wanted = usize::from(target.replicas).min(MAX_READERS);
-        if readers.len() >= wanted {
-            if wanted > 0 || !readers.is_empty() {
-                plan.notes.push(format!(
-                    "{cluster}: has {} readers, the night needs {wanted}: none added",
-                    readers.len()
-                ));
-            }
-        } else if let Some(new_class) = new_class {
-            let missing = (wanted - readers.len()).min(MAX_READERS - readers.len());
-            let zones = super::zones::assign(live, missing);
-            let taken: BTreeSet<&str> = live.instances.iter().map(|i| i.id.as_str()).collect();
-            let tags = BTreeMap::from([
-                (TAG_SCENARIO.to_string(), scenario.to_string()),
-                (TAG_RUN.to_string(), run.to_string()),
-            ]);
-            for ordinal in 1..=MAX_ORDINAL {
-                if creating == missing {
-                    break;
-                }
-                let id = reader_identifier(cluster, scenario, ordinal);
-                if taken.contains(id.as_str()) {
-                    continue;
-                }
-                plan.calls.push(Call::CreateDbInstance {
-                    cluster: cluster.clone(),
-                    instance: id,
-                    class: new_class.to_string(),
-                    promotion_tier: ADDED_READER_PROMOTION_TIER,
-                    tags: tags.clone(),
-                    zone: zones.get(creating).cloned().flatten(),
-                });
-                creating += 1;
-            }
-            match &target.instance_class {
-                Some(configured) if live.serverless.is_some() && configured != new_class => {
-                    plan.notes.push(format!(
-                        "{cluster} is a DocumentDB Serverless cluster: its new readers are {new_class}, not {configured}"
-                    ))
-                }
-                _ => {}
-            }
-            if creating < missing {
-                plan.notes.push(format!(
-                    "{cluster}: only {creating} of {missing} missing readers could get an identifier"
-                ));
-            }
-        } else {
-            // The config requires instance_class wherever replicas adds readers.
-            plan.notes.push(format!(
-                "{cluster}: no instance_class for the readers the night needs: none added"
-            ));
-        }
-    }
-    if let Some(class) = &target.resize {
-        plan_resize(
-            &mut plan,
-            cluster,
-            class,
-            writer,
-            &readers,
-            creating > 0,
-            live,
-        );
-    }
-    plan
-}
-
-/// The class of the readers nightshift adds: `db.serverless` on a serverless cluster, else the
-/// night's class (`resize`) or `instance_class` (None: a cluster that adds no readers names none).
-pub(crate) fn reader_class<'a>(target: &'a DocDbTarget, live: &ClusterState) -> Option<&'a str> {
-    if live.serverless.is_some() {
-        Some(super::serverless::SERVERLESS_CLASS)
-    } else {
-        target
-            .resize
-            .as_deref()
-            .or(target.instance_class.as_deref())
-    }
-}
-
-/// Resize phases, derived from the live state: (1) every reader to `class`; (2) once all readers
-/// have it and are available, fail over to one of them; (3) the old writer, now a reader, is
-/// resized by phase 1 of a later round. The writer itself is never modified.
-fn plan_resize(
-    plan: &mut Plan,
-    cluster: &str,
-    class: &str,
-    writer: &InstanceState,
-    readers: &[&InstanceState],
-    readers_being_added: bool,
-    live: &ClusterState,
-) {
-    let mut readers_settled = !readers_being_added;
-    for reader in readers {
-        if reader.effective_class() != class {
-            readers_settled = false;
-            if reader.is_available() {
-                plan.calls.push(Call::ModifyDbInstanceClass {
-                    cluster: cluster.to_string(),
-                    instance: reader.id.clone(),
-                    class: class.to_string(),
-                    from: reader.class.clone(),
-                });
-            } else {
-                plan.waiting.push(format!(
-                    "reader {} is {}: its resize to {class} waits",
-                    reader.id, reader.status
-                ));
-            }
-        } else if reader.class != class || !reader.is_available() {
-            readers_settled = false;
-            plan.waiting.push(format!(
-                "reader {} is {} on its way to {class}",
-                reader.id, reader.status
-            ));
-        }
-    }
-    if writer.effective_class() == class {
-        if writer.class != class {
-            plan.waiting.push(format!(
-                "writer {} has a pending change to {class}",
-                writer.id
-            ));
-        }
-        return;
-    }
-    if !readers_settled {
-        plan.waiting.push(format!(
-            "writer {} keeps {} until every reader has {class}: then nightshift fails over to a resized reader and resizes the old writer",
-            writer.id, writer.class
-        ));
-        return;
-    }
-    if !live.is_available() {
-        plan.waiting.push(format!(
-            "cluster {cluster} is {}: the failover to a resized reader waits",
-            live.status
-        ));
-        return;
-    }
-    match failover_target(readers, |r| r.class == class) {
-        Some(target) => {
-            plan.calls.push(Call::FailoverDbCluster {
-                cluster: cluster.to_string(),
-                target: target.id.clone(),
-                from: writer.id.clone(),
-            });
-            plan.waiting.push(format!(
-                "after the failover to {}, the old writer {} is resized as a reader",
-                target.id, writer.id
-            ));
-        }
-        None => plan.notes.push(format!(
-            "writer {} keeps class {}: the cluster has no reader to fail over to (set replicas to 1 or more to resize the writer)",
-            writer.id, writer.class
-        )),
-    }
-}
-
-/// The reader to promote: available and acceptable to `ok`; the cluster's own instances before
-/// the night's temporary ones (those go away at scale-down), then by promotion tier and id.
-pub(crate) fn failover_target<'a>(
-    readers: &[&'a InstanceState],
-    ok: impl Fn(&InstanceState) -> bool,
-) -> Option<&'a InstanceState> {
-    readers
-        .iter()
-        .copied()
-        .filter(|r| r.is_available() && ok(r))
-        .min_by_key(|r| {
-            (
-                r.tags.contains_key(TAG_SCENARIO),
-                r.promotion_tier.unwrap_or(ADDED_READER_PROMOTION_TIER),
-                r.id.clone(),
-            )
-        })
+    each_kind(Order::ScaleUp, &mut next);
+    next.plan
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::cluster::up::plan_cluster;
     use super::super::fixtures::*;
+    use super::super::service::{night_capacity, plan_service, target_desired};
     use super::super::*;
     use super::*;
+    use crate::config::EcsTarget;
+    use std::collections::BTreeMap;
 
     fn creates(plan: &Plan) -> Vec<String> {
         plan.calls
@@ -379,7 +106,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan.calls[0],
+            plan.calls[3],
             Call::UpdateService {
                 cluster: "batch".into(),
                 service: "worker".into(),
@@ -388,7 +115,7 @@ mod tests {
             }
         );
         assert_eq!(creates(&plan), [reader_id(1), reader_id(2), reader_id(3)]);
-        match &plan.calls[1] {
+        match &plan.calls[0] {
             Call::CreateDbInstance {
                 class,
                 promotion_tier,
@@ -521,7 +248,8 @@ mod tests {
         assert_eq!(
             err,
             PlanError::MissingCluster {
-                cluster: "db".into()
+                cluster: "db".into(),
+                engine: crate::config::Engine::DocumentDb,
             }
         );
         assert!(err.to_string().contains("[[scenario.docdb]]"));
@@ -595,6 +323,7 @@ mod tests {
             [
                 Call::CreateDbInstance {
                     cluster: "db".into(),
+                    engine: "docdb".into(),
                     instance: reader_id(1),
                     class: BIG.into(),
                     promotion_tier: 15,
@@ -697,5 +426,43 @@ mod tests {
         // Without resize there is nothing to continue.
         let plan = plan_resize_continuation(&scenario(10, 20, 3, None), &snap, RUN);
         assert!(plan.is_done());
+    }
+
+    #[test]
+    fn scale_up_starts_the_database_readers_before_the_workers_and_scale_down_restores_workers_first(
+    ) {
+        let s = scenario(10, 20, 2, None);
+        let before = snapshot_with(2, Some(Capacity { min: 1, max: 4 }), &[]);
+        let up = plan_scale_up(&s, &before, RUN).unwrap();
+        let ops: Vec<&str> = up.calls.iter().map(Call::operation).collect();
+        assert_eq!(
+            ops,
+            [
+                "CreateDBInstance",
+                "CreateDBInstance",
+                "RegisterScalableTarget",
+                "UpdateService"
+            ]
+        );
+        let b = capture_baseline(&s, &before, ts()).unwrap();
+        let night = snapshot_with(
+            10,
+            Some(Capacity { min: 10, max: 10 }),
+            &[
+                managed(&reader_id(1), false, "db.r6g.large", RUN),
+                managed(&reader_id(2), false, "db.r6g.large", RUN),
+            ],
+        );
+        let down = plan_scale_down(&s, &b, &night, RUN);
+        let ops: Vec<&str> = down.calls.iter().map(Call::operation).collect();
+        assert_eq!(
+            ops,
+            [
+                "RegisterScalableTarget",
+                "UpdateService",
+                "DeleteDBInstance",
+                "DeleteDBInstance"
+            ]
+        );
     }
 }

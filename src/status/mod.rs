@@ -118,6 +118,8 @@ pub struct ReaderView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterView {
+    /// Its config table: `docdb`, `aurora` or `neptune`.
+    pub kind: crate::config::TargetKind,
     pub cluster: String,
     pub found: bool,
     pub writer: Option<String>,
@@ -127,8 +129,14 @@ pub struct ClusterView {
     pub readers_target: usize,
     /// Readers before the night, as the run recorded them.
     pub baseline_readers: Option<usize>,
-    /// DocumentDB Serverless capacity, where it applies (not read yet: provisioned clusters).
+    /// Serverless capacity, where it applies (not read yet: provisioned clusters).
     pub serverless: Option<String>,
+    /// An Aurora cluster's `rds:cluster:ReadReplicaCount` scalable target, live and before the
+    /// night.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_target: Option<Capacity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_replica_target: Option<Capacity>,
 }
 
 /// What `nightshift status` shows.
@@ -221,8 +229,7 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
         })
         .collect();
     let clusters = scenario
-        .docdb
-        .iter()
+        .clusters()
         .map(|t| {
             let live = live.cluster(&t.cluster);
             let recorded = baseline.and_then(|b| b.cluster(&t.cluster));
@@ -241,6 +248,7 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
                 })
                 .unwrap_or_default();
             ClusterView {
+                kind: t.engine.kind(),
                 cluster: t.cluster.clone(),
                 found: live.is_some(),
                 writer: live.and_then(|c| c.sole_writer()).map(|w| w.id.clone()),
@@ -256,6 +264,8 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
                         None => live.to_string(),
                     }
                 }),
+                replica_target: live.and_then(|c| c.replica_target),
+                baseline_replica_target: recorded.and_then(|c| c.replica_target),
             }
         })
         .collect();

@@ -69,6 +69,8 @@ fn snapshot(running: i32, reader_status: &str) -> Snapshot {
         }],
         clusters: vec![ClusterState {
             cluster: "db".into(),
+            engine: "docdb".into(),
+            replica_target: None,
             status: "available".into(),
             instances: vec![
                 instance("w", true, "available"),

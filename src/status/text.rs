@@ -61,14 +61,19 @@ pub fn render_text(view: &StatusView) -> String {
     }
     for c in &view.clusters {
         if !c.found {
-            lines.push(format!("  docdb {}: cluster not found", c.cluster));
+            lines.push(format!(
+                "  {} {}: cluster not found",
+                c.kind.key(),
+                c.cluster
+            ));
             continue;
         }
         let baseline = c
             .baseline_readers
             .map_or(String::new(), |b| format!(", baseline {b}"));
         lines.push(format!(
-            "  docdb {}: readers {}/{} available{baseline}; writer {}",
+            "  {} {}: readers {}/{} available{baseline}; writer {}",
+            c.kind.key(),
             c.cluster,
             c.readers_available,
             c.readers_target,
@@ -80,6 +85,14 @@ pub fn render_text(view: &StatusView) -> String {
         }
         if let Some(s) = &c.serverless {
             lines.push(format!("    serverless {s}"));
+        }
+        if let Some(t) = &c.replica_target {
+            let was = c
+                .baseline_replica_target
+                .map_or(String::new(), |b| format!(" (baseline {b})"));
+            lines.push(format!(
+                "    rds:cluster:ReadReplicaCount scalable target {t}{was}"
+            ));
         }
     }
     for w in &view.waiting {

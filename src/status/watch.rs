@@ -159,8 +159,11 @@ pub fn line(view: &StatusView) -> String {
             format!(" ({})", others.join(", "))
         };
         parts.push(format!(
-            "docdb {} readers {}/{} available{more}",
-            c.cluster, c.readers_available, c.readers_target
+            "{} {} readers {}/{} available{more}",
+            c.kind.key(),
+            c.cluster,
+            c.readers_available,
+            c.readers_target
         ));
     }
     if let Some(p) = &view.pause {

@@ -47,6 +47,10 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "notify.toml",
             include_str!("../../integration/fixtures/config/template/notify.toml"),
         ),
+        (
+            "whole-stack.toml",
+            include_str!("../../integration/fixtures/config/template/whole-stack.toml"),
+        ),
         ("ten-scenarios.toml", TEN_SCENARIOS),
         ("forty-scenarios.toml", FORTY_SCENARIOS),
     ]

@@ -178,11 +178,17 @@ fn dechunk(mut body: &str) -> String {
 /// Create a DocumentDB cluster `cluster_id` (engine `docdb`) with one instance, its writer, named
 /// `<cluster_id>-writer`; returns the writer's identifier.
 pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {
+    create_rds_cluster(cfg, cluster_id, "docdb").await
+}
+
+/// Create an RDS-family cluster of `engine` (`docdb`, `aurora-postgresql`, `aurora-mysql`,
+/// `neptune`: one RDS API) with its writer `<cluster_id>-writer`; returns the writer's identifier.
+pub async fn create_rds_cluster(cfg: &SdkConfig, cluster_id: &str, engine: &str) -> String {
     let docdb = aws_sdk_docdb::Client::new(cfg);
     docdb
         .create_db_cluster()
         .db_cluster_identifier(cluster_id)
-        .engine("docdb")
+        .engine(engine)
         .master_username("nightshift")
         .master_user_password("nightshift-test-password")
         .send()
@@ -193,7 +199,7 @@ pub async fn create_docdb_cluster(cfg: &SdkConfig, cluster_id: &str) -> String {
         .create_db_instance()
         .db_instance_identifier(&writer)
         .db_cluster_identifier(cluster_id)
-        .engine("docdb")
+        .engine(engine)
         .db_instance_class("db.r6g.large")
         .send()
         .await

@@ -20,8 +20,8 @@ pub mod proxy;
 pub mod scene;
 
 pub use emulator::{
-    create_docdb_cluster, create_ecs_service, emulator_api, emulator_url, register_scalable_target,
-    reset, sdk_config, unique,
+    create_docdb_cluster, create_ecs_service, create_rds_cluster, emulator_api, emulator_url,
+    register_scalable_target, reset, sdk_config, unique,
 };
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub struct Scene {
     /// The value of the metric's `Job` dimension.
     pub job: String,
     pub table: String,
+    /// The config table of its database cluster: `docdb` (the contract's), `aurora` (an Aurora
+    /// PostgreSQL cluster) or `neptune`; the cluster is created with that engine.
+    pub db_table: &'static str,
 }
 
 /// What the AWS side looks like at one moment.
@@ -88,6 +91,7 @@ impl Scene {
             docdb_cluster: "batch-db".into(),
             job: "nightly".into(),
             table: table.into(),
+            db_table: "docdb",
         }
     }
 
@@ -100,6 +104,7 @@ impl Scene {
             docdb_cluster: crate::unique("batch-db"),
             job: crate::unique("nightly"),
             table: table.into(),
+            db_table: "docdb",
         }
     }
 
@@ -125,6 +130,10 @@ impl Scene {
             .replace(
                 r#"dimensions = { Job = "nightly" }"#,
                 &format!(r#"dimensions = {{ Job = "{}" }}"#, self.job),
+            )
+            .replace(
+                "[[scenario.docdb]]",
+                &format!("[[scenario.{}]]", self.db_table),
             );
         if let Some(deadline) = deadline {
             text = text.replace(
@@ -138,7 +147,11 @@ impl Scene {
     /// Create the day-time world: the cluster with its writer, and the service at its baseline
     /// with a scalable target.
     pub async fn create(&self, cfg: &SdkConfig) {
-        crate::create_docdb_cluster(cfg, &self.docdb_cluster).await;
+        let engine = match self.db_table {
+            "aurora" => "aurora-postgresql",
+            other => other,
+        };
+        crate::create_rds_cluster(cfg, &self.docdb_cluster, engine).await;
         crate::create_ecs_service(cfg, &self.ecs_cluster, &self.ecs_service, BASELINE_DESIRED)
             .await;
         aws_sdk_applicationautoscaling::Client::new(cfg)

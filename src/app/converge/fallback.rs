@@ -58,9 +58,8 @@ impl CapacityFallback {
             return Instead::Exhausted(None);
         }
         let retried = scenario
-            .docdb
-            .iter()
-            .any(|t| t.cluster == call.cluster() && !t.fallback_classes.is_empty());
+            .cluster(call.cluster())
+            .is_some_and(|t| !t.fallback_classes.is_empty());
         Instead::Exhausted(Some(format!(
             "reader {instance} of {} not created: InsufficientDBInstanceCapacity for every class and zone tried ({}){}",
             call.cluster(),

@@ -7,7 +7,7 @@
 //! typo does not also show up as "missing required key `replicas`", nor hide the file's other
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
-use super::{RawCompletion, RawConfig, RawDocDb, RawEcs, RawMetric, RawScaleDown, RawScenario};
+use super::{RawCluster, RawCompletion, RawConfig, RawEcs, RawMetric, RawScaleDown, RawScenario};
 use super::{RawNotify, RawSchedule, SourceText};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
@@ -21,7 +21,8 @@ enum Table {
     Top,
     Scenario,
     Ecs,
-    DocDb,
+    /// `[[scenario.docdb]]`, `[[scenario.aurora]]` and `[[scenario.neptune]]`: the same keys.
+    Cluster,
     ScaleDown,
     Metric,
     Completion,
@@ -36,7 +37,7 @@ impl Table {
             Table::Top => field_names::<RawConfig>(),
             Table::Scenario => field_names::<RawScenario>(),
             Table::Ecs => field_names::<RawEcs>(),
-            Table::DocDb => field_names::<RawDocDb>(),
+            Table::Cluster => field_names::<RawCluster>(),
             Table::ScaleDown => field_names::<RawScaleDown>(),
             Table::Metric => field_names::<RawMetric>(),
             Table::Completion => field_names::<RawCompletion>(),
@@ -52,7 +53,7 @@ impl Table {
             (Table::Top, "scenario") => Some(Table::Scenario),
             (Table::Top, "notify") => Some(Table::Notify),
             (Table::Scenario, "ecs") => Some(Table::Ecs),
-            (Table::Scenario, "docdb") => Some(Table::DocDb),
+            (Table::Scenario, "docdb" | "aurora" | "neptune") => Some(Table::Cluster),
             (Table::Scenario, "scale_down") => Some(Table::ScaleDown),
             (Table::Scenario, "completion") => Some(Table::Completion),
             (Table::Scenario, "schedule") => Some(Table::Schedule),

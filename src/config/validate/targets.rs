@@ -1,13 +1,13 @@
-//! The resources a scenario scales: ECS services and DocumentDB clusters, with names AWS
-//! accepts, task and reader counts in range, and real instance classes.
+//! The resources a scenario scales: ECS services and RDS-family clusters (DocumentDB, Aurora,
+//! Neptune: one set of keys), with names AWS accepts, task and reader counts in range, and real
+//! instance classes.
 
 #[cfg(test)]
 mod tests;
 
 use super::{claim, Validator};
-use crate::config::dcu::{MAX_DCU, MIN_DCU};
-use crate::config::raw::{RawDocDb, RawEcs};
-use crate::config::{Dcu, DocDbTarget, EcsTarget, MAX_DOCDB_REPLICAS};
+use crate::config::raw::{RawCluster, RawEcs};
+use crate::config::{ClusterTarget, Dcu, EcsTarget, Engine, MAX_DOCDB_REPLICAS};
 use toml::Spanned;
 
 impl Validator<'_> {
@@ -38,31 +38,34 @@ impl Validator<'_> {
         ecs
     }
 
-    /// The scenario's `[[scenario.docdb]]` entries that are valid; a cluster configured twice is
-    /// an error at its second entry.
-    pub(super) fn docdb_targets(
+    /// The scenario's `[[scenario.docdb]]` (or `aurora`, `neptune`: `engine`) entries that are
+    /// valid; a cluster configured twice (in any of the three tables) is an error at its second
+    /// entry.
+    pub(super) fn cluster_targets(
         &mut self,
-        raw: &[Spanned<RawDocDb>],
+        engine: Engine,
+        raw: &[Spanned<RawCluster>],
         at: &str,
-    ) -> Vec<DocDbTarget> {
-        let mut docdb = Vec::with_capacity(raw.len());
+    ) -> Vec<ClusterTarget> {
+        let mut clusters = Vec::with_capacity(raw.len());
         for (j, entry) in raw.iter().enumerate() {
-            let key = format!("{at}.docdb[{j}]");
-            if let Some(target) = self.docdb_target(entry.get_ref(), &key) {
-                let what = format!("DocumentDB cluster \"{}\"", target.cluster);
-                // DocumentDB cluster identifiers are case-insensitive (stored lower-case).
+            let key = format!("{at}.{}[{j}]", engine.key());
+            if let Some(target) = self.cluster_target(engine, entry.get_ref(), &key) {
+                let what = format!("{} cluster \"{}\"", engine.name(), target.cluster);
+                // RDS cluster identifiers are case-insensitive (stored lower-case) and unique
+                // across engines.
                 let id = format!("{}{}", self.location, target.cluster.to_ascii_lowercase());
                 let span = entry.get_ref().cluster.span();
                 let here = self.first_seen(&span);
                 let setting = "replicas and instance class";
-                let clash = claim(&mut self.docdb_owners, id, here, &what, setting);
+                let clash = claim(&mut self.cluster_owners, id, here, &what, setting);
                 if let Some((message, hint)) = clash {
                     self.push(&span, format!("{key}.cluster"), message, hint);
                 }
-                docdb.push(target);
+                clusters.push(target);
             }
         }
-        docdb
+        clusters
     }
 
     fn ecs_target(&mut self, raw: &RawEcs, at: &str) -> Option<EcsTarget> {
@@ -156,11 +159,16 @@ impl Validator<'_> {
         }
     }
 
-    fn docdb_target(&mut self, raw: &RawDocDb, at: &str) -> Option<DocDbTarget> {
+    fn cluster_target(
+        &mut self,
+        engine: Engine,
+        raw: &RawCluster,
+        at: &str,
+    ) -> Option<ClusterTarget> {
         let cluster = self.resource_name(
             &raw.cluster,
             &format!("{at}.cluster"),
-            "DocumentDB cluster identifier",
+            &format!("{} cluster identifier", engine.name()),
             "1 to 63 letters, digits and hyphens, starting with a letter, without two hyphens in a row or one at the end",
             |v: &str| {
                 v.len() <= 63
@@ -170,20 +178,21 @@ impl Validator<'_> {
                     && !v.ends_with('-')
             },
         );
-        let replicas = self.replicas(&raw.replicas, &format!("{at}.replicas"));
+        let replicas = self.replicas(engine, &raw.replicas, &format!("{at}.replicas"));
         let key = format!("{at}.instance_class");
         let instance_class = match &raw.instance_class {
-            Some(class) => self.instance_class(class, &key).map(Some),
+            Some(class) => self.instance_class(engine, class, &key).map(Some),
             // Only a cluster that adds no reader has no use for a reader class.
             None if *raw.replicas.get_ref() > 0 => {
                 self.push(
                     &raw.replicas.span(),
                     key,
                     format!(
-                        "missing required key `instance_class` in [[scenario.docdb]]: replicas = {} adds readers, and instance_class is their class",
+                        "missing required key `instance_class` in [[scenario.{}]]: replicas = {} adds readers, and instance_class is their class",
+                        engine.key(),
                         raw.replicas.get_ref()
                     ),
-                    "add instance_class = \"db.r6g.large\" (the class of the readers nightshift adds) to this [[scenario.docdb]] table; only a cluster that adds no readers (replicas = 0, e.g. serverless_min alone) may leave it out",
+                    format!("add instance_class = \"db.r6g.large\" (the class of the readers nightshift adds) to this [[scenario.{}]] table; only a cluster that adds no readers (replicas = 0, e.g. serverless_min alone) may leave it out", engine.key()),
                 );
                 None
             }
@@ -192,24 +201,26 @@ impl Validator<'_> {
         let resize = match &raw.resize {
             None => Some(None),
             Some(resize) => self
-                .instance_class(resize, &format!("{at}.resize"))
+                .instance_class(engine, resize, &format!("{at}.resize"))
                 .map(Some),
         };
         let serverless_min = match &raw.serverless_min {
             None => Some(None),
             Some(min) => self
-                .serverless_min(min, &format!("{at}.serverless_min"))
+                .serverless_min(engine, min, &format!("{at}.serverless_min"))
                 .map(Some),
         };
         let fallback_classes = match &raw.fallback_classes {
             None => Some(Vec::new()),
             Some(list) => self.fallback_classes(
+                engine,
                 list,
                 instance_class.as_ref().and_then(|c| c.as_deref()),
                 &format!("{at}.fallback_classes"),
             ),
         };
-        Some(DocDbTarget {
+        Some(ClusterTarget {
+            engine,
             cluster: cluster?,
             replicas: replicas?,
             instance_class: instance_class?,
@@ -219,33 +230,40 @@ impl Validator<'_> {
         })
     }
 
-    /// A MinCapacity DocumentDB accepts: 0.5 to 256 DCUs in steps of 0.5.
-    fn serverless_min(&mut self, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
+    /// A MinCapacity the engine accepts for the night: DocumentDB and Aurora 0.5 to 256, Neptune
+    /// 1 to 128, in steps of 0.5.
+    fn serverless_min(&mut self, engine: Engine, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
         let value = *raw.get_ref();
+        let (lo, hi) = engine.serverless_range();
+        let (min, max) = (Dcu::nearest(lo), Dcu::nearest(hi));
+        let name = engine.name();
+        let unit = engine.unit();
         match Dcu::from_f64(value) {
-            Some(dcu) if (MIN_DCU..=MAX_DCU).contains(&dcu) => Some(dcu),
+            Some(dcu) if (min..=max).contains(&dcu) => Some(dcu),
             Some(_) => {
                 self.push(
                     &raw.span(),
                     key,
-                    format!("serverless_min = {value} is outside DocumentDB Serverless's range of {MIN_DCU} to {MAX_DCU} DCUs"),
-                    format!("set serverless_min to a capacity from {MIN_DCU} to {MAX_DCU} (in steps of 0.5)"),
+                    format!("serverless_min = {value} is outside {name} Serverless's range of {min} to {max} {unit}s"),
+                    format!("set serverless_min to a capacity from {min} to {max} (in steps of 0.5)"),
                 );
                 None
             }
             None => {
                 let hint = if value.is_finite() && value > 0.0 {
                     format!(
-                        "DocumentDB Serverless capacities go in steps of 0.5: write {}",
-                        Dcu::nearest(value).max(MIN_DCU).min(MAX_DCU)
+                        "{name} Serverless capacities go in steps of 0.5: write {}",
+                        Dcu::nearest(value).max(min).min(max)
                     )
                 } else {
-                    format!("set serverless_min to a capacity from {MIN_DCU} to {MAX_DCU} (in steps of 0.5)")
+                    format!(
+                        "set serverless_min to a capacity from {min} to {max} (in steps of 0.5)"
+                    )
                 };
                 self.push(
                     &raw.span(),
                     key,
-                    format!("serverless_min = {value} is not a DocumentDB Serverless capacity (0.5 to 256 DCUs in steps of 0.5)"),
+                    format!("serverless_min = {value} is not a {name} Serverless capacity ({min} to {max} {unit}s in steps of 0.5)"),
                     hint,
                 );
                 None
@@ -257,6 +275,7 @@ impl Validator<'_> {
     /// `instance_class` (that one is always tried first).
     fn fallback_classes(
         &mut self,
+        engine: Engine,
         raw: &Spanned<Vec<Spanned<String>>>,
         instance_class: Option<&str>,
         key: &str,
@@ -265,7 +284,7 @@ impl Validator<'_> {
         let mut ok = true;
         for (n, entry) in raw.get_ref().iter().enumerate() {
             let here = format!("{key}[{n}]");
-            let Some(class) = self.instance_class(entry, &here) else {
+            let Some(class) = self.instance_class(engine, entry, &here) else {
                 ok = false;
                 continue;
             };
@@ -292,7 +311,7 @@ impl Validator<'_> {
         ok.then_some(classes)
     }
 
-    fn replicas(&mut self, raw: &Spanned<i64>, key: &str) -> Option<u8> {
+    fn replicas(&mut self, engine: Engine, raw: &Spanned<i64>, key: &str) -> Option<u8> {
         let value = *raw.get_ref();
         match u8::try_from(value) {
             Ok(n) if n <= MAX_DOCDB_REPLICAS => Some(n),
@@ -309,7 +328,7 @@ impl Validator<'_> {
                 self.push(
                     &raw.span(),
                     key,
-                    format!("replicas = {value} is above {MAX_DOCDB_REPLICAS}: a DocumentDB cluster allows at most {MAX_DOCDB_REPLICAS} reader instances"),
+                    format!("replicas = {value} is above {MAX_DOCDB_REPLICAS}: a{} {} cluster allows at most {MAX_DOCDB_REPLICAS} reader instances", if engine == Engine::Aurora { "n" } else { "" }, engine.name()),
                     format!("set replicas to {MAX_DOCDB_REPLICAS} or fewer"),
                 );
                 None
@@ -317,19 +336,35 @@ impl Validator<'_> {
         }
     }
 
-    fn instance_class(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+    fn instance_class(
+        &mut self,
+        engine: Engine,
+        raw: &Spanned<String>,
+        key: &str,
+    ) -> Option<String> {
         let value = raw.get_ref();
         let rest = value.strip_prefix("db.").unwrap_or("");
         if rest.is_empty() || rest.starts_with('.') || rest.chars().any(char::is_whitespace) {
             let hint = if !value.is_empty() && !value.starts_with("db.") {
-                format!("write \"db.{value}\": DocumentDB classes look like \"db.r6g.large\"")
+                format!(
+                    "write \"db.{value}\": {} classes look like \"db.r6g.large\"",
+                    engine.name()
+                )
             } else {
-                "use a DocumentDB instance class such as \"db.r6g.large\"".to_string()
+                format!(
+                    "use a{} {} instance class such as \"db.r6g.large\"",
+                    if engine == Engine::Aurora { "n" } else { "" },
+                    engine.name()
+                )
             };
             self.push(
                 &raw.span(),
                 key,
-                format!("\"{value}\" is not a DocumentDB instance class (they start with \"db.\")"),
+                format!(
+                    "\"{value}\" is not a{} {} instance class (they start with \"db.\")",
+                    if engine == Engine::Aurora { "n" } else { "" },
+                    engine.name()
+                ),
                 hint,
             );
             return None;

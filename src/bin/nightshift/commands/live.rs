@@ -256,7 +256,7 @@ impl Sink for BarSink {
                 .collect();
             self.bar(
                 i,
-                format!("docdb {} readers available", c.cluster),
+                format!("{} {} readers available", c.kind.key(), c.cluster),
                 c.readers_target as u64,
                 c.readers_available as u64,
                 others.join(", "),

@@ -1,4 +1,4 @@
-use crate::config::testing::{assert_single_error, base_with};
+use crate::config::testing::{assert_single_error, base_with, BASE};
 
 #[test]
 fn resource_names_aws_would_refuse_or_that_widen_the_policy_are_rejected() {
@@ -216,6 +216,60 @@ fn serverless_min_and_fallback_classes_are_parsed_and_checked() {
         13,
         "scenario[0].docdb[0].fallback_classes[1]",
         "listed twice",
+        "",
+    );
+}
+
+#[test]
+fn aurora_and_neptune_take_the_docdb_keys_with_errors_naming_their_own_table() {
+    let aurora = base_with("[[scenario.docdb]]", "[[scenario.aurora]]");
+    let config = crate::config::parse(&aurora, "test.toml").expect("an Aurora table parses");
+    let s = &config.scenarios[0];
+    assert!(s.docdb.is_empty());
+    assert_eq!(s.aurora[0].engine, crate::config::Engine::Aurora);
+    assert_eq!(s.aurora[0].id().to_string(), "Aurora cluster batch-db");
+    assert_single_error(
+        &aurora.replace("replicas = 3", "replicas = 16"),
+        12,
+        "scenario[0].aurora[0].replicas",
+        "replicas = 16 is above 15: an Aurora cluster allows at most 15 reader instances",
+        "set replicas to 15 or fewer",
+    );
+    assert_single_error(
+        &aurora.replace("  instance_class = \"db.r6g.large\"\n", ""),
+        12,
+        "scenario[0].aurora[0].instance_class",
+        "missing required key `instance_class` in [[scenario.aurora]]",
+        "to this [[scenario.aurora]] table",
+    );
+    let neptune = base_with("[[scenario.docdb]]", "[[scenario.neptune]]");
+    assert_single_error(
+        &neptune.replace("replicas = 3", "replicas = 1\n  serverless_min = 0.5"),
+        13,
+        "scenario[0].neptune[0].serverless_min",
+        "serverless_min = 0.5 is outside Neptune Serverless's range of 1 to 128 NCUs",
+        "from 1 to 128",
+    );
+    assert_single_error(
+        &neptune.replace("  replicas = 3", "  replica = 3"),
+        12,
+        "scenario[0].neptune[0].replica",
+        "unknown key",
+        "replicas",
+    );
+}
+
+#[test]
+fn one_cluster_in_two_engine_tables_is_refused_at_its_second_entry() {
+    let text = BASE.replace(
+        "  [scenario.scale_down]",
+        "  [[scenario.aurora]]\n  cluster = \"Batch-DB\"\n  replicas = 1\n  instance_class = \"db.r6g.large\"\n  [scenario.scale_down]",
+    );
+    assert_single_error(
+        &text,
+        15,
+        "scenario[0].aurora[0].cluster",
+        "Aurora cluster \"Batch-DB\"",
         "",
     );
 }

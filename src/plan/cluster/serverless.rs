@@ -1,14 +1,19 @@
-//! DocumentDB Serverless capacity for the night: `serverless_min` raises the cluster's
-//! ServerlessV2ScalingConfiguration MinCapacity at scale-up; scale-down restores the recorded
-//! value. MaxCapacity is never changed.
+//! Serverless capacity for the night (DocumentDB, Aurora Serverless v2, Neptune Serverless):
+//! `serverless_min` raises the cluster's ServerlessV2ScalingConfiguration MinCapacity at
+//! scale-up; scale-down restores the recorded value. MaxCapacity is never changed.
 //!
 //! Refused (planned as nothing, with the reason recorded): a cluster without a serverless
 //! configuration, a `serverless_min` above the live MaxCapacity (cannot be met), and a change
-//! that crosses 1.0 DCU in either direction (it would restart the cluster's instances). A
+//! that the engine's own rule forbids ([`restart_rule`]): on DocumentDB one that crosses 1.0 DCU
+//! in either direction (it would restart the cluster's instances); on Aurora one to or from
+//! 0 ACUs (auto-pause: AWS applies Aurora's capacity changes at once without a restart, but
+//! raising a MinCapacity of 0 turns auto-pause off and drops the cluster's
+//! `SecondsUntilAutoPause`, which the restore could not send back). Neptune has no such rule. A
 //! MinCapacity someone changed during the night is drift: recorded, left as it is.
 
-use super::{Call, ClusterState, Plan, ServerlessScaling};
-use crate::config::{Dcu, DocDbTarget};
+use super::{ClusterState, ServerlessScaling};
+use crate::config::{ClusterTarget, Dcu, Engine};
+use crate::plan::{Call, Plan};
 use serde::{Deserialize, Serialize};
 
 /// The class of every reader nightshift adds to a serverless cluster.
@@ -26,12 +31,13 @@ pub enum NightMin {
 }
 
 /// The night's MinCapacity decision for `target` on `live`; None without `serverless_min`.
-pub fn night_min(target: &DocDbTarget, live: &ClusterState) -> Option<NightMin> {
+pub fn night_min(target: &ClusterTarget, live: &ClusterState) -> Option<NightMin> {
     let want = target.serverless_min?;
     let cluster = &target.cluster;
     let Some(scaling) = live.serverless else {
         return Some(NightMin::Refused(format!(
-            "serverless_min refused for {cluster}: the cluster has no ServerlessV2ScalingConfiguration (it is not a DocumentDB Serverless cluster); remove serverless_min or give the cluster a serverless configuration"
+            "serverless_min refused for {cluster}: the cluster has no ServerlessV2ScalingConfiguration (it is not {} Serverless cluster); remove serverless_min or give the cluster a serverless configuration",
+            crate::plan::article(target.engine.name())
         )));
     };
     if want <= scaling.min {
@@ -46,10 +52,11 @@ pub fn night_min(target: &DocDbTarget, live: &ClusterState) -> Option<NightMin> 
             scaling.max
         )));
     }
-    if scaling.min.crosses_restart_line(want) {
+    if let Some(rule) = restart_rule(target.engine, scaling.min, want) {
         return Some(NightMin::Refused(format!(
-            "serverless_min refused for {cluster}: MinCapacity {} -> {want} crosses 1.0 DCU, which would restart the cluster's instances; set serverless_min below 1, or the cluster's MinCapacity to 1 or more",
-            scaling.min
+            "serverless_min refused for {cluster}: MinCapacity {} -> {want} {}",
+            scaling.min,
+            rule.refusal()
         )));
     }
     Some(NightMin::Raise {
@@ -59,8 +66,58 @@ pub fn night_min(target: &DocDbTarget, live: &ClusterState) -> Option<NightMin> 
     })
 }
 
+/// An engine rule that forbids a MinCapacity change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartRule {
+    /// DocumentDB: crossing 1.0 DCU restarts the cluster's serverless instances.
+    DocumentDbRestart,
+    /// Aurora: to or from 0 ACUs turns auto-pause on or off; its interval would be lost.
+    AuroraAutoPause,
+}
+
+impl RestartRule {
+    /// Why the night's raise is refused, and what to do instead.
+    fn refusal(self) -> &'static str {
+        match self {
+            RestartRule::DocumentDbRestart => "crosses 1.0 DCU, which would restart the cluster's instances; set serverless_min below 1, or the cluster's MinCapacity to 1 or more",
+            RestartRule::AuroraAutoPause => "turns the cluster's auto-pause (MinCapacity 0) off, and the restore would turn it back on with AWS's default SecondsUntilAutoPause instead of the cluster's own (the RDS API nightshift calls cannot carry it); give the cluster a MinCapacity of 0.5 or more by day, or leave serverless_min out",
+        }
+    }
+
+    /// The safety check's words.
+    fn violation(self) -> &'static str {
+        match self {
+            RestartRule::DocumentDbRestart => "crosses 1.0 DCU (it would restart the instances)",
+            RestartRule::AuroraAutoPause => {
+                "turns Aurora's auto-pause on or off (its SecondsUntilAutoPause would be lost)"
+            }
+        }
+    }
+}
+
+/// The rule of `engine` that forbids MinCapacity `from` -> `to`, if one does. Checked against
+/// AWS's documentation: DocumentDB restarts serverless instances when MinCapacity crosses 1.0 DCU
+/// (or MaxCapacity changes); Aurora Serverless v2 applies a capacity range change immediately,
+/// without a restart, and a MinCapacity of 0 means auto-pause, whose `SecondsUntilAutoPause` a
+/// nonzero MinCapacity removes; Neptune Serverless (1 to 128 NCUs) states no restart rule.
+pub fn restart_rule(engine: Engine, from: Dcu, to: Dcu) -> Option<RestartRule> {
+    let zero = Dcu::nearest(0.0);
+    match engine {
+        Engine::DocumentDb if from.crosses_restart_line(to) => Some(RestartRule::DocumentDbRestart),
+        Engine::Aurora if from != to && (from == zero || to == zero) => {
+            Some(RestartRule::AuroraAutoPause)
+        }
+        _ => None,
+    }
+}
+
+/// The engine a live cluster runs (DocumentDB when AWS named none).
+fn engine_of(live: &ClusterState) -> Engine {
+    Engine::of(&live.engine).unwrap_or(Engine::DocumentDb)
+}
+
 /// The scale-up part for one cluster: the raise, or the note saying why not.
-pub(crate) fn plan_up(target: &DocDbTarget, live: &ClusterState) -> Plan {
+pub(crate) fn plan_up(target: &ClusterTarget, live: &ClusterState) -> Plan {
     let mut plan = Plan::default();
     match night_min(target, live) {
         None => {}
@@ -86,7 +143,7 @@ pub struct ServerlessBaseline {
 
 /// The baseline of `live` for `target` (None without `serverless_min` or a serverless
 /// configuration).
-pub(crate) fn baseline(target: &DocDbTarget, live: &ClusterState) -> Option<ServerlessBaseline> {
+pub(crate) fn baseline(target: &ClusterTarget, live: &ClusterState) -> Option<ServerlessBaseline> {
     let before = live.serverless?;
     target.serverless_min?;
     let night_min = match night_min(target, live) {
@@ -118,7 +175,7 @@ pub(crate) fn plan_down(cluster: &str, b: &ServerlessBaseline, live: &ClusterSta
             "{cluster}: MinCapacity is {} but nightshift set {}: changed during the night, left as it is (baseline {base})",
             now.min, b.night_min
         ));
-    } else if base > now.max || now.min.crosses_restart_line(base) {
+    } else if base > now.max || restart_rule(engine_of(live), now.min, base).is_some() {
         plan.drift.push(format!(
             "{cluster}: MinCapacity {base} of the baseline cannot be restored under the live MaxCapacity {} without a restart: left at {}",
             now.max, now.min
@@ -135,7 +192,7 @@ pub(crate) fn plan_down(cluster: &str, b: &ServerlessBaseline, live: &ClusterSta
 }
 
 /// The safety check's rules for a ModifyDBCluster of `live`: a serverless cluster, MaxCapacity
-/// sent unchanged, MinCapacity not above it and not across 1.0 DCU from the live value.
+/// sent unchanged, MinCapacity not above it, and no change the engine's rule forbids.
 pub(crate) fn check_call(live: &ClusterState, min: Dcu, max: Dcu) -> Result<(), String> {
     let Some(now) = live.serverless else {
         return Err(format!(
@@ -152,10 +209,11 @@ pub(crate) fn check_call(live: &ClusterState, min: Dcu, max: Dcu) -> Result<(), 
     if min > max {
         return Err(format!("MinCapacity {min} is above MaxCapacity {max}"));
     }
-    if now.min.crosses_restart_line(min) {
+    if let Some(rule) = restart_rule(engine_of(live), now.min, min) {
         return Err(format!(
-            "MinCapacity {} -> {min} crosses 1.0 DCU (it would restart the instances)",
-            now.min
+            "MinCapacity {} -> {min} {}",
+            now.min,
+            rule.violation()
         ));
     }
     Ok(())

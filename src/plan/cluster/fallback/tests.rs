@@ -1,6 +1,6 @@
-use super::super::fixtures::*;
-use super::super::*;
 use super::*;
+use crate::plan::fixtures::*;
+use crate::plan::*;
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
 
@@ -125,7 +125,7 @@ fn a_check_retries_missing_readers_only_with_fallback_classes() {
 
 #[test]
 fn fallbacks_and_zones_stay_inside_the_safety_rules() {
-    use super::super::safety::{check, Rule, SafetyContext};
+    use crate::plan::safety::{check, Rule, SafetyContext};
     let s = scenario_with_docdb(15, "fallback_classes = [\"db.r6g.xlarge\"]");
     let mut snap = zoned_snapshot(&ZONES, None);
     snap.clusters[0]

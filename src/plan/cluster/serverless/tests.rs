@@ -1,6 +1,6 @@
-use super::super::fixtures::*;
-use super::super::*;
 use super::*;
+use crate::plan::fixtures::*;
+use crate::plan::*;
 
 fn dcu(v: f64) -> Dcu {
     Dcu::from_f64(v).unwrap()

@@ -22,9 +22,12 @@
 //! (`crate::night`): without an open run nothing is planned at all, and without a baseline no
 //! deletion passes this check.
 
-use super::{
-    Baseline, Call, Plan, Snapshot, ADDED_READER_PROMOTION_TIER, MAX_READERS, TAG_RUN, TAG_SCENARIO,
-};
+mod cluster;
+#[cfg(test)]
+mod properties;
+mod service;
+
+use super::{Baseline, Call, Plan, Snapshot};
 use crate::config::Scenario;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -224,6 +227,18 @@ fn verdict<'a>(
     }
 }
 
+/// A call handed to another kind's rules: refused (the dispatch in `check_call` never does it).
+fn other_kind(call: &Call) -> RuleResult {
+    Err((
+        Rule::NotConfigured,
+        format!(
+            "{} is not a call of this kind of resource",
+            call.operation()
+        ),
+    ))
+}
+
+/// A call allowed, or the rule it broke and why.
 type RuleResult = Result<(), (Rule, String)>;
 
 fn check_call<'a>(
@@ -232,254 +247,17 @@ fn check_call<'a>(
     ctx: &SafetyContext<'_>,
     readers: &mut BTreeMap<&'a str, usize>,
 ) -> RuleResult {
-    let scenario = ctx.scenario;
     match call {
-        Call::RegisterScalableTarget {
-            cluster,
-            service,
-            to,
-            ..
-        } => {
-            let target = ecs_target(scenario, cluster, service)?;
-            if i64::from(to.min) > i64::from(target.max) {
-                return Err((
-                    Rule::AboveMax,
-                    format!("MinCapacity {} > max {}", to.min, target.max),
-                ));
-            }
-            if to.min < 0 || to.max < to.min {
-                return Err((Rule::AboveMax, format!("invalid capacity {to}")));
-            }
-            Ok(())
+        Call::RegisterScalableTarget { .. } | Call::UpdateService { .. } => {
+            service::check(call, ctx)
         }
-        Call::UpdateService {
-            cluster,
-            service,
-            desired,
-            ..
-        } => {
-            let target = ecs_target(scenario, cluster, service)?;
-            if i64::from(*desired) > i64::from(target.max) || *desired < 0 {
-                return Err((
-                    Rule::AboveMax,
-                    format!("desired count {desired} outside 0..={}", target.max),
-                ));
-            }
-            Ok(())
-        }
-        Call::CreateDbInstance {
-            cluster,
-            instance,
-            promotion_tier,
-            tags,
-            zone,
-            ..
-        } => {
-            docdb_target(scenario, cluster)?;
-            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
-                (
-                    Rule::NotConfigured,
-                    format!("cluster {cluster} is not in the snapshot"),
-                )
-            })?;
-            if tags.get(TAG_SCENARIO) != Some(&scenario.name)
-                || tags.get(TAG_RUN).map(String::as_str) != Some(ctx.run)
-            {
-                return Err((
-                    Rule::UntaggedReader,
-                    format!("{instance} must carry {TAG_SCENARIO}={} and {TAG_RUN}={}, or nightshift could never remove it", scenario.name, ctx.run),
-                ));
-            }
-            if *promotion_tier != ADDED_READER_PROMOTION_TIER {
-                return Err((
-                    Rule::UntaggedReader,
-                    format!("promotion tier {promotion_tier}: added readers use {ADDED_READER_PROMOTION_TIER} so failover prefers the cluster's own instances"),
-                ));
-            }
-            if let Some(zone) = zone {
-                if !live.zones.is_empty() && !live.zones.contains(zone) {
-                    return Err((
-                        Rule::NotConfigured,
-                        format!(
-                            "{zone} is not one of {cluster}'s zones ({})",
-                            live.zones.join(", ")
-                        ),
-                    ));
-                }
-            }
-            if live.instance(instance).is_some() {
-                // Re-issuing it is harmless (DBInstanceAlreadyExists) and adds no reader.
-                return Ok(());
-            }
-            let count = readers
-                .entry(cluster.as_str())
-                .or_insert_with(|| live.readers().count());
-            if *count >= MAX_READERS {
-                return Err((
-                    Rule::TooManyReaders,
-                    format!("{cluster} would have {} readers", *count + 1),
-                ));
-            }
-            *count += 1;
-            Ok(())
-        }
-        Call::ModifyDbInstanceClass {
-            cluster, instance, ..
-        } => {
-            let i = live_instance(ctx, cluster, instance)?;
-            if i.writer {
-                return Err((
-                    Rule::WriterTouched,
-                    format!(
-                        "{instance} is the writer: fail over first, then resize it as a reader"
-                    ),
-                ));
-            }
-            Ok(())
-        }
-        Call::FailoverDbCluster {
-            cluster,
-            target,
-            from,
-        } => {
-            docdb_target(scenario, cluster)?;
-            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
-                (
-                    Rule::BadFailover,
-                    format!("cluster {cluster} is not in the snapshot"),
-                )
-            })?;
-            match live.sole_writer() {
-                Some(w) if &w.id == from => {}
-                _ => {
-                    return Err((
-                        Rule::BadFailover,
-                        format!("{from} is not the sole writer of {cluster}"),
-                    ))
-                }
-            }
-            let t =
-                live_instance(ctx, cluster, target).map_err(|(_, why)| (Rule::BadFailover, why))?;
-            if t.writer {
-                return Err((Rule::BadFailover, format!("{target} is already the writer")));
-            }
-            let deleted_too = plan.iter().any(
-                |c| matches!(c, Call::DeleteDbInstance { instance, .. } if instance == target),
-            );
-            if deleted_too {
-                return Err((
-                    Rule::BadFailover,
-                    format!("{target} is also being deleted by this plan"),
-                ));
-            }
-            Ok(())
-        }
-        Call::DeleteDbInstance { cluster, instance } => {
-            let i = live_instance(ctx, cluster, instance)?;
-            if i.writer {
-                return Err((
-                    Rule::WriterTouched,
-                    format!("{instance} is the writer: it is never deleted while it is"),
-                ));
-            }
-            let Some(baseline) = ctx.baseline else {
-                return Err((
-                    Rule::NotNightshifts,
-                    format!("run {} has no baseline: it never scaled up, so nothing of it may be deleted", ctx.run),
-                ));
-            };
-            if baseline.has_instance(cluster, instance) {
-                return Err((
-                    Rule::NotNightshifts,
-                    format!("{instance} existed before the night (it is in the baseline)"),
-                ));
-            }
-            if !i.is_tagged_for_run(&scenario.name, ctx.run) {
-                return Err((
-                    Rule::NotNightshifts,
-                    format!(
-                        "{instance} lacks {TAG_SCENARIO}={} and {TAG_RUN}={}",
-                        scenario.name, ctx.run
-                    ),
-                ));
-            }
-            Ok(())
-        }
-        Call::ModifyDbClusterCapacity {
-            cluster, min, max, ..
-        } => {
-            let target = docdb_target(scenario, cluster)?;
-            if target.serverless_min.is_none() {
-                return Err((
-                    Rule::NotConfigured,
-                    format!("{cluster} has no serverless_min in the config"),
-                ));
-            }
-            let live = ctx.snapshot.cluster(cluster).ok_or_else(|| {
-                (
-                    Rule::NotConfigured,
-                    format!("cluster {cluster} is not in the snapshot"),
-                )
-            })?;
-            super::serverless::check_call(live, *min, *max)
-                .map_err(|why| (Rule::ServerlessCapacity, why))
-        }
+        Call::RegisterReplicaTarget { .. }
+        | Call::CreateDbInstance { .. }
+        | Call::ModifyDbInstanceClass { .. }
+        | Call::FailoverDbCluster { .. }
+        | Call::DeleteDbInstance { .. }
+        | Call::ModifyDbClusterCapacity { .. } => cluster::check(call, plan, ctx, readers),
     }
-}
-
-fn ecs_target<'a>(
-    scenario: &'a Scenario,
-    cluster: &str,
-    service: &str,
-) -> Result<&'a crate::config::EcsTarget, (Rule, String)> {
-    scenario
-        .ecs
-        .iter()
-        .find(|t| t.cluster == cluster && t.service == service)
-        .ok_or_else(|| {
-            (
-                Rule::NotConfigured,
-                format!(
-                    "{cluster}/{service} is not a [[scenario.ecs]] of {}",
-                    scenario.name
-                ),
-            )
-        })
-}
-
-fn docdb_target<'a>(
-    scenario: &'a Scenario,
-    cluster: &str,
-) -> Result<&'a crate::config::DocDbTarget, (Rule, String)> {
-    scenario
-        .docdb
-        .iter()
-        .find(|t| t.cluster == cluster)
-        .ok_or_else(|| {
-            (
-                Rule::NotConfigured,
-                format!("{cluster} is not a [[scenario.docdb]] of {}", scenario.name),
-            )
-        })
-}
-
-/// A configured cluster's live (not deleting) instance.
-fn live_instance<'a>(
-    ctx: &SafetyContext<'a>,
-    cluster: &str,
-    instance: &str,
-) -> Result<&'a super::InstanceState, (Rule, String)> {
-    docdb_target(ctx.scenario, cluster)?;
-    ctx.snapshot
-        .cluster(cluster)
-        .and_then(|c| c.instance(instance))
-        .filter(|i| !i.is_gone())
-        .ok_or_else(|| {
-            (
-                Rule::NotConfigured,
-                format!("{instance} is not a live instance of {cluster}"),
-            )
-        })
 }
 
 #[cfg(test)]
@@ -665,6 +443,7 @@ mod tests {
         let c = ctx(&s, &snap, None);
         let create = |n: u32, tier: i32, run: &str| Call::CreateDbInstance {
             cluster: "db".into(),
+            engine: "docdb".into(),
             instance: reader_id(n),
             class: "db.r6g.large".into(),
             promotion_tier: tier,

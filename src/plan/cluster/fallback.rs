@@ -7,8 +7,9 @@
 //! Pure: the convergence loop (`crate::app::converge`) records the refusals and asks
 //! [`next_attempt`] for the call to make instead.
 
-use super::{zones, Call, Snapshot};
+use super::zones;
 use crate::config::Scenario;
+use crate::plan::{Call, Snapshot};
 
 /// The error code of a capacity refusal (with or without the SDK's `Fault` suffix).
 pub fn is_capacity_refusal(code: Option<&str>) -> bool {
@@ -93,7 +94,7 @@ fn candidates(
         return Vec::new();
     };
     let mut classes = vec![class.clone()];
-    if let Some(target) = scenario.docdb.iter().find(|t| &t.cluster == cluster) {
+    if let Some(target) = scenario.cluster(cluster) {
         for c in &target.fallback_classes {
             if !classes.contains(c) {
                 classes.push(c.clone());
@@ -132,6 +133,7 @@ pub fn next_attempt(
 ) -> Option<Call> {
     let Call::CreateDbInstance {
         cluster,
+        engine,
         instance,
         promotion_tier,
         tags,
@@ -149,6 +151,7 @@ pub fn next_attempt(
         })
         .map(|(class, zone)| Call::CreateDbInstance {
             cluster: cluster.clone(),
+            engine: engine.clone(),
             instance: instance.clone(),
             class,
             promotion_tier: *promotion_tier,

@@ -1,5 +1,5 @@
-use super::super::fixtures::*;
-use super::super::*;
+use crate::plan::fixtures::*;
+
 use super::*;
 
 const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];

@@ -66,6 +66,8 @@ fn state(opened: Timestamp, ready: Timestamp, down: Option<Timestamp>) -> RunSta
                 night_readers: 3,
                 serverless: None,
             }],
+            environments: Vec::new(),
+            groups: Vec::new(),
         },
         false,
     );

@@ -4,7 +4,7 @@
 //! struct that say what the night sets (`desired`, `replicas`, `resize`, `serverless_min`, ...),
 //! the rest is its identity and its guardrails.
 
-use super::{DocDbTarget, EcsTarget, Scenario};
+use super::{AsgTarget, BatchTarget, DocDbTarget, EcsTarget, Scenario};
 use serde::Serialize;
 use std::fmt;
 
@@ -16,6 +16,10 @@ pub enum TargetKind {
     Ecs,
     /// `[[scenario.docdb]]`: a DocumentDB cluster.
     DocDb,
+    /// `[[scenario.batch]]`: an AWS Batch compute environment.
+    Batch,
+    /// `[[scenario.asg]]`: an EC2 Auto Scaling group.
+    Asg,
 }
 
 impl TargetKind {
@@ -24,6 +28,8 @@ impl TargetKind {
         match self {
             TargetKind::Ecs => "ecs",
             TargetKind::DocDb => "docdb",
+            TargetKind::Batch => "batch",
+            TargetKind::Asg => "asg",
         }
     }
 
@@ -32,6 +38,8 @@ impl TargetKind {
         match self {
             TargetKind::Ecs => "ECS service",
             TargetKind::DocDb => "DocumentDB cluster",
+            TargetKind::Batch => "Batch compute environment",
+            TargetKind::Asg => "Auto Scaling group",
         }
     }
 }
@@ -68,6 +76,24 @@ impl DocDbTarget {
     }
 }
 
+impl BatchTarget {
+    pub fn id(&self) -> TargetId {
+        TargetId {
+            kind: TargetKind::Batch,
+            name: self.name().to_string(),
+        }
+    }
+}
+
+impl AsgTarget {
+    pub fn id(&self) -> TargetId {
+        TargetId {
+            kind: TargetKind::Asg,
+            name: self.name.clone(),
+        }
+    }
+}
+
 impl Scenario {
     /// Every target of the scenario, kind by kind in config-table order.
     pub fn target_ids(&self) -> Vec<TargetId> {
@@ -75,6 +101,8 @@ impl Scenario {
             .iter()
             .map(EcsTarget::id)
             .chain(self.docdb.iter().map(DocDbTarget::id))
+            .chain(self.batch.iter().map(BatchTarget::id))
+            .chain(self.asg.iter().map(AsgTarget::id))
             .collect()
     }
 }

@@ -32,6 +32,10 @@ struct Validator<'a> {
     ecs_owners: HashMap<(String, String), FirstSeen>,
     /// DocumentDB clusters (lower-case) already configured, across all scenarios so far.
     docdb_owners: HashMap<String, FirstSeen>,
+    /// Batch compute environments (by name) and Auto Scaling groups already configured, across
+    /// all scenarios so far.
+    batch_owners: HashMap<String, FirstSeen>,
+    asg_owners: HashMap<String, FirstSeen>,
     /// Where the current scenario's resources are (its region and role account, "" for the
     /// function's own): same-named resources elsewhere are other resources.
     location: String,
@@ -52,6 +56,8 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         scenario_label: String::new(),
         ecs_owners: HashMap::new(),
         docdb_owners: HashMap::new(),
+        batch_owners: HashMap::new(),
+        asg_owners: HashMap::new(),
         location: String::new(),
     };
     let table = match &raw.table {
@@ -63,7 +69,7 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
             &(0..0),
             "scenario",
             "no scenario is defined: there is nothing to scale",
-            "add at least one [[scenario]] table with name, timezone, [[scenario.ecs]] or [[scenario.docdb]], and [scenario.scale_down]",
+            "add at least one [[scenario]] table with name, timezone, [[scenario.ecs]], [[scenario.docdb]], [[scenario.batch]] or [[scenario.asg]], and [scenario.scale_down]",
         );
     }
 
@@ -203,17 +209,20 @@ impl Validator<'_> {
         let timezone = self.timezone(&raw.timezone, &format!("{at}.timezone"));
         let (region, role_arn) = self.location(raw, at);
 
-        if raw.ecs.is_empty() && raw.docdb.is_empty() {
+        if raw.ecs.is_empty() && raw.docdb.is_empty() && raw.batch.is_empty() && raw.asg.is_empty()
+        {
             self.push(
                 &header,
                 at,
-                "scenario scales nothing: it has no [[scenario.ecs]] and no [[scenario.docdb]]",
-                "add a [[scenario.ecs]] table (cluster, service, desired, max) or a [[scenario.docdb]] table (cluster, replicas, instance_class)",
+                "scenario scales nothing: it has no [[scenario.ecs]], [[scenario.docdb]], [[scenario.batch]] or [[scenario.asg]]",
+                "add a [[scenario.ecs]] table (cluster, service, desired, max), a [[scenario.docdb]] table (cluster, replicas, instance_class), a [[scenario.batch]] table (compute_environment, min_vcpus) or a [[scenario.asg]] table (name, min, max)",
             );
         }
 
         let ecs = self.ecs_targets(&raw.ecs, at);
         let docdb = self.docdb_targets(&raw.docdb, at);
+        let batch = self.batch_targets(&raw.batch, at);
+        let asg = self.asg_targets(&raw.asg, at);
 
         let scale_down = self.scale_down(&raw.scale_down, &format!("{at}.scale_down"));
 
@@ -250,6 +259,8 @@ impl Validator<'_> {
             timezone_name,
             ecs,
             docdb,
+            batch,
+            asg,
             scale_down: scale_down?,
             completion,
             skip_dates,

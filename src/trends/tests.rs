@@ -60,6 +60,8 @@ fn state(down: Option<&str>) -> RunState {
                 night_readers: 3,
                 serverless: None,
             }],
+            environments: Vec::new(),
+            groups: Vec::new(),
         },
         false,
     );

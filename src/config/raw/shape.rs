@@ -76,7 +76,15 @@ fn backticked(message: &str) -> Vec<&str> {
 }
 
 /// Keys whose value is an array of tables, written `[[…]]`; every other array holds values.
-const TABLE_ARRAYS: [&str; 5] = ["scenario", "ecs", "docdb", "metric", "completion"];
+const TABLE_ARRAYS: [&str; 7] = [
+    "scenario",
+    "ecs",
+    "docdb",
+    "metric",
+    "completion",
+    "batch",
+    "asg",
+];
 
 /// A TOML syntax error: the position and the parser's words, with the usual fix.
 pub(super) fn syntax_error(src: &SourceText<'_>, error: &toml::de::Error) -> ConfigError {

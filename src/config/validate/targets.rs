@@ -1,6 +1,9 @@
 //! The resources a scenario scales: ECS services and DocumentDB clusters, with names AWS
 //! accepts, task and reader counts in range, and real instance classes.
 
+// The worker kinds' checks, each in its own file.
+mod asg;
+mod batch;
 #[cfg(test)]
 mod tests;
 

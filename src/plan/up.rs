@@ -147,7 +147,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            plan.calls[0],
+            plan.calls[3],
             Call::UpdateService {
                 cluster: "batch".into(),
                 service: "worker".into(),
@@ -156,7 +156,7 @@ mod tests {
             }
         );
         assert_eq!(creates(&plan), [reader_id(1), reader_id(2), reader_id(3)]);
-        match &plan.calls[1] {
+        match &plan.calls[0] {
             Call::CreateDbInstance {
                 class,
                 promotion_tier,

@@ -109,7 +109,7 @@ fn drift_is_left_alone_field_by_field_and_the_bounds_stay_valid() {
         plan.drift
     );
     assert!(plan.drift[0].contains("MaxSize is 8 but nightshift set 4"));
-    // Someone's MinSize of 3 holds the restored desired capacity up.
+    // Someone's MinSize of 3 holds the restored desired capacity and MaxSize up.
     let night = snapshot_with_workers(environment(8, 256, 8), group(3, 4, 4, 4));
     let plan = plan_scale_down(&s, &b, &night, RUN);
     assert_eq!(
@@ -117,7 +117,7 @@ fn drift_is_left_alone_field_by_field_and_the_bounds_stay_valid() {
         [&Call::UpdateAutoScalingGroup {
             group: "workers".into(),
             min: None,
-            max: None,
+            max: Some(3),
             desired: Some(3),
             from: GroupSize {
                 min: 3,

@@ -76,3 +76,68 @@ pub(super) fn check(call: &Call, ctx: &SafetyContext<'_>) -> RuleResult {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{vet_one, SafetyContext, Verdict};
+    use crate::plan::fixtures::*;
+    use crate::plan::*;
+    use proptest::prelude::*;
+
+    fn allowed(call: &Call, ctx: &SafetyContext<'_>) -> bool {
+        matches!(vet_one(call, ctx), Verdict::Allowed(_))
+    }
+
+    proptest! {
+        /// Whatever the day, the night and the call: an allowed UpdateComputeEnvironment is
+        /// for a configured environment, never above max_vcpus or the environment's maxvCpus,
+        /// never below the baseline (the live value at scale-up), never a lower desiredvCpus;
+        /// and the planners' own calls are always allowed.
+        #[test]
+        fn never_above_a_cap_never_below_the_baseline_never_unconfigured(
+            min_vcpus in 1u32..300,
+            guard in proptest::option::of(0u32..300),
+            (day_min, day_max, day_desired) in (0i32..200, 0i32..300, 0i32..300),
+            (night_min, night_desired) in (0i32..300, 0i32..300),
+            (call_min, call_desired) in (-5i32..400, proptest::option::of(-5i32..400)),
+            other_name in prop::bool::ANY,
+        ) {
+            let guard = guard.map(|g| g.max(min_vcpus));
+            let s = scenario_with_workers(min_vcpus, guard, 1, 10);
+            let day = snapshot_with_workers(
+                environment(day_min, day_max.max(day_min), day_desired.max(day_min)),
+                group(1, 1, 10, 1),
+            );
+            let up = plan_scale_up(&s, &day, RUN).unwrap();
+            let ctx = SafetyContext { scenario: &s, run: RUN, snapshot: &day, baseline: None };
+            for call in &up.calls {
+                prop_assert!(allowed(call, &ctx), "{call}");
+            }
+            let b = capture_baseline(&s, &day, ts()).unwrap();
+            let live = environment(night_min, day_max.max(day_min), night_desired);
+            let night = snapshot_with_workers(live.clone(), group(1, 1, 10, 1));
+            let down = plan_scale_down(&s, &b, &night, RUN);
+            let ctx = SafetyContext { scenario: &s, run: RUN, snapshot: &night, baseline: Some(&b) };
+            for call in &down.calls {
+                prop_assert!(allowed(call, &ctx), "{call}");
+            }
+            // Any call at all: allowed only within the rules.
+            let call = Call::UpdateComputeEnvironment {
+                environment: if other_name { "elsewhere".into() } else { "ce".into() },
+                min: call_min,
+                from: live.min,
+                desired: call_desired,
+                desired_from: live.desired,
+            };
+            if allowed(&call, &ctx) {
+                prop_assert!(!other_name);
+                prop_assert!(call_min <= live.max && guard.is_none_or(|g| i64::from(call_min) <= i64::from(g)));
+                prop_assert!(call_min >= b.environments[0].min);
+                if let Some(d) = call_desired {
+                    prop_assert!(d <= live.max && d >= live.desired.unwrap_or(0) && d >= call_min);
+                    prop_assert!(guard.is_none_or(|g| i64::from(d) <= i64::from(g)));
+                }
+            }
+        }
+    }
+}

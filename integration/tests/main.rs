@@ -30,3 +30,4 @@ mod scaling;
 mod status;
 mod trends;
 mod tune;
+mod workers;

@@ -131,6 +131,15 @@ timezone = "Asia/Tokyo"
         )
     }
 
+    /// Every event recorded for the night's run, oldest first.
+    async fn events(&self) -> Vec<nightshift::history::EventRecord> {
+        self.store()
+            .run_events(SCENARIO, RUN, 1000, None)
+            .await
+            .expect("Query run events")
+            .items
+    }
+
     async fn ce_vcpus(&self) -> (i32, i32, Option<i32>) {
         workers::environment_vcpus(&self.sdk, &self.ce).await
     }
@@ -342,7 +351,9 @@ async fn a_fargate_or_unmanaged_environment_and_a_minimum_above_its_max_are_refu
         assert!(mutating(&log)
             .iter()
             .any(|op| op == "UpdateAutoScalingGroup"));
-        let text = format!("{up:?}");
+        // The refusal is the step's note: in the run's history (`show`, `plan`), with its reason.
+        assert_eq!(up.outcome, Outcome::Acted);
+        let text = format!("{:?}", w.events().await);
         assert!(text.contains(why), "{kind:?}: {text}");
     }
     // A night's minimum above the environment's maxvCpus: refused with the fix, no call.
@@ -360,11 +371,11 @@ async fn a_fargate_or_unmanaged_environment_and_a_minimum_above_its_max_are_refu
         .expect("UpdateComputeEnvironment maxvCpus");
     let log = CallLog::new();
     let app = w.app(&log).await;
-    let up = handle(&app, &step("scale-up", "up-1"), "r1", NIGHT).await;
+    handle(&app, &step("scale-up", "up-1"), "r1", NIGHT).await;
     assert!(!mutating(&log)
         .iter()
         .any(|op| op == "UpdateComputeEnvironment"));
-    let text = format!("{up:?}");
+    let text = format!("{:?}", w.events().await);
     assert!(
         text.contains("min_vcpus 64 is above its maxvCpus 32")
             && text.contains("raise the environment's maxvCpus to at least 64"),

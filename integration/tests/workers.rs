@@ -190,6 +190,21 @@ async fn handle(app: &App, payload: &[u8], request: &str, now: &str) -> Response
         .unwrap_or_else(|e| panic!("{} failed: {e}", String::from_utf8_lossy(payload)))
 }
 
+/// The worker kinds' calls the log saw, by operation: (Batch, Auto Scaling), each in order.
+fn worker_calls(log: &CallLog) -> (Vec<String>, Vec<String>) {
+    let ops = log.operations();
+    let of = |kind: &[&str]| -> Vec<String> {
+        ops.iter()
+            .filter(|op| kind.contains(&op.as_str()))
+            .cloned()
+            .collect()
+    };
+    (
+        of(&["DescribeComputeEnvironments", "UpdateComputeEnvironment"]),
+        of(&["DescribeAutoScalingGroups", "UpdateAutoScalingGroup"]),
+    )
+}
+
 /// The mutating calls the log saw, in order.
 fn mutating(log: &CallLog) -> Vec<String> {
     log.calls()
@@ -207,6 +222,10 @@ async fn a_whole_night_raises_the_environment_and_the_group_and_restores_both() 
 
     let up = handle(&app, &step("scale-up", "up-1"), "r1", NIGHT).await;
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
+    // Each kind's calls at its floor: one read (the baseline and the plan) and one write.
+    let (batch, asg) = worker_calls(&log);
+    assert_eq!(batch, ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]);
+    assert_eq!(asg, ["DescribeAutoScalingGroups", "UpdateAutoScalingGroup"]);
     assert_eq!(w.ce_vcpus().await, (64, 256, Some(64)));
     assert_eq!(w.asg_size().await, (4, 4, 4));
     // Order within the step: the database reader first, then the workers.
@@ -250,13 +269,15 @@ async fn a_whole_night_raises_the_environment_and_the_group_and_restores_both() 
     assert_eq!(dup.outcome, Outcome::Duplicate);
     assert_eq!(mutating(&log), Vec::<String>::new());
 
-    // Checks: nothing more to call; readiness names what it waits for.
+    // Checks: nothing more to call, one read each for readiness.
     let check = handle(&app, &step("check", "c-1"), "r3", "2026-11-25T13:10:00Z").await;
     assert!(
         matches!(check.outcome, Outcome::Deferred | Outcome::Skipped),
         "{check:?}"
     );
     assert_eq!(mutating(&log), Vec::<String>::new());
+    let (batch, asg) = worker_calls(&log);
+    assert_eq!((batch.len(), asg.len()), (1, 1), "{batch:?} {asg:?}");
 
     // The morning: workers first, then the database; everything back at the day's values.
     log.clear();
@@ -268,6 +289,9 @@ async fn a_whole_night_raises_the_environment_and_the_group_and_restores_both() 
     )
     .await;
     assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
+    let (batch, asg) = worker_calls(&log);
+    assert_eq!(batch, ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]);
+    assert_eq!(asg, ["DescribeAutoScalingGroups", "UpdateAutoScalingGroup"]);
     assert_eq!(
         mutating(&log),
         [

@@ -224,7 +224,10 @@ async fn a_whole_night_raises_the_environment_and_the_group_and_restores_both() 
     assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
     // Each kind's calls at its floor: one read (the baseline and the plan) and one write.
     let (batch, asg) = worker_calls(&log);
-    assert_eq!(batch, ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]);
+    assert_eq!(
+        batch,
+        ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]
+    );
     assert_eq!(asg, ["DescribeAutoScalingGroups", "UpdateAutoScalingGroup"]);
     assert_eq!(w.ce_vcpus().await, (64, 256, Some(64)));
     assert_eq!(w.asg_size().await, (4, 4, 4));
@@ -290,7 +293,10 @@ async fn a_whole_night_raises_the_environment_and_the_group_and_restores_both() 
     .await;
     assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
     let (batch, asg) = worker_calls(&log);
-    assert_eq!(batch, ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]);
+    assert_eq!(
+        batch,
+        ["DescribeComputeEnvironments", "UpdateComputeEnvironment"]
+    );
     assert_eq!(asg, ["DescribeAutoScalingGroups", "UpdateAutoScalingGroup"]);
     assert_eq!(
         mutating(&log),

@@ -604,14 +604,14 @@ async fn plan_shows_the_exact_calls_of_each_step_and_makes_no_mutating_call() {
     assert_eq!(
         heads,
         [
+            ("docdb", "CreateDBInstance", readers[0].as_str()),
+            ("docdb", "CreateDBInstance", readers[1].as_str()),
             (
                 "application-autoscaling",
                 "RegisterScalableTarget",
                 scalable.as_str()
             ),
             ("ecs", "UpdateService", service.as_str()),
-            ("docdb", "CreateDBInstance", readers[0].as_str()),
-            ("docdb", "CreateDBInstance", readers[1].as_str()),
         ],
         "{text}"
     );
@@ -626,8 +626,8 @@ async fn plan_shows_the_exact_calls_of_each_step_and_makes_no_mutating_call() {
     assert_eq!(json["decision"], "scale-up");
     assert_eq!(json["run"], RUN);
     assert_eq!(json["calls"].as_array().unwrap().len(), 4);
-    assert_eq!(json["calls"][1]["request"]["desired"], 6);
-    assert_eq!(json["calls"][2]["request"]["tags"]["nightshift:run"], RUN);
+    assert_eq!(json["calls"][3]["request"]["desired"], 6);
+    assert_eq!(json["calls"][0]["request"]["tags"]["nightshift:run"], RUN);
     // The CLI changed nothing: no run, same live state.
     assert_eq!(world.store().latest_open_run(SCENARIO).await.unwrap(), None);
     assert_eq!(world.live().await, before);

@@ -586,10 +586,10 @@ async fn scale_up_delivered_three_times_sequentially_creates_exactly_the_planned
     assert_eq!(
         sent,
         [
-            "UpdateService",
             "CreateDBInstance",
             "CreateDBInstance",
-            "CreateDBInstance"
+            "CreateDBInstance",
+            "UpdateService"
         ],
         "only the first delivery called anything"
     );
@@ -1198,11 +1198,11 @@ async fn dry_run_makes_zero_mutating_calls_and_records_the_plan() {
     assert_eq!(
         planned,
         [
+            "CreateDBInstance",
+            "CreateDBInstance",
+            "CreateDBInstance",
             "RegisterScalableTarget",
-            "UpdateService",
-            "CreateDBInstance",
-            "CreateDBInstance",
-            "CreateDBInstance"
+            "UpdateService"
         ]
     );
     let check = handle(&app, &step("check", "c"), "r2", "2026-11-25T13:05:00Z").await;
@@ -1512,12 +1512,13 @@ async fn quota_and_capacity_errors_are_recorded_and_the_night_goes_on_with_what_
         .map(|a| (a.call.clone(), a.result.to_string()))
         .collect();
     assert_eq!(results.len(), 4, "{results:?}");
+    // The database readers first (the second refused for quota), then the service.
     assert_eq!(
-        (results[0].0.as_str(), results[0].1.as_str()),
+        (results[3].0.as_str(), results[3].1.as_str()),
         ("UpdateService", "ok")
     );
     assert!(
-        results[2].1.starts_with("error: InstanceQuotaExceeded"),
+        results[1].1.starts_with("error: InstanceQuotaExceeded"),
         "{results:?}"
     );
     let state = world.state().await;

@@ -6,6 +6,9 @@ use crate::config::raw::RawAsg;
 use crate::config::AsgTarget;
 use toml::Spanned;
 
+/// The unit and the service of a group size, for its messages.
+const INSTANCES: (&str, &str) = ("instance", "an Auto Scaling group");
+
 /// A group name AWS accepts that also keeps the IAM policy's ARN exact: 1 to 255 printable
 /// characters without the IAM wildcards `*` and `?`, and without `:` (the ARN's separator).
 fn is_group_name(name: &str) -> bool {
@@ -56,7 +59,7 @@ impl Validator<'_> {
             "1 to 255 characters, without `*`, `?` or `:` and without spaces at either end",
             is_group_name,
         );
-        let min = match self.group_size(&raw.min, &format!("{at}.min"), "min") {
+        let min = match self.aws_count(&raw.min, &format!("{at}.min"), "min", INSTANCES) {
             Some(0) => {
                 self.push(
                     &raw.min.span(),
@@ -68,7 +71,7 @@ impl Validator<'_> {
             }
             min => min,
         };
-        let max = match self.group_size(&raw.max, &format!("{at}.max"), "max") {
+        let max = match self.aws_count(&raw.max, &format!("{at}.max"), "max", INSTANCES) {
             Some(0) => {
                 self.push(
                     &raw.max.span(),
@@ -96,35 +99,6 @@ impl Validator<'_> {
             min: min?,
             max: max?,
         })
-    }
-
-    /// An instance count Auto Scaling accepts (a 32-bit integer, not negative).
-    fn group_size(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
-        let value = *raw.get_ref();
-        match i32::try_from(value)
-            .ok()
-            .and_then(|v| u32::try_from(v).ok())
-        {
-            Some(n) => Some(n),
-            None if value < 0 => {
-                self.push(
-                    &raw.span(),
-                    key,
-                    format!("{what} is negative ({value})"),
-                    "use an instance count of 1 or more",
-                );
-                None
-            }
-            None => {
-                self.push(
-                    &raw.span(),
-                    key,
-                    format!("{what} ({value}) is too large for an Auto Scaling group"),
-                    format!("use an instance count of at most {}", i32::MAX),
-                );
-                None
-            }
-        }
     }
 }
 

@@ -6,6 +6,9 @@ use crate::config::raw::RawBatch;
 use crate::config::{batch_environment_name, BatchTarget};
 use toml::Spanned;
 
+/// The unit and the service of a vCPU count, for its messages.
+const VCPUS: (&str, &str) = ("vCPU", "AWS Batch");
+
 /// AWS's rule for a compute environment name: up to 128 letters, digits, hyphens and
 /// underscores, starting and ending with a letter or digit.
 fn is_environment_name(name: &str) -> bool {
@@ -76,7 +79,12 @@ impl Validator<'_> {
                 }
             },
         );
-        let min = self.vcpus(&raw.min_vcpus, &format!("{at}.min_vcpus"), "min_vcpus");
+        let min = self.aws_count(
+            &raw.min_vcpus,
+            &format!("{at}.min_vcpus"),
+            "min_vcpus",
+            VCPUS,
+        );
         let min = match min {
             Some(0) => {
                 self.push(
@@ -92,7 +100,7 @@ impl Validator<'_> {
         let max = match &raw.max_vcpus {
             None => Some(None),
             Some(max) => self
-                .vcpus(max, &format!("{at}.max_vcpus"), "max_vcpus")
+                .aws_count(max, &format!("{at}.max_vcpus"), "max_vcpus", VCPUS)
                 .map(Some),
         };
         if let (Some(min), Some(Some(max))) = (min, max) {
@@ -113,9 +121,15 @@ impl Validator<'_> {
         })
     }
 
-    /// A vCPU count Batch accepts (a 32-bit integer, not negative); zero is the caller's
-    /// decision.
-    fn vcpus(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
+    /// A count AWS accepts for `what` (a 32-bit integer, not negative; `unit` names it in the
+    /// hints, `service` in the message); zero is the caller's decision.
+    pub(super) fn aws_count(
+        &mut self,
+        raw: &Spanned<i64>,
+        key: &str,
+        what: &str,
+        (unit, service): (&str, &str),
+    ) -> Option<u32> {
         let value = *raw.get_ref();
         match i32::try_from(value)
             .ok()
@@ -127,7 +141,7 @@ impl Validator<'_> {
                     &raw.span(),
                     key,
                     format!("{what} is negative ({value})"),
-                    "use a vCPU count of 1 or more",
+                    format!("use a {unit} count of 1 or more"),
                 );
                 None
             }
@@ -135,8 +149,8 @@ impl Validator<'_> {
                 self.push(
                     &raw.span(),
                     key,
-                    format!("{what} ({value}) is too large for AWS Batch"),
-                    format!("use a vCPU count of at most {}", i32::MAX),
+                    format!("{what} ({value}) is too large for {service}"),
+                    format!("use a {unit} count of at most {}", i32::MAX),
                 );
                 None
             }

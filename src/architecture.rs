@@ -119,7 +119,13 @@ fn the_policy_code_does_no_io_and_reads_no_clock() {
 #[test]
 fn mutating_scaling_calls_are_private_to_src_aws() {
     let files = sources();
-    let adapters = ["aws/ecs.rs", "aws/autoscaling.rs", "aws/docdb.rs"];
+    let adapters = [
+        "aws/ecs.rs",
+        "aws/autoscaling.rs",
+        "aws/docdb.rs",
+        "aws/batch.rs",
+        "aws/asg.rs",
+    ];
     let mutating = [
         "fn update_desired(",
         "fn register_replica_target(",
@@ -129,6 +135,8 @@ fn mutating_scaling_calls_are_private_to_src_aws() {
         "fn modify_class(",
         "fn failover(",
         "fn delete_instance(",
+        "fn update_vcpus(",
+        "fn update_size(",
     ];
     for name in mutating {
         let (path, text) = files
@@ -162,7 +170,7 @@ fn mutating_scaling_calls_are_private_to_src_aws() {
             .expect("src/aws/mod.rs")
             .1,
     );
-    for module in ["ecs", "autoscaling", "docdb", "accounts"] {
+    for module in ["ecs", "autoscaling", "docdb", "accounts", "batch", "asg"] {
         assert!(
             aws.lines().any(|l| l.trim() == format!("mod {module};")),
             "src/aws/mod.rs must declare `mod {module};` (private): its clients are reached through ScalingClients only"

@@ -314,6 +314,7 @@ fn scaling_statements(
             } }
         }));
     }
+    statements.extend(worker_statements(scenarios, &arn));
     statements.push(json!({
         "Sid": "BatchMetrics",
         "Effect": "Allow",
@@ -321,6 +322,71 @@ fn scaling_statements(
         // GetMetricData has no resource-level permissions.
         "Resource": "*"
     }));
+    statements
+}
+
+/// The worker kinds' statements: AWS Batch compute environments and EC2 Auto Scaling groups.
+/// Their Describe calls have no resource-level permissions; the updates are scoped to exactly
+/// the configured environments (a configured ARN as it is) and groups.
+fn worker_statements(
+    scenarios: &[&Scenario],
+    arn: &dyn Fn(&Scenario, &str, &str) -> String,
+) -> Vec<Value> {
+    let mut statements = Vec::new();
+    let mut environments: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.batch.iter().map(move |t| (s, t)))
+        .map(|(s, t)| {
+            if t.compute_environment.starts_with("arn:") {
+                t.compute_environment.clone()
+            } else {
+                arn(s, "batch", &format!("compute-environment/{}", t.name()))
+            }
+        })
+        .collect();
+    environments.sort();
+    environments.dedup();
+    if !environments.is_empty() {
+        statements.push(json!({
+            "Sid": "BatchEnvironmentsRead",
+            "Effect": "Allow",
+            "Action": ["batch:DescribeComputeEnvironments"],
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "BatchEnvironmentsMinVcpus",
+            "Effect": "Allow",
+            "Action": ["batch:UpdateComputeEnvironment"],
+            "Resource": environments
+        }));
+    }
+    let mut groups: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| s.asg.iter().map(move |t| (s, t)))
+        .map(|(s, t)| {
+            arn(
+                s,
+                "autoscaling",
+                &format!("autoScalingGroup:*:autoScalingGroupName/{}", t.name),
+            )
+        })
+        .collect();
+    groups.sort();
+    groups.dedup();
+    if !groups.is_empty() {
+        statements.push(json!({
+            "Sid": "AutoScalingGroupsRead",
+            "Effect": "Allow",
+            "Action": ["autoscaling:DescribeAutoScalingGroups"],
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "AutoScalingGroupsSize",
+            "Effect": "Allow",
+            "Action": ["autoscaling:UpdateAutoScalingGroup"],
+            "Resource": groups
+        }));
+    }
     statements
 }
 
@@ -334,6 +400,8 @@ pub fn action_of(service: &str, operation: &str) -> String {
         "docdb" | "rds" => "rds",
         "cloudwatch" => "cloudwatch",
         "eventbridge" | "events" => "events",
+        "batch" => "batch",
+        "autoscaling" => "autoscaling",
         other => return format!("{other}:{operation}"),
     };
     format!("{prefix}:{operation}")
@@ -604,6 +672,67 @@ mod tests {
         let p = policy(&config, &target);
         assert!(p.to_string().contains(&format!("[\"{arn}\"]")), "{p}");
         assert_eq!(action_of("EventBridge", "PutEvents"), "events:PutEvents");
+    }
+
+    #[test]
+    fn workers_get_describe_and_exactly_their_environments_and_groups_to_update() {
+        let arn = "arn:aws:batch:eu-west-1:210987654321:compute-environment/spot-ce";
+        let text = include_str!("../integration/fixtures/config/contract.toml").replace(
+            "  [scenario.scale_down]",
+            &format!("  [[scenario.batch]]\n  compute_environment = \"nightly-ce\"\n  min_vcpus = 64\n  max_vcpus = 256\n  [[scenario.batch]]\n  compute_environment = \"{arn}\"\n  min_vcpus = 8\n  [[scenario.asg]]\n  name = \"batch-workers\"\n  min = 4\n  max = 10\n  [scenario.scale_down]"),
+        );
+        let config = crate::config::parse(&text, "workers.toml").unwrap();
+        let target = Target {
+            partition: "aws".into(),
+            region: "ap-northeast-1".into(),
+            account: "123456789012".into(),
+        };
+        let p = policy(&config, &target);
+        let sid = |sid: &str| {
+            p["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {sid} in {p}"))
+        };
+        assert_eq!(
+            sid("BatchEnvironmentsMinVcpus")["Resource"],
+            json!([
+                "arn:aws:batch:ap-northeast-1:123456789012:compute-environment/nightly-ce",
+                arn
+            ])
+        );
+        assert_eq!(sid("BatchEnvironmentsRead")["Resource"], json!("*"));
+        assert_eq!(
+            sid("AutoScalingGroupsSize")["Resource"],
+            json!(["arn:aws:autoscaling:ap-northeast-1:123456789012:autoScalingGroup:*:autoScalingGroupName/batch-workers"])
+        );
+        assert!(allows(&p, "autoscaling:DescribeAutoScalingGroups"));
+        // Nothing wider: no other Batch or Auto Scaling action.
+        for action in [
+            "batch:DeleteComputeEnvironment",
+            "autoscaling:DeleteAutoScalingGroup",
+            "autoscaling:SetInstanceProtection",
+            "autoscaling:PutWarmPool",
+        ] {
+            assert!(!allows(&p, action), "{action}");
+        }
+        // Without workers, none of these statements.
+        let plain = policy(&contract(), &target).to_string();
+        assert!(
+            !plain.contains("\"batch:") && !plain.contains("\"autoscaling:"),
+            "{plain}"
+        );
+        assert_eq!(
+            action_of("Auto Scaling", "UpdateAutoScalingGroup"),
+            "autoscaling:UpdateAutoScalingGroup"
+        );
+        assert_eq!(
+            action_of("Batch", "UpdateComputeEnvironment"),
+            "batch:UpdateComputeEnvironment"
+        );
     }
 
     #[test]

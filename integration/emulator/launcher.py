@@ -22,7 +22,12 @@ there (emulator.sh reads it).
    NIGHTSHIFT_EMULATOR_CAPACITY_FAULTS may hold a JSON list of {"cluster", "class", "zone"} rules
    to start with.
 
-4. Lifecycle mode (a test aid, off by default): DocumentDB and ECS at AWS's own pace on a
+4. AWS Batch: moto's UpdateComputeEnvironment ignores computeResources (a "TODO"), so a
+   compute environment's minvCpus never changes. `patch_batch_updates()` applies minvCpus,
+   maxvCpus and desiredvCpus with AWS's own checks (desiredvCpus only raised, within the bounds;
+   an unmanaged environment has no compute resources to update).
+
+5. Lifecycle mode (a test aid, off by default): DocumentDB and ECS at AWS's own pace on a
    virtual clock, with AWS's refusals meanwhile, per registered world; see lifecycle.py.
 
 moto models DocumentDB Serverless already (ServerlessV2ScalingConfiguration on CreateDBCluster,
@@ -398,6 +403,60 @@ class CapacityFaults:
 
 
 # --------------------------------------------------------------------------------------------
+# 4. AWS Batch compute environment updates
+# --------------------------------------------------------------------------------------------
+
+VCPU_KEYS = ("minvCpus", "maxvCpus", "desiredvCpus")
+
+
+def patch_batch_updates() -> None:
+    """Make UpdateComputeEnvironment apply its vCPU counts, refusing what AWS refuses."""
+    from moto.batch import models as batch_models
+    from moto.batch.exceptions import ClientException
+
+    original = batch_models.BatchBackend.update_compute_environment
+
+    def update(self, compute_environment_name, state, compute_resources, service_role):  # type: ignore[no-untyped-def]
+        env = self.get_compute_environment(compute_environment_name)
+        new = {
+            k: int(v)
+            for k, v in (compute_resources or {}).items()
+            if k in VCPU_KEYS and v is not None
+        }
+        if env is not None and new:
+            if env.env_type != "MANAGED":
+                raise ClientException(
+                    "computeResources cannot be updated for an UNMANAGED compute environment"
+                )
+            current = env.compute_resources
+            low = new.get("minvCpus", int(current.get("minvCpus", 0)))
+            high = new.get("maxvCpus", int(current["maxvCpus"]))
+            if low > high:
+                raise ClientException("minvCpus must be less than or equal to maxvCpus")
+            desired = int(current.get("desiredvCpus", low))
+            if "desiredvCpus" in new:
+                if "FARGATE" in current.get("type", ""):
+                    raise ClientException("desiredvCpus is not applicable to Fargate")
+                if new["desiredvCpus"] < desired:
+                    # AWS's words (the Batch user guide, "Error message when you update the
+                    # desiredvCpus setting").
+                    raise ClientException(
+                        "Manually scaling down compute environment is not supported. "
+                        "Disconnecting job queues from compute environment will cause it to "
+                        "scale-down to minvCpus."
+                    )
+                if not low <= new["desiredvCpus"] <= high:
+                    raise ClientException("desiredvCpus must be between minvCpus and maxvCpus")
+            elif "desiredvCpus" in current:
+                # Batch keeps desiredvCpus within the new bounds itself.
+                new["desiredvCpus"] = min(max(desired, low), high)
+            current.update(new)
+        return original(self, compute_environment_name, state, None, service_role)
+
+    batch_models.BatchBackend.update_compute_environment = update
+
+
+# --------------------------------------------------------------------------------------------
 # Server
 # --------------------------------------------------------------------------------------------
 
@@ -410,6 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     patch_docdb_engine()
+    patch_batch_updates()
     # As moto.server.main does (through werkzeug's run_simple), minus its argument handling, plus
     # the wrappers; make_server binds at once, so the port is known before the first request.
     # On SIGTERM (emulator.sh stop) exit at once: a clean interpreter shutdown after a test run's

@@ -110,7 +110,9 @@ def shape(state: dict) -> dict:
     """The AWS state without names: comparable between worlds."""
     writers = [c for (ident, w), (_, c) in zip(state["members"], state["classes"]) if w]
     readers = sorted(c for (ident, w), (_, c) in zip(state["members"], state["classes"]) if not w)
-    return {"writer": writers, "readers": readers, "desired": state["desired"], "scalable": state["scalable"]}
+    # The worker kinds: the environment's (minvCpus, maxvCpus), the group's sizes.
+    return {"writer": writers, "readers": readers, "desired": state["desired"], "scalable": state["scalable"],
+            "vcpus": state.get("vcpus"), "asg": state.get("asg")}
 
 
 @dataclass

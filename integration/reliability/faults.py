@@ -139,7 +139,9 @@ class Player:
 def shape(state: dict) -> dict:
     writers = [c for (_, w), (_, c) in zip(state["members"], state["classes"]) if w]
     readers = sorted(c for (_, w), (_, c) in zip(state["members"], state["classes"]) if not w)
-    return {"writer": writers, "readers": readers, "desired": state["desired"], "scalable": state["scalable"]}
+    # The worker kinds: the environment's (minvCpus, maxvCpus), the group's sizes.
+    return {"writer": writers, "readers": readers, "desired": state["desired"], "scalable": state["scalable"],
+            "vcpus": state.get("vcpus"), "asg": state.get("asg")}
 
 
 def run_open(view: dict) -> bool:
@@ -184,6 +186,10 @@ TARGETED = [
     ("UpdateService of the scale-up", "A", _op("UpdateService"), "reset", 1),
     ("CreateDBInstance of the scale-up", "A", _op("CreateDBInstance"), "reset", 1),
     ("CreateDBInstance of the scale-up", "A", _op("CreateDBInstance"), "delay", 1),
+    ("UpdateComputeEnvironment of the scale-up", "A", _op("UpdateComputeEnvironment"), "reset", 1),
+    ("UpdateComputeEnvironment of the scale-up", "A", _op("UpdateComputeEnvironment"), "throttle", 1),
+    ("UpdateAutoScalingGroup of the scale-up", "A", _op("UpdateAutoScalingGroup"), "reset", 1),
+    ("UpdateAutoScalingGroup of the scale-up", "A", _op("UpdateAutoScalingGroup"), "throttle", 1),
     # A completed step's final writes are one TransactWriteItems: the event (PutItem EV#), the
     # complete (UpdateItem DEDUP#) and the scaling lease's release.
     ("final writes of the scale-up (TransactWriteItems: event, complete, lease)", "A",
@@ -192,6 +198,8 @@ TARGETED = [
      lambda r: _twi(r, "DEDUP#", "STEP#scale-up"), "throttle", 1),
     ("GetMetricData of the completion event's check", "A", _op("GetMetricData"), "reset", 2),
     ("DeleteDBInstance of the scale-down", "B", _op("DeleteDBInstance"), "reset", 1),
+    ("UpdateComputeEnvironment of the scale-down", "B", _op("UpdateComputeEnvironment"), "reset", 1),
+    ("UpdateAutoScalingGroup of the scale-down", "B", _op("UpdateAutoScalingGroup"), "reset", 1),
     ("run closed by the scale-down (TransactWriteItems: close, event, complete, lease)", "B",
      lambda r: _twi(r, "DEDUP#", "STEP#scale-down"), "reset", 1),
 ]

@@ -177,6 +177,9 @@ NIGHTS = [
 class SlowWorld(world.World):
     """A world of world.py with the contract config's real timing and the night's variations."""
 
+    # The slow nights measure DocumentDB and ECS at AWS's pace: no worker kinds.
+    workers = False
+
     def __init__(self, name: str, table: str, script: Script) -> None:
         super().__init__(name, table)
         self.script = script

@@ -36,20 +36,24 @@ DELIVERIES = 64
 
 def expected_calls(step: str, before: dict) -> collections.Counter:
     """The planned mutating calls of a step from the state it starts from (contract config)."""
+    # The worker kinds: one UpdateComputeEnvironment and one UpdateAutoScalingGroup each way.
+    workers = {"UpdateComputeEnvironment": 1, "UpdateAutoScalingGroup": 1}
     if step == "scale-up":
-        return collections.Counter({"RegisterScalableTarget": 1, "UpdateService": 1, "CreateDBInstance": world.REPLICAS})
+        return collections.Counter({"RegisterScalableTarget": 1, "UpdateService": 1, "CreateDBInstance": world.REPLICAS, **workers})
     readers = sum(1 for _, writer in before["members"] if not writer)
-    return collections.Counter({"RegisterScalableTarget": 1, "UpdateService": 1, "DeleteDBInstance": readers})
+    return collections.Counter({"RegisterScalableTarget": 1, "UpdateService": 1, "DeleteDBInstance": readers, **workers})
 
 
 def night_state(s: dict) -> bool:
     readers = sum(1 for _, w in s["members"] if not w)
-    return readers == world.REPLICAS and s["desired"] == world.NIGHT_DESIRED and s["scalable"] == [(world.NIGHT_DESIRED, world.NIGHT_DESIRED)]
+    workers = s["vcpus"][0] == world.CE_NIGHT_MIN and s["asg"] == world.ASG_NIGHT
+    return readers == world.REPLICAS and s["desired"] == world.NIGHT_DESIRED and s["scalable"] == [(world.NIGHT_DESIRED, world.NIGHT_DESIRED)] and workers
 
 
 def day_state(s: dict) -> bool:
     readers = sum(1 for _, w in s["members"] if not w)
-    return readers == 0 and s["desired"] == world.BASELINE_DESIRED and s["scalable"] == [(world.BASELINE_MIN, world.BASELINE_MAX)]
+    workers = s["vcpus"] == world.CE_DAY[:2] and s["asg"] == world.ASG_DAY
+    return readers == 0 and s["desired"] == world.BASELINE_DESIRED and s["scalable"] == [(world.BASELINE_MIN, world.BASELINE_MAX)] and workers
 
 
 async def run(ctx: harness.Ctx, rounds: int, procs: int) -> tuple[str, list[str]]:

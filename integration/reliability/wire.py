@@ -183,6 +183,15 @@ MUTATING = {
     ("rds", "ModifyDBCluster"),
     ("rds", "FailoverDBCluster"),
     ("events", "PutEvents"),
+    # The worker kinds.
+    ("batch", "UpdateComputeEnvironment"),
+    ("autoscaling", "UpdateAutoScalingGroup"),
+}
+
+# AWS Batch speaks REST-JSON: the operation is the path (`POST /v1/<operation in lower case>`).
+BATCH_OPERATIONS = {
+    op.lower(): op
+    for op in ("UpdateComputeEnvironment", "DescribeComputeEnvironments")
 }
 
 
@@ -207,6 +216,11 @@ class AwsCall:
             return f"{p.get('ResourceId')} min={p.get('MinCapacity')} max={p.get('MaxCapacity')}"
         if self.service == "rds":
             return str(p.get("DBInstanceIdentifier") or p.get("DBClusterIdentifier") or "")
+        if self.operation == "UpdateComputeEnvironment":
+            return f"{p.get('computeEnvironment')} {json.dumps(p.get('computeResources'), sort_keys=True)}"
+        if self.operation == "UpdateAutoScalingGroup":
+            sizes = " ".join(f"{k}={p[k]}" for k in ("MinSize", "DesiredCapacity", "MaxSize") if k in p)
+            return f"{p.get('AutoScalingGroupName')} {sizes}"
         return ""
 
     # DynamoDB item helpers -------------------------------------------------------------
@@ -249,6 +263,13 @@ def classify(req: Request) -> AwsCall:
         except ValueError:
             params = {}
         return AwsCall(service, region, target.rsplit(".", 1)[-1], "json", params if isinstance(params, dict) else {})
+    if service == "batch" and req.path.startswith("/v1/"):
+        try:
+            params = json.loads(body) if body else {}
+        except ValueError:
+            params = {}
+        op = BATCH_OPERATIONS.get(req.path[len("/v1/"):].split("?")[0], req.path)
+        return AwsCall(service, region, op, "restjson", params if isinstance(params, dict) else {})
     cm = CBOR_PATH.match(req.path)
     if cm:
         return AwsCall(service, region, cm.group(2), "cbor", {})
@@ -307,7 +328,9 @@ def error_answer(call: AwsCall, kind: str) -> Response:
             [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), ("x-amzn-RequestId", request_id)],
         )
     ns = JSON_NAMESPACES.get(call.service, "com.amazonaws")
-    ctype = "application/x-amz-json-1.0" if call.service == "dynamodb" else "application/x-amz-json-1.1"
+    ctype = {"dynamodb": "application/x-amz-json-1.0", "batch": "application/json"}.get(
+        call.service, "application/x-amz-json-1.1"
+    )
     body = json.dumps({"__type": f"{ns}#{code}", "message": message}).encode()
     return response(
         status,

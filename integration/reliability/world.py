@@ -40,6 +40,13 @@ REPLICAS = 3
 # The config table of a world's cluster, and the engine its cluster runs.
 ENGINES = {"docdb": "docdb", "aurora": "aurora-postgresql", "neptune": "neptune"}
 
+# The worker kinds: a Batch compute environment's (minvCpus, maxvCpus, desiredvCpus) by day and
+# its minvCpus at night; an Auto Scaling group's (MinSize, DesiredCapacity, MaxSize).
+CE_DAY = (0, 256, 0)
+CE_NIGHT_MIN = 64
+ASG_DAY = (1, 1, 2)
+ASG_NIGHT = (4, 4, 4)
+
 CREDS = {
     "aws_access_key_id": "AKIDNIGHTSHIFTRELIABILITY",
     "aws_secret_access_key": "nightshift-reliability-secret",
@@ -104,6 +111,10 @@ class Aws:
         self.aas = mk("application-autoscaling")
         self.cw = mk("cloudwatch")
         self.ddb = mk("dynamodb")
+        self.batch = mk("batch")
+        self.asg = mk("autoscaling")
+        self.iam = mk("iam")
+        self.ec2 = mk("ec2")
 
 
 def short_id() -> str:
@@ -119,6 +130,17 @@ class World:
     @property
     def engine(self) -> str:
         return ENGINES[self.kind]
+
+    # A Batch compute environment and an Auto Scaling group in the scenario too.
+    workers = True
+
+    @property
+    def compute_environment(self) -> str:
+        return f"{self.name}-ce"
+
+    @property
+    def group(self) -> str:
+        return f"{self.name}-asg"
 
     @property
     def ecs_cluster(self) -> str:
@@ -160,7 +182,12 @@ class World:
         ]:
             assert old in scenario, f"contract config changed: {old!r} not found"
             scenario = scenario.replace(old, new)
-        return scenario
+        workers = (
+            f'  [[scenario.batch]]\n  compute_environment = "{self.compute_environment}"\n'
+            f"  min_vcpus = {CE_NIGHT_MIN}\n  max_vcpus = 128\n\n"
+            f'  [[scenario.asg]]\n  name = "{self.group}"\n  min = {ASG_NIGHT[0]}\n  max = 10\n\n'
+        )
+        return scenario.replace("  [scenario.scale_down]", workers + "  [scenario.scale_down]", 1)
 
     # The day-time world ------------------------------------------------------------------------
     def create(self, aws: Aws) -> None:
@@ -178,6 +205,31 @@ class World:
              serviceName=self.ecs_service, taskDefinition=td, desiredCount=BASELINE_DESIRED)
         once(aws.aas.register_scalable_target, ServiceNamespace="ecs", ResourceId=self.resource_id,
              ScalableDimension="ecs:service:DesiredCount", MinCapacity=BASELINE_MIN, MaxCapacity=BASELINE_MAX)
+        if self.workers:
+            self.create_workers(aws)
+
+    def create_workers(self, aws: Aws) -> None:
+        """A managed EC2 compute environment (with the role, instance profile, subnet and security
+        group moto wants first) and an Auto Scaling group, at their day-time values."""
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        role = once(aws.iam.create_role, RoleName=f"{self.name}-batch", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        profile = once(aws.iam.create_instance_profile, InstanceProfileName=f"{self.name}-ecs")["InstanceProfile"]["Arn"]
+        vpc = once(aws.ec2.create_vpc, CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = once(aws.ec2.create_subnet, VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+        group = once(aws.ec2.create_security_group, VpcId=vpc, GroupName=f"{self.name}-batch", Description="nightshift")["GroupId"]
+        low, high, desired = CE_DAY
+        once(aws.batch.create_compute_environment, ("ClientException",), computeEnvironmentName=self.compute_environment,
+             type="MANAGED", state="ENABLED", serviceRole=role, computeResources={
+                 "type": "EC2", "minvCpus": low, "maxvCpus": high, "desiredvCpus": desired,
+                 "instanceTypes": ["m5.large"], "subnets": [subnet], "securityGroupIds": [group],
+                 "instanceRole": profile})
+        once(aws.asg.create_launch_configuration, ("AlreadyExists",), LaunchConfigurationName=self.group,
+             ImageId="ami-12c6146b", InstanceType="t3.micro")
+        low, desired, high = ASG_DAY
+        once(aws.asg.create_auto_scaling_group, ("AlreadyExists",), AutoScalingGroupName=self.group,
+             LaunchConfigurationName=self.group, AvailabilityZones=["us-east-1a"],
+             MinSize=low, DesiredCapacity=desired, MaxSize=high)
 
     @guarded
     def put_quiet(self, aws: Aws, minutes_back: int = 30, minutes_ahead: int = 0) -> None:
@@ -210,12 +262,20 @@ class World:
         svc = aws.ecs.describe_services(cluster=self.ecs_cluster, services=[self.ecs_service])["services"][0]
         targets = aws.aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[self.resource_id])["ScalableTargets"]
         scalable = [(t["MinCapacity"], t["MaxCapacity"]) for t in targets]
-        return {
+        state = {
             "members": members,
             "classes": classes,
             "desired": svc["desiredCount"],
             "scalable": scalable,
         }
+        if self.workers:
+            env = aws.batch.describe_compute_environments(computeEnvironments=[self.compute_environment])[
+                "computeEnvironments"][0]["computeResources"]
+            # desiredvCpus is Batch's own after the night (AWS accepts no lower one): not compared.
+            state["vcpus"] = (env["minvCpus"], env["maxvCpus"])
+            g = aws.asg.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])["AutoScalingGroups"][0]
+            state["asg"] = (g["MinSize"], g["DesiredCapacity"], g["MaxSize"])
+        return state
 
     # Events ------------------------------------------------------------------------------------
     def step(self, step: str, key_time: dt.datetime, force: bool = False) -> bytes:

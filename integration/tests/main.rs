@@ -31,3 +31,4 @@ mod scaling;
 mod status;
 mod trends;
 mod tune;
+mod workers;

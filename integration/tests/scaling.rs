@@ -1514,7 +1514,7 @@ async fn quota_and_capacity_errors_are_recorded_and_the_night_goes_on_with_what_
         .map(|a| (a.call.clone(), a.result.to_string()))
         .collect();
     assert_eq!(results.len(), 4, "{results:?}");
-    // The readers first (the second refused), then the workers.
+    // The database readers first (the second refused for quota), then the service.
     assert_eq!(
         (results[3].0.as_str(), results[3].1.as_str()),
         ("UpdateService", "ok")

@@ -69,6 +69,8 @@ fn state(opened: Timestamp, ready: Timestamp, down: Option<Timestamp>) -> RunSta
                 replica_target: None,
                 night_replica_target: None,
             }],
+            environments: Vec::new(),
+            groups: Vec::new(),
         },
         false,
     );

@@ -30,8 +30,9 @@ pub const MAX_ROUNDS: usize = 8;
 #[derive(Clone, Copy)]
 pub enum Mode<'a> {
     ScaleUp,
-    /// A check continuing the asynchronous part of scale-up (resize).
-    Continue,
+    /// A check continuing the asynchronous part of scale-up (resize), and what the scale-up of
+    /// the run (this baseline) deferred.
+    Continue(&'a Baseline),
     /// A check continuing a scale-up that stopped before it converged: the scale-up's plan,
     /// then the confirming read the check's readiness needs.
     ResumeScaleUp,
@@ -50,7 +51,11 @@ impl<'a> Mode<'a> {
     ) -> Result<Plan, PlanError> {
         Ok(match self {
             Mode::ScaleUp | Mode::ResumeScaleUp => plan::plan_scale_up(scenario, snapshot, run)?,
-            Mode::Continue => plan::plan_resize_continuation(scenario, snapshot, run),
+            Mode::Continue(baseline) => {
+                let mut plan = plan::plan_resize_continuation(scenario, snapshot, run);
+                plan.merge(plan::plan_deferred(scenario, baseline, snapshot, run));
+                plan
+            }
             Mode::Observe => Plan::default(),
             Mode::ScaleDown(b) => plan::plan_scale_down(scenario, b, snapshot, run),
         })
@@ -71,7 +76,9 @@ impl<'a> Mode<'a> {
         let resize = scenario.clusters().any(|t| t.resize.is_some());
         match self {
             _ if resize => TagReads::All,
-            Mode::ScaleUp | Mode::ResumeScaleUp | Mode::Continue | Mode::Observe => TagReads::None,
+            Mode::ScaleUp | Mode::ResumeScaleUp | Mode::Continue(_) | Mode::Observe => {
+                TagReads::None
+            }
             Mode::ScaleDown(b) => TagReads::Except(
                 b.clusters
                     .iter()
@@ -83,13 +90,16 @@ impl<'a> Mode<'a> {
 
     /// Does the step read the loop's last snapshot after it (a check's readiness)?
     fn reads_last_snapshot(self) -> bool {
-        matches!(self, Mode::Continue | Mode::ResumeScaleUp | Mode::Observe)
+        matches!(
+            self,
+            Mode::Continue(_) | Mode::ResumeScaleUp | Mode::Observe
+        )
     }
 
-    /// The planner of a check that keeps the capacity.
-    pub fn of_keep(keep: crate::night::Keep) -> Mode<'a> {
+    /// The planner of a check that keeps the capacity of the run with `baseline`.
+    pub fn of_keep(keep: crate::night::Keep, baseline: &'a Baseline) -> Mode<'a> {
         match keep {
-            crate::night::Keep::Continue => Mode::Continue,
+            crate::night::Keep::Continue => Mode::Continue(baseline),
             crate::night::Keep::ScaleUp => Mode::ResumeScaleUp,
             crate::night::Keep::Observe => Mode::Observe,
         }

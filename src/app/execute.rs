@@ -270,7 +270,7 @@ pub(super) async fn keep_capacity(
         scaling,
         req.scenario,
         &run.run,
-        Mode::of_keep(keep),
+        Mode::of_keep(keep, &state.baseline),
         req.dry_run,
         None,
     )

@@ -398,7 +398,9 @@ impl App {
         };
         let run = preview.run.clone().unwrap_or_default();
         let (mode, with_readiness) = match &decided {
-            Decided::KeepCapacity { keep, .. } => (Mode::of_keep(*keep), true),
+            Decided::KeepCapacity { keep, state, .. } => {
+                (Mode::of_keep(*keep, &state.baseline), true)
+            }
             Decided::StartScaleDown { state, .. } | Decided::ContinueScaleDown { state, .. } => {
                 (Mode::ScaleDown(&state.baseline), false)
             }

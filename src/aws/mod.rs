@@ -1,6 +1,7 @@
 //! Adapters to AWS: the only modules that import `aws_sdk_*`.
 //!
-//! The scaling adapters (`ecs`, `autoscaling`, `docdb`) and the clients of other regions and
+//! The scaling adapters (`ecs`, `autoscaling`, `docdb`, and the worker kinds' `batch` and `asg`)
+//! and the clients of other regions and
 //! accounts (`accounts`) are private to this module: their SDK clients and mutating methods are
 //! reached only through [`scaling::ScalingClients`], whose `execute` makes a call the safety check
 //! allowed and nothing else.
@@ -10,7 +11,9 @@
 //! emulator without code changes (local-aws.md).
 
 mod accounts;
+mod asg;
 mod autoscaling;
+mod batch;
 pub mod calls;
 pub mod cloudwatch;
 mod docdb;

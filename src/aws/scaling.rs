@@ -2,7 +2,7 @@
 //! every mutating scaling call goes.
 //!
 //! [`ScalingClients::execute`] is the only code that makes a mutating ECS, Application Auto
-//! Scaling or DocumentDB call, and it makes only a [`VettedCall`] (a call the safety check
+//! Scaling, DocumentDB, AWS Batch or EC2 Auto Scaling call, and it makes only a [`VettedCall`] (a call the safety check
 //! allowed). It returns the call as an [`crate::domain::Action`] (service, call, resource, detail,
 //! result) for the response and the run history. NIGHTSHIFT_DRY_RUN=1 is enforced here: in dry
 //! run the action is recorded with result `dry-run` and nothing is sent.
@@ -11,7 +11,9 @@
 //! clients are reached through the [`Scaling`] and [`Metrics`] ports only.
 
 use super::accounts::Remote;
+use super::asg::AsgAdapter;
 use super::autoscaling::AutoScalingAdapter;
+use super::batch::BatchAdapter;
 use super::docdb::DocDbAdapter;
 use super::ecs::EcsAdapter;
 use super::{classify, describe, ErrorClass, Timeouts};
@@ -39,6 +41,11 @@ const BUSY_CODES: &[&str] = &[
     "ServerException",
     "ConcurrentUpdateException",
     "InternalServiceException",
+    // EC2 Auto Scaling: a scaling activity or another update of the group is under way.
+    "ScalingActivityInProgress",
+    "ScalingActivityInProgressFault",
+    "ResourceContention",
+    "ResourceContentionFault",
 ];
 
 /// Error codes of quota and capacity shortfalls: the night goes on with what it has.
@@ -139,6 +146,9 @@ pub struct ScalingClients {
     ecs: EcsAdapter,
     autoscaling: AutoScalingAdapter,
     docdb: DocDbAdapter,
+    /// The worker kinds' adapters (None: built with [`ScalingClients::new`] from the four
+    /// clients alone, so a scenario with `[[scenario.batch]]` or `[[scenario.asg]]` is refused).
+    workers: Option<Workers>,
     /// The batch metrics the scale-down gate reads (read-only: never a mutating call).
     metrics: CloudWatchMetrics,
     timeouts: Timeouts,
@@ -147,7 +157,52 @@ pub struct ScalingClients {
     remote: Option<Arc<Remote>>,
 }
 
+/// The AWS Batch and EC2 Auto Scaling adapters.
+#[derive(Debug, Clone)]
+struct Workers {
+    batch: BatchAdapter,
+    asg: AsgAdapter,
+}
+
+impl Workers {
+    fn with_budget(&self, remaining: Option<Duration>) -> Workers {
+        Workers {
+            batch: self.batch.with_budget(remaining),
+            asg: self.asg.with_budget(remaining),
+        }
+    }
+}
+
 impl ScalingClients {
+    /// These clients with the AWS Batch and EC2 Auto Scaling clients of the worker kinds.
+    pub fn with_workers(
+        mut self,
+        batch: aws_sdk_batch::Client,
+        asg: aws_sdk_autoscaling::Client,
+    ) -> Self {
+        self.workers = Some(Workers {
+            batch: BatchAdapter::new(batch, self.timeouts),
+            asg: AsgAdapter::new(asg, self.timeouts),
+        });
+        self
+    }
+
+    /// The worker adapters, or the error a scenario that needs them gets without them.
+    fn workers(
+        &self,
+        operation: &'static str,
+        iam_action: &'static str,
+    ) -> Result<&Workers, CallError> {
+        self.workers.as_ref().ok_or_else(|| CallError {
+            kind: crate::ports::CallErrorKind::Permanent,
+            operation,
+            iam_action,
+            resource: "the worker kinds ([[scenario.batch]], [[scenario.asg]])".into(),
+            code: None,
+            message: "these scaling clients were built without the AWS Batch and EC2 Auto Scaling clients: build them with ScalingClients::from_sdk_config or add them with with_workers".into(),
+        })
+    }
+
     /// The four clients from one SDK config, every call of each recorded in `log` (tests and
     /// benchmarks count calls with it).
     pub fn with_call_log(
@@ -179,6 +234,18 @@ impl ScalingClients {
             ),
             timeouts,
         )
+        .with_workers(
+            aws_sdk_batch::Client::from_conf(
+                aws_sdk_batch::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+            aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(sdk)
+                    .interceptor(log.clone())
+                    .build(),
+            ),
+        )
         .with_remote(remote)
     }
 
@@ -193,6 +260,7 @@ impl ScalingClients {
             ecs: EcsAdapter::new(ecs, timeouts),
             autoscaling: AutoScalingAdapter::new(autoscaling, timeouts),
             docdb: DocDbAdapter::new(docdb, timeouts),
+            workers: None,
             metrics: CloudWatchMetrics::new(cloudwatch).with_budget(timeouts, None),
             timeouts,
             remote: None,
@@ -252,6 +320,18 @@ impl ScalingClients {
             ),
             timeouts,
         )
+        .with_workers(
+            aws_sdk_batch::Client::from_conf(
+                aws_sdk_batch::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
+            aws_sdk_autoscaling::Client::from_conf(
+                aws_sdk_autoscaling::config::Builder::from(sdk)
+                    .interceptor(CallCounter)
+                    .build(),
+            ),
+        )
         .with_remote(remote)
     }
 
@@ -261,6 +341,7 @@ impl ScalingClients {
             ecs: self.ecs.with_budget(remaining),
             autoscaling: self.autoscaling.with_budget(remaining),
             docdb: self.docdb.with_budget(remaining),
+            workers: self.workers.as_ref().map(|w| w.with_budget(remaining)),
             metrics: self.metrics.with_budget(self.timeouts, remaining),
             timeouts: self.timeouts,
             remote: self.remote.clone(),
@@ -314,9 +395,41 @@ impl Scaling for ScalingClients {
             Ok(Some(cluster))
         }))
         .await?;
+        // The worker kinds: one call per kind for all of the scenario's targets.
+        let (environments, groups) = futures::future::try_join(
+            async {
+                if scenario.batch.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let names: Vec<&str> = scenario.batch.iter().map(|t| t.name()).collect();
+                self.workers(
+                    "DescribeComputeEnvironments",
+                    "batch:DescribeComputeEnvironments",
+                )?
+                .batch
+                .describe(&names)
+                .await
+            },
+            async {
+                if scenario.asg.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let names: Vec<&str> = scenario.asg.iter().map(|t| t.name.as_str()).collect();
+                self.workers(
+                    "DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingGroups",
+                )?
+                .asg
+                .describe(&names)
+                .await
+            },
+        )
+        .await?;
         Ok(Snapshot {
             services: services.into_iter().flatten().collect(),
             clusters: clusters.into_iter().flatten().collect(),
+            environments,
+            groups,
         })
     }
 
@@ -386,6 +499,33 @@ impl Scaling for ScalingClients {
                 cluster, target, ..
             } => self.docdb.failover(cluster, target).await,
             Call::DeleteDbInstance { instance, .. } => self.docdb.delete_instance(instance).await,
+            Call::UpdateComputeEnvironment {
+                environment,
+                min,
+                desired,
+                ..
+            } => match self.workers(call.operation(), call.iam_action()) {
+                Ok(w) => w
+                    .batch
+                    .update_vcpus(environment, *min, *desired)
+                    .await
+                    .map(|()| Applied::Done),
+                Err(e) => Err(e),
+            },
+            Call::UpdateAutoScalingGroup {
+                group,
+                min,
+                max,
+                desired,
+                ..
+            } => match self.workers(call.operation(), call.iam_action()) {
+                Ok(w) => w
+                    .asg
+                    .update_size(group, *min, *max, *desired)
+                    .await
+                    .map(|()| Applied::Done),
+                Err(e) => Err(e),
+            },
         };
         match result {
             Ok(Applied::Done) => Executed {

@@ -277,6 +277,12 @@ pub(super) fn example_for(key: &str) -> String {
         "scenario.neptune.replicas" => "replicas = 1",
         "scenario.neptune.instance_class" => "instance_class = \"db.r6g.large\"",
         "scenario.neptune.resize" => "resize = \"db.r6g.2xlarge\"",
+        "scenario.batch.compute_environment" => "compute_environment = \"nightly-ce\"",
+        "scenario.batch.min_vcpus" => "min_vcpus = 64",
+        "scenario.batch.max_vcpus" => "max_vcpus = 256",
+        "scenario.asg.name" => "name = \"batch-workers\"",
+        "scenario.asg.min" => "min = 4",
+        "scenario.asg.max" => "max = 10",
         "scenario.scale_down" => {
             "a [scenario.scale_down] table with quiet_for, deadline, min_hold and a [[scenario.scale_down.metric]]"
         }

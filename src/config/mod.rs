@@ -110,6 +110,12 @@ pub struct Scenario {
     pub docdb: Vec<ClusterTarget>,
     pub aurora: Vec<ClusterTarget>,
     pub neptune: Vec<ClusterTarget>,
+    // --- worker kinds: AWS Batch compute environments and EC2 Auto Scaling groups ---
+    /// `[[scenario.batch]]`: managed EC2/Spot compute environments kept warm for the night.
+    pub batch: Vec<BatchTarget>,
+    /// `[[scenario.asg]]`: EC2 Auto Scaling groups of workers.
+    pub asg: Vec<AsgTarget>,
+    // --- end worker kinds ---
     pub scale_down: ScaleDown,
     /// Events that mean "the batch may be done: check now". May be empty (scheduled checks only).
     pub completion: Vec<CompletionMatcher>,
@@ -155,6 +161,56 @@ pub struct ClusterTarget {
     /// InsufficientDBInstanceCapacity (empty: no fallback).
     pub fallback_classes: Vec<String>,
 }
+
+// --- worker kinds: AWS Batch compute environments and EC2 Auto Scaling groups ---
+
+/// An AWS Batch managed EC2 or Spot compute environment whose `minvCpus` is raised for the night,
+/// so that the first jobs find instances running instead of waiting for them to launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTarget {
+    /// Its name or its ARN, as configured (`compute_environment`).
+    pub compute_environment: String,
+    /// `minvCpus` for the night (at least 1).
+    pub min_vcpus: u32,
+    /// Optional guardrail: nightshift never sets a vCPU count above this (at least `min_vcpus`).
+    pub max_vcpus: Option<u32>,
+}
+
+impl BatchTarget {
+    /// The environment's name: the configured name, or the last part of a configured ARN
+    /// (`arn:aws:batch:<region>:<account>:compute-environment/<name>`).
+    pub fn name(&self) -> &str {
+        batch_environment_name(&self.compute_environment)
+    }
+
+    /// Does `name_or_arn` (a name or an ARN, as AWS reports or a call names it) mean this
+    /// environment?
+    pub fn matches(&self, name_or_arn: &str) -> bool {
+        self.compute_environment == name_or_arn
+            || self.name() == batch_environment_name(name_or_arn)
+    }
+}
+
+/// The name part of a compute environment name or ARN.
+pub fn batch_environment_name(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(rest) => rest.rsplit('/').next().unwrap_or(rest),
+        None => name_or_arn,
+    }
+}
+
+/// An EC2 Auto Scaling group whose `MinSize` and `DesiredCapacity` are raised for the night.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsgTarget {
+    pub name: String,
+    /// MinSize and DesiredCapacity for the night (at least 1); MaxSize is raised to it only when
+    /// it is lower.
+    pub min: u32,
+    /// Guardrail: nightshift never sets MinSize, DesiredCapacity or MaxSize above this.
+    pub max: u32,
+}
+
+// --- end worker kinds ---
 
 /// When the night is over.
 #[derive(Debug, Clone, PartialEq)]

@@ -66,6 +66,10 @@ pub(super) struct RawScenario {
     pub(super) aurora: Vec<Spanned<RawCluster>>,
     #[serde(default)]
     pub(super) neptune: Vec<Spanned<RawCluster>>,
+    #[serde(default)]
+    pub(super) batch: Vec<Spanned<RawBatch>>,
+    #[serde(default)]
+    pub(super) asg: Vec<Spanned<RawAsg>>,
     pub(super) scale_down: Spanned<RawScaleDown>,
     #[serde(default)]
     pub(super) completion: Vec<Spanned<RawCompletion>>,
@@ -102,6 +106,26 @@ pub(super) struct RawCluster {
     /// Classes tried in order when a reader's class has no capacity.
     pub(super) fallback_classes: Option<Spanned<Vec<Spanned<String>>>>,
 }
+
+// --- worker kinds ---
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawBatch {
+    /// Name or ARN.
+    pub(super) compute_environment: Spanned<String>,
+    pub(super) min_vcpus: Spanned<i64>,
+    /// Optional guardrail.
+    pub(super) max_vcpus: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawAsg {
+    pub(super) name: Spanned<String>,
+    pub(super) min: Spanned<i64>,
+    pub(super) max: Spanned<i64>,
+}
+
+// --- end worker kinds ---
 
 #[derive(Debug, Deserialize)]
 pub(super) struct RawScaleDown {

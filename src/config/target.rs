@@ -4,7 +4,7 @@
 //! struct that say what the night sets (`desired`, `replicas`, `resize`, `serverless_min`, ...),
 //! the rest is its identity and its guardrails.
 
-use super::{ClusterTarget, EcsTarget, Scenario};
+use super::{AsgTarget, BatchTarget, ClusterTarget, EcsTarget, Scenario};
 use serde::Serialize;
 use std::fmt;
 
@@ -20,6 +20,10 @@ pub enum TargetKind {
     Aurora,
     /// `[[scenario.neptune]]`: a Neptune cluster.
     Neptune,
+    /// `[[scenario.batch]]`: an AWS Batch compute environment.
+    Batch,
+    /// `[[scenario.asg]]`: an EC2 Auto Scaling group.
+    Asg,
 }
 
 impl TargetKind {
@@ -30,6 +34,8 @@ impl TargetKind {
             TargetKind::DocDb => "docdb",
             TargetKind::Aurora => "aurora",
             TargetKind::Neptune => "neptune",
+            TargetKind::Batch => "batch",
+            TargetKind::Asg => "asg",
         }
     }
 
@@ -40,6 +46,8 @@ impl TargetKind {
             TargetKind::DocDb => "DocumentDB cluster",
             TargetKind::Aurora => "Aurora cluster",
             TargetKind::Neptune => "Neptune cluster",
+            TargetKind::Batch => "Batch compute environment",
+            TargetKind::Asg => "Auto Scaling group",
         }
     }
 }
@@ -159,6 +167,24 @@ impl ClusterTarget {
     }
 }
 
+impl BatchTarget {
+    pub fn id(&self) -> TargetId {
+        TargetId {
+            kind: TargetKind::Batch,
+            name: self.name().to_string(),
+        }
+    }
+}
+
+impl AsgTarget {
+    pub fn id(&self) -> TargetId {
+        TargetId {
+            kind: TargetKind::Asg,
+            name: self.name.clone(),
+        }
+    }
+}
+
 impl Scenario {
     /// Every target of the scenario, kind by kind in config-table order.
     pub fn target_ids(&self) -> Vec<TargetId> {
@@ -166,6 +192,8 @@ impl Scenario {
             .iter()
             .map(EcsTarget::id)
             .chain(self.clusters().map(ClusterTarget::id))
+            .chain(self.batch.iter().map(BatchTarget::id))
+            .chain(self.asg.iter().map(AsgTarget::id))
             .collect()
     }
 

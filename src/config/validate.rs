@@ -35,6 +35,10 @@ struct Validator<'a> {
     /// RDS-family clusters (lower-case) already configured, across all scenarios and engines so
     /// far: an identifier names one cluster whatever its engine.
     cluster_owners: HashMap<String, FirstSeen>,
+    /// Batch compute environments (by name) and Auto Scaling groups already configured, across
+    /// all scenarios so far.
+    batch_owners: HashMap<String, FirstSeen>,
+    asg_owners: HashMap<String, FirstSeen>,
     /// Where the current scenario's resources are (its region and role account, "" for the
     /// function's own): same-named resources elsewhere are other resources.
     location: String,
@@ -55,6 +59,8 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         scenario_label: String::new(),
         ecs_owners: HashMap::new(),
         cluster_owners: HashMap::new(),
+        batch_owners: HashMap::new(),
+        asg_owners: HashMap::new(),
         location: String::new(),
     };
     let table = match &raw.table {
@@ -66,7 +72,7 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
             &(0..0),
             "scenario",
             "no scenario is defined: there is nothing to scale",
-            "add at least one [[scenario]] table with name, timezone, [[scenario.ecs]] or [[scenario.docdb]], and [scenario.scale_down]",
+            "add at least one [[scenario]] table with name, timezone, [[scenario.ecs]], [[scenario.docdb]], [[scenario.batch]] or [[scenario.asg]], and [scenario.scale_down]",
         );
     }
 
@@ -210,12 +216,14 @@ impl Validator<'_> {
             && raw.docdb.is_empty()
             && raw.aurora.is_empty()
             && raw.neptune.is_empty()
+            && raw.batch.is_empty()
+            && raw.asg.is_empty()
         {
             self.push(
                 &header,
                 at,
-                "scenario scales nothing: it has no [[scenario.ecs]] and no [[scenario.docdb]], [[scenario.aurora]] or [[scenario.neptune]]",
-                "add a [[scenario.ecs]] table (cluster, service, desired, max) or a [[scenario.docdb]] table (cluster, replicas, instance_class; [[scenario.aurora]] and [[scenario.neptune]] take the same keys)",
+                "scenario scales nothing: it has no [[scenario.ecs]], [[scenario.docdb]], [[scenario.aurora]], [[scenario.neptune]], [[scenario.batch]] or [[scenario.asg]]",
+                "add a [[scenario.ecs]] table (cluster, service, desired, max), a [[scenario.docdb]] table (cluster, replicas, instance_class; [[scenario.aurora]] and [[scenario.neptune]] take the same keys), a [[scenario.batch]] table (compute_environment, min_vcpus) or a [[scenario.asg]] table (name, min, max)",
             );
         }
 
@@ -223,6 +231,8 @@ impl Validator<'_> {
         let docdb = self.cluster_targets(Engine::DocumentDb, &raw.docdb, at);
         let aurora = self.cluster_targets(Engine::Aurora, &raw.aurora, at);
         let neptune = self.cluster_targets(Engine::Neptune, &raw.neptune, at);
+        let batch = self.batch_targets(&raw.batch, at);
+        let asg = self.asg_targets(&raw.asg, at);
 
         let scale_down = self.scale_down(&raw.scale_down, &format!("{at}.scale_down"));
 
@@ -261,6 +271,8 @@ impl Validator<'_> {
             docdb,
             aurora,
             neptune,
+            batch,
+            asg,
             scale_down: scale_down?,
             completion,
             skip_dates,

@@ -52,6 +52,8 @@ fn state(scaling_down: bool, dry_run: bool) -> RunState {
             taken_at: opened(),
             services: Vec::new(),
             clusters: Vec::new(),
+            environments: Vec::new(),
+            groups: Vec::new(),
         },
         dry_run,
     );

@@ -6,6 +6,7 @@
 
 use super::kind::{each_kind, Kind, Order, Visit};
 use super::{ClusterBaseline, PlanError, ServiceBaseline, Snapshot};
+use super::{EnvironmentBaseline, GroupBaseline};
 use crate::config::Scenario;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,11 @@ pub struct Baseline {
     pub taken_at: Timestamp,
     pub services: Vec<ServiceBaseline>,
     pub clusters: Vec<ClusterBaseline>,
+    // --- worker kinds ---
+    #[serde(default)]
+    pub environments: Vec<EnvironmentBaseline>,
+    #[serde(default)]
+    pub groups: Vec<GroupBaseline>,
 }
 
 impl Baseline {
@@ -73,6 +79,8 @@ pub fn capture_baseline(
             taken_at: at,
             services: Vec::new(),
             clusters: Vec::new(),
+            environments: Vec::new(),
+            groups: Vec::new(),
         }),
     };
     each_kind(Order::ScaleDown, &mut capture);

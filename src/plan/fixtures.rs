@@ -157,9 +157,96 @@ pub fn snapshot_with(
             zones: Vec::new(),
             serverless: None,
         }],
+        ..Snapshot::default()
     }
 }
 
 pub fn reader_id(n: u32) -> String {
     reader_identifier("db", SCENARIO, n)
+}
+
+// --- worker kinds ---
+
+/// The test scenario with a Batch compute environment `ce` (min_vcpus, optional max_vcpus) and
+/// an Auto Scaling group `workers` (min, max), beside `batch/worker` and `db`.
+pub fn scenario_with_workers(
+    min_vcpus: u32,
+    max_vcpus: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Scenario {
+    let max_vcpus = max_vcpus.map_or(String::new(), |m| format!("max_vcpus = {m}\n"));
+    let text = format!(
+        r#"
+[[scenario]]
+name = "{SCENARIO}"
+timezone = "Asia/Tokyo"
+[[scenario.batch]]
+compute_environment = "ce"
+min_vcpus = {min_vcpus}
+{max_vcpus}
+[[scenario.asg]]
+name = "workers"
+min = {min}
+max = {max}
+[scenario.scale_down]
+quiet_for = "15m"
+deadline = "07:30"
+min_hold = "30m"
+[[scenario.scale_down.metric]]
+namespace = "Batch"
+name = "JobsRunning"
+stat = "Maximum"
+period = "1m"
+below = 1
+"#
+    );
+    let mut s = config::parse(&text, "test.toml")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenarios
+        .remove(0);
+    let base = scenario(10, 20, 1, None);
+    s.ecs = base.ecs;
+    s.docdb = base.docdb;
+    s
+}
+
+/// A managed EC2 environment `ce`, VALID and ENABLED.
+pub fn environment(min: i32, max: i32, desired: i32) -> EnvironmentState {
+    EnvironmentState {
+        name: "ce".into(),
+        arn: "arn:aws:batch:us-east-1:123456789012:compute-environment/ce".into(),
+        kind: "MANAGED".into(),
+        resources: Some("EC2".into()),
+        state: "ENABLED".into(),
+        status: "VALID".into(),
+        status_reason: None,
+        orchestration: "ECS".into(),
+        min,
+        max,
+        desired: Some(desired),
+    }
+}
+
+/// The group `workers` with `in_service` instances, nothing protected or suspended.
+pub fn group(min: i32, desired: i32, max: i32, in_service: i32) -> GroupState {
+    GroupState {
+        name: "workers".into(),
+        size: GroupSize { min, max, desired },
+        in_service,
+        protected: 0,
+        protects_new: false,
+        warm_pool: None,
+        suspended: Vec::new(),
+        status: None,
+    }
+}
+
+/// `snapshot_with(...)` plus the environment and the group.
+pub fn snapshot_with_workers(env: EnvironmentState, group: GroupState) -> Snapshot {
+    Snapshot {
+        environments: vec![env],
+        groups: vec![group],
+        ..snapshot_with(10, None, &[])
+    }
 }

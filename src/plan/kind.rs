@@ -52,6 +52,19 @@ pub trait Kind {
         Plan::default()
     }
 
+    /// What a check continues of one recorded target: a change its scale-up deferred because
+    /// the resource could not take it then (a Batch environment UPDATING), made only while the
+    /// target still holds its day value (the default: nothing).
+    fn plan_deferred(
+        scenario: &Scenario,
+        base: &Self::Base,
+        snapshot: &Snapshot,
+        run: &str,
+    ) -> Plan {
+        let _ = (scenario, base, snapshot, run);
+        Plan::default()
+    }
+
     /// The run's recorded baselines of this kind.
     fn recorded(baseline: &Baseline) -> &[Self::Base];
 
@@ -91,19 +104,25 @@ pub trait Visit {
 /// Every kind, in `order`: the one list of kinds.
 ///
 /// The order within a step: a scale-up starts the slow things first (database readers take
-/// minutes to create, ECS tasks seconds to a few minutes), so the fast ones catch up while the
-/// slow ones come up; a scale-down restores the workers first (they stop using the databases),
-/// then the databases.
+/// minutes to create, ECS tasks seconds to a few minutes), then the workers (EC2 capacity, Batch's
+/// and the Auto Scaling groups', before the ECS tasks that may run on it); a scale-down restores
+/// the workers first (they stop using the databases), then the databases.
 pub fn each_kind(order: Order, visitor: &mut impl Visit) {
+    use super::asg::Groups;
+    use super::batch::Environments;
     use super::cluster::Clusters;
     use super::service::Services;
     match order {
         Order::ScaleUp => {
             visitor.visit::<Clusters>();
+            visitor.visit::<Environments>();
+            visitor.visit::<Groups>();
             visitor.visit::<Services>();
         }
         Order::ScaleDown => {
             visitor.visit::<Services>();
+            visitor.visit::<Environments>();
+            visitor.visit::<Groups>();
             visitor.visit::<Clusters>();
         }
     }

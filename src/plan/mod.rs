@@ -20,7 +20,9 @@
 //! - [`plan_scale_down`]: restore the [`Baseline`]; drifted values are recorded, not clobbered.
 //! - [`readiness`]: is the night's capacity up?
 
+pub mod asg;
 mod baseline;
+pub mod batch;
 pub mod cluster;
 mod down;
 pub mod kind;
@@ -39,7 +41,10 @@ pub use ids::{reader_identifier, scenario_hash};
 pub use kind::Kind;
 pub use readiness::{readiness, Readiness};
 pub use service::{ServiceBaseline, ServiceState};
-pub use up::{plan_resize_continuation, plan_scale_up};
+pub use up::{plan_deferred, plan_resize_continuation, plan_scale_up};
+// The worker kinds.
+pub use asg::{GroupBaseline, GroupState};
+pub use batch::{EnvironmentBaseline, EnvironmentState};
 
 use crate::config::{Dcu, Engine};
 use crate::domain::Action;
@@ -70,12 +75,35 @@ impl fmt::Display for Capacity {
     }
 }
 
+/// An EC2 Auto Scaling group's sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSize {
+    pub min: i32,
+    pub max: i32,
+    pub desired: i32,
+}
+
+impl fmt::Display for GroupSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "MinSize {} DesiredCapacity {} MaxSize {}",
+            self.min, self.desired, self.max
+        )
+    }
+}
+
 /// The live state of every resource a scenario configures. A configured resource that does not
 /// exist is simply absent: the planners turn that into a [`PlanError`] or a note.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub services: Vec<ServiceState>,
     pub clusters: Vec<ClusterState>,
+    // --- worker kinds ---
+    /// AWS Batch compute environments.
+    pub environments: Vec<EnvironmentState>,
+    /// EC2 Auto Scaling groups.
+    pub groups: Vec<GroupState>,
 }
 
 impl Snapshot {
@@ -88,6 +116,15 @@ impl Snapshot {
 
     pub fn cluster(&self, cluster: &str) -> Option<&ClusterState> {
         self.clusters.iter().find(|c| c.cluster == cluster)
+    }
+
+    /// The compute environment called `name` (its name, not its ARN).
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentState> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&GroupState> {
+        self.groups.iter().find(|g| g.name == name)
     }
 }
 
@@ -160,6 +197,30 @@ pub enum Call {
         from: Dcu,
         max: Dcu,
     },
+    // --- worker kinds ---
+    /// AWS Batch UpdateComputeEnvironment of `computeResources.minvCpus`, and `desiredvCpus`
+    /// when it is raised (AWS accepts no lower one).
+    UpdateComputeEnvironment {
+        /// As configured: its name or ARN.
+        environment: String,
+        min: i32,
+        from: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired_from: Option<i32>,
+    },
+    /// EC2 Auto Scaling UpdateAutoScalingGroup of the sizes that change (None: not sent).
+    UpdateAutoScalingGroup {
+        group: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        desired: Option<i32>,
+        from: GroupSize,
+    },
 }
 
 /// The engine of a create recorded before Aurora and Neptune.
@@ -175,6 +236,8 @@ impl Call {
                 "application-autoscaling"
             }
             Call::UpdateService { .. } => "ecs",
+            Call::UpdateComputeEnvironment { .. } => "batch",
+            Call::UpdateAutoScalingGroup { .. } => "autoscaling",
             _ => "docdb",
         }
     }
@@ -191,6 +254,8 @@ impl Call {
             Call::FailoverDbCluster { .. } => "FailoverDBCluster",
             Call::DeleteDbInstance { .. } => "DeleteDBInstance",
             Call::ModifyDbClusterCapacity { .. } => "ModifyDBCluster",
+            Call::UpdateComputeEnvironment { .. } => "UpdateComputeEnvironment",
+            Call::UpdateAutoScalingGroup { .. } => "UpdateAutoScalingGroup",
         }
     }
 
@@ -206,6 +271,8 @@ impl Call {
             Call::FailoverDbCluster { .. } => "rds:FailoverDBCluster",
             Call::DeleteDbInstance { .. } => "rds:DeleteDBInstance",
             Call::ModifyDbClusterCapacity { .. } => "rds:ModifyDBCluster",
+            Call::UpdateComputeEnvironment { .. } => "batch:UpdateComputeEnvironment",
+            Call::UpdateAutoScalingGroup { .. } => "autoscaling:UpdateAutoScalingGroup",
         }
     }
 
@@ -225,6 +292,10 @@ impl Call {
             | Call::DeleteDbInstance { instance, .. } => instance.clone(),
             Call::FailoverDbCluster { cluster, .. }
             | Call::ModifyDbClusterCapacity { cluster, .. } => cluster.clone(),
+            Call::UpdateComputeEnvironment { environment, .. } => {
+                crate::config::batch_environment_name(environment).to_string()
+            }
+            Call::UpdateAutoScalingGroup { group, .. } => group.clone(),
         }
     }
 
@@ -239,6 +310,10 @@ impl Call {
             | Call::FailoverDbCluster { cluster, .. }
             | Call::DeleteDbInstance { cluster, .. }
             | Call::ModifyDbClusterCapacity { cluster, .. } => cluster,
+            Call::UpdateComputeEnvironment { environment, .. } => {
+                crate::config::batch_environment_name(environment)
+            }
+            Call::UpdateAutoScalingGroup { group, .. } => group,
         }
     }
 
@@ -281,6 +356,36 @@ impl Call {
             Call::ModifyDbClusterCapacity { min, from, max, .. } => format!(
                 "ServerlessV2ScalingConfiguration MinCapacity {from} -> {min} (MaxCapacity {max} unchanged)"
             ),
+            Call::UpdateComputeEnvironment {
+                min,
+                from,
+                desired,
+                desired_from,
+                ..
+            } => match (desired, desired_from) {
+                (Some(d), Some(df)) => format!("minvCpus {from} -> {min}, desiredvCpus {df} -> {d}"),
+                (Some(d), None) => format!("minvCpus {from} -> {min}, desiredvCpus -> {d}"),
+                _ => format!("minvCpus {from} -> {min}"),
+            },
+            Call::UpdateAutoScalingGroup {
+                min,
+                max,
+                desired,
+                from,
+                ..
+            } => {
+                let mut parts = Vec::new();
+                if let Some(v) = min {
+                    parts.push(format!("MinSize {} -> {v}", from.min));
+                }
+                if let Some(v) = desired {
+                    parts.push(format!("DesiredCapacity {} -> {v}", from.desired));
+                }
+                if let Some(v) = max {
+                    parts.push(format!("MaxSize {} -> {v}", from.max));
+                }
+                parts.join(", ")
+            }
         }
     }
 
@@ -359,6 +464,10 @@ pub enum PlanError {
         engine: Engine,
         live: String,
     },
+    #[error("Batch compute environment \"{environment}\" was not found ({why}): create it, or fix [[scenario.batch]] compute_environment in the config (and check AWS_REGION)")]
+    MissingEnvironment { environment: String, why: String },
+    #[error("Auto Scaling group \"{group}\" was not found ({why}): create it, or fix [[scenario.asg]] name in the config (and check AWS_REGION)")]
+    MissingGroup { group: String, why: String },
 }
 
 /// "a DocumentDB", "an Aurora".

@@ -77,6 +77,47 @@ pub fn plan_resize_continuation(scenario: &Scenario, snapshot: &Snapshot, run: &
     next.plan
 }
 
+/// What a check continues of the run's recorded targets: the changes their scale-up deferred
+/// (a Batch compute environment that was UPDATING), each only while it still holds its day
+/// value.
+pub fn plan_deferred(
+    scenario: &Scenario,
+    baseline: &super::Baseline,
+    snapshot: &Snapshot,
+    run: &str,
+) -> Plan {
+    struct Deferred<'a> {
+        scenario: &'a Scenario,
+        baseline: &'a super::Baseline,
+        snapshot: &'a Snapshot,
+        run: &'a str,
+        plan: Plan,
+    }
+    impl Visit for Deferred<'_> {
+        fn visit<K: Kind>(&mut self) {
+            for base in K::recorded(self.baseline) {
+                if K::configured(self.scenario, base) {
+                    self.plan.merge(K::plan_deferred(
+                        self.scenario,
+                        base,
+                        self.snapshot,
+                        self.run,
+                    ));
+                }
+            }
+        }
+    }
+    let mut next = Deferred {
+        scenario,
+        baseline,
+        snapshot,
+        run,
+        plan: Plan::default(),
+    };
+    each_kind(Order::ScaleUp, &mut next);
+    next.plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::cluster::up::plan_cluster;

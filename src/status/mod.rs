@@ -139,6 +139,36 @@ pub struct ClusterView {
     pub baseline_replica_target: Option<Capacity>,
 }
 
+// --- worker kinds ---
+
+/// A Batch compute environment, live against the night's minimum and the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvironmentView {
+    pub compute_environment: String,
+    pub found: bool,
+    /// `VALID ENABLED`, `UPDATING ENABLED`, …
+    pub status: Option<String>,
+    pub min_vcpus: Option<i32>,
+    pub desired_vcpus: Option<i32>,
+    pub max_vcpus: Option<i32>,
+    /// The night's minvCpus (the run's recorded night value, else the config's).
+    pub target_min_vcpus: i32,
+    pub baseline_min_vcpus: Option<i32>,
+}
+
+/// An Auto Scaling group, live against the night's size and the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupView {
+    pub name: String,
+    pub size: Option<crate::plan::GroupSize>,
+    pub in_service: Option<i32>,
+    /// The night's sizes (the run's recorded ones, else MinSize and DesiredCapacity = `min`).
+    pub target_min: i32,
+    pub baseline: Option<crate::plan::GroupSize>,
+}
+
+// --- end worker kinds ---
+
 /// What `nightshift status` shows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatusView {
@@ -155,6 +185,10 @@ pub struct StatusView {
     pub hold: Option<OverrideView>,
     pub services: Vec<ServiceView>,
     pub clusters: Vec<ClusterView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<EnvironmentView>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupView>,
     /// The night's capacity is in place (live readiness).
     pub ready: bool,
     /// What is not ready yet, one line each.
@@ -269,6 +303,47 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
             }
         })
         .collect();
+    let environments = scenario
+        .batch
+        .iter()
+        .map(|t| {
+            let live = live.environment(t.name()).filter(|e| !e.is_gone());
+            let recorded = baseline.and_then(|b| {
+                b.environments
+                    .iter()
+                    .find(|e| t.matches(&e.compute_environment))
+            });
+            EnvironmentView {
+                compute_environment: t.name().to_string(),
+                found: live.is_some(),
+                status: live.map(|e| format!("{} {}", e.status, e.state)),
+                min_vcpus: live.map(|e| e.min),
+                desired_vcpus: live.and_then(|e| e.desired),
+                max_vcpus: live.map(|e| e.max),
+                target_min_vcpus: recorded
+                    .map_or(i32::try_from(t.min_vcpus).unwrap_or(i32::MAX), |r| {
+                        r.night_min
+                    }),
+                baseline_min_vcpus: recorded.map(|r| r.min),
+            }
+        })
+        .collect();
+    let groups = scenario
+        .asg
+        .iter()
+        .map(|t| {
+            let live = live.group(&t.name).filter(|g| !g.is_gone());
+            let recorded = baseline.and_then(|b| b.groups.iter().find(|g| g.name == t.name));
+            GroupView {
+                name: t.name.clone(),
+                size: live.map(|g| g.size),
+                in_service: live.map(|g| g.in_service),
+                target_min: recorded
+                    .map_or(i32::try_from(t.min).unwrap_or(i32::MAX), |r| r.night.min),
+                baseline: recorded.map(|r| r.size),
+            }
+        })
+        .collect();
     let active = |p: &crate::overrides::Pause| OverrideView {
         until: p.until,
         by: p.by.clone(),
@@ -313,6 +388,8 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
             }),
         services,
         clusters,
+        environments,
+        groups,
         ready,
         waiting: match snapshot {
             Ok(_) => ready_now.waiting,

@@ -80,6 +80,7 @@ fn snapshot(running: i32, reader_status: &str) -> Snapshot {
             zones: Vec::new(),
             serverless: None,
         }],
+        ..Snapshot::default()
     }
 }
 

@@ -95,6 +95,36 @@ pub fn render_text(view: &StatusView) -> String {
             ));
         }
     }
+    for e in &view.environments {
+        let baseline = e
+            .baseline_min_vcpus
+            .map_or(String::new(), |b| format!(", baseline {b}"));
+        match (e.min_vcpus, e.max_vcpus) {
+            (Some(min), Some(max)) => lines.push(format!(
+                "  batch {}: minvCpus {min}, desiredvCpus {}, maxvCpus {max} ({}); night minvCpus {}{baseline}",
+                e.compute_environment,
+                e.desired_vcpus.map_or("?".to_string(), |d| d.to_string()),
+                e.status.as_deref().unwrap_or("?"),
+                e.target_min_vcpus
+            )),
+            _ => lines.push(format!(
+                "  batch {}: compute environment not found",
+                e.compute_environment
+            )),
+        }
+    }
+    for g in &view.groups {
+        match (g.size, g.in_service) {
+            (Some(size), Some(in_service)) => lines.push(format!(
+                "  asg {}: {size}, {in_service} in service; night MinSize {}{}",
+                g.name,
+                g.target_min,
+                g.baseline
+                    .map_or(String::new(), |b| format!(", baseline {b}"))
+            )),
+            _ => lines.push(format!("  asg {}: group not found", g.name)),
+        }
+    }
     for w in &view.waiting {
         lines.push(format!("  waiting: {w}"));
     }

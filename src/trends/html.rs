@@ -87,6 +87,12 @@ pub fn trends_html(report: &TrendReport, zone: Option<&TimeZone>) -> String {
                     (card("total-failures", &t.failures.to_string(), "failed steps"))
                     (card("total-task-hours", &format!("{:.1}", t.task_hours), "task-hours above baseline"))
                     (card("total-reader-hours", &format!("{:.1}", t.reader_hours), "reader-hours above baseline"))
+                    @if t.vcpu_hours > 0.0 {
+                        (card("total-vcpu-hours", &format!("{:.1}", t.vcpu_hours), "Batch vCPU-hours above baseline"))
+                    }
+                    @if t.instance_hours > 0.0 {
+                        (card("total-instance-hours", &format!("{:.1}", t.instance_hours), "Auto Scaling instance-hours above baseline"))
+                    }
                 }
                 (chart(report))
                 (nights_table(report, zone))

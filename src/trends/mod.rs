@@ -81,6 +81,24 @@ pub struct TrendNight {
     /// `extra_* ×` hours from the opening to the start of the scale-down.
     pub task_hours: f64,
     pub reader_hours: f64,
+    // --- worker kinds: shown where a scenario has them ---
+    /// Batch vCPUs kept warm (minvCpus) and Auto Scaling instances above the baseline at night.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub extra_vcpus: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub extra_instances: u32,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub vcpu_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub instance_hours: f64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_nothing(h: &f64) -> bool {
+    *h == 0.0
 }
 
 impl TrendNight {
@@ -101,6 +119,10 @@ pub struct Totals {
     pub drift: u32,
     pub task_hours: f64,
     pub reader_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub vcpu_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub instance_hours: f64,
 }
 
 /// What serving the report read from the table.
@@ -196,6 +218,21 @@ pub fn night(run: &RunRecord, events: &[EventRecord], now: Timestamp) -> TrendNi
         ),
         None => (0, 0),
     };
+    let (extra_vcpus, extra_instances) = match &state {
+        Some(s) => (
+            s.baseline
+                .environments
+                .iter()
+                .map(|e| (e.night_min - e.min).max(0) as u32)
+                .sum(),
+            s.baseline
+                .groups
+                .iter()
+                .map(|g| (g.night.desired - g.size.desired).max(0) as u32)
+                .sum(),
+        ),
+        None => (0, 0),
+    };
     let held_until = scale_down_at.or(run.closed_at).unwrap_or(now);
     let held_h = (held_until.duration_since(run.opened_at).as_secs().max(0) as f64) / 3600.0;
     TrendNight {
@@ -217,6 +254,10 @@ pub fn night(run: &RunRecord, events: &[EventRecord], now: Timestamp) -> TrendNi
         extra_readers,
         task_hours: round2(f64::from(extra_tasks) * held_h),
         reader_hours: round2(f64::from(extra_readers) * held_h),
+        extra_vcpus,
+        extra_instances,
+        vcpu_hours: round2(f64::from(extra_vcpus) * held_h),
+        instance_hours: round2(f64::from(extra_instances) * held_h),
     }
 }
 
@@ -248,9 +289,13 @@ pub fn report(
         t.drift += n.drift;
         t.task_hours += n.task_hours;
         t.reader_hours += n.reader_hours;
+        t.vcpu_hours += n.vcpu_hours;
+        t.instance_hours += n.instance_hours;
     }
     t.task_hours = round2(t.task_hours);
     t.reader_hours = round2(t.reader_hours);
+    t.vcpu_hours = round2(t.vcpu_hours);
+    t.instance_hours = round2(t.instance_hours);
     TrendReport {
         scenario: scenario.map(str::to_string),
         since,

@@ -74,12 +74,29 @@ pub fn trends_table(report: &TrendReport, zone: Option<&TimeZone>) -> String {
         t.nights, t.closed, t.quiet, t.deadline_hits, t.forced, t.failures, t.drift
     ));
     out.push_str(&format!(
-        "held above the baseline: {:.1} task-hours, {:.1} reader-hours\n",
-        t.task_hours, t.reader_hours
+        "held above the baseline: {:.1} task-hours, {:.1} reader-hours{}\n",
+        t.task_hours,
+        t.reader_hours,
+        workers_hours(t.vcpu_hours, t.instance_hours)
     ));
     out.push_str(&format!(
         "read: {} queries, {} items (the runs in range and their events)\n",
         report.cost.queries, report.cost.items_read
     ));
     out
+}
+
+/// The worker kinds' hours, where a scenario has them: Batch vCPUs kept warm, Auto Scaling
+/// instances.
+fn workers_hours(vcpu_hours: f64, instance_hours: f64) -> String {
+    let mut parts = String::new();
+    if vcpu_hours > 0.0 {
+        parts.push_str(&format!(", {vcpu_hours:.1} Batch vCPU-hours (minvCpus)"));
+    }
+    if instance_hours > 0.0 {
+        parts.push_str(&format!(
+            ", {instance_hours:.1} Auto Scaling instance-hours"
+        ));
+    }
+    parts
 }

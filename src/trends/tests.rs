@@ -63,6 +63,8 @@ fn state(down: Option<&str>) -> RunState {
                 replica_target: None,
                 night_replica_target: None,
             }],
+            environments: Vec::new(),
+            groups: Vec::new(),
         },
         false,
     );
@@ -227,4 +229,58 @@ fn the_totals_and_the_table_fit_the_terminal() {
         !page.contains("<script") && !page.contains("<link"),
         "self-contained"
     );
+}
+
+#[test]
+fn batch_vcpus_and_auto_scaling_instances_held_above_the_baseline_count_as_hours() {
+    use crate::plan::{EnvironmentBaseline, GroupBaseline, GroupSize};
+    let mut st = state(None);
+    st.baseline.environments.push(EnvironmentBaseline {
+        compute_environment: "nightly-ce".into(),
+        min: 0,
+        desired: Some(0),
+        night_min: 64,
+    });
+    st.baseline.groups.push(GroupBaseline {
+        name: "batch-workers".into(),
+        size: GroupSize {
+            min: 1,
+            max: 4,
+            desired: 1,
+        },
+        night: GroupSize {
+            min: 4,
+            max: 4,
+            desired: 4,
+        },
+    });
+    let n = night(&run(Some(&st), None), &[], ts("2026-11-25T16:30:00Z"));
+    assert_eq!((n.extra_vcpus, n.extra_instances), (64, 3));
+    assert_eq!((n.vcpu_hours, n.instance_hours), (160.0, 7.5));
+    let r = report(
+        None,
+        ts("2026-11-01T00:00:00Z"),
+        ts("2026-11-26T00:00:00Z"),
+        None,
+        vec![n],
+        Cost::default(),
+    );
+    assert_eq!((r.totals.vcpu_hours, r.totals.instance_hours), (160.0, 7.5));
+    let table = table::trends_table(&r, None);
+    assert!(
+        table.contains("160.0 Batch vCPU-hours (minvCpus), 7.5 Auto Scaling instance-hours"),
+        "{table}"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["totals"]["vcpu_hours"], 160.0);
+    // A night without workers keeps the JSON it had.
+    let plain = night(
+        &run(Some(&state(None)), None),
+        &[],
+        ts("2026-11-25T16:30:00Z"),
+    );
+    assert!(serde_json::to_value(&plain)
+        .unwrap()
+        .get("vcpu_hours")
+        .is_none());
 }

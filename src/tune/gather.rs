@@ -124,7 +124,7 @@ pub(super) fn night_input(
         .baseline
         .as_ref()
         .and_then(|v| serde_json::from_value(v.clone()).ok());
-    let (added_readers, added_tasks) = state.map_or((0, 0), |s| {
+    let (added_readers, added_tasks) = state.as_ref().map_or((0, 0), |s| {
         let readers = s
             .baseline
             .clusters
@@ -144,6 +144,23 @@ pub(super) fn night_input(
             .sum();
         (readers, tasks)
     });
+    let (added_vcpus, added_instances) = state.as_ref().map_or((0, 0), |s| {
+        let vcpus = s
+            .baseline
+            .environments
+            .iter()
+            .map(|e| u32::try_from(e.night_min.saturating_sub(e.min).max(0)).unwrap_or(0))
+            .sum();
+        let instances = s
+            .baseline
+            .groups
+            .iter()
+            .map(|g| {
+                u32::try_from(g.night.desired.saturating_sub(g.size.desired).max(0)).unwrap_or(0)
+            })
+            .sum();
+        (vcpus, instances)
+    });
     NightInput {
         run: run.run.clone(),
         opened_at: run.opened_at,
@@ -153,6 +170,8 @@ pub(super) fn night_input(
         forced_at,
         added_readers,
         added_tasks,
+        added_vcpus,
+        added_instances,
         metrics,
     }
 }

@@ -58,6 +58,10 @@ pub struct NightInput {
     /// Readers and tasks the night added above the baseline (from the recorded baseline).
     pub added_readers: u32,
     pub added_tasks: u32,
+    /// The worker kinds: Batch vCPUs kept warm (minvCpus) and Auto Scaling instances above the
+    /// baseline.
+    pub added_vcpus: u32,
+    pub added_instances: u32,
     /// The night's datapoints, one window per distinct metric query of every setting.
     pub metrics: MetricsFetch,
 }
@@ -107,6 +111,11 @@ pub struct Close {
     /// Reader-hours and task-hours held above the baseline until `at`.
     pub reader_hours: f64,
     pub task_hours: f64,
+    /// Batch vCPU-hours and Auto Scaling instance-hours held above the baseline until `at`.
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub vcpu_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub instance_hours: f64,
     /// Closed at a check after the last recorded one (recorded replay only).
     pub extrapolated: bool,
     pub premature: Option<Premature>,
@@ -135,6 +144,14 @@ pub struct Total {
     pub premature: usize,
     pub reader_hours: f64,
     pub task_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub vcpu_hours: f64,
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub instance_hours: f64,
+}
+
+fn is_nothing(h: &f64) -> bool {
+    *h == 0.0
 }
 
 /// One replay: its check times, every night, the totals (the real nights first, as `actual`).
@@ -320,6 +337,8 @@ fn total<'a>(label: &str, closes: impl Iterator<Item = &'a Close>) -> Total {
         premature: 0,
         reader_hours: 0.0,
         task_hours: 0.0,
+        vcpu_hours: 0.0,
+        instance_hours: 0.0,
     };
     for c in closes {
         t.nights += 1;
@@ -332,15 +351,19 @@ fn total<'a>(label: &str, closes: impl Iterator<Item = &'a Close>) -> Total {
         t.premature += usize::from(c.premature.is_some());
         t.reader_hours += c.reader_hours;
         t.task_hours += c.task_hours;
+        t.vcpu_hours += c.vcpu_hours;
+        t.instance_hours += c.instance_hours;
     }
     t
 }
 
-fn held(night: &NightInput, at: Option<Timestamp>) -> (f64, f64) {
+/// Reader-hours and task-hours held until `at`, and the worker kinds' vCPU- and instance-hours.
+fn held(night: &NightInput, at: Option<Timestamp>) -> ((f64, f64), (f64, f64)) {
     let secs = at.map_or(0, |t| t.duration_since(night.opened_at).as_secs().max(0));
+    let hours = |n: u32| (secs * i64::from(n)) as f64 / 3600.0;
     (
-        (secs * i64::from(night.added_readers)) as f64 / 3600.0,
-        (secs * i64::from(night.added_tasks)) as f64 / 3600.0,
+        (hours(night.added_readers), hours(night.added_tasks)),
+        (hours(night.added_vcpus), hours(night.added_instances)),
     )
 }
 
@@ -350,7 +373,7 @@ fn actual_close(night: &NightInput, current: Option<&Setting>) -> Close {
         Some((at, rule)) => (Some(at), Some(CloseRule::from(rule))),
         None => (night.closed_at, None),
     };
-    let (reader_hours, task_hours) = held(night, at);
+    let ((reader_hours, task_hours), (vcpu_hours, instance_hours)) = held(night, at);
     let premature = match (at, rule, current) {
         (Some(at), Some(CloseRule::Quiet), Some(s)) => busy_after(&s.scenario, night, at),
         _ => None,
@@ -360,6 +383,8 @@ fn actual_close(night: &NightInput, current: Option<&Setting>) -> Close {
         rule,
         reader_hours,
         task_hours,
+        vcpu_hours,
+        instance_hours,
         extrapolated: false,
         premature,
     }
@@ -428,7 +453,7 @@ fn replay_night(setting: &Setting, night: &NightInput, source: Source) -> Close 
         close = night.forced_at.map(|f| (f, CloseRule::Forced, false));
     }
     let at = close.map(|c| c.0);
-    let (reader_hours, task_hours) = held(night, at);
+    let ((reader_hours, task_hours), (vcpu_hours, instance_hours)) = held(night, at);
     let premature = match close {
         Some((at, CloseRule::Quiet, _)) => busy_after(&setting.scenario, night, at),
         _ => None,
@@ -438,6 +463,8 @@ fn replay_night(setting: &Setting, night: &NightInput, source: Source) -> Close 
         rule: close.map(|c| c.1),
         reader_hours,
         task_hours,
+        vcpu_hours,
+        instance_hours,
         extrapolated: close.is_some_and(|c| c.2),
         premature,
     }

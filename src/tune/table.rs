@@ -124,6 +124,15 @@ fn replay_block(out: &mut String, replay: &Replay, tz: &TimeZone) {
             hours(t.reader_hours),
             hours(t.task_hours)
         ));
+        // The worker kinds' hours, where the nights had them (no column of their own).
+        if t.vcpu_hours > 0.0 || t.instance_hours > 0.0 {
+            out.push_str(&format!(
+                "{:<21}and {} Batch vCPU-hours, {} Auto Scaling instance-hours\n",
+                "",
+                hours(t.vcpu_hours),
+                hours(t.instance_hours)
+            ));
+        }
     }
 }
 

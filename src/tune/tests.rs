@@ -61,6 +61,8 @@ fn night(settings: &[Setting], busy_until: &str, checks: &[&str]) -> NightInput 
         forced_at: None,
         added_readers: 3,
         added_tasks: 8,
+        added_vcpus: 0,
+        added_instances: 0,
         metrics: MetricsFetch::Windows(vec![MetricWindow { spec, points }]),
     }
 }
@@ -92,6 +94,33 @@ fn a_candidate_closes_at_the_first_check_the_gate_lets_through() {
     assert_eq!(row.settings[0].reader_hours, 3.5);
     assert_eq!(row.settings[0].task_hours, 70.0 * 8.0 / 60.0);
     assert!(row.settings.iter().all(|c| c.premature.is_none()));
+}
+
+#[test]
+fn the_worker_kinds_capacity_counts_as_vcpu_and_instance_hours_of_each_setting() {
+    let cur = current(CONFIG);
+    let short = candidate(CONFIG, "t.toml", "nightly", "quiet_for=5m").expect("valid");
+    let settings = vec![cur.clone(), short];
+    let checks: Vec<String> = (1..=8)
+        .map(|k| format!("2026-11-20T{}:{:02}:00Z", 13 + (k * 10) / 60, (k * 10) % 60))
+        .collect();
+    let refs: Vec<&str> = checks.iter().map(String::as_str).collect();
+    let mut n = night(&settings, "2026-11-20T13:50:00Z", &refs);
+    n.added_vcpus = 64;
+    n.added_instances = 3;
+    let report = replay(
+        &cur.scenario,
+        &settings,
+        &[n],
+        ts("2026-11-19T00:00:00Z"),
+        vec![],
+    );
+    let row = &report.replays[0].nights[0];
+    // 70 minutes (current) and 60 minutes (candidate) of 64 vCPUs and 3 instances.
+    assert_eq!(row.settings[0].vcpu_hours, 70.0 * 64.0 / 60.0);
+    assert_eq!(row.settings[1].instance_hours, 3.0);
+    let total = report.replays[0].totals.last().expect("totals");
+    assert_eq!((total.vcpu_hours, total.instance_hours), (64.0, 3.0));
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! - [`host`]: the Lambda Runtime API on loopback, the container image's layout and the
 //!   Lambda-like sandbox that run the real `bootstrap`.
 //! - [`scene`]: the world a night plays in (cluster, service, metric, config) and its events.
+//! - [`workers`]: the worker kinds' world: AWS Batch compute environments (with the IAM role,
+//!   instance profile, subnet and security group they need) and EC2 Auto Scaling groups.
 //!
 //! Callers name the binaries under test: `CARGO_BIN_EXE_*` exists only in the root package's
 //! tests, so [`host::locate_bootstrap`] takes the test build's bootstrap as its fallback, after
@@ -18,6 +20,7 @@ mod emulator;
 pub mod host;
 pub mod proxy;
 pub mod scene;
+pub mod workers;
 
 pub use emulator::{
     create_docdb_cluster, create_ecs_service, create_rds_cluster, emulator_api, emulator_url,

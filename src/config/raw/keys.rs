@@ -7,8 +7,8 @@
 //! typo does not also show up as "missing required key `replicas`", nor hide the file's other
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
+use super::{RawAsg, RawBatch, RawNotify, RawSchedule, SourceText};
 use super::{RawCluster, RawCompletion, RawConfig, RawEcs, RawMetric, RawScaleDown, RawScenario};
-use super::{RawNotify, RawSchedule, SourceText};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
 use std::borrow::Cow;
@@ -28,6 +28,8 @@ enum Table {
     Completion,
     Schedule,
     Notify,
+    Batch,
+    Asg,
 }
 
 impl Table {
@@ -43,6 +45,8 @@ impl Table {
             Table::Completion => field_names::<RawCompletion>(),
             Table::Schedule => field_names::<RawSchedule>(),
             Table::Notify => field_names::<RawNotify>(),
+            Table::Batch => field_names::<RawBatch>(),
+            Table::Asg => field_names::<RawAsg>(),
         }
     }
 
@@ -58,6 +62,8 @@ impl Table {
             (Table::Scenario, "completion") => Some(Table::Completion),
             (Table::Scenario, "schedule") => Some(Table::Schedule),
             (Table::ScaleDown, "metric") => Some(Table::Metric),
+            (Table::Scenario, "batch") => Some(Table::Batch),
+            (Table::Scenario, "asg") => Some(Table::Asg),
             _ => None,
         }
     }

@@ -76,7 +76,7 @@ fn backticked(message: &str) -> Vec<&str> {
 }
 
 /// Keys whose value is an array of tables, written `[[…]]`; every other array holds values.
-const TABLE_ARRAYS: [&str; 7] = [
+const TABLE_ARRAYS: [&str; 9] = [
     "scenario",
     "ecs",
     "docdb",
@@ -84,6 +84,8 @@ const TABLE_ARRAYS: [&str; 7] = [
     "neptune",
     "metric",
     "completion",
+    "batch",
+    "asg",
 ];
 
 /// A TOML syntax error: the position and the parser's words, with the usual fix.

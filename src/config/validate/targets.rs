@@ -2,6 +2,9 @@
 //! Neptune: one set of keys), with names AWS accepts, task and reader counts in range, and real
 //! instance classes.
 
+// The worker kinds' checks, each in its own file.
+mod asg;
+mod batch;
 #[cfg(test)]
 mod tests;
 

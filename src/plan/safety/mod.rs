@@ -11,7 +11,10 @@
 //!   in the run's baseline, or any instance in a run that has no baseline (never scaled up);
 //! - never more than 15 readers; every reader nightshift adds carries its tags and tier 15, and
 //!   a zone that is one of its cluster's;
-//! - serverless: MinCapacity only, never MaxCapacity, never above it, never across 1.0 DCU.
+//! - serverless: MinCapacity only, never MaxCapacity, never above it, never across 1.0 DCU;
+//! - Batch compute environments and Auto Scaling groups: never a value above the configured
+//!   guardrail (`max_vcpus`, `max`) or the environment's own `maxvCpus`, never one below the
+//!   run's baseline (at scale-up, below the live value), never a lower `desiredvCpus`.
 //!
 //! The rule "every mutating call passes this check first" is held by the types: [`vet`] is the
 //! only maker of a [`VettedCall`], and [`crate::ports::Scaling::execute`] accepts nothing else.
@@ -22,6 +25,8 @@
 //! (`crate::night`): without an open run nothing is planned at all, and without a baseline no
 //! deletion passes this check.
 
+mod asg;
+mod batch;
 mod cluster;
 #[cfg(test)]
 mod properties;
@@ -55,6 +60,7 @@ pub enum Rule {
     BadFailover,
     UntaggedReader,
     ServerlessCapacity,
+    BelowBaseline,
 }
 
 impl fmt::Display for Rule {
@@ -68,6 +74,7 @@ impl fmt::Display for Rule {
             Rule::BadFailover => "invalid failover",
             Rule::UntaggedReader => "reader without nightshift's tags",
             Rule::ServerlessCapacity => "serverless capacity outside its rules",
+            Rule::BelowBaseline => "below the baseline",
         })
     }
 }
@@ -257,6 +264,8 @@ fn check_call<'a>(
         | Call::FailoverDbCluster { .. }
         | Call::DeleteDbInstance { .. }
         | Call::ModifyDbClusterCapacity { .. } => cluster::check(call, plan, ctx, readers),
+        Call::UpdateComputeEnvironment { .. } => batch::check(call, ctx),
+        Call::UpdateAutoScalingGroup { .. } => asg::check(call, ctx),
     }
 }
 

@@ -8,7 +8,7 @@
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
 use super::{RawCompletion, RawConfig, RawDocDb, RawEcs, RawMetric, RawScaleDown, RawScenario};
-use super::{RawNotify, RawSchedule, SourceText};
+use super::{RawNotify, RawPrices, RawSchedule, RawTaskPrices, SourceText};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
 use std::borrow::Cow;
@@ -27,6 +27,8 @@ enum Table {
     Completion,
     Schedule,
     Notify,
+    Prices,
+    TaskPrices,
 }
 
 impl Table {
@@ -42,15 +44,20 @@ impl Table {
             Table::Completion => field_names::<RawCompletion>(),
             Table::Schedule => field_names::<RawSchedule>(),
             Table::Notify => field_names::<RawNotify>(),
+            Table::Prices => field_names::<RawPrices>(),
+            Table::TaskPrices => field_names::<RawTaskPrices>(),
         }
     }
 
     /// The table (or array of tables) that `key` holds here, if it holds one. `dimensions` is
-    /// a free map of CloudWatch names, so its keys are not checked.
+    /// a free map of CloudWatch names and `prices.instance` one of instance classes, so their
+    /// keys are not checked.
     fn child(self, key: &str) -> Option<Table> {
         match (self, key) {
             (Table::Top, "scenario") => Some(Table::Scenario),
             (Table::Top, "notify") => Some(Table::Notify),
+            (Table::Top, "prices") => Some(Table::Prices),
+            (Table::Prices, "task") => Some(Table::TaskPrices),
             (Table::Scenario, "ecs") => Some(Table::Ecs),
             (Table::Scenario, "docdb") => Some(Table::DocDb),
             (Table::Scenario, "scale_down") => Some(Table::ScaleDown),

@@ -189,6 +189,14 @@ fn scaling_statements(
             "Action": ["application-autoscaling:DescribeScalableTargets"],
             "Resource": "*"
         }));
+        // The size of the services' tasks, read once when a run opens (the night's vCPU-hours
+        // and GB-hours); DescribeTaskDefinition has no resource-level permission.
+        statements.push(json!({
+            "Sid": "EcsTaskSizes",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTaskDefinition"],
+            "Resource": "*"
+        }));
         statements.push(json!({
             "Sid": "EcsScalableTargetsRaise",
             "Effect": "Allow",

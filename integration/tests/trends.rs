@@ -52,6 +52,7 @@ fn state(opened: Timestamp, ready: Timestamp, down: Option<Timestamp>) -> RunSta
                 scalable_target: None,
                 night_desired: 10,
                 night_target: None,
+                task: None,
             }],
             clusters: vec![ClusterBaseline {
                 cluster: "batch-db".into(),

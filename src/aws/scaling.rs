@@ -19,7 +19,7 @@ use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::Scenario;
 use crate::domain::ActionResult;
 use crate::plan::safety::VettedCall;
-use crate::plan::{Call, ServiceState, Snapshot};
+use crate::plan::{Call, ServiceState, Snapshot, TaskSize};
 use crate::ports::{Applied, CallError, CallErrorKind, Executed, Metrics, Scaling, TagReads};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -297,6 +297,13 @@ impl Scaling for ScalingClients {
                 running: counts.running,
                 pending: counts.pending,
                 scalable_target,
+                task: counts.task_definition.map(|task_definition| TaskSize {
+                    task_definition,
+                    launch: counts.launch,
+                    cpu_units: None,
+                    memory_mib: None,
+                    unread: None,
+                }),
             }))
         }))
         .await?;
@@ -311,6 +318,15 @@ impl Scaling for ScalingClients {
             services: services.into_iter().flatten().collect(),
             clusters: clusters.into_iter().flatten().collect(),
         })
+    }
+
+    async fn task_size(
+        &self,
+        task_definition: &str,
+    ) -> Result<(Option<u32>, Option<u32>, bool), CallError> {
+        let size = self.ecs.describe_task_definition(task_definition).await?;
+        let fargate_only = size.requires.iter().all(|c| c == "FARGATE") && !size.requires.is_empty();
+        Ok((size.cpu_units, size.memory_mib, fargate_only))
     }
 
     /// Make one call the safety check allowed (or, in dry run, only record it).

@@ -28,6 +28,7 @@ pub mod zones;
 
 pub use baseline::{
     capture_baseline, Baseline, ClusterBaseline, InstanceBaseline, RunState, ServiceBaseline,
+    TaskSize,
 };
 pub use down::plan_scale_down;
 pub use ids::{reader_identifier, scenario_hash};
@@ -75,6 +76,9 @@ pub struct ServiceState {
     pub pending: i32,
     /// The service's Application Auto Scaling target (`ecs:service:DesiredCount`), if any.
     pub scalable_target: Option<Capacity>,
+    /// Its task definition and launch type (DescribeServices); the size is read only when a run
+    /// opens ([`TaskSize`]).
+    pub task: Option<TaskSize>,
 }
 
 impl ServiceState {

@@ -463,12 +463,13 @@ fn the_function_role_is_the_iam_policy_plus_logs_and_no_wildcard_beyond_what_aws
                     "{source}: {actions:?}"
                 );
                 if resources.iter().any(|r| r == "*") {
-                    // AWS offers no resource-level permission for these two reads.
+                    // AWS offers no resource-level permission for these three reads.
                     for a in &actions {
                         assert!(
                             [
                                 "cloudwatch:GetMetricData",
-                                "application-autoscaling:DescribeScalableTargets"
+                                "application-autoscaling:DescribeScalableTargets",
+                                "ecs:DescribeTaskDefinition"
                             ]
                             .contains(&a.as_str()),
                             "{source}: {a} on *"

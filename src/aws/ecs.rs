@@ -189,10 +189,7 @@ fn cpu_units(text: &str) -> Option<u32> {
 /// Task-level memory as ECS reports it: MiB (`"2048"`), or GB as registered (`"2 GB"`).
 fn memory_mib(text: &str) -> Option<u32> {
     let text = text.trim();
-    if let Some(gb) = text
-        .strip_suffix("GB")
-        .or_else(|| text.strip_suffix("gb"))
-    {
+    if let Some(gb) = text.strip_suffix("GB").or_else(|| text.strip_suffix("gb")) {
         let v: f64 = gb.trim().parse().ok()?;
         return whole(v * 1024.0);
     }

@@ -325,7 +325,8 @@ impl Scaling for ScalingClients {
         task_definition: &str,
     ) -> Result<(Option<u32>, Option<u32>, bool), CallError> {
         let size = self.ecs.describe_task_definition(task_definition).await?;
-        let fargate_only = size.requires.iter().all(|c| c == "FARGATE") && !size.requires.is_empty();
+        let fargate_only =
+            size.requires.iter().all(|c| c == "FARGATE") && !size.requires.is_empty();
         Ok((size.cpu_units, size.memory_mib, fargate_only))
     }
 

@@ -233,7 +233,10 @@ pub(crate) fn round2(x: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 enum Unit {
     Reader(String),
-    Resized { from: String, to: String },
+    Resized {
+        from: String,
+        to: String,
+    },
     Dcu,
     /// Tasks of one service; `size` is one task's (vCPUs, GB) on Fargate.
     Tasks {
@@ -620,3 +623,6 @@ fn idle(events: &[EventRecord], scale_down_at: Option<Timestamp>) -> Option<i64>
     let last = last_busy?;
     (down > last).then(|| down.duration_since(last).as_secs())
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,8 +24,8 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use html::trends_html;
 pub use account::{Account, Basis, Hours};
+pub use html::trends_html;
 pub use money::Money;
 pub use read::{closing_account, read_nights};
 pub use table::trends_table;

@@ -85,7 +85,9 @@ pub fn price(hours: &Hours, prices: &Prices, unpriced: &mut BTreeSet<String>) ->
         match prices.instance(class) {
             Some(p) => total += h * p,
             None => {
-                unpriced.insert(format!("{class} instance-hours (no [prices] instance price)"));
+                unpriced.insert(format!(
+                    "{class} instance-hours (no [prices] instance price)"
+                ));
             }
         }
     }
@@ -121,7 +123,8 @@ pub fn price(hours: &Hours, prices: &Prices, unpriced: &mut BTreeSet<String>) ->
         }
     }
     if hours.unsized_task_hours > 0.0 {
-        unpriced.insert("task-hours without a Fargate size (EC2-backed, or not recorded)".to_string());
+        unpriced
+            .insert("task-hours without a Fargate size (EC2-backed, or not recorded)".to_string());
     }
     total
 }

@@ -125,7 +125,15 @@ impl Validator<'_> {
             &raw.span(),
             key,
             problem,
-            format!("write the on-demand price per {unit} in {}, e.g. {}", if currency.is_empty() { "the currency" } else { currency }, example(kind)),
+            format!(
+                "write the on-demand price per {unit} in {}, e.g. {}",
+                if currency.is_empty() {
+                    "the currency"
+                } else {
+                    currency
+                },
+                example(kind)
+            ),
         );
         None
     }

@@ -116,8 +116,11 @@ fn currency_class_and_shape_errors_say_what_to_write() {
     );
     let typo = parse(&with_prices("dcus = 0.08\ndcu = 0.08\n"), "t.toml").expect_err("a typo");
     assert!(typo.to_string().contains("did you mean `dcu`"), "{typo}");
-    let typo = parse(&with_prices("task = { vcpus = 0.04, gb = 0.004 }\n"), "t.toml")
-        .expect_err("a typo in task");
+    let typo = parse(
+        &with_prices("task = { vcpus = 0.04, gb = 0.004 }\n"),
+        "t.toml",
+    )
+    .expect_err("a typo in task");
     assert!(typo.to_string().contains("did you mean `vcpu`"), "{typo}");
 }
 
@@ -135,10 +138,21 @@ fn a_class_the_scenarios_use_without_a_price_is_a_warning_naming_it_and_the_scen
     let found = warnings(&config);
     assert_eq!(found.len(), 1, "{found:#?}");
     let w = &found[0];
-    assert_eq!((w.file.as_str(), w.line, w.key.as_str()), ("t.toml", 29, "prices.instance"));
+    assert_eq!(
+        (w.file.as_str(), w.line, w.key.as_str()),
+        ("t.toml", 29, "prices.instance")
+    );
     assert!(w.message.contains("no price for db.r6g.xlarge"), "{w}");
-    assert!(w.message.contains("scenario \"nightly\" uses (fallback_classes)"), "{w}");
-    assert!(w.hint.contains("\"db.r6g.xlarge\" = <price per instance-hour>"), "{w}");
+    assert!(
+        w.message
+            .contains("scenario \"nightly\" uses (fallback_classes)"),
+        "{w}"
+    );
+    assert!(
+        w.hint
+            .contains("\"db.r6g.xlarge\" = <price per instance-hour>"),
+        "{w}"
+    );
 
     let only_dcu = parse(&with_prices("dcu = 0.0822\n"), "t.toml").unwrap();
     let keys: Vec<String> = warnings(&only_dcu).into_iter().map(|w| w.key).collect();

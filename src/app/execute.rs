@@ -139,6 +139,31 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
     }
 }
 
+/// The hours of the night this step closes, for its Run Closed event and EMF line: the run's
+/// events (one Query) and this step's calls. A failed read leaves them out and never stops the
+/// close.
+async fn night_hours(
+    req: &StepRequest<'_>,
+    run: &RunRecord,
+    state: &RunState,
+    actions: &[crate::domain::Action],
+    evidence: &StepEvidence,
+) -> Option<crate::trends::Account> {
+    let read =
+        crate::trends::closing_account(req.store, run, state, req.step, actions, evidence, req.now);
+    match read.await {
+        Ok(account) => Some(account),
+        Err(e) => {
+            tracing::warn!(
+                scenario = %req.scenario.name,
+                run = %run.run,
+                "the night's hours were not counted (its events could not be read: {e}); the run closes without them"
+            );
+            None
+        }
+    }
+}
+
 /// The size of the tasks of each service that may run on Fargate (one DescribeTaskDefinition
 /// each), recorded with the baseline for the night's vCPU-hours and GB-hours. A failed read is
 /// recorded with the size and never stops the scale-up.
@@ -414,6 +439,7 @@ pub(super) async fn scale_down(
     if done {
         evidence.closed_by = state.scale_down_rule;
         evidence.night_s = Some(req.now.duration_since(run.opened_at).as_secs());
+        evidence.night_hours = night_hours(req, run, state, &conv.actions, &evidence).await;
     }
     let (outcome, short, detail, run_update) = if done {
         let (restored, short) = if !conv.drift.is_empty() {

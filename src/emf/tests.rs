@@ -134,3 +134,25 @@ fn a_closing_line_carries_the_nights_hours_and_money_as_valid_emf() {
         assert!(line.get(absent).is_none(), "{absent}: {line}");
     }
 }
+
+#[test]
+fn every_declarable_metric_is_declared_by_some_line_with_its_unit() {
+    // The fullest line: a closing step that also first saw the capacity, priced, with idle.
+    let full = Observed {
+        capacity_ready_minutes: Some(20),
+        night_minutes: Some(190),
+        closing: Some(Closing {
+            idle_minutes: Some(19),
+            money: Some(("USD".into(), 1.0, 2.0, 3.0)),
+            ..Closing::default()
+        }),
+        ..Observed::default()
+    };
+    let line = Value::Object(metrics(&full, Some(Outcome::Acted)));
+    let declared: Vec<(String, Option<String>)> = nightshift_test_support::emf::declared(&line);
+    let declarable: Vec<(String, Option<String>)> = declarable()
+        .into_iter()
+        .map(|(n, u)| (n.to_string(), Some(u.to_string())))
+        .collect();
+    assert_eq!(declared, declarable);
+}

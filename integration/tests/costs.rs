@@ -651,3 +651,231 @@ async fn the_month_report_page_plots_cost_and_savings_in_headless_chromium() {
     assert_eq!(dom.matches("<tr class=\"month\"").count(), 2);
     assert_eq!(dom.matches("<tr class=\"total\"").count(), 1);
 }
+
+/// An ECS service on Fargate: a task definition of 0.5 vCPU and 1 GB, `desired` tasks.
+async fn fargate_service(cluster: &str, service: &str, desired: i32) {
+    let sdk = support::sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap();
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("public.ecr.aws/docker/library/busybox:latest")
+        .build();
+    let arn = ecs
+        .register_task_definition()
+        .family(service)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .cpu("512")
+        .memory("1024")
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .and_then(|t| t.task_definition_arn)
+        .unwrap();
+    ecs.create_service()
+        .cluster(cluster)
+        .service_name(service)
+        .task_definition(arn)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .desired_count(desired)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A night through the handler: a Fargate service 2 → 6 tasks (0.5 vCPU, 1 GB) and one reader,
+/// scaled up at 22:00 and forced down at 01:00: 3 h.
+///
+/// | what       | hours                 | at the prices                   |
+/// | ---------- | --------------------- | ------------------------------- |
+/// | 1 reader   | 3 reader-hours        | 3 × 0.277 = 0.831               |
+/// | 4 tasks    | 12 task-hours: 6 vCPU-hours, 12 GB-hours | 6 × 0.04048 + 12 × 0.004445 = 0.29622 |
+/// | the night  |                       | 1.12722                         |
+/// | all day    | 24 reader-hours, 96 task-hours (48 vCPU-h, 96 GB-h) | 6.648 + 1.94304 + 0.42672 = 9.01776 |
+#[tokio::test]
+async fn a_night_closes_with_its_hours_and_cost_in_the_run_closed_event_and_the_emf_line() {
+    use nightshift::app::{Adapters, App, Invocation};
+    use nightshift::aws::calls::CallLog;
+    use nightshift::aws::events::EventsClient;
+    use nightshift::aws::scaling::ScalingClients;
+    use nightshift::ports::EventSink;
+    use std::sync::Arc;
+
+    let sdk = support::sdk_config().await;
+    let table = crate::harness::fresh_table().await;
+    let ecs_cluster = support::unique("costs");
+    let service = support::unique("worker");
+    let db = support::unique("costsdb");
+    fargate_service(&ecs_cluster, &service, 2).await;
+    support::create_docdb_cluster(&sdk, &db).await;
+    let bus = support::unique("costs-bus");
+    let queue = crate::notify::bus_to_queue(&bus).await;
+    let text = format!(
+        r#"
+table = "{table}"
+
+[notify]
+event_bus = "{bus}"
+{PRICES}
+[[scenario]]
+name = "nightly"
+timezone = "Asia/Tokyo"
+  [[scenario.ecs]]
+  cluster = "{ecs_cluster}"
+  service = "{service}"
+  desired = 6
+  max = 8
+  [[scenario.docdb]]
+  cluster = "{db}"
+  replicas = 1
+  instance_class = "db.r6g.large"
+  [scenario.scale_down]
+  quiet_for = "15m"
+  deadline = "07:30"
+  min_hold = "30m"
+    [[scenario.scale_down.metric]]
+    namespace = "Batch"
+    name = "JobsRunning"
+    stat = "Maximum"
+    period = "1m"
+    below = 1
+"#
+    );
+    let config = nightshift::config::parse(&text, "costs.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(nightshift::config::prices::warnings(&config).is_empty());
+    let policy = nightshift::iam::policy(&config, &nightshift::iam::Target::default());
+    let log = CallLog::new();
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        Timeouts::default(),
+    );
+    let scaling = ScalingClients::with_call_log(&sdk, &log, Timeouts::default());
+    let events: Arc<dyn EventSink> = Arc::new(EventsClient::new(&sdk));
+    let adapters = Adapters {
+        events: Some(events),
+        ..Adapters::new(store.clone(), scaling)
+    };
+    let app = App::build(Arc::new(config), crate::harness::settings(), adapters);
+    let step = |step: &str, extra: &str, id: &str, now: &str| {
+        let payload =
+            format!(r#"{{"scenario": "nightly", "step": "{step}", "id": "{id}"{extra}}}"#);
+        let inv = Invocation {
+            request_id: format!("req-{id}"),
+            deadline: None,
+            now: now.parse().unwrap(),
+            function_arn: None,
+        };
+        let app = &app;
+        async move {
+            nightshift::emf::observe(async { app.handle(payload.as_bytes(), &inv).await }).await
+        }
+    };
+
+    let (up, _) = step("scale-up", "", "up", "2026-11-25T13:00:00Z").await;
+    assert_eq!(up.expect("scale-up").outcome, Outcome::Acted);
+    let made: Vec<String> = log.calls().iter().map(|c| c.operation.clone()).collect();
+    assert_eq!(
+        made.iter()
+            .filter(|o| *o == "DescribeTaskDefinition")
+            .count(),
+        1,
+        "the task size is read once, when the run opens: {made:?}"
+    );
+    for call in log.calls() {
+        for action in nightshift::iam::actions_of(&call.service, &call.operation) {
+            assert!(
+                nightshift::iam::allows(&policy, &action),
+                "iam-policy lacks {action}"
+            );
+        }
+    }
+    let run = store
+        .get_run("nightly", "2026-11-25")
+        .await
+        .unwrap()
+        .expect("the run");
+    let state = RunState::from_json(run.baseline.as_ref().unwrap()).unwrap();
+    let task = state.baseline.services[0]
+        .task
+        .clone()
+        .expect("the task size");
+    assert_eq!(
+        (task.launch.as_str(), task.cpu_units, task.memory_mib),
+        ("FARGATE", Some(512), Some(1024))
+    );
+
+    log.clear();
+    let (down, observed) = step(
+        "scale-down",
+        r#", "force": true"#,
+        "down",
+        "2026-11-25T16:00:00Z",
+    )
+    .await;
+    let down = down.expect("scale-down");
+    assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
+    assert!(down.reason.contains("run closed"), "{}", down.reason);
+    let made: Vec<String> = log.calls().iter().map(|c| c.operation.clone()).collect();
+    assert!(
+        !made.contains(&"DescribeTaskDefinition".to_string()),
+        "{made:?}"
+    );
+
+    // The closing step's EMF line: valid, with the night's hours and money.
+    let line = Value::Object(nightshift::emf::members(
+        &nightshift::emf::InvocationMetrics {
+            scenario: Some("nightly"),
+            step: Some("scale-down"),
+            outcome: Some(down.outcome),
+            duration_ms: 1.0,
+            observed: &observed,
+            timestamp_ms: 1_764_126_000_000,
+        },
+    ));
+    assert_eq!(
+        support::emf::check(&line, nightshift::emf::NAMESPACE),
+        Vec::<String>::new(),
+        "{line}"
+    );
+    assert_eq!(line["ReaderHours"], 3.0, "{line}");
+    assert_eq!(line["TaskHours"], 12.0, "{line}");
+    assert_eq!(line["VcpuHours"], 6.0, "{line}");
+    assert_eq!(line["GbHours"], 12.0, "{line}");
+    assert_eq!(line["NightCost"], 1.13, "{line}");
+    assert_eq!(line["SavedVsAlwaysOn"], 7.89, "{line}");
+    assert_eq!(line["SavedVsDeadline"], 0.0, "forced: {line}");
+    assert_eq!(line["currency"], "USD");
+    println!("the closing EMF line: {line}");
+
+    // The Run Closed event, as the bus delivered it.
+    let messages = crate::notify::drain(&queue).await;
+    let closed = messages
+        .iter()
+        .find(|m| m["detail-type"] == "Nightshift Run Closed")
+        .unwrap_or_else(|| panic!("no Run Closed among {messages:?}"));
+    println!("{}", serde_json::to_string_pretty(closed).unwrap());
+    let detail = &closed["detail"];
+    assert_eq!(detail["why"], "forced");
+    assert_eq!(detail["night_minutes"], 180);
+    assert_eq!(detail["hours"]["basis"], "calls");
+    assert_eq!(detail["hours"]["held"]["reader_hours"]["db.r6g.large"], 3.0);
+    assert_eq!(detail["hours"]["held"]["task_hours"], 12.0);
+    assert_eq!(detail["hours"]["always_on"]["task_hours"], 96.0);
+    assert_eq!(detail["money"]["currency"], "USD");
+    assert_eq!(detail["money"]["cost"], 1.13);
+    assert_eq!(detail["money"]["always_on"], 9.02);
+    assert_eq!(detail["money"]["saved_vs_always_on"], 7.89);
+    assert_eq!(
+        detail["money"].get("saved_vs_deadline"),
+        None,
+        "forced, not quiet"
+    );
+}

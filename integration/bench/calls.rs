@@ -100,7 +100,7 @@ pub async fn run(bench: &Bench) {
             "scale-down, batch quiet",
             scene.scheduled_step("scale-down", bench.at(150)),
             150,
-            (18, Some(18)),
+            (19, Some(19)),
         ),
         (
             "check after the scale-down",

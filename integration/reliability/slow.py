@@ -747,7 +747,8 @@ def call_target(inv: Invocation, w: SlowWorld, resize: bool) -> int:
     if inv.step == "scale-up":
         return 16 + extra
     if any(is_down(ch, w) for _, ch, _ in changes):
-        return 18 + extra
+        # 18, and the closing step's Query of the night's events (its hours and cost).
+        return 19 + extra
     return 10 + extra
 
 

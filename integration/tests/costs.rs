@@ -420,8 +420,7 @@ async fn a_month_of_nights_reports_hand_computed_hours_and_money_in_table_and_js
     assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
     let line = |start: &str| {
         text.lines()
-            .filter(|l| l.starts_with(start))
-            .last()
+            .rfind(|l| l.starts_with(start))
             .unwrap_or_else(|| panic!("no line {start:?}:\n{text}"))
             .split_whitespace()
             .collect::<Vec<_>>()

@@ -581,7 +581,7 @@ fn peaks(segments: &[Segment]) -> Vec<(Unit, f64)> {
                 .iter()
                 .flat_map(|s| [(s.from, 1, s.count), (s.to, 0, -s.count)])
                 .collect();
-            edges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            edges.sort_by_key(|e| (e.0, e.1));
             let (mut level, mut peak) = (0.0_f64, 0.0_f64);
             for (_, _, delta) in edges {
                 level += delta;

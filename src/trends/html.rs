@@ -292,9 +292,12 @@ fn instance_hours(h: &Hours) -> f64 {
     h.readers_total() + h.resized_total()
 }
 
-/// The kinds of hours the nights held, each with its chart's id and title.
-fn hour_kinds(held: &Hours) -> Vec<(&'static str, &'static str, fn(&Hours) -> f64)> {
-    let mut kinds: Vec<(&'static str, &'static str, fn(&Hours) -> f64)> = Vec::new();
+/// A kind of hours: its chart's id and title, and how to read it.
+type HourKind = (&'static str, &'static str, fn(&Hours) -> f64);
+
+/// The kinds of hours the nights held.
+fn hour_kinds(held: &Hours) -> Vec<HourKind> {
+    let mut kinds: Vec<HourKind> = Vec::new();
     if instance_hours(held) > 0.0 {
         kinds.push((
             "hours-chart-instance",

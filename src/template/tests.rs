@@ -47,6 +47,10 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "notify.toml",
             include_str!("../../integration/fixtures/config/template/notify.toml"),
         ),
+        (
+            "priced.toml",
+            include_str!("../../integration/fixtures/config/template/priced.toml"),
+        ),
         ("ten-scenarios.toml", TEN_SCENARIOS),
         ("forty-scenarios.toml", FORTY_SCENARIOS),
     ]
@@ -1059,12 +1063,10 @@ fn a_scenario_in_another_account_gives_the_function_role_assume_role_on_exactly_
 #[test]
 fn the_dashboard_names_only_metrics_the_emf_lines_declare_with_their_dimensions() {
     use super::dashboard::{body, named_metrics};
-    let priced = format!(
-        "{DEPLOY_CONFIG}\n[prices]\ncurrency = \"EUR\"\ninstance = {{ \"db.r6g.large\" = 0.25 }}\n"
-    );
+    let priced = include_str!("../../integration/fixtures/config/template/priced.toml");
     for (source, text) in [
         ("deploy/nightshift.toml", DEPLOY_CONFIG.to_string()),
-        ("priced.toml", priced),
+        ("priced.toml", priced.to_string()),
         ("forty-scenarios.toml", FORTY_SCENARIOS.to_string()),
     ] {
         let cfg = config::parse(&text, source).unwrap();
@@ -1087,6 +1089,9 @@ fn the_dashboard_names_only_metrics_the_emf_lines_declare_with_their_dimensions(
         assert_eq!(body.contains("NightCost"), cfg.prices.is_some(), "{source}");
         if cfg.prices.is_some() {
             assert!(body.contains("cost and savings, EUR"), "{source}");
+            for metric in ["ReaderHours", "ResizedHours", "DcuHours", "TaskHours"] {
+                assert!(body.contains(metric), "{source}: {metric}");
+            }
         }
         let widgets: Value = serde_json::from_str(&body).unwrap();
         let widgets = widgets["widgets"].as_array().unwrap();

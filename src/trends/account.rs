@@ -120,12 +120,13 @@ pub struct Span {
 impl Hours {
     /// Instance-hours of the readers nightshift added, every class.
     pub fn readers_total(&self) -> f64 {
-        self.reader_hours.values().sum()
+        // A fold from +0.0: an empty f64 sum is -0.0, which JSON and EMF would show.
+        self.reader_hours.values().fold(0.0, |a, b| a + b)
     }
 
     /// Instance-hours of resized baseline instances, every class.
     pub fn resized_total(&self) -> f64 {
-        self.resized_hours.iter().map(|r| r.hours).sum()
+        self.resized_hours.iter().fold(0.0, |a, r| a + r.hours)
     }
 
     pub fn is_zero(&self) -> bool {

@@ -100,8 +100,8 @@ const PRICED: [(&str, usize); 8] = [
     ("DCU-H", 8),
     ("TASK-H", 8),
     ("COST", 10),
-    ("SAVED VS 24H", 17),
-    ("SAVED VS DEADLINE", 17),
+    ("SAVED 24H", 17),
+    ("SAVED DEADLINE", 17),
 ];
 
 /// Without prices: the savings in hours of each kind.
@@ -111,8 +111,8 @@ const HOURS: [(&str, usize); 7] = [
     ("INSTANCE-H", 11),
     ("DCU-H", 8),
     ("TASK-H", 8),
-    ("SAVED VS 24H", 22),
-    ("SAVED VS DEADLINE", 22),
+    ("SAVED 24H", 22),
+    ("SAVED DEADLINE", 22),
 ];
 
 fn h1(x: f64) -> String {
@@ -198,13 +198,15 @@ fn capacity_table(report: &TrendReport) -> String {
     let header: &[(&str, usize)] = match &report.currency {
         Some(currency) => {
             out.push_str(&format!(
-                "capacity above the baseline: hours, and money in {currency} at [prices]\n"
+                "capacity above the baseline: hours, and money in {currency} at [prices]\n\
+                 saved 24h: against holding the night's peak all day; saved deadline: closing on quiet\n"
             ));
             &PRICED
         }
         None => {
             out.push_str("capacity above the baseline, in hours (no [prices])\n");
-            out.push_str("saved: i = instance-hours, d = DCU-hours, t = task-hours\n");
+            out.push_str("saved 24h: against holding the night's peak all day; saved deadline: closing on quiet\n");
+            out.push_str("(i = instance-hours, d = DCU-hours, t = task-hours)\n");
             &HOURS
         }
     };

@@ -485,3 +485,11 @@ fn idle_runs_from_the_last_busy_period_any_check_saw_to_the_scale_down() {
     );
     assert_eq!(idle(&events, None), None);
 }
+
+#[test]
+fn totals_of_nothing_are_positive_zero() {
+    // An empty f64 sum is -0.0, which JSON and the EMF line would print as "-0.0".
+    let none = Hours::default();
+    assert!(none.readers_total().is_sign_positive());
+    assert!(none.resized_total().is_sign_positive());
+}

@@ -52,6 +52,7 @@ rect.saved-deadline { fill: #3b8f5a; }
 rect.saved-always-on { fill: #a9d3b5; }
 tr.month td, tr.total td { font-weight: 600; background: #f3f5f8; }
 td.num, th.num { text-align: right; }
+#cost-nights td { white-space: nowrap; }
 "#;
 
 const W: f64 = 1000.0;
@@ -267,13 +268,13 @@ fn costs(report: &TrendReport) -> Markup {
             }
         }
         @if let Some(currency) = &report.currency {
-            (savings_chart("cost-chart", &format!("cost and savings per night, {currency}"), &report.nights, |n| {
+            (savings_chart("cost-chart", &format!("cost and savings per night, {currency}"), "cost", &report.nights, |n| {
                 let m = n.exact_money.clone().unwrap_or_default();
                 (m.cost, m.saved_vs_deadline.unwrap_or(0.0), m.saved_vs_always_on)
             }))
         } @else {
             @for (id, title, of) in hour_kinds(&report.totals.held) {
-                (savings_chart(id, title, &report.nights, |n| {
+                (savings_chart(id, title, "held", &report.nights, |n| {
                     let a = &n.exact;
                     (of(&a.held), a.saved_vs_deadline.as_ref().map_or(0.0, of), of(&a.saved_vs_always_on))
                 }))
@@ -320,6 +321,7 @@ const CH: f64 = 300.0;
 fn savings_chart(
     id: &str,
     title: &str,
+    held_label: &str,
     nights: &[TrendNight],
     values: impl Fn(&TrendNight) -> (f64, f64, f64),
 ) -> Markup {
@@ -340,7 +342,7 @@ fn savings_chart(
             g class="legend" {
                 text x=(LEFT) y="20" { (title) }
                 rect x=(LEFT + 300.0) y="10" width="12" height="12" class="held" {}
-                text x=(LEFT + 316.0) y="20" { "held" }
+                text x=(LEFT + 316.0) y="20" { (held_label) }
                 rect x=(LEFT + 360.0) y="10" width="12" height="12" class="saved-deadline" {}
                 text x=(LEFT + 376.0) y="20" { "saved vs the deadline" }
                 rect x=(LEFT + 510.0) y="10" width="12" height="12" class="saved-always-on" {}

@@ -351,7 +351,7 @@ fn task_notes(baseline: &Baseline) -> Vec<String> {
             None => format!("{name}: task size not recorded (the run was opened by an earlier nightshift): task-hours only"),
             Some(t) if t.fargate_size().is_some() => continue,
             Some(t) if !t.is_fargate() && !t.launch.is_empty() => {
-                format!("{name}: {} launch type, billed by its instances: task-hours only", t.launch)
+                format!("{name}: runs on {} (not Fargate), billed by its instances: task-hours only", t.launch)
             }
             Some(t) => match &t.unread {
                 Some(why) => format!("{name}: task size not read ({why}): task-hours only"),

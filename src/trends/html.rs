@@ -15,7 +15,7 @@
 //! with `#total-cost`, `#total-saved-always-on`, `#total-saved-deadline` (priced reports),
 //! `svg.savings-chart` (`#cost-chart`, else `#hours-chart-instance`, `-dcu`, `-task`) with one
 //! `g.night-savings` per night holding `rect.held`, `rect.saved-deadline`,
-//! `rect.saved-always-on`, and `table#cost-nights` with `tr.night`, `tr.month` and `tr.total`.
+//! `rect.saved-always-on`, and `table#cost-nights` with `tr.cost-night`, `tr.month` and `tr.total`.
 
 use super::{hm, Hours, Totals, TrendNight, TrendReport};
 use crate::text::human_duration;
@@ -448,7 +448,7 @@ fn cost_table(report: &TrendReport) -> Markup {
             }
             tbody {
                 @for n in &report.nights {
-                    tr class="night" {
+                    tr class="cost-night" {
                         td { (n.run) } td { (n.scenario) }
                         (row(&n.hours.held, n.money.as_ref(), n.hours.saved_vs_deadline.as_ref(), &n.hours.saved_vs_always_on, n.hours.idle_s))
                     }

@@ -92,6 +92,8 @@ pub fn trends_table(report: &TrendReport, zone: Option<&TimeZone>) -> String {
     out
 }
 
+const INDENT: &str = "  ";
+
 /// With `[prices]`: hours, the cost and the savings in money.
 const PRICED: [(&str, usize); 8] = [
     ("NIGHT", 13),
@@ -100,8 +102,8 @@ const PRICED: [(&str, usize); 8] = [
     ("DCU-H", 8),
     ("TASK-H", 8),
     ("COST", 10),
-    ("SAVED 24H", 17),
-    ("SAVED DEADLINE", 17),
+    ("SAVED 24H", 15),
+    ("SAVED DEADLINE", 15),
 ];
 
 /// Without prices: the savings in hours of each kind.
@@ -111,8 +113,8 @@ const HOURS: [(&str, usize); 7] = [
     ("INSTANCE-H", 11),
     ("DCU-H", 8),
     ("TASK-H", 8),
-    ("SAVED 24H", 22),
-    ("SAVED DEADLINE", 22),
+    ("SAVED 24H", 20),
+    ("SAVED DEADLINE", 20),
 ];
 
 fn h1(x: f64) -> String {
@@ -210,6 +212,9 @@ fn capacity_table(report: &TrendReport) -> String {
             &HOURS
         }
     };
+    // Indented under its heading: the nights table above is the one whose lines start with the
+    // night.
+    out.push_str(INDENT);
     out.push_str(&columns(
         &header
             .iter()
@@ -219,6 +224,7 @@ fn capacity_table(report: &TrendReport) -> String {
     ));
     out.push('\n');
     for n in &report.nights {
+        out.push_str(INDENT);
         out.push_str(&capacity_row(
             &n.run,
             &n.scenario,
@@ -230,9 +236,11 @@ fn capacity_table(report: &TrendReport) -> String {
         out.push('\n');
     }
     for m in &report.months {
+        out.push_str(INDENT);
         out.push_str(&totals_row(&m.month, &m.totals));
         out.push('\n');
     }
+    out.push_str(INDENT);
     out.push_str(&totals_row("total", &report.totals));
     out.push('\n');
     let t = &report.totals;

@@ -724,7 +724,7 @@ timezone = "Asia/Tokyo"
     let policy = nightshift::iam::policy(&config, &nightshift::iam::Target::default());
     let log = CallLog::new();
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::harness::logged_client(&log).await,
         &table,
         Timeouts::default(),
     );
@@ -799,6 +799,16 @@ timezone = "Asia/Tokyo"
         !made.contains(&"DescribeTaskDefinition".to_string()),
         "{made:?}"
     );
+    // The closing step reads the night's events (a Query): the role allows it.
+    assert!(made.contains(&"Query".to_string()), "{made:?}");
+    for call in log.calls() {
+        for action in nightshift::iam::actions_of(&call.service, &call.operation) {
+            assert!(
+                nightshift::iam::allows(&policy, &action),
+                "iam-policy lacks {action}"
+            );
+        }
+    }
 
     // The closing step's EMF line: valid, with the night's hours and money.
     let line = Value::Object(nightshift::emf::members(

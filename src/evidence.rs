@@ -73,6 +73,14 @@ pub struct StepEvidence {
     /// At the close: the night's length from the scale-up, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub night_s: Option<i64>,
+    /// At the close: the night's hours above the baseline (`trends::account`), for its Run
+    /// Closed event and EMF line.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub night_hours: Option<crate::trends::Account>,
 }
 
 /// What a convergence (snapshot → plan → safety check → execute, in rounds) did.

@@ -43,15 +43,17 @@ pub fn policy(config: &Config, target: &Target) -> Value {
         format!("arn:{partition}:{service}:{region}:{account}:{resource}")
     };
     // The function reads and writes single items, and opens and closes runs with two-item
-    // transactions, which DynamoDB authorizes item by item (PutItem, UpdateItem). Query (and so
-    // the by-time index) serves only the ops CLI, which runs with the operator's credentials.
+    // transactions, which DynamoDB authorizes item by item (PutItem, UpdateItem); the step that
+    // closes a run Queries the run's events on the table itself to count the night's hours. The
+    // by-time index serves only the ops CLI, which runs with the operator's credentials.
     let mut statements = vec![json!({
         "Sid": "RunHistoryAndIdempotency",
         "Effect": "Allow",
         "Action": [
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem"
+            "dynamodb:UpdateItem",
+            "dynamodb:Query"
         ],
         "Resource": [arn("dynamodb", &format!("table/{}", config.table))]
     })];
@@ -187,6 +189,14 @@ fn scaling_statements(
             "Sid": "EcsScalableTargetsRead",
             "Effect": "Allow",
             "Action": ["application-autoscaling:DescribeScalableTargets"],
+            "Resource": "*"
+        }));
+        // The size of the services' tasks, read once when a run opens (the night's vCPU-hours
+        // and GB-hours); DescribeTaskDefinition has no resource-level permission.
+        statements.push(json!({
+            "Sid": "EcsTaskSizes",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTaskDefinition"],
             "Resource": "*"
         }));
         statements.push(json!({

@@ -209,6 +209,17 @@ pub trait Scaling: Send + Sync {
     /// Make one call the safety check allowed (in dry run, only record it). The only way a
     /// mutating call is made.
     async fn execute(&self, call: &VettedCall, dry_run: bool) -> Executed;
+
+    /// The task-level CPU units and memory MiB of a task definition, and whether it runs on
+    /// Fargate only (DescribeTaskDefinition; read once, when a run opens). An adapter that
+    /// cannot tell answers `(None, None, false)`: the default does.
+    async fn task_size(
+        &self,
+        task_definition: &str,
+    ) -> Result<(Option<u32>, Option<u32>, bool), CallError> {
+        let _ = task_definition;
+        Ok((None, None, false))
+    }
 }
 
 /// Whose tags a snapshot reads. Tags tell nightshift's instances from the others; a planner that

@@ -120,7 +120,7 @@ async fn night(bench: &Bench, db_table: &'static str) {
             "scale-down, batch quiet",
             scene.scheduled_step("scale-down", bench.at(150)),
             150,
-            bound(18, 18, 1),
+            bound(19, 19, 1),
         ),
         (
             "check after the scale-down",

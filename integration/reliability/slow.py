@@ -733,6 +733,12 @@ def figures(night: Night) -> None:
                 if ours or (klass == NIGHT_CLASS and ident not in created):
                     billed.append((max(at, opened), end))
         inst_h = sum(minutes(b - a) for a, b in billed) / 60
+        # Minutes the readers nightshift added spent `creating` (not billed): `nightshift report`
+        # counts a reader from its create call, so its figure exceeds the billed one by these.
+        creating_h = sum(minutes(min(nxt[0], next_open) - max(at, opened))
+                         for ident, hist in history.items() if ident in created
+                         for (at, status, _), nxt in zip(hist, hist[1:] + [(end_of_world, "", None)])
+                         if status == "creating" and min(nxt[0], next_open) > max(at, opened)) / 60
         inst_busy_h = sum(overlap(a, b, batch) for a, b in billed) / 60
         inst_at_down = sum(1 for a, b in billed if down_at and a < down_at <= b)
         task_spans = []
@@ -754,10 +760,44 @@ def figures(night: Night) -> None:
             "last_busy": last_busy, "down_at": down_at, "idle": idle, "floor": floor, "why": why, "slack": slack,
             "still_busy": still_busy, "before_ready": noticed is None and down_at is not None,
             "inst_h": inst_h, "inst_idle_h": inst_h - inst_busy_h, "inst_oracle_h": inst_h - inst_at_down * late,
-            "inst_n": inst_at_down, "task_h": task_h, "task_idle_h": task_h - task_busy_h,
+            "inst_n": inst_at_down, "creating_h": creating_h, "task_h": task_h, "task_idle_h": task_h - task_busy_h,
             "task_oracle_h": task_h - tasks_at_down * late, "task_n": tasks_at_down, "dcu_h": dcu_h,
             "readers": len(created),
         })
+
+
+def report_cross_check(ctx: harness.Ctx, nights: list[Night]) -> str:
+    """The same nights as `nightshift report` counts them from the run history alone (no timeline):
+    instance-hours of the readers it added and of resized instances, task-hours, DCU-hours, against
+    the figures above from the emulator's timeline. The report counts a reader from its create
+    call, the timeline bills it from `available`: the report's figure less the minutes the readers
+    spent `creating` is the billed one."""
+    rows = []
+    for n in nights:
+        try:
+            out = ctx.cli.run("report", "--scenario", n.world.name, "--since", "3d", "--now", n.lifecycle["now"],
+                              "--table", n.world.table, "--output", "json")
+        except RuntimeError as e:
+            rows.append([n.script.title, f"report failed: {e}"] + [""] * 8)
+            continue
+        counted = {night["run"]: night for night in json.loads(out)["nights"]}
+        for k, r in enumerate(n.runs):
+            name = n.script.title + (f" ({k + 1})" if len(n.runs) > 1 else "")
+            night = counted.get(r["run"])
+            if night is None:
+                rows.append([name, "not in the report"] + [""] * 8)
+                continue
+            held = night["held"]
+            inst = sum(held["reader_hours"].values()) + sum(x["hours"] for x in held.get("resized_hours", []))
+            rows.append([name, f"{inst:.2f}", f"{r['creating_h']:.2f}", f"{inst - r['creating_h']:.2f}", f"{r['inst_h']:.2f}",
+                         f"{held['task_hours']:.2f}", f"{r['task_h']:.2f}", f"{held['dcu_hours']:.1f}", f1(r["dcu_h"]),
+                         night.get("basis", "-")])
+    return harness.table(
+        "The night's capacity as `nightshift report` counts it from the run history (create call to delete call; "
+        "resized instances' hours at the night class; tasks from the raise to the restore; DCUs per serverless "
+        "instance) against the emulator's timeline above (billed: from `available`)",
+        ["night", "report instance-h", "readers creating, h", "report less creating", "timeline instance-h",
+         "report task-h", "timeline task-h", "report DCU-h", "timeline DCU-h", "basis"], rows)
 
 
 def call_target(inv: Invocation, w: SlowWorld, resize: bool) -> int:
@@ -771,7 +811,8 @@ def call_target(inv: Invocation, w: SlowWorld, resize: bool) -> int:
     if inv.step == "scale-up":
         return 16 + extra
     if any(is_down(ch, w) for _, ch, _ in changes):
-        return 18 + extra
+        # 18, and the closing step's Query of the night's events (its hours and cost).
+        return 19 + extra
     return 10 + extra
 
 
@@ -878,6 +919,7 @@ async def run(ctx: harness.Ctx, seeds: int, only: list[str] | None = None) -> tu
         "(target: the per-step targets of BENCHMARKS.md) and invocations (every retry after a Retryable error)",
         ["night", "readers added", "instance-h", "of them idle", "target", "", "task-h", "of them idle", "target", "",
          "DCU-h", "AWS calls", "target", "", "invocations", ""], cap_rows)
+    text += "\n\n" + report_cross_check(ctx, nights)
     shown = next((n for n in nights if n.script.key == "ordinary" and n.runs), None)
     if shown:
         shown.show = ctx.cli.run("show", shown.world.name, shown.runs[0]["run"], "--table", shown.world.table)

@@ -293,8 +293,13 @@ impl ScheduledNight {
             .flat_map(|st| st["Action"].as_array().unwrap().iter())
             .map(|a| a.as_str().unwrap().to_string())
             .collect();
-        // CreateDBInstance with Tags is authorized against rds:AddTagsToResource too.
-        let needed_without_a_call = ["rds:AddTagsToResource".to_string()];
+        // CreateDBInstance with Tags is authorized against rds:AddTagsToResource too. The size of
+        // a service's tasks is read only when they may run on Fargate (the config cannot say
+        // which they do); this night's service runs on EC2.
+        let needed_without_a_call = [
+            "rds:AddTagsToResource".to_string(),
+            "ecs:DescribeTaskDefinition".to_string(),
+        ];
         let unused: Vec<&String> = granted
             .iter()
             .filter(|a| !used.contains(*a) && !needed_without_a_call.contains(a))

@@ -9,6 +9,7 @@ mod harness;
 
 mod accounts;
 mod calls;
+mod costs;
 mod deploy;
 mod docdb_breadth;
 mod emulator;

@@ -380,6 +380,48 @@ pub(crate) fn chromium() -> Option<&'static Path> {
 /// How long one headless chromium run may take before the test gives up on it.
 const CHROMIUM_LIMIT: Duration = Duration::from_secs(300);
 
+/// A self-contained page `html` rendered by headless Chromium: a screenshot into `png` (the window
+/// `width`x`height`, after the page settles; at least `min_bytes`, or it is taken for blank) and
+/// the page's DOM as Chromium built it.
+pub(crate) fn rendered(
+    browser: &Path,
+    html: &Path,
+    png: &Path,
+    (width, height): (u32, u32),
+    min_bytes: usize,
+) -> String {
+    let _ = std::fs::remove_file(png);
+    let url = format!("file://{}", html.display());
+    let profile = tempfile::tempdir().expect("chromium profile dir");
+    let shot = headless(
+        browser,
+        profile.path(),
+        &[
+            format!("--screenshot={}", png.display()),
+            format!("--window-size={width},{height}"),
+            // Let the page finish rendering before the shot (the machine is shared and busy).
+            "--virtual-time-budget=5000".to_string(),
+            url.clone(),
+        ],
+    );
+    assert!(
+        shot.status.success(),
+        "chromium --screenshot: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(png).expect("screenshot");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(
+        bytes.len() > min_bytes,
+        "{} bytes: a blank page?",
+        bytes.len()
+    );
+    let profile = tempfile::tempdir().expect("chromium profile dir");
+    let dom = headless(browser, profile.path(), &["--dump-dom".to_string(), url]);
+    assert!(dom.status.success(), "chromium --dump-dom failed");
+    String::from_utf8_lossy(&dom.stdout).into_owned()
+}
+
 /// Runs headless Chromium with the flags that work on this machine kind (no GPU, no sandbox as
 /// root, no background networking: the network is closed), killing it after [`CHROMIUM_LIMIT`].
 pub(crate) fn headless(browser: &Path, profile: &Path, args: &[String]) -> Output {

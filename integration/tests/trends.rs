@@ -5,7 +5,7 @@
 //! rendered in headless Chromium (screenshot and DOM).
 
 use crate::harness::{cli, ok};
-use crate::report::{chromium, headless};
+use crate::report::{chromium, rendered};
 use crate::support;
 use jiff::{SignedDuration, Timestamp};
 use nightshift::aws::dynamodb::DynamoStore;
@@ -52,6 +52,7 @@ fn state(opened: Timestamp, ready: Timestamp, down: Option<Timestamp>) -> RunSta
                 scalable_target: None,
                 night_desired: 10,
                 night_target: None,
+                task: None,
             }],
             clusters: vec![ClusterBaseline {
                 cluster: "batch-db".into(),
@@ -365,7 +366,6 @@ async fn report_html_renders_in_headless_chromium() {
     std::fs::create_dir_all(&out_dir).expect("target/tmp/trends");
     let html = out_dir.join("report.html");
     let png = out_dir.join("report.png");
-    let _ = std::fs::remove_file(&png);
     let config = contract_config();
     ok(cli().args([
         "report",
@@ -390,36 +390,7 @@ async fn report_html_renders_in_headless_chromium() {
             || page.matches("http://www.w3.org/2000/svg").count() == page.matches("http").count(),
         "the page references the network"
     );
-    let url = format!("file://{}", html.display());
-    let profile = tempfile::tempdir().expect("chromium profile dir");
-    let shot = headless(
-        browser,
-        profile.path(),
-        &[
-            format!("--screenshot={}", png.display()),
-            "--window-size=1100,1000".to_string(),
-            // Let the page finish rendering before the shot (the machine is shared and busy).
-            "--virtual-time-budget=5000".to_string(),
-            url.clone(),
-        ],
-    );
-    assert!(
-        shot.status.success(),
-        "chromium --screenshot: {}",
-        String::from_utf8_lossy(&shot.stderr)
-    );
-    let bytes = std::fs::read(&png).expect("screenshot");
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-    assert!(
-        bytes.len() > 10 * 1024,
-        "{} bytes: a blank page?",
-        bytes.len()
-    );
-
-    let profile = tempfile::tempdir().expect("chromium profile dir");
-    let dom = headless(browser, profile.path(), &["--dump-dom".to_string(), url]);
-    assert!(dom.status.success(), "chromium --dump-dom failed");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let dom = rendered(browser, &html, &png, (1100, 1000), 10 * 1024);
     assert_eq!(
         dom.matches("<g class=\"night\"").count(),
         12,

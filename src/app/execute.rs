@@ -110,7 +110,7 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
         Ok(s) => s,
         Err(e) => return stopped_outcome(req, None, Stopped::Call(e), &mut Converged::default()),
     };
-    let baseline = match plan::capture_baseline(req.scenario, &snapshot, req.now) {
+    let mut baseline = match plan::capture_baseline(req.scenario, &snapshot, req.now) {
         Ok(b) => b,
         // A configured resource does not exist: no run is opened, nothing is called.
         Err(e) => {
@@ -118,6 +118,7 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
             return StepOutcome::new(Outcome::Rejected, None, Why::new(&text, text.clone()));
         }
     };
+    read_task_sizes(&mut baseline, scaling).await;
     let mut state = RunState::new(baseline, req.dry_run);
     // Stored with the run before any call: a scale-up that stops short leaves it set, and the
     // checks continue the scale-up until one converges.
@@ -135,6 +136,52 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
             scale_up(req, scaling, run, None, context, None).await
         }
         Err(e) => StepOutcome::store_failure(None, Vec::new(), e),
+    }
+}
+
+/// The hours of the night this step closes, for its Run Closed event and EMF line: the run's
+/// events (one Query) and this step's calls. A failed read leaves them out and never stops the
+/// close.
+async fn night_hours(
+    req: &StepRequest<'_>,
+    run: &RunRecord,
+    state: &RunState,
+    actions: &[crate::domain::Action],
+    evidence: &StepEvidence,
+) -> Option<crate::trends::Account> {
+    let read =
+        crate::trends::closing_account(req.store, run, state, req.step, actions, evidence, req.now);
+    match read.await {
+        Ok(account) => Some(account),
+        Err(e) => {
+            tracing::warn!(
+                scenario = %req.scenario.name,
+                run = %run.run,
+                "the night's hours were not counted (its events could not be read: {e}); the run closes without them"
+            );
+            None
+        }
+    }
+}
+
+/// The size of the tasks of each service that may run on Fargate (one DescribeTaskDefinition
+/// each), recorded with the baseline for the night's vCPU-hours and GB-hours. A failed read is
+/// recorded with the size and never stops the scale-up.
+async fn read_task_sizes(baseline: &mut plan::Baseline, scaling: &dyn Scaling) {
+    for service in &mut baseline.services {
+        let Some(task) = service.task.as_mut().filter(|t| t.may_be_fargate()) else {
+            continue;
+        };
+        match scaling.task_size(&task.task_definition).await {
+            Ok((cpu_units, memory_mib, fargate_only)) => {
+                task.cpu_units = cpu_units;
+                task.memory_mib = memory_mib;
+                if task.launch.is_empty() && fargate_only {
+                    task.launch = "FARGATE".into();
+                }
+            }
+            Err(e) => task.unread = Some(e.to_string()),
+        }
     }
 }
 
@@ -392,6 +439,7 @@ pub(super) async fn scale_down(
     if done {
         evidence.closed_by = state.scale_down_rule;
         evidence.night_s = Some(req.now.duration_since(run.opened_at).as_secs());
+        evidence.night_hours = night_hours(req, run, state, &conv.actions, &evidence).await;
     }
     let (outcome, short, detail, run_update) = if done {
         let (restored, short) = if !conv.drift.is_empty() {

@@ -10,6 +10,7 @@ use crate::config::{EventBus, Scenario};
 use crate::domain::{Action, ActionResult, Step};
 use crate::notify::{self, Failure, StepFacts};
 use crate::ports::{EventSink, OutboundEvent};
+use crate::trends::account::round2;
 use jiff::Timestamp;
 
 /// What the pipeline's record path needs to send a step's events.
@@ -25,6 +26,7 @@ pub(super) struct Notifier<'a> {
     now: Timestamp,
     /// This delivery took the step over from an attempt that failed or whose lease ran out.
     retried: bool,
+    prices: Option<&'a crate::config::Prices>,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
             step,
             now,
             retried,
+            prices: self.config.prices.as_ref(),
         }
     }
 }
@@ -70,6 +73,7 @@ impl Notifier<'_> {
                 retried: self.retried,
                 message: f.to_string(),
             }),
+            prices: self.prices,
         };
         let events = notify::notifications(&facts);
         note_metrics(self, &events);
@@ -133,7 +137,26 @@ fn note_metrics(n: &Notifier<'_>, events: &[notify::Notification]) {
                 notify::Kind::CapacityReady => {
                     o.capacity_ready_minutes = e.detail.ready_after_minutes;
                 }
-                notify::Kind::RunClosed => o.night_minutes = e.detail.night_minutes,
+                notify::Kind::RunClosed => {
+                    o.night_minutes = e.detail.night_minutes;
+                    o.closing = e.detail.hours.as_ref().map(|h| crate::emf::Closing {
+                        reader_hours: round2(h.held.readers_total()),
+                        resized_hours: round2(h.held.resized_total()),
+                        dcu_hours: h.held.dcu_hours,
+                        task_hours: h.held.task_hours,
+                        vcpu_hours: h.held.vcpu_hours,
+                        gb_hours: h.held.gb_hours,
+                        idle_minutes: h.idle_s.map(|s| s / 60),
+                        money: e.detail.money.as_ref().map(|m| {
+                            (
+                                m.currency.clone(),
+                                m.cost,
+                                m.saved_vs_always_on,
+                                m.saved_vs_deadline.unwrap_or(0.0),
+                            )
+                        }),
+                    });
+                }
                 notify::Kind::DeadlineReached => o.deadline_hit = true,
                 notify::Kind::StepFailed => o.step_failed = true,
                 notify::Kind::RunOpened | notify::Kind::DriftDetected => {}

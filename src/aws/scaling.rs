@@ -21,7 +21,7 @@ use crate::aws::cloudwatch::CloudWatchMetrics;
 use crate::config::{Engine, Scenario};
 use crate::domain::ActionResult;
 use crate::plan::safety::VettedCall;
-use crate::plan::{Call, ServiceState, Snapshot};
+use crate::plan::{Call, ServiceState, Snapshot, TaskSize};
 use crate::ports::{Applied, CallError, CallErrorKind, Executed, Metrics, Scaling, TagReads};
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -378,6 +378,13 @@ impl Scaling for ScalingClients {
                 running: counts.running,
                 pending: counts.pending,
                 scalable_target,
+                task: counts.task_definition.map(|task_definition| TaskSize {
+                    task_definition,
+                    launch: counts.launch,
+                    cpu_units: None,
+                    memory_mib: None,
+                    unread: None,
+                }),
             }))
         }))
         .await?;
@@ -431,6 +438,16 @@ impl Scaling for ScalingClients {
             environments,
             groups,
         })
+    }
+
+    async fn task_size(
+        &self,
+        task_definition: &str,
+    ) -> Result<(Option<u32>, Option<u32>, bool), CallError> {
+        let size = self.ecs.describe_task_definition(task_definition).await?;
+        let fargate_only =
+            size.requires.iter().all(|c| c == "FARGATE") && !size.requires.is_empty();
+        Ok((size.cpu_units, size.memory_mib, fargate_only))
     }
 
     /// Make one call the safety check allowed (or, in dry run, only record it).

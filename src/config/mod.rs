@@ -15,6 +15,7 @@
 
 mod diagnostics;
 mod notify;
+pub mod prices;
 mod raw;
 mod target;
 mod validate;
@@ -26,6 +27,7 @@ mod tests;
 
 pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN_ERRORS};
 pub use notify::{EventBus, Notify};
+pub use prices::{Prices, TaskPrices};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -64,6 +66,8 @@ pub struct Config {
     pub scenarios: Vec<Scenario>,
     /// `[notify]`: where nightshift's own events go; None sends none.
     pub notify: Option<Notify>,
+    /// `[prices]`: what the nights cost; None reports hours only.
+    pub prices: Option<Prices>,
     /// Where the config came from (a file path or a label), for messages.
     pub source: String,
     /// SHA-256 (hex) of the config text: `nightshift template` writes it into the function's

@@ -43,11 +43,28 @@ pub(super) struct RawConfig {
     pub(super) scenario: Vec<Spanned<RawScenario>>,
     /// `[notify]`: nightshift's own EventBridge events (optional).
     pub(super) notify: Option<Spanned<RawNotify>>,
+    /// `[prices]`: what the nights cost (optional; `prices.rs`).
+    pub(super) prices: Option<Spanned<RawPrices>>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct RawNotify {
     pub(super) event_bus: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawPrices {
+    pub(super) currency: Option<Spanned<String>>,
+    /// Class → price per instance-hour: free keys (classes), so not checked as key names.
+    pub(super) instance: Option<Spanned<BTreeMap<String, Spanned<f64>>>>,
+    pub(super) dcu: Option<Spanned<f64>>,
+    pub(super) task: Option<Spanned<RawTaskPrices>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawTaskPrices {
+    pub(super) vcpu: Option<Spanned<f64>>,
+    pub(super) gb: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 
 pub(super) mod location;
 mod notify;
+mod prices;
 mod scale_down;
 mod schedule;
 mod targets;
@@ -105,12 +106,14 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
     }
 
     let notify = raw.notify.as_ref().and_then(|n| v.notify(n));
+    let prices = raw.prices.as_ref().and_then(|p| v.prices(p));
 
     if v.errors.is_empty() {
         Ok(Config {
             table,
             scenarios,
             notify,
+            prices,
             source: src.file.to_string(),
             digest: digest(src.text.as_bytes()),
         })

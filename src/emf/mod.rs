@@ -4,7 +4,16 @@
 //! Namespace `Nightshift`, one dimension set `[scenario, step]`. Every line declares the counters
 //! (`Invocations`, one per outcome, `Errors`, `StepFailures`, `DeadlineHits`, `EventsNotSent`),
 //! `DurationMs` and `AwsCalls`; a check that first saw the night's capacity adds
-//! `CapacityReadyMinutes`, and the step that closed a run adds `NightMinutes`.
+//! `CapacityReadyMinutes`, and the step that closed a run adds `NightMinutes` and the night's
+//! hours above the baseline (`ReaderHours`, `ResizedHours`, `DcuHours`, `TaskHours`,
+//! `VcpuHours`, `GbHours`, `IdleMinutes` when a check saw the batch busy) and, with `[prices]`,
+//! its money (`NightCost`, `SavedVsAlwaysOn`, `SavedVsDeadline`).
+//!
+//! Units: CloudWatch has no hour, minute or currency unit. Minutes and hours are sent as plain
+//! numbers with unit `None` and the unit in the metric's name (as `NightMinutes` always was),
+//! so a graph shows hours, not seconds a reader must divide; money is unit `None` in the
+//! `[prices]` currency, which the line carries as its `currency` member (not a metric) and the
+//! dashboard names in its labels.
 //!
 //! Written by hand rather than with a crate: the format is one small JSON object, the existing
 //! JSON log line ([`crate::logging`]) already carries the dimension members, and the crates
@@ -38,10 +47,59 @@ pub struct Observed {
     pub aws_calls: u64,
     pub capacity_ready_minutes: Option<i64>,
     pub night_minutes: Option<i64>,
+    /// The closing step's figures of the night.
+    pub closing: Option<Closing>,
     pub deadline_hit: bool,
     pub step_failed: bool,
     /// A PutEvents of nightshift's own events failed.
     pub events_not_sent: bool,
+}
+
+/// What the closing step's line says of the night (from its Run Closed event's detail).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Closing {
+    pub reader_hours: f64,
+    pub resized_hours: f64,
+    pub dcu_hours: f64,
+    pub task_hours: f64,
+    pub vcpu_hours: f64,
+    pub gb_hours: f64,
+    pub idle_minutes: Option<i64>,
+    /// With `[prices]`: the currency, the night's cost, saved vs always on, saved vs the
+    /// deadline (0 unless it closed on quiet).
+    pub money: Option<(String, f64, f64, f64)>,
+}
+
+/// The metrics of a closing line, in the order they are declared: (name, unit).
+pub const CLOSING_METRICS: [(&str, &str); 10] = [
+    ("ReaderHours", "None"),
+    ("ResizedHours", "None"),
+    ("DcuHours", "None"),
+    ("TaskHours", "None"),
+    ("VcpuHours", "None"),
+    ("GbHours", "None"),
+    ("IdleMinutes", "None"),
+    ("NightCost", "None"),
+    ("SavedVsAlwaysOn", "None"),
+    ("SavedVsDeadline", "None"),
+];
+
+/// Every metric a line can declare: (name, unit). The dashboard's widgets name only these.
+pub fn declarable() -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![("Invocations", "Count")];
+    out.extend(OUTCOMES.iter().map(|(_, name)| (*name, "Count")));
+    out.extend([
+        ("Errors", "Count"),
+        ("StepFailures", "Count"),
+        ("DeadlineHits", "Count"),
+        ("EventsNotSent", "Count"),
+        ("DurationMs", "Milliseconds"),
+        ("AwsCalls", "Count"),
+        ("CapacityReadyMinutes", "None"),
+        ("NightMinutes", "None"),
+    ]);
+    out.extend(CLOSING_METRICS);
+    out
 }
 
 tokio::task_local! {
@@ -106,12 +164,38 @@ pub fn members(m: &InvocationMetrics<'_>) -> Map<String, Value> {
     if let Some(minutes) = o.night_minutes {
         metrics.push(("NightMinutes", "None", json!(minutes)));
     }
+    let mut currency = None;
+    if let Some(c) = &o.closing {
+        let [reader, resized, dcu, task, vcpu, gb, idle, cost, always, deadline] = CLOSING_METRICS;
+        for ((name, unit), value) in [
+            (reader, c.reader_hours),
+            (resized, c.resized_hours),
+            (dcu, c.dcu_hours),
+            (task, c.task_hours),
+            (vcpu, c.vcpu_hours),
+            (gb, c.gb_hours),
+        ] {
+            metrics.push((name, unit, json!(value)));
+        }
+        if let Some(minutes) = c.idle_minutes {
+            metrics.push((idle.0, idle.1, json!(minutes)));
+        }
+        if let Some((code, night, vs_always, vs_deadline)) = &c.money {
+            metrics.push((cost.0, cost.1, json!(night)));
+            metrics.push((always.0, always.1, json!(vs_always)));
+            metrics.push((deadline.0, deadline.1, json!(vs_deadline)));
+            currency = Some(code.clone());
+        }
+    }
 
     let mut out = Map::new();
     let scenario = m.scenario.or(o.scenario.as_deref()).unwrap_or("none");
     let step = m.step.or(o.step.as_deref()).unwrap_or("none");
     out.insert("scenario".into(), json!(scenario));
     out.insert("step".into(), json!(step));
+    if let Some(code) = currency {
+        out.insert("currency".into(), json!(code));
+    }
     let declared: Vec<Value> = metrics
         .iter()
         .map(|(name, unit, _)| json!({ "Name": name, "Unit": unit }))

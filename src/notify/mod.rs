@@ -6,7 +6,7 @@
 //! | --- | --- |
 //! | `Nightshift Run Opened` | a scale-up opened the night's run |
 //! | `Nightshift Capacity Ready` | a check first saw the night's capacity in place |
-//! | `Nightshift Run Closed` | the run closed; `why` is `quiet`, `deadline` or `forced` |
+//! | `Nightshift Run Closed` | the run closed; `why` is `quiet`, `deadline` or `forced`; the night's `hours` above the baseline and, with `[prices]`, its `money` |
 //! | `Nightshift Deadline Reached` | the deadline started the scale-down while a metric was busy |
 //! | `Nightshift Drift Detected` | the restore left values someone changed during the night |
 //! | `Nightshift Step Failed` | a non-retryable failure, or a retryable one of a retried delivery |
@@ -19,9 +19,12 @@
 #[cfg(test)]
 mod tests;
 
+use crate::config::Prices;
 use crate::domain::{Action, Outcome, Step};
 use crate::evidence::StepEvidence;
 use crate::gate::Rule;
+use crate::trends::money::money;
+use crate::trends::{Account, Money};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -110,6 +113,8 @@ pub struct StepFacts<'a> {
     /// The run's close was recorded by this step.
     pub closed: bool,
     pub failure: Option<Failure>,
+    /// `[prices]`: a Run Closed event carries the night's cost at them.
+    pub prices: Option<&'a Prices>,
 }
 
 /// One event to send.
@@ -139,6 +144,13 @@ pub struct Detail {
     /// Run Closed: the night's length in minutes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub night_minutes: Option<i64>,
+    /// Run Closed: the night's hours above the baseline by kind, what holding its peak all day
+    /// would have been, what closing on quiet saved against the deadline, idle after the batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hours: Option<Account>,
+    /// Run Closed: the same at `[prices]` (absent without prices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub money: Option<Money>,
     /// Capacity Ready: minutes after the scale-up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_after_minutes: Option<i64>,
@@ -186,6 +198,10 @@ pub fn notifications(facts: &StepFacts<'_>) -> Vec<Notification> {
         let rule = ev.closed_by.or(ev.gate.as_ref().and_then(|g| g.rule));
         n.detail.why = Some(rule.map_or("unknown", Rule::as_str));
         n.detail.night_minutes = ev.night_s.map(|s| s / 60);
+        if let Some(hours) = &ev.night_hours {
+            n.detail.money = facts.prices.map(|p| money(hours, p).rounded());
+            n.detail.hours = Some(hours.rounded());
+        }
         out.push(n);
     }
     if let Some(failure) = failed(facts) {
@@ -251,6 +267,8 @@ fn notification(facts: &StepFacts<'_>, kind: Kind) -> Notification {
             actions_omitted: facts.actions.len() - shown,
             why: None,
             night_minutes: None,
+            hours: None,
+            money: None,
             ready_after_minutes: None,
             items: Vec::new(),
             error: None,

@@ -23,6 +23,7 @@ fn facts<'a>(step: Step, evidence: &'a StepEvidence, actions: &'a [Action]) -> S
         now: ts(NOW),
         closed: false,
         failure: None,
+        prices: None,
     }
 }
 
@@ -253,5 +254,73 @@ fn details_are_bounded_and_every_kind_has_its_contract_spelling() {
             "Nightshift Run Closed",
             "Nightshift Step Failed"
         ]
+    );
+}
+
+#[test]
+fn a_run_closed_event_carries_the_nights_hours_and_its_money_at_the_prices() {
+    use crate::config::{Prices, TaskPrices};
+    use crate::trends::{Account, Hours};
+    let mut held = Hours {
+        task_hours: 24.0,
+        vcpu_hours: 24.0,
+        gb_hours: 48.0,
+        ..Hours::default()
+    };
+    held.reader_hours.insert("db.r6g.large".into(), 9.499_999);
+    let always_on = Hours {
+        task_hours: 192.0,
+        vcpu_hours: 192.0,
+        gb_hours: 384.0,
+        reader_hours: [("db.r6g.large".to_string(), 72.0)].into(),
+        ..Hours::default()
+    };
+    let account = Account {
+        saved_vs_always_on: always_on.minus(&held),
+        held,
+        always_on,
+        saved_vs_deadline: Some(Hours::default()),
+        idle_s: Some(19 * 60),
+        ..Account::default()
+    };
+    let closing = StepEvidence {
+        closed_by: Some(Rule::Quiet),
+        night_s: Some(3 * 3600),
+        night_hours: Some(account),
+        ..StepEvidence::default()
+    };
+    let mut f = facts(Step::Check, &closing, &[]);
+    f.closed = true;
+    let hours_only = notifications(&f);
+    let detail = &hours_only[0].detail;
+    assert_eq!(detail.money, None, "no [prices]: hours only");
+    let hours = detail.hours.as_ref().expect("hours");
+    assert_eq!(hours.held.reader_hours["db.r6g.large"], 9.5, "rounded");
+    assert_eq!(hours.idle_s, Some(1140));
+
+    let prices = Prices {
+        currency: "USD".into(),
+        instance: [("db.r6g.large".to_string(), 0.277)].into(),
+        dcu: None,
+        task: Some(TaskPrices {
+            vcpu: 0.04,
+            gb: 0.004,
+        }),
+        line: 1,
+    };
+    f.prices = Some(&prices);
+    let priced = notifications(&f);
+    let json = serde_json::to_value(&priced[0].detail).unwrap();
+    // 9.499999 × 0.277 + 24 × 0.04 + 48 × 0.004 = 3.7834…; all day 29.16.
+    assert_eq!(json["money"]["currency"], "USD");
+    assert_eq!(json["money"]["cost"], 3.78);
+    assert_eq!(json["money"]["always_on"], 29.16);
+    assert_eq!(json["money"]["saved_vs_always_on"], 25.38);
+    assert_eq!(json["money"]["saved_vs_deadline"], 0.0);
+    assert_eq!(json["hours"]["held"]["task_hours"], 24.0);
+    assert_eq!(json["hours"]["saved_vs_always_on"]["gb_hours"], 336.0);
+    assert_eq!(
+        json["notification_id"],
+        "nightly-batch/2026-11-26/run-closed"
     );
 }

@@ -133,6 +133,7 @@ pub fn service(desired: i32, scalable_target: Option<Capacity>) -> ServiceState 
         running: desired,
         pending: 0,
         scalable_target,
+        task: None,
     }
 }
 

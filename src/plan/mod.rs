@@ -40,7 +40,7 @@ pub use down::plan_scale_down;
 pub use ids::{reader_identifier, scenario_hash};
 pub use kind::Kind;
 pub use readiness::{readiness, Readiness};
-pub use service::{ServiceBaseline, ServiceState};
+pub use service::{ServiceBaseline, ServiceState, TaskSize};
 pub use up::{plan_deferred, plan_resize_continuation, plan_scale_up};
 // The worker kinds.
 pub use asg::{GroupBaseline, GroupState};

@@ -20,6 +20,9 @@ pub struct ServiceState {
     pub pending: i32,
     /// The service's Application Auto Scaling target (`ecs:service:DesiredCount`), if any.
     pub scalable_target: Option<Capacity>,
+    /// Its task definition and launch type (DescribeServices); the size is read only when a run
+    /// opens ([`TaskSize`]).
+    pub task: Option<TaskSize>,
 }
 
 impl ServiceState {
@@ -41,6 +44,52 @@ pub struct ServiceBaseline {
     pub night_desired: i32,
     /// The scalable target nightshift sets for the night.
     pub night_target: Option<Capacity>,
+    /// Its tasks' definition, launch type and (Fargate) size when the run opened: the night's
+    /// vCPU-hours and GB-hours. Absent in the runs of earlier builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskSize>,
+}
+
+/// What a service's tasks are, as recorded when the run opened: the task definition and launch
+/// type from DescribeServices, the task-level CPU and memory from one DescribeTaskDefinition
+/// (made only for tasks that may run on Fargate, the only ones billed by their size).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSize {
+    pub task_definition: String,
+    /// `FARGATE`, `FARGATE_SPOT`, `EC2`, `EXTERNAL`, or the first capacity provider of the
+    /// service's strategy; empty when the service names neither (the cluster's default).
+    pub launch: String,
+    /// Task-level CPU units (1024 = 1 vCPU) and memory (MiB), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_units: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// Why the size was not read (the DescribeTaskDefinition error), when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<String>,
+}
+
+impl TaskSize {
+    /// Billed by its size: the Fargate launch type or a Fargate capacity provider.
+    pub fn is_fargate(&self) -> bool {
+        self.launch.starts_with("FARGATE")
+    }
+
+    /// Worth a DescribeTaskDefinition: Fargate, or a launch the service does not name.
+    pub fn may_be_fargate(&self) -> bool {
+        self.is_fargate() || self.launch.is_empty()
+    }
+
+    /// vCPUs and GB (GiB, as Fargate bills memory) of one task, for a Fargate task whose size
+    /// was read.
+    pub fn fargate_size(&self) -> Option<(f64, f64)> {
+        if !self.is_fargate() {
+            return None;
+        }
+        let cpu = self.cpu_units?;
+        let memory = self.memory_mib?;
+        Some((f64::from(cpu) / 1024.0, f64::from(memory) / 1024.0))
+    }
 }
 
 /// The desired count the config asks for, never above its `max`.
@@ -203,6 +252,7 @@ impl Kind for Services {
             scalable_target: live.scalable_target,
             night_desired: night_desired(target, live),
             night_target: live.scalable_target.map(|cap| night_capacity(target, cap)),
+            task: live.task.clone(),
         }
     }
 

@@ -66,6 +66,7 @@ fn snapshot(running: i32, reader_status: &str) -> Snapshot {
             running,
             pending: 6 - running,
             scalable_target: None,
+            task: None,
         }],
         clusters: vec![ClusterState {
             cluster: "db".into(),

@@ -7,8 +7,9 @@
 //! schedules of each scenario's night (`crate::schedule::schedules`), one rule per scenario for its
 //! `[[scenario.completion]]` matchers with a pattern that matches exactly what `crate::event`
 //! accepts for them, who may invoke the function, the asynchronous invoke configuration,
-//! dead-letter queues and alarms.
+//! dead-letter queues, alarms and a dashboard of the function's EMF metrics (`dashboard.rs`).
 
+mod dashboard;
 pub mod doc;
 mod scenario;
 mod shapes;
@@ -177,6 +178,7 @@ pub fn build(
     }
 
     alarm_resources(&mut resources, has_schedules, !rules.is_empty());
+    resources.push("Dashboard", dashboard::dashboard(config));
     stack_outputs(&mut outputs, config);
     let count = match &resources {
         Node::Map(entries) => entries.len(),

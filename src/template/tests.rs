@@ -51,6 +51,10 @@ fn configs() -> Vec<(&'static str, &'static str)> {
             "whole-stack.toml",
             include_str!("../../integration/fixtures/config/template/whole-stack.toml"),
         ),
+        (
+            "priced.toml",
+            include_str!("../../integration/fixtures/config/template/priced.toml"),
+        ),
         ("ten-scenarios.toml", TEN_SCENARIOS),
         ("forty-scenarios.toml", FORTY_SCENARIOS),
     ]
@@ -467,12 +471,13 @@ fn the_function_role_is_the_iam_policy_plus_logs_and_no_wildcard_beyond_what_aws
                     "{source}: {actions:?}"
                 );
                 if resources.iter().any(|r| r == "*") {
-                    // AWS offers no resource-level permission for these two reads.
+                    // AWS offers no resource-level permission for these three reads.
                     for a in &actions {
                         assert!(
                             [
                                 "cloudwatch:GetMetricData",
-                                "application-autoscaling:DescribeScalableTargets"
+                                "application-autoscaling:DescribeScalableTargets",
+                                "ecs:DescribeTaskDefinition"
                             ]
                             .contains(&a.as_str()),
                             "{source}: {a} on *"
@@ -740,11 +745,16 @@ fn ten_and_forty_contract_scenarios_fit_one_stack_deployed_through_s3() {
     ] {
         let (template, f) = figures(source, text);
         assert!(f.resources < MAX_RESOURCES, "{source}: {}", f.resources);
-        // Seven schedules and one completion rule per scenario, and the stack's own resources.
+        // Seven schedules and one completion rule per scenario, and the stack's own resources
+        // (one dashboard for every scenario among them).
         assert_eq!(f.schedules, 7 * scenarios, "{source}");
         let rules = resources_of_type(&template, "AWS::Events::Rule").len();
         assert_eq!(rules, scenarios, "{source}");
-        assert_eq!(f.resources, 8 * scenarios + 20, "{source}");
+        assert_eq!(f.resources, 8 * scenarios + 21, "{source}");
+        assert_eq!(
+            resources_of_type(&template, "AWS::CloudWatch::Dashboard").len(),
+            1
+        );
         // The limits CloudFormation puts on the rest of the template.
         assert!(template["Outputs"].as_object().unwrap().len() <= 200);
         assert!(template["Parameters"].as_object().unwrap().len() <= 200);
@@ -942,6 +952,7 @@ fn name_property(resource_type: &str) -> Option<&'static str> {
         "AWS::SNS::Topic" => Some("TopicName"),
         "AWS::Logs::LogGroup" => Some("LogGroupName"),
         "AWS::CloudWatch::Alarm" => Some("AlarmName"),
+        "AWS::CloudWatch::Dashboard" => Some("DashboardName"),
         "AWS::Events::Rule" | "AWS::Scheduler::Schedule" | "AWS::Scheduler::ScheduleGroup" => {
             Some("Name")
         }
@@ -1051,4 +1062,59 @@ fn a_scenario_in_another_account_gives_the_function_role_assume_role_on_exactly_
         &plain["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"];
     assert!(!plain_policy.to_string().contains("sts:AssumeRole"));
     assert!(plain["Outputs"]["FunctionRoleArn"].is_null());
+}
+
+#[test]
+fn the_dashboard_names_only_metrics_the_emf_lines_declare_with_their_dimensions() {
+    use super::dashboard::{body, named_metrics};
+    let priced = include_str!("../../integration/fixtures/config/template/priced.toml");
+    for (source, text) in [
+        ("deploy/nightshift.toml", DEPLOY_CONFIG.to_string()),
+        ("priced.toml", priced.to_string()),
+        ("forty-scenarios.toml", FORTY_SCENARIOS.to_string()),
+    ] {
+        let cfg = config::parse(&text, source).unwrap();
+        let body = body(&cfg);
+        let named = named_metrics(&body);
+        assert!(!named.is_empty(), "{source}");
+        let declarable = crate::emf::declarable();
+        for (namespace, dims, metric) in &named {
+            assert_eq!(namespace, crate::emf::NAMESPACE, "{source}: {metric}");
+            assert_eq!(dims, &crate::emf::DIMENSIONS, "{source}: {metric}");
+            assert!(
+                declarable.iter().any(|(name, _)| name == metric),
+                "{source}: a widget names {metric:?}, which no EMF line declares"
+            );
+        }
+        // Every scenario has its row; the cost graph only with prices, in their currency.
+        for sc in &cfg.scenarios {
+            assert!(body.contains(&format!("### {}", sc.name)), "{source}");
+        }
+        assert_eq!(body.contains("NightCost"), cfg.prices.is_some(), "{source}");
+        if cfg.prices.is_some() {
+            assert!(body.contains("cost and savings, EUR"), "{source}");
+            for metric in ["ReaderHours", "ResizedHours", "DcuHours", "TaskHours"] {
+                assert!(body.contains(metric), "{source}: {metric}");
+            }
+        }
+        let widgets: Value = serde_json::from_str(&body).unwrap();
+        let widgets = widgets["widgets"].as_array().unwrap();
+        assert!(widgets.len() <= 500, "{source}: {} widgets", widgets.len());
+        for w in widgets {
+            let right = w["x"].as_u64().unwrap() + w["width"].as_u64().unwrap();
+            assert!(right <= 24, "{source}: {w}");
+        }
+        eprintln!(
+            "{source}: dashboard of {} widgets, {} bytes",
+            widgets.len(),
+            body.len()
+        );
+    }
+    // A name nothing emits is caught.
+    let wrong = r#"{"widgets":[{"properties":{"metrics":[[{"expression":"SUM(SEARCH('{Nightshift,scenario,step} MetricName=\"ReaderHour\" scenario=\"x\"','Sum',86400))"}]]}}]}"#;
+    let named = named_metrics(wrong);
+    assert_eq!(named[0].2, "ReaderHour");
+    assert!(!crate::emf::declarable()
+        .iter()
+        .any(|(n, _)| *n == "ReaderHour"));
 }

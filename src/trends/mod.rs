@@ -9,19 +9,25 @@
 //! baseline, `ready_at`, `scale_down_started_at`) and its events' typed evidence (the gate's rule
 //! and time, drift, failed calls).
 //!
-//! Capacity above the baseline: per ECS service `night_desired - desired` tasks and per
-//! DocumentDB cluster `night_readers -` the baseline's readers, each held from the run's opening
-//! to the start of its scale-down (its close, else `now` while it is open). Hours are that span
-//! times the extra count: what the night kept up, not a bill.
+//! Capacity above the baseline (`account`): the hours each kind was held, from the calls the
+//! steps recorded (a reader from its create to its delete, a resized instance's class difference,
+//! DCUs above the baseline's MinCapacity, tasks above the baseline's desired count with their
+//! Fargate size), what holding the night's peak all day would have been, and what closing on
+//! quiet saved against the deadline; with `[prices]`, the same in money (`money`). Per night,
+//! per calendar month of the range and in total.
 
+pub mod account;
 mod html;
+pub mod money;
 mod read;
 mod table;
 #[cfg(test)]
 mod tests;
 
+pub use account::{Account, Basis, Hours};
 pub use html::trends_html;
-pub use read::read_nights;
+pub use money::Money;
+pub use read::{closing_account, read_nights};
 pub use table::trends_table;
 
 use crate::domain::{ActionResult, Outcome};
@@ -29,6 +35,7 @@ use crate::evidence::StepEvidence;
 use crate::gate;
 use crate::history::{EventRecord, RunRecord, RunStatus};
 use crate::plan::RunState;
+use account::round2;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -78,9 +85,20 @@ pub struct TrendNight {
     /// ECS tasks and DocumentDB readers above the baseline at night.
     pub extra_tasks: u32,
     pub extra_readers: u32,
-    /// `extra_* ×` hours from the opening to the start of the scale-down.
+    /// Task-hours and reader-hours held above the baseline (`held`'s totals).
     pub task_hours: f64,
     pub reader_hours: f64,
+    /// The night's hours above the baseline by kind, what holding its peak all day would have
+    /// been, and what closing on quiet saved (`account`), rounded to two decimals.
+    #[serde(flatten)]
+    pub hours: Account,
+    /// The same at `[prices]` (None without prices).
+    pub money: Option<Money>,
+    /// The unrounded figures the totals add up.
+    #[serde(skip)]
+    pub exact: Account,
+    #[serde(skip)]
+    pub exact_money: Option<Money>,
     // --- worker kinds: shown where a scenario has them ---
     /// Batch vCPUs kept warm (minvCpus) and Auto Scaling instances above the baseline at night.
     #[serde(skip_serializing_if = "is_zero")]
@@ -119,10 +137,27 @@ pub struct Totals {
     pub drift: u32,
     pub task_hours: f64,
     pub reader_hours: f64,
+    /// Capacity-hours held above the baseline, by kind, and what the nights saved.
+    pub held: Hours,
+    pub saved_vs_always_on: Hours,
+    pub saved_vs_deadline: Hours,
+    /// The same at `[prices]`.
+    pub money: Option<Money>,
+    /// The worker kinds' hours (Batch vCPUs kept warm, Auto Scaling instances), where a scenario
+    /// has them.
     #[serde(skip_serializing_if = "is_nothing")]
     pub vcpu_hours: f64,
     #[serde(skip_serializing_if = "is_nothing")]
     pub instance_hours: f64,
+}
+
+/// The totals of the nights of one calendar month (the month of the night's local date).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MonthTotals {
+    /// `2026-11`.
+    pub month: String,
+    #[serde(flatten)]
+    pub totals: Totals,
 }
 
 /// What serving the report read from the table.
@@ -145,6 +180,10 @@ pub struct TrendReport {
     pub timezone: String,
     pub nights: Vec<TrendNight>,
     pub totals: Totals,
+    /// The totals per calendar month of the range, oldest first.
+    pub months: Vec<MonthTotals>,
+    /// `[prices]`' currency when the report is priced.
+    pub currency: Option<String>,
     pub cost: Cost,
 }
 
@@ -235,6 +274,17 @@ pub fn night(run: &RunRecord, events: &[EventRecord], now: Timestamp) -> TrendNi
     };
     let held_until = scale_down_at.or(run.closed_at).unwrap_or(now);
     let held_h = (held_until.duration_since(run.opened_at).as_secs().max(0) as f64) / 3600.0;
+    let closed_by = closed_by.filter(|_| run.status == RunStatus::Closed);
+    let span = account::Span {
+        opened_at: run.opened_at,
+        scale_down_at,
+        end: run.closed_at.unwrap_or(now),
+        quiet_deadline: deciding
+            .filter(|_| closed_by == Some(ClosedBy::Quiet))
+            .map(|g| g.deadline),
+    };
+    let exact = account::account(state.as_ref(), events, span);
+    let hours = exact.rounded();
     TrendNight {
         scenario: run.scenario.clone(),
         run: run.run.clone(),
@@ -247,22 +297,103 @@ pub fn night(run: &RunRecord, events: &[EventRecord], now: Timestamp) -> TrendNi
         duration_s: run
             .closed_at
             .map(|c| c.duration_since(run.opened_at).as_secs()),
-        closed_by: closed_by.filter(|_| run.status == RunStatus::Closed),
+        closed_by,
         failures,
         drift: drift.len() as u32,
         extra_tasks,
         extra_readers,
-        task_hours: round2(f64::from(extra_tasks) * held_h),
-        reader_hours: round2(f64::from(extra_readers) * held_h),
+        task_hours: hours.held.task_hours,
+        reader_hours: round2(exact.held.readers_total()),
         extra_vcpus,
         extra_instances,
         vcpu_hours: round2(f64::from(extra_vcpus) * held_h),
         instance_hours: round2(f64::from(extra_instances) * held_h),
+        hours,
+        money: None,
+        exact,
+        exact_money: None,
     }
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+/// The month a night belongs to: its run id's (the scenario-local date), else its opening's.
+fn month_of(n: &TrendNight) -> String {
+    let id = n.run.as_bytes();
+    let dated = id.len() >= 8
+        && id[..4].iter().all(u8::is_ascii_digit)
+        && id[4] == b'-'
+        && id[5..7].iter().all(u8::is_ascii_digit)
+        && id[7] == b'-';
+    if dated {
+        n.run[..7].to_string()
+    } else {
+        n.opened_at.strftime("%Y-%m").to_string()
+    }
+}
+
+/// The totals of `nights`.
+fn totals<'a>(nights: impl Iterator<Item = &'a TrendNight>) -> Totals {
+    let mut t = Totals::default();
+    for n in nights {
+        t.nights += 1;
+        t.closed += u32::from(n.status == RunStatus::Closed);
+        match n.closed_by {
+            Some(ClosedBy::Quiet) => t.quiet += 1,
+            Some(ClosedBy::Deadline) => t.deadline_hits += 1,
+            Some(ClosedBy::Forced) => t.forced += 1,
+            None => {}
+        }
+        t.failures += n.failures;
+        t.drift += n.drift;
+        t.vcpu_hours += n.vcpu_hours;
+        t.instance_hours += n.instance_hours;
+        t.held.add(&n.exact.held);
+        t.saved_vs_always_on.add(&n.exact.saved_vs_always_on);
+        if let Some(h) = &n.exact.saved_vs_deadline {
+            t.saved_vs_deadline.add(h);
+        }
+        if let Some(m) = &n.exact_money {
+            t.money
+                .get_or_insert_with(|| Money {
+                    currency: m.currency.clone(),
+                    ..Money::default()
+                })
+                .add(m);
+        }
+    }
+    t.task_hours = round2(t.held.task_hours);
+    t.reader_hours = round2(t.held.readers_total());
+    t.vcpu_hours = round2(t.vcpu_hours);
+    t.instance_hours = round2(t.instance_hours);
+    t.held = t.held.rounded();
+    t.saved_vs_always_on = t.saved_vs_always_on.rounded();
+    t.saved_vs_deadline = t.saved_vs_deadline.rounded();
+    t.money = t.money.map(|m| m.rounded());
+    t
+}
+
+/// Prices the report: each night's money at `prices`, and the totals'.
+pub fn price_report(report: &mut TrendReport, prices: &crate::config::Prices) {
+    for n in &mut report.nights {
+        let exact = money::money(&n.exact, prices);
+        n.money = Some(exact.rounded());
+        n.exact_money = Some(exact);
+    }
+    report.currency = Some(prices.currency.clone());
+    report.totals = totals(report.nights.iter());
+    report.months = months(&report.nights);
+}
+
+fn months(nights: &[TrendNight]) -> Vec<MonthTotals> {
+    let mut names: Vec<String> = nights.iter().map(month_of).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|month| MonthTotals {
+            totals: totals(nights.iter().filter(|n| month_of(n) == month)),
+            month,
+        })
+        .collect()
 }
 
 /// The report of these nights (any order; sorted oldest first).
@@ -275,34 +406,15 @@ pub fn report(
     cost: Cost,
 ) -> TrendReport {
     nights.sort_by(|a, b| (a.opened_at, &a.scenario).cmp(&(b.opened_at, &b.scenario)));
-    let mut t = Totals::default();
-    for n in &nights {
-        t.nights += 1;
-        t.closed += u32::from(n.status == RunStatus::Closed);
-        match n.closed_by {
-            Some(ClosedBy::Quiet) => t.quiet += 1,
-            Some(ClosedBy::Deadline) => t.deadline_hits += 1,
-            Some(ClosedBy::Forced) => t.forced += 1,
-            None => {}
-        }
-        t.failures += n.failures;
-        t.drift += n.drift;
-        t.task_hours += n.task_hours;
-        t.reader_hours += n.reader_hours;
-        t.vcpu_hours += n.vcpu_hours;
-        t.instance_hours += n.instance_hours;
-    }
-    t.task_hours = round2(t.task_hours);
-    t.reader_hours = round2(t.reader_hours);
-    t.vcpu_hours = round2(t.vcpu_hours);
-    t.instance_hours = round2(t.instance_hours);
     TrendReport {
         scenario: scenario.map(str::to_string),
         since,
         now,
         timezone: zone.map_or("UTC".to_string(), |(_, name)| name.to_string()),
+        totals: totals(nights.iter()),
+        months: months(&nights),
         nights,
-        totals: t,
+        currency: None,
         cost,
     }
 }

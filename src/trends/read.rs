@@ -2,8 +2,11 @@
 //! per page of a scenario's runs, or of the time index's month buckets), then one Query per
 //! night for its events. Every read is a Query: the cost follows the nights in range.
 
-use super::{night, Cost, TrendNight};
-use crate::history::{EventRecord, RunRecord};
+use super::{night, Account, Cost, TrendNight};
+use crate::domain::{Action, Outcome, Step};
+use crate::evidence::StepEvidence;
+use crate::history::{EventRecord, RunRecord, RunStatus};
+use crate::plan::RunState;
 use crate::ports::{HistoryStore, StoreError};
 use crate::report;
 use jiff::tz::TimeZone;
@@ -31,6 +34,43 @@ pub async fn read_nights(
         nights.push(night(run, &events, now));
     }
     Ok((nights, cost))
+}
+
+/// The account of a night as its closing step ends it: the run's recorded events (one Query
+/// per page, usually one) and the closing step's own calls, counted exactly as `nightshift
+/// report` counts them later.
+pub async fn closing_account(
+    store: &dyn HistoryStore,
+    run: &RunRecord,
+    state: &RunState,
+    step: Step,
+    actions: &[Action],
+    evidence: &StepEvidence,
+    now: Timestamp,
+) -> Result<Account, StoreError> {
+    let mut events = events_of(store, run, &mut Cost::default()).await?;
+    events.push(EventRecord {
+        key: String::new(),
+        step: Some(step),
+        scenario: Some(run.scenario.clone()),
+        run: Some(run.run.clone()),
+        kind: "step-command".into(),
+        outcome: Outcome::Acted,
+        reason: String::new(),
+        detail: String::new(),
+        actions: actions.to_vec(),
+        received_at: now,
+        finished_at: now,
+        evidence: evidence.to_json(),
+        payload_hash: None,
+    });
+    let closed = RunRecord {
+        status: RunStatus::Closed,
+        closed_at: Some(now),
+        baseline: Some(state.to_json()),
+        ..run.clone()
+    };
+    Ok(night(&closed, &events, now).exact)
 }
 
 async fn runs_in_range(

@@ -38,6 +38,7 @@ fn state(down: Option<&str>) -> RunState {
                 scalable_target: None,
                 night_desired: 6,
                 night_target: None,
+                task: None,
             }],
             clusters: vec![ClusterBaseline {
                 cluster: "db".into(),

@@ -156,6 +156,23 @@ pub fn check(line: &Value, expected_namespace: &str) -> Vec<String> {
     problems
 }
 
+/// The metrics a line declares, in order: (name, unit as declared). Members that are not
+/// declared (`message`, the dimensions, `currency`) are not metrics.
+pub fn declared(line: &Value) -> Vec<(String, Option<String>)> {
+    line.pointer("/_aws/CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("Metrics").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|m| {
+            let name = m.get("Name")?.as_str()?.to_string();
+            let unit = m.get("Unit").and_then(Value::as_str).map(str::to_string);
+            Some((name, unit))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

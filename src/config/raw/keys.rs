@@ -7,7 +7,7 @@
 //! typo does not also show up as "missing required key `replicas`", nor hide the file's other
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
-use super::{RawAsg, RawBatch, RawNotify, RawSchedule, SourceText};
+use super::{RawAsg, RawBatch, RawNotify, RawPrices, RawSchedule, RawTaskPrices, SourceText};
 use super::{RawCluster, RawCompletion, RawConfig, RawEcs, RawMetric, RawScaleDown, RawScenario};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
@@ -30,6 +30,8 @@ enum Table {
     Notify,
     Batch,
     Asg,
+    Prices,
+    TaskPrices,
 }
 
 impl Table {
@@ -47,15 +49,20 @@ impl Table {
             Table::Notify => field_names::<RawNotify>(),
             Table::Batch => field_names::<RawBatch>(),
             Table::Asg => field_names::<RawAsg>(),
+            Table::Prices => field_names::<RawPrices>(),
+            Table::TaskPrices => field_names::<RawTaskPrices>(),
         }
     }
 
     /// The table (or array of tables) that `key` holds here, if it holds one. `dimensions` is
-    /// a free map of CloudWatch names, so its keys are not checked.
+    /// a free map of CloudWatch names and `prices.instance` one of instance classes, so their
+    /// keys are not checked.
     fn child(self, key: &str) -> Option<Table> {
         match (self, key) {
             (Table::Top, "scenario") => Some(Table::Scenario),
             (Table::Top, "notify") => Some(Table::Notify),
+            (Table::Top, "prices") => Some(Table::Prices),
+            (Table::Prices, "task") => Some(Table::TaskPrices),
             (Table::Scenario, "ecs") => Some(Table::Ecs),
             (Table::Scenario, "docdb" | "aurora" | "neptune") => Some(Table::Cluster),
             (Table::Scenario, "scale_down") => Some(Table::ScaleDown),

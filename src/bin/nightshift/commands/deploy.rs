@@ -21,6 +21,9 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 cfg.scenario_names().join(", "),
                 cfg.digest
             );
+            for warning in config::prices::warnings(&cfg) {
+                eprintln!("warning: {warning}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -1,6 +1,7 @@
 //! `nightshift report`: the nights over weeks (`nightshift::trends`, read by
 //! `trends::read_nights`: the queries of `history`, then one Query per night for its events; the
-//! cost follows the nights in range, never the table).
+//! cost follows the nights in range, never the table), with their hours above the baseline and,
+//! when the config has `[prices]`, their money.
 
 use super::{emit, ops_store, store_and_config};
 use crate::cli::StoreArgs;
@@ -70,7 +71,12 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
         trends::read_nights(&store, scenario.as_deref(), from, now, zone.map(|z| z.0))
             .await
             .map_err(explain)?;
-    let report = trends::report(scenario.as_deref(), from, now, zone, nights, cost);
+    let mut report = trends::report(scenario.as_deref(), from, now, zone, nights, cost);
+    // The nights' hours at today's [prices] (hours are what the nights recorded; prices are the
+    // config's, so nights before prices were configured are priced too).
+    if let Some(prices) = cfg.as_ref().and_then(|c| c.prices.as_ref()) {
+        trends::price_report(&mut report, prices);
+    }
     let text = match output {
         ReportFormat::Table => trends::trends_table(&report, zone.map(|z| z.0)),
         ReportFormat::Json => trends::trends_json(&report),

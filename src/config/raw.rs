@@ -68,6 +68,41 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) skip_dates: Vec<Spanned<String>>,
     pub(super) schedule: Option<Spanned<RawSchedule>>,
+    /// An iCalendar file of holidays, relative to the config (validate/profile.rs).
+    pub(super) holidays: Option<Spanned<String>>,
+    /// Nights that differ from the ordinary one.
+    #[serde(default)]
+    pub(super) profile: Vec<Spanned<RawProfile>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfile {
+    pub(super) name: Spanned<String>,
+    pub(super) dates: Spanned<Vec<Spanned<String>>>,
+    pub(super) scale_up: Option<Spanned<String>>,
+    pub(super) deadline: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) docdb: Vec<Spanned<RawProfileDocDb>>,
+    #[serde(default)]
+    pub(super) ecs: Vec<Spanned<RawProfileEcs>>,
+}
+
+/// A profile's night values for one `[[scenario.docdb]]` cluster.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileDocDb {
+    pub(super) cluster: Spanned<String>,
+    pub(super) replicas: Option<Spanned<i64>>,
+    pub(super) resize: Option<Spanned<String>>,
+    pub(super) serverless_min: Option<Spanned<f64>>,
+}
+
+/// A profile's night values for one `[[scenario.ecs]]` service.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileEcs {
+    pub(super) cluster: Spanned<String>,
+    pub(super) service: Spanned<String>,
+    pub(super) desired: Option<Spanned<i64>>,
+    pub(super) max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@
 //! errors behind that shape error. The file is still rejected: the unknown key is an error.
 
 use super::{RawCompletion, RawConfig, RawDocDb, RawEcs, RawMetric, RawScaleDown, RawScenario};
-use super::{RawNotify, RawSchedule, SourceText};
+use super::{RawNotify, RawProfile, RawProfileDocDb, RawProfileEcs, RawSchedule, SourceText};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
 use std::borrow::Cow;
@@ -27,6 +27,9 @@ enum Table {
     Completion,
     Schedule,
     Notify,
+    Profile,
+    ProfileDocDb,
+    ProfileEcs,
 }
 
 impl Table {
@@ -42,6 +45,9 @@ impl Table {
             Table::Completion => field_names::<RawCompletion>(),
             Table::Schedule => field_names::<RawSchedule>(),
             Table::Notify => field_names::<RawNotify>(),
+            Table::Profile => field_names::<RawProfile>(),
+            Table::ProfileDocDb => field_names::<RawProfileDocDb>(),
+            Table::ProfileEcs => field_names::<RawProfileEcs>(),
         }
     }
 
@@ -57,6 +63,9 @@ impl Table {
             (Table::Scenario, "completion") => Some(Table::Completion),
             (Table::Scenario, "schedule") => Some(Table::Schedule),
             (Table::ScaleDown, "metric") => Some(Table::Metric),
+            (Table::Scenario, "profile") => Some(Table::Profile),
+            (Table::Profile, "docdb") => Some(Table::ProfileDocDb),
+            (Table::Profile, "ecs") => Some(Table::ProfileEcs),
             _ => None,
         }
     }

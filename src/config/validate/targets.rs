@@ -131,7 +131,7 @@ impl Validator<'_> {
     }
 
     /// A task count that fits ECS's u32; zero is the caller's decision.
-    fn count(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
+    pub(super) fn count(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
         let value = *raw.get_ref();
         match u32::try_from(value) {
             Ok(count) => Some(count),
@@ -220,7 +220,7 @@ impl Validator<'_> {
     }
 
     /// A MinCapacity DocumentDB accepts: 0.5 to 256 DCUs in steps of 0.5.
-    fn serverless_min(&mut self, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
+    pub(super) fn serverless_min(&mut self, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
         let value = *raw.get_ref();
         match Dcu::from_f64(value) {
             Some(dcu) if (MIN_DCU..=MAX_DCU).contains(&dcu) => Some(dcu),
@@ -292,7 +292,7 @@ impl Validator<'_> {
         ok.then_some(classes)
     }
 
-    fn replicas(&mut self, raw: &Spanned<i64>, key: &str) -> Option<u8> {
+    pub(super) fn replicas(&mut self, raw: &Spanned<i64>, key: &str) -> Option<u8> {
         let value = *raw.get_ref();
         match u8::try_from(value) {
             Ok(n) if n <= MAX_DOCDB_REPLICAS => Some(n),
@@ -317,7 +317,7 @@ impl Validator<'_> {
         }
     }
 
-    fn instance_class(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+    pub(super) fn instance_class(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
         let value = raw.get_ref();
         let rest = value.strip_prefix("db.").unwrap_or("");
         if rest.is_empty() || rest.starts_with('.') || rest.chars().any(char::is_whitespace) {

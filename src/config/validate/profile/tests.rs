@@ -1,0 +1,1 @@
+//! Profiles and holidays: validation errors with their line and fix.

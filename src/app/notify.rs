@@ -136,7 +136,9 @@ fn note_metrics(n: &Notifier<'_>, events: &[notify::Notification]) {
                 notify::Kind::RunClosed => o.night_minutes = e.detail.night_minutes,
                 notify::Kind::DeadlineReached => o.deadline_hit = true,
                 notify::Kind::StepFailed => o.step_failed = true,
-                notify::Kind::RunOpened | notify::Kind::DriftDetected => {}
+                notify::Kind::RunOpened
+                | notify::Kind::CapacityLate
+                | notify::Kind::DriftDetected => {}
             }
         }
     });

@@ -233,6 +233,7 @@ fn run_case(c: &Case) -> Answer {
         hold: hold.as_ref(),
         run,
         dry_run: false,
+        scheduled_time: None,
     });
     match (ruling, verdict) {
         (Ruling::Decided(d), _) => Answer::Decided(d),
@@ -257,7 +258,7 @@ fn shape(a: &Answer) -> String {
             None => "skip:no-baseline".into(),
         },
         Decision::Reject { .. } => "reject".into(),
-        Decision::OpenRun => "open-run".into(),
+        Decision::OpenRun { .. } => "open-run".into(),
         Decision::ConvergeUp { .. } => "converge-up".into(),
         Decision::DeferScaleDown { hold, .. } if hold.short.starts_with("held until") => {
             "defer:held".into()
@@ -516,7 +517,10 @@ fn check_rules(c: &Case, a: &Answer) {
         );
     }
     // Only a scale-up opens or grows a run; never once the scale-down started.
-    if matches!(d, Some(Decision::OpenRun | Decision::ConvergeUp { .. })) {
+    if matches!(
+        d,
+        Some(Decision::OpenRun { .. } | Decision::ConvergeUp { .. })
+    ) {
         assert_eq!(c.step, Step::ScaleUp, "{at}");
         assert_ne!(c.run, Run::ScalingDown, "{at}");
     }
@@ -671,6 +675,7 @@ fn a_check_continues_the_whole_scale_up_until_one_converges() {
         hold: None,
         run: RunFacts::Open { run: &run, state },
         dry_run,
+        scheduled_time: None,
     }) {
         Ruling::ReadGate(question) => match question.decide(&busy) {
             Decision::KeepCapacity { keep, .. } => keep,

@@ -61,6 +61,7 @@ fn night(settings: &[Setting], busy_until: &str, checks: &[&str]) -> NightInput 
         forced_at: None,
         added_readers: 3,
         added_tasks: 8,
+        ready_at: None,
         metrics: MetricsFetch::Windows(vec![MetricWindow { spec, points }]),
     }
 }

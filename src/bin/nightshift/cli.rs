@@ -293,9 +293,14 @@ pub struct TuneArgs {
     /// The scenario.
     #[arg(long)]
     pub scenario: String,
-    /// Nights opened within this long before now (CloudWatch keeps 1-minute data for 15 days).
-    #[arg(long, default_value = "14d", value_parser = parse_duration)]
-    pub since: Duration,
+    /// Nights opened within this long before now (CloudWatch keeps 1-minute data for 15 days)
+    /// [default: 14d, 30d with --scale-up].
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// The scale-up lead instead: per night the scale-up, capacity ready, the batch's first
+    /// busy datapoint and the margin; the latest scale-up in time on 90% of the nights.
+    #[arg(long)]
+    pub scale_up: bool,
     /// A candidate: KEY=VALUE[,KEY=VALUE...] of scale_down (quiet_for, min_hold, deadline,
     /// missing_data, metric.below/stat/period or metric[N].…); repeat for more candidates.
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -13,6 +13,7 @@
 pub mod dst;
 pub mod ics;
 pub mod rules;
+pub mod view;
 
 pub use ics::{Holidays, IcsError, MAX_HOLIDAYS_BYTES};
 pub use rules::{DateRule, RuleError};

@@ -13,7 +13,7 @@ mod readme;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, live, overrides, steps, trends};
+use commands::{calendar, deploy, history, live, overrides, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -46,5 +46,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => trends::report(args).await,
         Command::Tune(args) => live::tune(args).await,
         Command::Status(args) => live::status(args).await,
+        Command::Calendar(args) => calendar::calendar(args),
     }
 }

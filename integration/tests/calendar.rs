@@ -1,0 +1,308 @@
+//! The business calendar against the emulator: profiles through whole nights (an ordinary night
+//! at 3 readers and a month-end night at 6, in one month, the month-end one kept when the config
+//! changes during the night), a holiday from an .ics file with an RRULE, and the
+//! `Nightshift Capacity Late` event through a bus rule to a queue (the lifecycle mode: readers
+//! that take ten minutes).
+
+use crate::harness::{self, invocation};
+use crate::support::{self, scene::Scene};
+use aws_sdk_eventbridge::types::Target;
+use nightshift::app::{Adapters, App};
+use nightshift::aws::dynamodb::DynamoStore;
+use nightshift::aws::events::EventsClient;
+use nightshift::aws::scaling::ScalingClients;
+use nightshift::aws::Timeouts;
+use nightshift::config::{self, InMemory};
+use nightshift::ports::{EventSink, HistoryStore};
+use nightshift::{Outcome, Response};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const HOLIDAYS: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:xmas@test\r\nDTSTART;VALUE=DATE:20201225\r\nRRULE:FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=25\r\nSUMMARY:Christmas Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// The scene's contract config with the holiday file and a month-end profile of `replicas`.
+fn calendar_config(scene: &Scene, replicas: u8) -> config::Config {
+    let text = scene.config(None).replacen(
+        "timezone = \"Asia/Tokyo\"",
+        "timezone = \"Asia/Tokyo\"\nholidays = \"holidays.ics\"",
+        1,
+    ) + &format!(
+        r#"
+  [[scenario.profile]]
+  name = "month-end"
+  dates = ["last-business-day"]
+  deadline = "09:00"
+    [[scenario.profile.docdb]]
+    cluster = "{}"
+    replicas = {replicas}
+"#,
+        scene.docdb_cluster
+    );
+    let mut files = InMemory::default();
+    files
+        .0
+        .insert("holidays.ics".into(), HOLIDAYS.as_bytes().to_vec());
+    config::parse_with(&text, "calendar.toml", &files).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn app_for(config: config::Config, table: &str, events: Option<Arc<dyn EventSink>>) -> App {
+    let sdk = support::sdk_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+        Timeouts::default(),
+    );
+    let scaling = ScalingClients::from_sdk_config(&sdk, Timeouts::default());
+    let adapters = Adapters {
+        events,
+        ..Adapters::new(store, scaling)
+    };
+    App::build(Arc::new(config), harness::settings(), adapters)
+}
+
+async fn step(app: &App, payload: Value) -> Response {
+    let wall = jiff::Timestamp::now().to_string();
+    let id = format!("{}-{}", payload["step"], payload["now"]);
+    app.handle(payload.to_string().as_bytes(), &invocation(&id, &wall))
+        .await
+        .unwrap_or_else(|e| panic!("{payload}: {e}"))
+}
+
+fn at(scene: &Scene, step: &str, now: &str) -> Value {
+    json!({"scenario": scene.scenario, "step": step, "id": format!("{step}-{now}"), "now": now})
+}
+
+#[tokio::test]
+async fn an_ordinary_night_has_three_readers_and_the_month_end_night_six_in_one_month() {
+    let sdk = support::sdk_config().await;
+    let table = harness::fresh_table().await;
+    let scene = Scene::unique(&table);
+    scene.create(&sdk).await;
+    let app = app_for(calendar_config(&scene, 6), &table, None).await;
+
+    // Christmas (23:00 Tokyo on 2026-12-25): the holiday file's RRULE says no batch.
+    let xmas = step(&app, at(&scene, "scale-up", "2026-12-25T14:00:00Z")).await;
+    assert_eq!(xmas.outcome, Outcome::Skipped, "{xmas:?}");
+    assert_eq!(
+        xmas.reason,
+        "holiday 2026-12-25 \"Christmas Day\": scale-up skipped"
+    );
+    assert_eq!(scene.state(&sdk).await.readers(), 0);
+
+    // The 30th: an ordinary night, 3 readers, closed by a forced scale-down.
+    let up = step(&app, at(&scene, "scale-up", "2026-12-30T14:00:00Z")).await;
+    assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
+    assert_eq!(scene.state(&sdk).await.readers(), 3);
+    let mut down = at(&scene, "scale-down", "2026-12-30T20:00:00Z");
+    down["force"] = json!(true);
+    let down = step(&app, down).await;
+    assert!(down.reason.contains("run closed"), "{down:?}");
+    assert!(scene.state(&sdk).await.is_baseline());
+
+    // The 31st, the last business day: the month-end profile, 6 readers, deadline 09:00.
+    let up = step(&app, at(&scene, "scale-up", "2026-12-31T14:00:00Z")).await;
+    assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
+    assert_eq!(scene.state(&sdk).await.readers(), 6);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        Timeouts::default(),
+    );
+    let run = store
+        .get_run(&scene.scenario, "2026-12-31")
+        .await
+        .unwrap()
+        .expect("the month-end run");
+    assert_eq!(
+        run.baseline.as_ref().unwrap()["profile"]["name"],
+        "month-end"
+    );
+
+    // The config changes during the night (the profile now says 5): the night keeps the
+    // profile it opened with.
+    let changed = app_for(calendar_config(&scene, 5), &table, None).await;
+    scene
+        .put_jobs_running(
+            &sdk,
+            "2026-12-31T14:00:00Z".parse().unwrap(),
+            "2027-01-01T00:30:00Z".parse().unwrap(),
+            3.0,
+        )
+        .await;
+    let check = step(&changed, at(&scene, "check", "2026-12-31T15:00:00Z")).await;
+    assert!(check.reason.starts_with("ready"), "{check:?}");
+    assert!(check.actions.is_empty(), "{check:?}");
+    assert_eq!(scene.state(&sdk).await.readers(), 6);
+    // 08:00 Tokyo: past the ordinary deadline (07:30), before the month-end one (09:00).
+    let late = step(&changed, at(&scene, "check", "2026-12-31T23:00:00Z")).await;
+    assert_eq!(late.outcome, Outcome::Deferred, "{late:?}");
+    assert_eq!(scene.state(&sdk).await.readers(), 6);
+    // 09:05: the month-end deadline closes the night.
+    let closed = step(&changed, at(&scene, "check", "2027-01-01T00:05:00Z")).await;
+    assert!(closed.reason.starts_with("deadline 09:00"), "{closed:?}");
+    assert!(closed.reason.contains("run closed"), "{closed:?}");
+    assert!(scene.state(&sdk).await.is_baseline());
+
+    // The run's events name the profile; `show` does too.
+    let events = store
+        .run_events(&scene.scenario, "2026-12-31", 50, None)
+        .await
+        .unwrap()
+        .items;
+    assert!(!events.is_empty());
+    for e in &events {
+        let ev = e.evidence.as_ref().expect("evidence");
+        assert_eq!(ev["profile"], "month-end", "{ev}");
+    }
+}
+
+/// A bus with a rule (source `nightshift`) delivering to a fresh queue; the queue's URL.
+async fn bus_to_queue(bus: &str) -> String {
+    let sdk = support::sdk_config().await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    events.create_event_bus().name(bus).send().await.unwrap();
+    let url = sqs
+        .create_queue()
+        .queue_name(support::unique("late"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .unwrap()
+        .clone();
+    let rule = support::unique("late-rule");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(bus)
+        .event_pattern(r#"{"source": ["nightshift"], "detail-type": ["Nightshift Capacity Late"]}"#)
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(bus)
+        .targets(Target::builder().id("queue").arn(arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+async fn drain(url: &str) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(&support::sdk_config().await);
+    let mut all = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            return all;
+        }
+        for m in got.messages() {
+            all.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_first_check_that_sees_the_batch_busy_before_the_capacity_sends_capacity_late_once() {
+    let sdk = support::sdk_config().await;
+    let table = harness::fresh_table().await;
+    let scene = Scene::unique(&table);
+    scene.create(&sdk).await;
+    let bus = support::unique("late-events");
+    let queue = bus_to_queue(&bus).await;
+    // Readers take ten minutes to create (the emulator's lifecycle mode).
+    support::emulator_api(
+        "/nightshift-api/lifecycle",
+        &json!({
+            "world": scene.docdb_cluster,
+            "now": "2026-12-07T13:30:00Z",
+            "docdb": [scene.docdb_cluster],
+            "ecs": [[scene.ecs_cluster, scene.ecs_service]],
+            "timings": {"create": 10, "delete": 5, "task_start": 2, "task_stop": 0.5},
+        }),
+    );
+    let events: Arc<dyn EventSink> = Arc::new(EventsClient::new(&sdk));
+    let top = format!("[notify]\nevent_bus = \"{bus}\"\n");
+    let with_bus = {
+        // The same config with [notify] (a table of the top level, so before [[scenario]]).
+        let mut files = InMemory::default();
+        files
+            .0
+            .insert("holidays.ics".into(), HOLIDAYS.as_bytes().to_vec());
+        let plain = scene.config(None).replacen(
+            "timezone = \"Asia/Tokyo\"",
+            "timezone = \"Asia/Tokyo\"\nholidays = \"holidays.ics\"",
+            1,
+        );
+        let (head, rest) = plain.split_at(plain.find("[[scenario]]").unwrap());
+        config::parse_with(&format!("{head}{top}{rest}"), "late.toml", &files)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let app = app_for(with_bus, &table, Some(events)).await;
+    let clock = |now: &str| {
+        support::emulator_api(
+            "/nightshift-api/clock",
+            &json!({"world": scene.docdb_cluster, "now": now}),
+        )
+    };
+    // The batch starts at 23:02, two minutes after the scale-up.
+    scene
+        .put_jobs_running(
+            &sdk,
+            "2026-12-07T14:02:00Z".parse().unwrap(),
+            "2026-12-07T15:00:00Z".parse().unwrap(),
+            4.0,
+        )
+        .await;
+    clock("2026-12-07T14:00:00Z");
+    let up = step(&app, at(&scene, "scale-up", "2026-12-07T14:00:00Z")).await;
+    assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
+    clock("2026-12-07T14:06:00Z");
+    let first = step(&app, at(&scene, "check", "2026-12-07T14:06:00Z")).await;
+    assert!(first.reason.contains("not ready"), "{first:?}");
+    clock("2026-12-07T14:08:00Z");
+    let second = step(&app, at(&scene, "check", "2026-12-07T14:08:00Z")).await;
+    assert!(second.reason.contains("not ready"), "{second:?}");
+    clock("2026-12-07T14:12:00Z");
+    let ready = step(&app, at(&scene, "check", "2026-12-07T14:12:00Z")).await;
+    assert!(ready.reason.starts_with("ready"), "{ready:?}");
+
+    let messages = drain(&queue).await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let d = &messages[0]["detail"];
+    assert_eq!(messages[0]["detail-type"], "Nightshift Capacity Late");
+    assert_eq!(
+        d["notification_id"],
+        format!("{}/2026-12-07/capacity-late", scene.scenario)
+    );
+    assert_eq!(d["busy_since"], "2026-12-07T14:02:00Z");
+    assert_eq!(d["late_minutes"], 4);
+    assert!(!d["items"].as_array().unwrap().is_empty(), "{d}");
+}

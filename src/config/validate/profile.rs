@@ -579,6 +579,10 @@ impl Validator<'_> {
                         crate::schedule::day_name(*w)
                     ),
                     (_, Some(w)) => format!("none of its dates is a batch night (e.g. {w})"),
+                    (r, None) if r.uses_business_days() => {
+                        "no month has a business day (every weekday is a skip date or a holiday)"
+                            .into()
+                    }
                     _ => "none of its dates is a batch night".into(),
                 };
                 self.push(

@@ -433,8 +433,11 @@ fn unfold(text: &str) -> Vec<(usize, String)> {
     out
 }
 
+/// A content line: upper-case name, parameters, value.
+type ContentLine = (String, Vec<(String, String)>, String);
+
 /// `NAME;PARAM=V;…:value` → upper-case name, parameters, value.
-fn content_line(n: usize, line: &str) -> Result<(String, Vec<(String, String)>, String), IcsError> {
+fn content_line(n: usize, line: &str) -> Result<ContentLine, IcsError> {
     // The value starts at the first ':' outside a quoted parameter value.
     let mut quoted = false;
     let colon = line.char_indices().find_map(|(i, c)| match c {

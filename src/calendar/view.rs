@@ -345,7 +345,7 @@ mod tests {
             .clone()
     }
 
-    fn line<'a>(m: &'a Month, day: i8) -> &'a NightLine {
+    fn line(m: &Month, day: i8) -> &NightLine {
         &m.nights[usize::try_from(day - 1).unwrap()]
     }
 

@@ -12,7 +12,7 @@ use crate::calendar::{BusinessDays, DateRule, Holidays};
 use crate::config::raw::{RawProfile, RawProfileDocDb, RawProfileEcs};
 use crate::config::{
     DocDbTarget, EcsTarget, FileError, HolidayFile, NightValues, Profile, ScaleDown, TargetId,
-    TargetNight, HOLIDAYS_LIMIT, MAX_DOCDB_REPLICAS, ORDINARY,
+    TargetNight, HOLIDAYS_LIMIT, ORDINARY,
 };
 use crate::schedule::Schedule;
 use jiff::civil::Date;
@@ -320,7 +320,6 @@ impl Validator<'_> {
                 return None;
             }
         }
-        debug_assert!(MAX_DOCDB_REPLICAS >= 1);
         let resize = match &raw.resize {
             None => Some(None),
             Some(r) => self.instance_class(r, &format!("{key}.resize")).map(Some),

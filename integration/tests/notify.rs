@@ -153,7 +153,7 @@ timezone = "Asia/Tokyo"
 }
 
 /// A bus with a rule (source `nightshift`) delivering to a fresh queue; the queue's URL.
-async fn bus_to_queue(bus: &str) -> String {
+pub(crate) async fn bus_to_queue(bus: &str) -> String {
     let sdk = support::sdk_config().await;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -197,7 +197,7 @@ async fn bus_to_queue(bus: &str) -> String {
 }
 
 /// Every message on the queue until it answers empty, as JSON, deleting each.
-async fn drain(url: &str) -> Vec<Value> {
+pub(crate) async fn drain(url: &str) -> Vec<Value> {
     let sqs = aws_sdk_sqs::Client::new(&support::sdk_config().await);
     let mut all = Vec::new();
     loop {

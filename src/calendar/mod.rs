@@ -13,6 +13,8 @@
 pub mod dst;
 pub mod ics;
 pub mod rules;
+#[cfg(test)]
+pub mod testing;
 pub mod view;
 
 pub use ics::{Holidays, IcsError, MAX_HOLIDAYS_BYTES};

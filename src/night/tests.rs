@@ -696,33 +696,8 @@ fn a_check_continues_the_whole_scale_up_until_one_converges() {
 /// A New York scenario with a schedule at 23:00 MON-FRI, a month-end profile at 22:00 and the
 /// holiday file of Christmas Day.
 fn calendar_scenario() -> Scenario {
-    let text = include_str!("../../integration/fixtures/config/contract.toml").replace(
-        "timezone = \"Asia/Tokyo\"",
-        "timezone = \"America/New_York\"\nholidays = \"holidays.ics\"",
-    ) + r#"
-  [scenario.schedule]
-  scale_up = "23:00"
-  check_every = "10m"
-  days = ["MON", "TUE", "WED", "THU", "FRI"]
-
-  [[scenario.profile]]
-  name = "month-end"
-  dates = ["last-business-day"]
-  scale_up = "22:00"
-  deadline = "09:00"
-    [[scenario.profile.docdb]]
-    cluster = "batch-db"
-    replicas = 6
-"#;
-    let mut files = config::InMemory::default();
-    files.0.insert(
-        "holidays.ics".into(),
-        b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20201225\r\nRRULE:FREQ=YEARLY\r\nSUMMARY:Christmas Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".to_vec(),
-    );
-    config::parse_with(&text, "contract.toml", &files)
-        .unwrap()
-        .scenarios[0]
-        .clone()
+    use crate::calendar::testing::{scenario, CHRISTMAS, MONTH_END, WEEKDAYS};
+    scenario("America/New_York", WEEKDAYS, "07:30", MONTH_END, CHRISTMAS)
 }
 
 fn scale_up_at(s: &Scenario, now: &str, scheduled: Option<&str>) -> Decision {

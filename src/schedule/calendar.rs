@@ -332,38 +332,10 @@ mod tests {
     //! The calendar's schedules, and the nights they make when EventBridge Scheduler fires them
     //! as its guide says: a time in a spring-forward gap is skipped, one in an overlap runs once.
     use super::*;
-    use crate::config::{self, InMemory};
     use crate::night::{self, Decision, Facts, Ruling, RunFacts};
     use jiff::Timestamp;
 
-    const ICS: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20201225\r\nRRULE:FREQ=YEARLY\r\nSUMMARY:Christmas Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-
-    /// The contract scenario in `zone` with a schedule and `extra` lines (profiles).
-    fn scenario(zone: &str, schedule: &str, deadline: &str, extra: &str, ics: &str) -> Scenario {
-        let text = include_str!("../../integration/fixtures/config/contract.toml")
-            .replace(
-                "timezone = \"Asia/Tokyo\"",
-                &format!("timezone = \"{zone}\"\nholidays = \"holidays.ics\""),
-            )
-            .replace(
-                "deadline = \"07:30\"",
-                &format!("deadline = \"{deadline}\""),
-            )
-            + "\n  [scenario.schedule]\n"
-            + schedule
-            + extra;
-        let mut files = InMemory::default();
-        files
-            .0
-            .insert("holidays.ics".into(), ics.as_bytes().to_vec());
-        config::parse_with(&text, "t.toml", &files)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .scenarios[0]
-            .clone()
-    }
-
-    const MONTH_END: &str = "  [[scenario.profile]]\n  name = \"month-end\"\n  dates = [\"last-business-day\"]\n  scale_up = \"22:00\"\n  deadline = \"09:00\"\n    [[scenario.profile.docdb]]\n    cluster = \"batch-db\"\n    replicas = 6\n";
-    const WEEKDAYS: &str = "  scale_up = \"23:00\"\n  check_every = \"10m\"\n  days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"]\n";
+    use crate::calendar::testing::{scenario, CHRISTMAS as ICS, MONTH_END, WEEKDAYS};
 
     fn expressions(s: &Scenario) -> Vec<(String, String)> {
         calendar_schedules(s)

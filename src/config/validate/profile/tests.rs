@@ -7,7 +7,7 @@ use jiff::civil::date;
 
 const SCHEDULE: &str = "  [scenario.schedule]\n  scale_up = \"23:00\"\n  check_every = \"10m\"\n  days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"]\n";
 
-const ICS: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20201225\r\nRRULE:FREQ=YEARLY\r\nSUMMARY:Christmas Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+use crate::calendar::testing::CHRISTMAS as ICS;
 
 /// BASE with a schedule, `holidays = "holidays.ics"` and these profile lines (line 33 is the
 /// first profile line).

@@ -51,15 +51,100 @@ pub fn calendar_schedules(scenario: &Scenario) -> Vec<CalendarSchedule> {
     let Ok(ordinary_steps) = night(ordinary, &scenario.scale_down) else {
         return Vec::new();
     };
+    // Where the ordinary night already fires something: a profile adds checks elsewhere only.
+    let mut covered: Vec<(u32, u32)> = ordinary_steps
+        .iter()
+        .map(|s| fire_key(ordinary, s))
+        .collect();
     let mut out = Vec::new();
+    // The profiles' regular checks, as steps of a night from midnight of the night's date (so
+    // that the checks of every profile share crons), and the profiles that need each.
+    let mut regular: Vec<ScheduledStep> = Vec::new();
+    let mut regular_for: Vec<&str> = Vec::new();
     for (n, profile) in scenario.profiles.iter().enumerate() {
-        out.extend(profile_schedules(
-            scenario,
-            ordinary,
-            &ordinary_steps,
-            profile,
-            n + 1,
-        ));
+        if profile.scale_up.is_none() && profile.deadline.is_none() {
+            continue;
+        }
+        let schedule = Schedule {
+            scale_up: profile.scale_up.unwrap_or(ordinary.scale_up),
+            ..ordinary.clone()
+        };
+        let mut scale_down = scenario.scale_down.clone();
+        scale_down.deadline = scenario.deadline_of(Some(profile));
+        let Ok(steps) = night(&schedule, &scale_down) else {
+            continue;
+        };
+        let name = &profile.name;
+        if schedule.scale_up != ordinary.scale_up {
+            let (m, h) = hm(schedule.scale_up);
+            for (k, (days, on)) in scale_up_days(scenario, profile).into_iter().enumerate() {
+                out.push(CalendarSchedule {
+                    step: Step::ScaleUp,
+                    role: StepRole::ScaleUp,
+                    expression: format!("cron({m} {h} {days})"),
+                    what: format!(
+                        "{name} scale-up at {} on {on}",
+                        schedule.scale_up.strftime("%H:%M")
+                    ),
+                    key: format!("Profile{}ScaleUp{}", n + 1, k + 1),
+                });
+            }
+        }
+        for s in steps.iter().filter(|s| s.step == Step::Check) {
+            let key = fire_key(&schedule, s);
+            if covered.contains(&key) {
+                continue;
+            }
+            covered.push(key);
+            if s.role == StepRole::Check {
+                regular.push(ScheduledStep {
+                    offset_minutes: key.0 * MINUTES_PER_DAY + key.1,
+                    ..s.clone()
+                });
+                if !regular_for.contains(&name.as_str()) {
+                    regular_for.push(name);
+                }
+                continue;
+            }
+            let cron = super::Cron {
+                minutes: vec![s.at.minute().unsigned_abs()],
+                hours: vec![s.at.hour().unsigned_abs()],
+                days: super::days_after(&schedule, key.0),
+            };
+            let role = match s.role {
+                StepRole::DeadlineCheck => "DeadlineCheck",
+                _ => "OverdueCheck",
+            };
+            out.push(CalendarSchedule {
+                step: Step::Check,
+                role: s.role,
+                expression: cron.expression(),
+                what: format!("{name} {} at {}", s.role.as_str(), s.at.strftime("%H:%M")),
+                key: format!("Profile{}{role}", n + 1),
+            });
+        }
+    }
+    regular.sort_by_key(|s| s.offset_minutes);
+    let from_midnight = Schedule {
+        scale_up: Time::midnight(),
+        ..ordinary.clone()
+    };
+    for (k, c) in check_crons(&regular, &from_midnight)
+        .into_iter()
+        .enumerate()
+    {
+        out.push(CalendarSchedule {
+            step: Step::Check,
+            role: StepRole::Check,
+            expression: c.cron.expression(),
+            what: format!(
+                "checks {}-{} of the {} night(s), outside the ordinary night's",
+                c.first().at.strftime("%H:%M"),
+                c.last().at.strftime("%H:%M"),
+                regular_for.join(" and ")
+            ),
+            key: format!("ProfileChecks{}", k + 1),
+        });
     }
     out.extend(gap_catch_ups(scenario));
     out
@@ -69,93 +154,6 @@ pub fn calendar_schedules(scenario: &Scenario) -> Vec<CalendarSchedule> {
 fn fire_key(schedule: &Schedule, s: &ScheduledStep) -> (u32, u32) {
     let at = minute_of_day(schedule.scale_up) + s.offset_minutes;
     (at / MINUTES_PER_DAY, at % MINUTES_PER_DAY)
-}
-
-fn profile_schedules(
-    scenario: &Scenario,
-    ordinary: &Schedule,
-    ordinary_steps: &[ScheduledStep],
-    profile: &Profile,
-    n: usize,
-) -> Vec<CalendarSchedule> {
-    if profile.scale_up.is_none() && profile.deadline.is_none() {
-        return Vec::new();
-    }
-    let schedule = Schedule {
-        scale_up: profile.scale_up.unwrap_or(ordinary.scale_up),
-        ..ordinary.clone()
-    };
-    let mut scale_down = scenario.scale_down.clone();
-    scale_down.deadline = scenario.deadline_of(Some(profile));
-    let Ok(steps) = night(&schedule, &scale_down) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let name = &profile.name;
-    if schedule.scale_up != ordinary.scale_up {
-        let (m, h) = hm(schedule.scale_up);
-        for (days, on) in scale_up_days(scenario, profile) {
-            out.push(CalendarSchedule {
-                step: Step::ScaleUp,
-                role: StepRole::ScaleUp,
-                expression: format!("cron({m} {h} {days})"),
-                what: format!(
-                    "{name} scale-up at {} on {on}",
-                    schedule.scale_up.strftime("%H:%M")
-                ),
-                key: format!("Profile{n}ScaleUp{}", out.len() + 1),
-            });
-        }
-    }
-    // The ordinary night's checks, where they fire: the profile's are added where it has none.
-    let ordinary_checks: Vec<(u32, u32)> = ordinary_steps
-        .iter()
-        .filter(|s| s.step == Step::Check)
-        .map(|s| fire_key(ordinary, s))
-        .collect();
-    let extra: Vec<ScheduledStep> = steps
-        .iter()
-        .filter(|s| s.step == Step::Check && !ordinary_checks.contains(&fire_key(&schedule, s)))
-        .cloned()
-        .collect();
-    let regular: Vec<ScheduledStep> = extra
-        .iter()
-        .filter(|s| s.role == StepRole::Check)
-        .cloned()
-        .collect();
-    for (k, c) in check_crons(&regular, &schedule).into_iter().enumerate() {
-        out.push(CalendarSchedule {
-            step: Step::Check,
-            role: StepRole::Check,
-            expression: c.cron.expression(),
-            what: format!(
-                "{name} checks {}-{} (before or after the ordinary night's)",
-                c.first().at.strftime("%H:%M"),
-                c.last().at.strftime("%H:%M")
-            ),
-            key: format!("Profile{n}Checks{}", k + 1),
-        });
-    }
-    for s in extra.iter().filter(|s| s.role != StepRole::Check) {
-        let shift = fire_key(&schedule, s).0;
-        let cron = super::Cron {
-            minutes: vec![s.at.minute().unsigned_abs()],
-            hours: vec![s.at.hour().unsigned_abs()],
-            days: super::days_after(&schedule, shift),
-        };
-        let role = match s.role {
-            StepRole::DeadlineCheck => "DeadlineCheck",
-            _ => "OverdueCheck",
-        };
-        out.push(CalendarSchedule {
-            step: Step::Check,
-            role: s.role,
-            expression: cron.expression(),
-            what: format!("{name} {} at {}", s.role.as_str(), s.at.strftime("%H:%M")),
-            key: format!("Profile{n}{role}"),
-        });
-    }
-    out
 }
 
 /// The day fields (`day-of-month month day-of-week year`) of the profile's scale-up crons, with
@@ -355,7 +353,7 @@ mod tests {
         // Its checks before the ordinary night, its deadline check and overdue check after it.
         assert!(
             e.contains(&(
-                "Profile1Checks1".into(),
+                "ProfileChecks1".into(),
                 "cron(10/10 22 ? * MON-FRI *)".into()
             )),
             "{e:?}"

@@ -238,3 +238,136 @@ async fn the_first_check_that_sees_the_batch_busy_before_the_capacity_sends_capa
     assert_eq!(d["late_minutes"], 4);
     assert!(!d["items"].as_array().unwrap().is_empty(), "{d}");
 }
+
+/// `nightshift tune --scale-up` over ten nights written with known readiness and batch starts:
+/// (minutes from the 23:00 scale-up to ready, to the batch's first busy minute). The advice is
+/// worked out by hand: each night's latest in-time scale-up is 23:00 + busy - ready; sorted,
+/// 22:45 22:50 23:00 23:05 23:10 23:15 23:20 23:30 23:30 23:40; nine of ten at or after 22:50.
+const LEAD: [(i64, i64); 10] = [
+    (20, 30),
+    (20, 40),
+    (25, 30),
+    (30, 20),
+    (20, 60),
+    (20, 50),
+    (40, 25),
+    (20, 35),
+    (15, 45),
+    (20, 20),
+];
+
+#[tokio::test]
+async fn tune_scale_up_reads_the_nights_readiness_and_the_batchs_first_busy_minute() {
+    use nightshift::history::{RunRecord, RunStatus};
+    use nightshift::plan::{Baseline, ClusterBaseline, InstanceBaseline, RunState};
+    let sdk = support::sdk_config().await;
+    let table = harness::fresh_table().await;
+    let scene = Scene::unique(&table);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &table,
+        Timeouts::default(),
+    );
+    for (i, (ready, busy)) in LEAD.iter().enumerate() {
+        let night = format!("2026-11-{:02}", i + 1);
+        // 23:00 Tokyo.
+        let up: jiff::Timestamp = format!("{night}T14:00:00Z").parse().unwrap();
+        let mins = |m: i64| up + jiff::SignedDuration::from_mins(m);
+        let mut state = RunState::new(
+            Baseline {
+                taken_at: up,
+                services: Vec::new(),
+                clusters: vec![ClusterBaseline {
+                    cluster: scene.docdb_cluster.clone(),
+                    writer: Some("w".into()),
+                    instances: vec![InstanceBaseline {
+                        id: "w".into(),
+                        class: "db.r6g.large".into(),
+                        writer: true,
+                        promotion_tier: None,
+                    }],
+                    night_class: None,
+                    night_readers: 3,
+                    serverless: None,
+                }],
+            },
+            false,
+        );
+        state.ready_at = Some(mins(*ready));
+        let run = RunRecord {
+            scenario: scene.scenario.clone(),
+            run: night.clone(),
+            status: RunStatus::Open,
+            opened_at: up,
+            closed_at: None,
+            opened_by: format!("{}/scale-up/{up}", scene.scenario),
+            baseline: Some(state.to_json()),
+            summary: "scaling up".into(),
+        };
+        store.open_run(&run).await.unwrap();
+        store
+            .close_run(
+                &scene.scenario,
+                &night,
+                mins(180),
+                "quiet: back at baseline",
+            )
+            .await
+            .unwrap();
+        scene
+            .put_jobs_running(&sdk, mins(-20), mins(*busy), 0.0)
+            .await;
+        scene
+            .put_jobs_running(&sdk, mins(*busy), mins(120), 4.0)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nightshift.toml");
+    std::fs::write(
+        &config,
+        scene.config(None)
+            + "\n  [scenario.schedule]\n  scale_up = \"23:00\"\n  check_every = \"10m\"\n",
+    )
+    .unwrap();
+    let table_text = harness::ok(harness::cli().args(["tune", "--scale-up"]).args([
+        "--config",
+        config.to_str().unwrap(),
+        "--scenario",
+        &scene.scenario,
+        "--since",
+        "40d",
+        "--now",
+        "2026-12-01T00:00:00Z",
+    ]));
+    println!("{table_text}");
+    assert!(
+        table_text.contains("batch busy before the capacity was ready: 2 of 10 night(s)"),
+        "{table_text}"
+    );
+    assert!(
+        table_text.contains("scale up by 22:50 (now 23:00, 10 min earlier)"),
+        "{table_text}"
+    );
+    assert!(
+        table_text.contains("extra capacity: 0.50 reader-hours"),
+        "{table_text}"
+    );
+    let json: Value = serde_json::from_str(&harness::ok(harness::cli().args([
+        "tune",
+        "--scale-up",
+        "--config",
+        config.to_str().unwrap(),
+        "--scenario",
+        &scene.scenario,
+        "--since",
+        "40d",
+        "--now",
+        "2026-12-01T00:00:00Z",
+        "--output",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(json["late"], 2);
+    assert_eq!(json["nights"][3]["margin_minutes"], -10);
+    assert_eq!(json["nights"][3]["batch_busy"], "2026-11-04T14:20:00Z");
+}

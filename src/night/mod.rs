@@ -22,8 +22,13 @@
 //! 2. The ops overrides ([`overrides::decide`]): a pause skips scale-ups and checks of a night
 //!    not yet scaling down, a scheduled scale-down (a forced one runs); a skip date skips the
 //!    night's scale-up.
-//! 3. A scale-up opens the night's run, or re-plans against the open one; after the scale-down
-//!    started, it is out of order and skipped.
+//! 2b. The business calendar, for a scale-up: a holiday skips one that would open a run; a
+//!    scheduled one (it carries `scheduled_time`) is skipped on a night that is not one of the
+//!    schedule's days, and when its time is not tonight's scale-up time (another kind of
+//!    night's schedule: a profile's on an ordinary night, the ordinary one on a profile night).
+//! 3. A scale-up opens the night's run with the profile of its date (chosen here, once, and
+//!    recorded in the run), or re-plans against the open one; after the scale-down started, it
+//!    is out of order and skipped.
 //! 4. A check or scale-down without an open run has nothing to act on.
 //! 5. A started scale-down is continued by every check and scale-down.
 //! 6. A hold ([`Hold`]) of the open run, in force: a check keeps the capacity and a scheduled

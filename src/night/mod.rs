@@ -22,7 +22,8 @@
 //! 2. The ops overrides ([`overrides::decide`]): a pause skips scale-ups and checks of a night
 //!    not yet scaling down, a scheduled scale-down (a forced one runs); a skip date skips the
 //!    night's scale-up.
-//! 2b. The business calendar, for a scale-up: a holiday skips one that would open a run; a
+//!
+//!    2b. The business calendar, for a scale-up: a holiday skips one that would open a run; a
 //!    scheduled one (it carries `scheduled_time`) is skipped on a night that is not one of the
 //!    schedule's days, and when its time is not tonight's scale-up time (another kind of
 //!    night's schedule: a profile's on an ordinary night, the ordinary one on a profile night).

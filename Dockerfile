@@ -11,7 +11,8 @@
 #                   build.sh passes a local image with the same paths, users and entrypoint
 #   BOOTSTRAP_FROM  where bootstrap and the config come from: "build" (default) compiles them in
 #                   the build stage; "prebuilt" takes `bootstrap` and `nightshift.toml` from the
-#                   root of the build context (build.sh stages them there, after checking the
+#                   root of the build context, and the config's holiday files from its
+#                   `calendar/` directory (build.sh stages them there, after checking the
 #                   binary's glibc and validating the config); the other stage is never built
 #   CONFIG          the config file in the build context, for "build"
 #                   [integration/fixtures/config/contract.toml]
@@ -46,14 +47,23 @@ RUN --mount=type=cache,target=/root/.cargo/registry \
     cargo build --release --locked --bin bootstrap --bin nightshift \
     && mkdir -p /out \
     && cp target/release/bootstrap target/release/nightshift /out/
+# The config's holiday files (`holidays = "F.ics"`, beside it) go into /var/task with it: the
+# config's SHA-256, which the stack pins, covers them.
 RUN integration/image/glibc-check.sh /out/bootstrap 2.34 \
     && /out/nightshift validate --config "${CONFIG}" \
-    && cp "${CONFIG}" /out/nightshift.toml
+    && cp "${CONFIG}" /out/nightshift.toml \
+    && mkdir -p /out/calendar \
+    && sed -n 's/^[[:space:]]*holidays[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "${CONFIG}" \
+    | while read -r ics; do \
+        mkdir -p "/out/calendar/$(dirname "$ics")" \
+        && cp "$(dirname "${CONFIG}")/$ics" "/out/calendar/$ics"; \
+      done
 
 # A bootstrap built and checked outside (integration/image/build.sh): nothing is compiled and
 # nothing is fetched, so the image builds with no registry at all.
 FROM scratch AS prebuilt
 COPY bootstrap nightshift.toml /out/
+COPY calendar/ /out/calendar/
 
 # The stage named by BOOTSTRAP_FROM; a builder skips the stage it does not name.
 FROM ${BOOTSTRAP_FROM} AS bootstrap
@@ -65,6 +75,7 @@ FROM ${BASE_IMAGE}
 # everything is readable by others, the binary executable by others, and nothing is written.
 COPY --from=bootstrap --chmod=755 /out/bootstrap /var/runtime/bootstrap
 COPY --from=bootstrap --chmod=644 /out/nightshift.toml /var/task/nightshift.toml
+COPY --from=bootstrap --chmod=644 /out/calendar/ /var/task/
 # Never a reserved name (AWS_*, LAMBDA_*, _HANDLER, TZ, ...) and never ENV: nightshift reads
 # NIGHTSHIFT_* and APP_ENV, which the function's configuration sets per environment.
 ENV NIGHTSHIFT_CONFIG=/var/task/nightshift.toml

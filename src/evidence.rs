@@ -81,6 +81,27 @@ pub struct StepEvidence {
         deserialize_with = "lenient"
     )]
     pub night_hours: Option<crate::trends::Account>,
+    /// The night's profile (a run opened with one; absent on ordinary nights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// This check first saw the batch busy while the night's capacity was not ready.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub capacity_late: Option<CapacityLate>,
+}
+
+/// The batch went busy before the night's capacity was ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapacityLate {
+    /// The start of the batch metric's first busy period this check saw.
+    pub busy_since: Timestamp,
+    /// Minutes the batch has run without the night's capacity so far (at this check).
+    pub late_minutes: i64,
+    /// What the capacity still waits for.
+    pub waiting: Vec<String>,
 }
 
 /// What a convergence (snapshot → plan → safety check → execute, in rounds) did.

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod aws;
+pub mod calendar;
 pub mod config;
 pub mod domain;
 pub mod emf;

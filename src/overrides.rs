@@ -164,6 +164,11 @@ pub struct StepFacts<'a> {
 pub enum SkipRule {
     Paused,
     SkipDate,
+    /// A holiday of the scenario's holiday file (the business calendar).
+    Holiday,
+    /// A scheduled scale-up on a night it was not made for (another kind of night's time, or not
+    /// one of the schedule's days).
+    NotTonight,
 }
 
 impl SkipRule {
@@ -171,6 +176,8 @@ impl SkipRule {
         match self {
             SkipRule::Paused => "paused",
             SkipRule::SkipDate => "skip-date",
+            SkipRule::Holiday => "holiday",
+            SkipRule::NotTonight => "not-tonight",
         }
     }
 }

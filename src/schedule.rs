@@ -7,6 +7,9 @@
 //! expression with `ScheduleExpressionTimezone`. A step after midnight runs on the day after the
 //! scale-up, so its cron carries the next day of the week.
 
+mod calendar;
+pub use calendar::{calendar_schedules, CalendarSchedule};
+
 use crate::config::ScaleDown;
 use crate::domain::Step;
 use jiff::civil::{Time, Weekday};
@@ -381,47 +384,59 @@ pub fn schedules(
 ) -> Result<Vec<NightSchedule>, NightError> {
     let up = minute_of_day(schedule.scale_up);
     let day_shift = |s: &ScheduledStep| (up + s.offset_minutes) / MINUTES_PER_DAY;
-    let days_after = |shift: u32| -> Option<Vec<Weekday>> {
-        if schedule.days.len() == 7 {
-            return None;
-        }
-        let mut days: Vec<Weekday> = schedule
-            .days
-            .iter()
-            .map(|d| d.wrapping_add(i64::from(shift)))
-            .collect();
-        days.sort_by_key(|d| weekday_index(*d));
-        Some(days)
-    };
     let single = |s: &ScheduledStep| NightSchedule {
         step: s.step,
         role: s.role,
         cron: Cron {
             minutes: vec![s.at.minute().unsigned_abs()],
             hours: vec![s.at.hour().unsigned_abs()],
-            days: days_after(day_shift(s)),
+            days: days_after(schedule, day_shift(s)),
         },
         steps: vec![s.clone()],
     };
 
     let steps = night(schedule, scale_down)?;
+    let regular: Vec<ScheduledStep> = steps
+        .iter()
+        .filter(|s| s.role == StepRole::Check)
+        .cloned()
+        .collect();
+    let checks = check_crons(&regular, schedule);
+
+    let mut out: Vec<NightSchedule> = steps
+        .iter()
+        .filter(|s| s.role != StepRole::Check)
+        .map(single)
+        .chain(checks)
+        .collect();
+    out.sort_by_key(|n| (n.first().offset_minutes, n.step == Step::Check));
+    Ok(out)
+}
+
+/// The regular checks `regular` (steps of a night starting at `schedule.scale_up` on its
+/// `days`) in as few crons as cron allows: one per set of hours whose checks fall on the same
+/// minutes of the same days.
+fn check_crons(regular: &[ScheduledStep], schedule: &Schedule) -> Vec<NightSchedule> {
+    let up = minute_of_day(schedule.scale_up);
     // The regular checks by (day shift, hour), in night order.
     let mut hours: Vec<((u32, u8), Vec<ScheduledStep>)> = Vec::new();
-    for s in steps.iter().filter(|s| s.role == StepRole::Check) {
-        let key = (day_shift(s), s.at.hour().unsigned_abs());
+    for s in regular {
+        let key = (
+            (up + s.offset_minutes) / MINUTES_PER_DAY,
+            s.at.hour().unsigned_abs(),
+        );
         match hours.last_mut() {
             Some((k, group)) if *k == key => group.push(s.clone()),
             _ => hours.push((key, vec![s.clone()])),
         }
     }
-    // Hours whose checks fall on the same minutes of the same days share one cron.
     let mut checks: Vec<NightSchedule> = Vec::new();
     for ((shift, hour), in_hour) in hours {
         let minutes: Vec<u8> = in_hour
             .iter()
             .map(|s| s.at.minute().unsigned_abs())
             .collect();
-        let days = days_after(shift);
+        let days = days_after(schedule, shift);
         match checks
             .iter_mut()
             .find(|c| c.cron.minutes == minutes && c.cron.days == days)
@@ -443,15 +458,22 @@ pub fn schedules(
             }),
         }
     }
+    checks
+}
 
-    let mut out: Vec<NightSchedule> = steps
+/// The schedule's days moved `shift` days on (a step after midnight runs the day after its
+/// night's scale-up); None for every day.
+fn days_after(schedule: &Schedule, shift: u32) -> Option<Vec<Weekday>> {
+    if schedule.days.len() == 7 {
+        return None;
+    }
+    let mut days: Vec<Weekday> = schedule
+        .days
         .iter()
-        .filter(|s| s.role != StepRole::Check)
-        .map(single)
-        .chain(checks)
+        .map(|d| d.wrapping_add(i64::from(shift)))
         .collect();
-    out.sort_by_key(|n| (n.first().offset_minutes, n.step == Step::Check));
-    Ok(out)
+    days.sort_by_key(|d| weekday_index(*d));
+    Some(days)
 }
 
 /// A weekday in cron's spelling (`MON`).

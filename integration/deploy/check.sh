@@ -6,7 +6,8 @@
 #   deploy/nightshift.toml (the committed deploy/template.yaml), the contract config (no
 #   schedule), and integration/fixtures/config/template/*.toml (several scenarios, completion
 #   rules only, DocumentDB only, ECS only without schedule, notify, and 10 and 40 scenarios like
-#   the contract one: the stack of a team with many nightly batches, deployed through S3).
+#   the contract one: the stack of a team with many nightly batches, deployed through S3), and
+#   integration/fixtures/config/calendar/ (profiles, a holiday file, New York: L/LW crons).
 # Prints each template's resources, schedules and size (the limits themselves are asserted by
 # the unit tests in src/template/tests.rs). Also fails when deploy/template.yaml is not the
 # output for deploy/nightshift.toml.
@@ -45,11 +46,13 @@ if [[ -z $bin ]]; then
 fi
 
 rm -rf "$out" && mkdir -p "$out/policies"
-configs=(deploy/nightshift.toml integration/fixtures/config/contract.toml integration/fixtures/config/template/*.toml)
+configs=(deploy/nightshift.toml integration/fixtures/config/contract.toml integration/fixtures/config/template/*.toml
+  integration/fixtures/config/calendar/nightshift.toml)
 names=()
 for config in "${configs[@]}"; do
   name=$(basename "$config" .toml)
   [[ $config == deploy/* ]] && name=deploy-$name
+  [[ $config == */calendar/* ]] && name=calendar
   names+=("$name")
   # stderr has the note that a template over 51,200 bytes deploys through S3 (expected for the
   # larger configs): kept aside, shown only when the command fails.

@@ -15,7 +15,8 @@
 #    /etc/passwd and /etc/group with Lambda's sandbox user (uid 993, gid 990), /var/task,
 #    /var/runtime and /tmp.
 # 3. Builds the Dockerfile on that base (BASE_IMAGE, BOOTSTRAP_FROM=prebuilt) from a build context
-#    of two files, bootstrap and nightshift.toml: the build stage is skipped, nothing is fetched.
+#    of bootstrap, nightshift.toml and calendar/ (the config's holiday files): the build stage
+#    is skipped, nothing is fetched.
 # 4. Writes the image as an OCI archive, target/image/nightshift.oci.tar, and what it holds beside
 #    it (target/image/nightshift.oci.json: image id, bootstrap and config digests, sizes).
 #
@@ -157,6 +158,12 @@ rm -rf "$context"
 mkdir -p "$context"
 cp "$bootstrap" "$context/bootstrap"
 cp "$config" "$context/nightshift.toml"
+# The config's holiday files (`holidays = "F.ics"`, relative to it) beside it in the image.
+mkdir -p "$context/calendar"
+sed -n 's/^[[:space:]]*holidays[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$config" | while read -r ics; do
+  mkdir -p "$context/calendar/$(dirname "$ics")"
+  cp "$(dirname "$config")/$ics" "$context/calendar/$ics"
+done
 arch=$(uname -m)
 [[ $arch == aarch64 ]] && arch=arm64
 previous=$(cat "$out/image-id" 2>/dev/null || true)

@@ -51,6 +51,8 @@ pub struct Entry {
     pub bug: Option<String>,
     pub meta: Value,
     pub bytes: Vec<u8>,
+    /// A config's holiday file, written beside it as `holidays.ics`.
+    pub holidays: Option<Vec<u8>>,
 }
 
 /// The manifest's entries, generated ones built from their parts.
@@ -71,6 +73,14 @@ pub fn corpus() -> Vec<Entry> {
                     .unwrap_or_else(|err| panic!("{file}: {err}")),
             };
             let text = |k: &str| e[k].as_str().map(str::to_string);
+            let holidays = match (e.get("holidays_generate"), text("holidays")) {
+                (Some(parts), _) => Some(generate(parts)),
+                (None, Some(file)) => Some(
+                    std::fs::read(fixtures().join(&file))
+                        .unwrap_or_else(|err| panic!("{file}: {err}")),
+                ),
+                (None, None) => None,
+            };
             Entry {
                 kind: text("kind").expect("entry kind"),
                 category: text("category").expect("entry category"),
@@ -81,6 +91,7 @@ pub fn corpus() -> Vec<Entry> {
                 meta: e.clone(),
                 file,
                 bytes,
+                holidays,
             }
         })
         .collect()
@@ -726,6 +737,13 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
         let name = entry.file.replace('/', "-");
         let path = dir.path().join(&name);
         std::fs::write(&path, &entry.bytes).expect("write the config");
+        let beside = dir.path().join("holidays.ics");
+        match &entry.holidays {
+            Some(ics) => std::fs::write(&beside, ics).expect("write the holiday file"),
+            None => {
+                let _ = std::fs::remove_file(&beside);
+            }
+        }
         let fragments: Vec<String> = entry.expect["fragments"]
             .as_array()
             .map(|a| {
@@ -744,6 +762,10 @@ async fn hostile_configs_fail_init_and_validate_with_their_specific_message() {
             .unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(root.task_dir().join("nightshift.toml"), &entry.bytes)
             .expect("write the image's config");
+        if let Some(ics) = &entry.holidays {
+            std::fs::write(root.task_dir().join("holidays.ics"), ics)
+                .expect("write the image's holiday file");
+        }
         let env = function_env("hostile-unused", "http://127.0.0.1:9", "prod");
         let mut function = Function::start(root, launch(), &env, false)
             .await

@@ -8,6 +8,7 @@ use nightshift_test_support as support;
 mod harness;
 
 mod accounts;
+mod calendar;
 mod calls;
 mod costs;
 mod deploy;

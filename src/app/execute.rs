@@ -6,7 +6,7 @@ use super::converge::{converge, join_parts, Converged, Mode, Stopped};
 use super::request::{HandleError, RunUpdate, StepOutcome, StepRequest};
 use crate::config::Scenario;
 use crate::domain::{Outcome, Step};
-use crate::evidence::StepEvidence;
+use crate::evidence::{CapacityLate, StepEvidence};
 use crate::gate::SHORT_REASON_MAX;
 use crate::history::{OpenRun, RunRecord, RunStatus};
 use crate::night::{Keep, Why};
@@ -104,7 +104,11 @@ fn short_call_error(e: &CallError, step: Step) -> String {
 
 /// A scale-up with no open run: read the live state, record the baseline, open the night's run,
 /// converge up from the same snapshot.
-pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scaling) -> StepOutcome {
+pub(super) async fn open_and_scale_up(
+    req: &StepRequest<'_>,
+    scaling: &dyn Scaling,
+    profile: Option<crate::config::NightProfile>,
+) -> StepOutcome {
     let tags = Mode::ScaleUp.tag_reads(req.scenario);
     let snapshot = match scaling.snapshot_with(req.scenario, &tags).await {
         Ok(s) => s,
@@ -120,6 +124,8 @@ pub(super) async fn open_and_scale_up(req: &StepRequest<'_>, scaling: &dyn Scali
     };
     read_task_sizes(&mut baseline, scaling).await;
     let mut state = RunState::new(baseline, req.dry_run);
+    // Chosen once, here: every later step of the night reads it from the run.
+    state.profile = profile;
     // Stored with the run before any call: a scale-up that stops short leaves it set, and the
     // checks continue the scale-up until one converges.
     state.scale_up_unfinished = true;
@@ -312,6 +318,7 @@ pub(super) async fn keep_capacity(
     mut state: RunState,
     keep: Keep,
     hold: Why,
+    gate: Option<&crate::gate::Evidence>,
 ) -> StepOutcome {
     let mut conv = converge(
         scaling,
@@ -379,8 +386,43 @@ pub(super) async fn keep_capacity(
             "not ready".to_string(),
         )
     };
+    let late = if ready.ready || state.capacity_late_since.is_some() {
+        None
+    } else {
+        gate.and_then(batch_busy_since).map(|since| CapacityLate {
+            busy_since: since,
+            late_minutes: req.now.duration_since(since).as_secs().max(0) / 60,
+            waiting: ready.waiting.clone(),
+        })
+    };
+    let late_line = late.as_ref().map_or(String::new(), |l| {
+        format!(
+            "capacity late: the batch is busy since {} ({} min) and the night's capacity is not ready",
+            l.busy_since, l.late_minutes
+        )
+    });
+    if let Some(l) = &late {
+        state.capacity_late_since = Some(l.busy_since);
+        // Recorded with this check, so that only this one sends Capacity Late.
+        run_update.get_or_insert(RunUpdate::Summary {
+            run: run.run.clone(),
+            summary: cut(
+                &format!(
+                    "capacity late: batch busy {} min before ready",
+                    l.late_minutes
+                ),
+                SHORT_REASON_MAX,
+            ),
+            state: None,
+        });
+        if let Some(RunUpdate::Summary { state: written, .. }) = run_update.as_mut() {
+            *written = Some(state.to_json());
+        }
+    }
+    evidence.capacity_late = late;
     evidence.readiness = Some(ready);
     let detail = join_parts([
+        late_line,
         ready_line,
         conv.summary(req.dry_run),
         format!("scale-down: {}", hold.detail),
@@ -403,6 +445,20 @@ pub(super) async fn keep_capacity(
         run_update,
         scaling_lease: None,
     }
+}
+
+/// The start of the first period in which a batch metric was at or over its threshold, among
+/// the periods the gate read: the batch is busy since then at least.
+fn batch_busy_since(gate: &crate::gate::Evidence) -> Option<Timestamp> {
+    gate.metrics
+        .iter()
+        .flat_map(|m| {
+            m.periods
+                .iter()
+                .filter(move |p| p.value.is_some_and(|v| v >= m.below))
+        })
+        .map(|p| p.start)
+        .min()
 }
 
 /// Restore the run's baseline; close the run once nothing is left. `label` names what set the

@@ -159,7 +159,9 @@ fn note_metrics(n: &Notifier<'_>, events: &[notify::Notification]) {
                 }
                 notify::Kind::DeadlineReached => o.deadline_hit = true,
                 notify::Kind::StepFailed => o.step_failed = true,
-                notify::Kind::RunOpened | notify::Kind::DriftDetected => {}
+                notify::Kind::RunOpened
+                | notify::Kind::CapacityLate
+                | notify::Kind::DriftDetected => {}
             }
         }
     });

@@ -167,6 +167,10 @@ impl App {
         };
 
         let force = matches!(&event.kind, EventKind::Step(cmd) if cmd.force);
+        let scheduled_time = match &event.kind {
+            EventKind::Step(cmd) => cmd.scheduled_time,
+            _ => None,
+        };
         let req = StepRequest {
             store: &store,
             scenario,
@@ -179,6 +183,7 @@ impl App {
             remaining: inv.remaining(),
             dry_run: self.settings.dry_run,
             guard: self.settings.guard,
+            scheduled_time,
         };
         let recorded = Recorded {
             kind,

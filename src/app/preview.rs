@@ -99,6 +99,10 @@ pub struct Preview {
     pub run: Option<String>,
     /// Where that run id comes from.
     pub run_note: String,
+    /// The night's profile: the open run's recorded one, or the one a scale-up would open with
+    /// (`ordinary` without one); None when the step opens nothing and no run is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub pause: Option<OverrideView<Paused>>,
     /// The stored hold, when there is one, and whether it holds the open run now.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +150,7 @@ impl Preview {
             timezone: scenario.timezone_name.clone(),
             run: None,
             run_note: String::new(),
+            profile: None,
             pause: None,
             hold: None,
             decision: Decision::Skip,
@@ -183,6 +188,9 @@ impl Preview {
         match &self.run {
             Some(run) => out.push_str(&format!("run:      {run} ({})\n", self.run_note)),
             None => out.push_str(&format!("run:      none ({})\n", self.run_note)),
+        }
+        if let Some(profile) = &self.profile {
+            out.push_str(&format!("profile:  {profile}\n"));
         }
         match &self.pause {
             Some(p) if p.active => {
@@ -346,8 +354,20 @@ impl App {
             remaining: None,
             dry_run: self.settings.dry_run,
             guard: self.settings.guard,
+            scheduled_time: None,
         };
+        // The open run's night (its recorded profile), as its steps see it.
+        let night = step::night_scenario(scenario, &reading);
+        let req = req.for_night(night.as_ref().unwrap_or(scenario));
         let (decided, verdict) = step::decide(&req, scaling, &state, &reading).await;
+        if let Some(state) = reading.run_state() {
+            preview.profile = Some(
+                state
+                    .profile
+                    .as_ref()
+                    .map_or(crate::config::ORDINARY.to_string(), |p| p.name.clone()),
+            );
+        }
         preview.gate = verdict.as_ref().map(|g| g.evidence.clone());
         match &reading.run {
             Some(run) => {
@@ -371,7 +391,12 @@ impl App {
             Decided::DeferScaleDown { hold, .. } => {
                 return Ok(preview.decided(Decision::Defer, hold.detail.clone()))
             }
-            Decided::OpenRun => {
+            Decided::OpenRun { profile } => {
+                preview.profile = Some(
+                    profile
+                        .as_ref()
+                        .map_or(crate::config::ORDINARY.to_string(), |p| p.name.clone()),
+                );
                 let id = self.next_run_id(scenario, now).await?;
                 preview.run = Some(id.clone());
                 preview.run_note =
@@ -406,6 +431,11 @@ impl App {
             }
             _ => (Mode::ScaleUp, false),
         };
+        let opening = match &decided {
+            Decided::OpenRun { profile } => Some(scenario.for_night(profile.as_ref())),
+            _ => None,
+        };
+        let scenario = opening.as_ref().unwrap_or(req.scenario);
         preview_calls(scaling, scenario, preview, mode, &run, with_readiness).await
     }
 

@@ -174,6 +174,31 @@ pub struct StepRequest<'a> {
     pub remaining: Option<Duration>,
     pub dry_run: bool,
     pub guard: GuardPolicy,
+    /// The Scheduler's `scheduled_time` of the command, when a schedule sent it.
+    pub scheduled_time: Option<Timestamp>,
+}
+
+impl<'a> StepRequest<'a> {
+    /// The same request for the night's scenario (its profile applied).
+    pub fn for_night<'b>(&self, scenario: &'b Scenario) -> StepRequest<'b>
+    where
+        'a: 'b,
+    {
+        StepRequest {
+            store: self.store,
+            scenario,
+            step: self.step,
+            force: self.force,
+            key: self.key,
+            now: self.now,
+            clock: self.clock,
+            deadline: self.deadline,
+            remaining: self.remaining,
+            dry_run: self.dry_run,
+            guard: self.guard,
+            scheduled_time: self.scheduled_time,
+        }
+    }
 }
 
 /// The run-history write that goes with a step's result, made by the pipeline after the step.

@@ -92,6 +92,7 @@ fn check_without_open_run(req: &StepRequest<'_>) -> Option<StepOutcome> {
         hold: None,
         run: RunFacts::None,
         dry_run: req.dry_run,
+        scheduled_time: req.scheduled_time,
     };
     match night::decide(&facts) {
         Ruling::Decided(Decision::Skip { why, rule }) => {
@@ -168,6 +169,15 @@ impl Reading {
     }
 }
 
+/// The scenario as the open run's night sees it: the profile recorded when the run opened
+/// applied to the scenario. None for an ordinary night (or no open run): the scenario itself.
+/// Read from the run, never from today's calendar: a config changed during the night does not
+/// change the night's profile.
+pub fn night_scenario(scenario: &Scenario, reading: &Reading) -> Option<Scenario> {
+    let profile = reading.run_state()?.profile.as_ref()?;
+    Some(scenario.for_night(Some(profile)))
+}
+
 /// Ask the state machine; read the gate when the decision depends on it, and let the gate's
 /// question decide with its verdict.
 pub async fn decide(
@@ -185,6 +195,7 @@ pub async fn decide(
         hold: overrides.hold.as_deref(),
         run: reading.facts(),
         dry_run: req.dry_run,
+        scheduled_time: req.scheduled_time,
     };
     match night::decide(&facts) {
         Ruling::Decided(decision) => (decision, None),
@@ -206,6 +217,8 @@ async fn step(
         Ok(r) => r,
         Err(e) => return StepOutcome::store_failure(None, Vec::new(), e),
     };
+    let night = night_scenario(req.scenario, &reading);
+    let req = &req.for_night(night.as_ref().unwrap_or(req.scenario));
     if req.step == Step::Check {
         if let RunFacts::Open { run, .. } = reading.facts() {
             log_if_overdue(req, run);
@@ -215,7 +228,15 @@ async fn step(
 
     // Execute.
     let gate_evidence = verdict.map(|g| g.evidence);
-    match decision {
+    // The night's profile, named in the step's evidence (and so in `show` and its events).
+    let profile = match &decision {
+        Decision::OpenRun { profile } => profile.as_ref().map(|p| p.name.clone()),
+        _ => reading
+            .run_state()
+            .and_then(|s| s.profile.as_ref())
+            .map(|p| p.name.clone()),
+    };
+    let mut out = match decision {
         Decision::Skip { why, rule } => {
             let run = reading.run.map(|r| r.run);
             let mut out = StepOutcome::new(Outcome::Skipped, run, why);
@@ -231,7 +252,10 @@ async fn step(
             out.failure = Some(HandleError::NonRetryable(out.why.detail.clone()));
             out
         }
-        Decision::OpenRun => open_and_scale_up(req, scaling).await,
+        Decision::OpenRun { profile } => {
+            let night = req.scenario.for_night(profile.as_ref());
+            open_and_scale_up(&req.for_night(&night), scaling, profile).await
+        }
         Decision::ConvergeUp { run, state } => {
             let context = format!(
                 "run {} was already open (opened {} by {}): re-planned against it",
@@ -245,7 +269,16 @@ async fn step(
             keep,
             hold,
         } => {
-            let mut out = keep_capacity(req, scaling, &run, state, keep, hold).await;
+            let mut out = keep_capacity(
+                req,
+                scaling,
+                &run,
+                state,
+                keep,
+                hold,
+                gate_evidence.as_ref(),
+            )
+            .await;
             out.evidence.gate = gate_evidence;
             out
         }
@@ -306,7 +339,9 @@ async fn step(
             );
             scale_down(req, scaling, &run, &state, "scale-down".into(), why).await
         }
-    }
+    };
+    out.evidence.profile = profile;
+    out
 }
 
 /// The scale-down gate: every configured metric read once over the window it needs (none for a

@@ -254,6 +254,12 @@ pub(super) fn example_for(key: &str) -> String {
             _ => {}
         }
     }
+    // A profile's target tables take their kind's keys: `scenario.profile.docdb.replicas` reads
+    // as `scenario.docdb.replicas`.
+    let keys = match keys.strip_prefix("scenario.profile.") {
+        Some(rest) if rest.contains('.') => format!("scenario.{rest}"),
+        _ => keys,
+    };
     let example = match keys.as_str() {
         "table" => "table = \"nightshift-runs\"",
         "scenario" => "a [[scenario]] table",
@@ -305,6 +311,12 @@ pub(super) fn example_for(key: &str) -> String {
         "scenario.schedule.check_every" => "check_every = \"10m\"",
         "scenario.schedule.scale_down" => "scale_down = \"06:00\"",
         "scenario.schedule.days" => "days = [\"MON\", \"TUE\", \"WED\", \"THU\", \"FRI\"]",
+        "scenario.holidays" => "holidays = \"holidays.ics\"",
+        "scenario.profile" => "a [[scenario.profile]] table with name and dates",
+        "scenario.profile.name" => "name = \"month-end\"",
+        "scenario.profile.dates" => "dates = [\"last-business-day\"]",
+        "scenario.profile.scale_up" => "scale_up = \"22:00\"",
+        "scenario.profile.deadline" => "deadline = \"09:00\"",
         _ => {
             let last = keys.rsplit('.').next().unwrap_or("key");
             return format!("{last} = …");

@@ -14,8 +14,10 @@
 //! never depend on the process environment.
 
 mod diagnostics;
+mod holidays;
 mod notify;
 pub mod prices;
+mod profile;
 mod raw;
 mod target;
 mod validate;
@@ -26,8 +28,10 @@ mod testing;
 mod tests;
 
 pub use diagnostics::{tame, ConfigError, ConfigErrors, MAX_ECHOED_RUN, MAX_SHOWN_ERRORS};
+pub use holidays::{config_digest, Dir, FileError, Files, HolidayFile, InMemory, HOLIDAYS_LIMIT};
 pub use notify::{EventBus, Notify};
 pub use prices::{Prices, TaskPrices};
+pub use profile::{NightProfile, NightValues, Profile, TargetNight, ORDINARY};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -131,6 +135,10 @@ pub struct Scenario {
     pub region: Option<String>,
     /// The role its scaling and metric calls assume, in another account (`role_arn`).
     pub role_arn: Option<String>,
+    /// `holidays = "F.ics"`: nights without a batch, like `skip_dates`.
+    pub holidays: Option<std::sync::Arc<HolidayFile>>,
+    /// `[[scenario.profile]]`, in file order: the first that matches a night wins.
+    pub profiles: Vec<Profile>,
 }
 
 /// An ECS service whose desired count is raised for the night.
@@ -266,11 +274,12 @@ pub enum CompletionMatcher {
 // Entry points
 // ---------------------------------------------------------------------------------------------
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path`, and the files it includes (a holiday file),
+/// read beside it.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| read_error(&source, &e))?;
-    parse(&text, &source)
+    parse_with(&text, &source, &Dir::of(path))
 }
 
 /// SHA-256 (hex) of a config file's bytes: [`Config::digest`].
@@ -282,10 +291,15 @@ pub fn digest(bytes: &[u8]) -> String {
 /// Validates config `text`; `source` names it in messages (usually the file path).
 /// Environment overrides are not applied here: see [`Config::with_table_override`].
 pub fn parse(text: &str, source: &str) -> Result<Config, ConfigErrors> {
+    parse_with(text, source, &InMemory::default())
+}
+
+/// Validates config `text` whose included files are read from `files`.
+pub fn parse_with(text: &str, source: &str, files: &dyn Files) -> Result<Config, ConfigErrors> {
     let src = diagnostics::SourceText::new(text, source);
     let (raw, mut errors) = raw::read(&src)?;
     if let Some(raw) = raw {
-        match validate::validate(&src, raw) {
+        match validate::validate(&src, raw, files) {
             Ok(config) if errors.is_empty() => return Ok(config),
             Ok(_) => {}
             Err(semantic) => errors.extend(semantic.0),

@@ -93,6 +93,67 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) skip_dates: Vec<Spanned<String>>,
     pub(super) schedule: Option<Spanned<RawSchedule>>,
+    /// An iCalendar file of holidays, relative to the config (validate/profile.rs).
+    pub(super) holidays: Option<Spanned<String>>,
+    /// Nights that differ from the ordinary one.
+    #[serde(default)]
+    pub(super) profile: Vec<Spanned<RawProfile>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfile {
+    pub(super) name: Spanned<String>,
+    pub(super) dates: Spanned<Vec<Spanned<String>>>,
+    pub(super) scale_up: Option<Spanned<String>>,
+    pub(super) deadline: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) docdb: Vec<Spanned<RawProfileCluster>>,
+    #[serde(default)]
+    pub(super) aurora: Vec<Spanned<RawProfileCluster>>,
+    #[serde(default)]
+    pub(super) neptune: Vec<Spanned<RawProfileCluster>>,
+    #[serde(default)]
+    pub(super) ecs: Vec<Spanned<RawProfileEcs>>,
+    #[serde(default)]
+    pub(super) batch: Vec<Spanned<RawProfileBatch>>,
+    #[serde(default)]
+    pub(super) asg: Vec<Spanned<RawProfileAsg>>,
+}
+
+/// A profile's night values for one `[[scenario.docdb]]`, `[[scenario.aurora]]` or
+/// `[[scenario.neptune]]` cluster.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileCluster {
+    pub(super) cluster: Spanned<String>,
+    pub(super) replicas: Option<Spanned<i64>>,
+    pub(super) resize: Option<Spanned<String>>,
+    pub(super) serverless_min: Option<Spanned<f64>>,
+}
+
+/// A profile's night values for one `[[scenario.batch]]` compute environment.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileBatch {
+    /// Name or ARN, as in the scenario's table.
+    pub(super) compute_environment: Spanned<String>,
+    pub(super) min_vcpus: Option<Spanned<i64>>,
+    pub(super) max_vcpus: Option<Spanned<i64>>,
+}
+
+/// A profile's night values for one `[[scenario.asg]]` group.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileAsg {
+    pub(super) name: Spanned<String>,
+    pub(super) min: Option<Spanned<i64>>,
+    pub(super) max: Option<Spanned<i64>>,
+}
+
+/// A profile's night values for one `[[scenario.ecs]]` service.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfileEcs {
+    pub(super) cluster: Spanned<String>,
+    pub(super) service: Spanned<String>,
+    pub(super) desired: Option<Spanned<i64>>,
+    pub(super) max: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,11 +5,11 @@
 //! the rest is its identity and its guardrails.
 
 use super::{AsgTarget, BatchTarget, ClusterTarget, EcsTarget, Scenario};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A kind of target, named by its config table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// `[[scenario.ecs]]`: an ECS service.
@@ -136,8 +136,9 @@ impl Engine {
 }
 
 /// One target of a scenario: its kind and its name within that kind (`cluster/service` for an
-/// ECS service, the cluster identifier for a database cluster). Unique within a config.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// ECS service, the cluster identifier for a database cluster). Unique within a config. A run
+/// records it (a profile's night values are keyed by it), so its JSON spelling is stored.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TargetId {
     pub kind: TargetKind,
     pub name: String,

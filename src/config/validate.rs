@@ -6,6 +6,7 @@
 pub(super) mod location;
 mod notify;
 mod prices;
+mod profile;
 mod scale_down;
 mod schedule;
 mod targets;
@@ -15,9 +16,7 @@ mod tests;
 
 use super::diagnostics::{example_for, ConfigError, ConfigErrors, SourceText};
 use super::raw::{RawConfig, RawScenario};
-use super::{
-    digest, parse_duration, Config, Engine, Scenario, DEFAULT_TABLE, MAX_SCENARIO_NAME_LEN,
-};
+use super::{parse_duration, Config, Engine, Scenario, DEFAULT_TABLE, MAX_SCENARIO_NAME_LEN};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::time::Duration;
@@ -43,6 +42,9 @@ struct Validator<'a> {
     /// Where the current scenario's resources are (its region and role account, "" for the
     /// function's own): same-named resources elsewhere are other resources.
     location: String,
+    /// Where included files (a holiday file) are read from, and those read so far.
+    files: &'a dyn super::Files,
+    holiday_files: HashMap<String, std::sync::Arc<super::HolidayFile>>,
 }
 
 /// Where a resource was first configured; one map per resource kind spans all scenarios.
@@ -52,7 +54,11 @@ struct FirstSeen {
     line: usize,
 }
 
-pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, ConfigErrors> {
+pub(super) fn validate(
+    src: &SourceText<'_>,
+    raw: RawConfig,
+    files: &dyn super::Files,
+) -> Result<Config, ConfigErrors> {
     let mut v = Validator {
         src,
         errors: Vec::new(),
@@ -63,6 +69,8 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
         batch_owners: HashMap::new(),
         asg_owners: HashMap::new(),
         location: String::new(),
+        files,
+        holiday_files: HashMap::new(),
     };
     let table = match &raw.table {
         None => DEFAULT_TABLE.to_string(),
@@ -109,13 +117,18 @@ pub(super) fn validate(src: &SourceText<'_>, raw: RawConfig) -> Result<Config, C
     let prices = raw.prices.as_ref().and_then(|p| v.prices(p));
 
     if v.errors.is_empty() {
+        let included: Vec<&super::HolidayFile> = scenarios
+            .iter()
+            .filter_map(|s: &Scenario| s.holidays.as_deref())
+            .collect();
+        let digest = super::config_digest(src.text, &included);
         Ok(Config {
             table,
             scenarios,
             notify,
             prices,
             source: src.file.to_string(),
-            digest: digest(src.text.as_bytes()),
+            digest,
         })
     } else {
         // In check order; `parse` sorts them into file order with the first pass's errors.
@@ -262,6 +275,32 @@ impl Validator<'_> {
             (Some(_), None) => None,
         };
 
+        let holidays = raw
+            .holidays
+            .as_ref()
+            .and_then(|h| self.holidays(h, &format!("{at}.holidays")));
+        let profiles = match (&scale_down, &schedule) {
+            (Some(sd), Some(schedule)) => self.profiles(
+                &raw.profile,
+                at,
+                &profile::Targets {
+                    ecs: &ecs,
+                    docdb: &docdb,
+                    aurora: &aurora,
+                    neptune: &neptune,
+                    batch: &batch,
+                    asg: &asg,
+                },
+                &profile::Nights {
+                    scale_down: sd,
+                    schedule: schedule.as_ref(),
+                    skip_dates: &skip_dates,
+                    holidays: holidays.as_deref(),
+                },
+            ),
+            _ => Vec::new(),
+        };
+
         if self.errors.len() > errors_before {
             return None;
         }
@@ -282,6 +321,8 @@ impl Validator<'_> {
             schedule: schedule?,
             region,
             role_arn,
+            holidays,
+            profiles,
         })
     }
 

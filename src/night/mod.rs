@@ -22,8 +22,14 @@
 //! 2. The ops overrides ([`overrides::decide`]): a pause skips scale-ups and checks of a night
 //!    not yet scaling down, a scheduled scale-down (a forced one runs); a skip date skips the
 //!    night's scale-up.
-//! 3. A scale-up opens the night's run, or re-plans against the open one; after the scale-down
-//!    started, it is out of order and skipped.
+//!
+//!    2b. The business calendar, for a scale-up: a holiday skips one that would open a run; a
+//!    scheduled one (it carries `scheduled_time`) is skipped on a night that is not one of the
+//!    schedule's days, and when its time is not tonight's scale-up time (another kind of
+//!    night's schedule: a profile's on an ordinary night, the ordinary one on a profile night).
+//! 3. A scale-up opens the night's run with the profile of its date (chosen here, once, and
+//!    recorded in the run), or re-plans against the open one; after the scale-down started, it
+//!    is out of order and skipped.
 //! 4. A check or scale-down without an open run has nothing to act on.
 //! 5. A started scale-down is continued by every check and scale-down.
 //! 6. A hold ([`Hold`]) of the open run, in force: a check keeps the capacity and a scheduled
@@ -32,7 +38,8 @@
 //! 7. Otherwise the gate decides: scale down (quiet, deadline, forced), or hold — a check keeps
 //!    the capacity (and continues an asynchronous scale-up), a scale-down step is deferred.
 
-use crate::config::Scenario;
+use crate::calendar::{self, Night, NoBatch};
+use crate::config::{NightProfile, Scenario};
 use crate::domain::Step;
 use crate::gate::{self, SHORT_REASON_MAX};
 use crate::history::RunRecord;
@@ -100,6 +107,9 @@ pub struct Facts<'a> {
     pub run: RunFacts<'a>,
     /// `NIGHTSHIFT_DRY_RUN=1`.
     pub dry_run: bool,
+    /// The Scheduler's `scheduled_time` of the command: the time of day it was made for says
+    /// which kind of night its schedule is for (rule 2b).
+    pub scheduled_time: Option<Timestamp>,
 }
 
 impl Facts<'_> {
@@ -154,8 +164,9 @@ pub enum Decision {
     Skip { why: Why, rule: Option<SkipRule> },
     /// Nothing is called, and a retry fails the same way.
     Reject { why: Why },
-    /// A scale-up with no open run: record the baseline, open the night's run, converge up.
-    OpenRun,
+    /// A scale-up with no open run: record the baseline, open the night's run with its profile
+    /// (None: the ordinary night), converge up.
+    OpenRun { profile: Option<NightProfile> },
     /// A scale-up of the open run: re-plan against it (a retry, a second schedule).
     ConvergeUp { run: RunRecord, state: RunState },
     /// A check while the gate (or a hold) holds: keep the capacity, continue the scale-up, report
@@ -267,7 +278,7 @@ impl Decision {
             Decision::Reject { .. } => Kind::Reject,
             Decision::KeepCapacity { .. } => Kind::Continue,
             Decision::DeferScaleDown { .. } => Kind::Defer,
-            Decision::OpenRun | Decision::ConvergeUp { .. } => Kind::ScaleUp,
+            Decision::OpenRun { .. } | Decision::ConvergeUp { .. } => Kind::ScaleUp,
             Decision::StartScaleDown { .. } | Decision::ContinueScaleDown { .. } => Kind::ScaleDown,
         }
     }
@@ -332,6 +343,13 @@ pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
         });
     }
 
+    // 2b. The business calendar: a holiday, a schedule made for another kind of night.
+    if f.step == Step::ScaleUp {
+        if let Some(skip) = calendar_rule(f, open.is_none()) {
+            return Ruling::Decided(skip);
+        }
+    }
+
     let decision = match (f.step, open) {
         // 3. Scale-up.
         (Step::ScaleUp, Some((run, state))) => match state.scale_down_started_at {
@@ -350,7 +368,12 @@ pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
                 state: state.clone(),
             },
         },
-        (Step::ScaleUp, None) => Decision::OpenRun,
+        (Step::ScaleUp, None) => {
+            let date = f.now.to_zoned_datetime(f.scenario.timezone.clone()).date();
+            Decision::OpenRun {
+                profile: calendar::profile_for(f.scenario, date).map(|p| p.night()),
+            }
+        }
 
         // 4. Nothing to act on.
         (Step::Check, None) => Decision::Skip {
@@ -397,6 +420,85 @@ pub fn decide<'a>(f: &Facts<'a>) -> Ruling<'a> {
         },
     };
     Ruling::Decided(decision)
+}
+
+/// Rule 2b, for a scale-up: tonight's night by the business calendar ([`calendar::night`]).
+/// A holiday skips a scale-up that would open a run (as a skip date does). A scale-up fired by a
+/// schedule (it carries `scheduled_time`) is skipped on a night that is not one of the
+/// schedule's `days`, and when its time of day is not tonight's scale-up time: that schedule is
+/// another kind of night's (a month-end profile's daily firing on an ordinary night, or the
+/// ordinary schedule on a profile night whose scale-up is earlier or later), so no night opens
+/// a second run. A time moved by a daylight-saving gap matches the time it was moved from.
+fn calendar_rule(f: &Facts<'_>, opens: bool) -> Option<Decision> {
+    let s = f.scenario;
+    let local = f.now.to_zoned_datetime(s.timezone.clone());
+    let date = local.date();
+    let skip = |short: String, detail: String, rule| Decision::Skip {
+        why: Why::new(short, detail),
+        rule: Some(rule),
+    };
+    match calendar::night(s, date) {
+        // Skip dates are the overrides' rule (2).
+        Night::Skipped(NoBatch::SkipDate) => None,
+        Night::Skipped(NoBatch::Holiday(name)) if opens => Some(skip(
+            format!("holiday {date} \"{name}\": scale-up skipped"),
+            format!(
+                "{date} is the holiday \"{name}\" in the scenario's holiday file: no run is opened tonight; checks and scale-downs of an open run still run"
+            ),
+            SkipRule::Holiday,
+        )),
+        Night::Skipped(NoBatch::Holiday(_)) => None,
+        Night::Skipped(why @ NoBatch::NotOneOfDays) if f.scheduled_time.is_some() && opens => {
+            let what = why.describe(s);
+            Some(skip(
+                format!("{date}: {what}: scale-up skipped"),
+                format!("{date} ({}) is {what}: this schedule's firing opens no run", crate::schedule::day_name(date.weekday())),
+                SkipRule::NotTonight,
+            ))
+        }
+        Night::Skipped(_) => None,
+        Night::Batch(profile) => {
+            let scheduled = f.scheduled_time?;
+            let tonight = s.scale_up_of(profile)?;
+            let at = scheduled.to_zoned_datetime(s.timezone.clone());
+            let moved = calendar::dst::local(&s.timezone, at.date(), tonight);
+            let same = at.time().hour() == tonight.hour() && at.time().minute() == tonight.minute()
+                || matches!(moved, calendar::dst::LocalTime::Gap { runs_at, .. } if runs_at.as_second() / 60 == scheduled.as_second() / 60);
+            if same {
+                return None;
+            }
+            let fired = at.time().strftime("%H:%M").to_string();
+            let made_for: Vec<&str> = s
+                .profiles
+                .iter()
+                .filter(|p| p.scale_up.is_some_and(|t| t.strftime("%H:%M").to_string() == fired))
+                .map(|p| p.name.as_str())
+                .collect();
+            let tonight_name = profile.map_or(crate::config::ORDINARY, |p| p.name.as_str());
+            let short = if made_for.is_empty() {
+                format!("{} night: its scale-up is at {}", a_an(tonight_name), tonight.strftime("%H:%M"))
+            } else {
+                format!("not {} night", a_an(&made_for.join(" or ")))
+            };
+            Some(skip(
+                format!("{short}: scale-up skipped"),
+                format!(
+                    "{date} is {} night (scale-up {}); this scale-up was scheduled for {fired}, another kind of night's time, so it opens no run and changes none",
+                    a_an(tonight_name),
+                    tonight.strftime("%H:%M")
+                ),
+                SkipRule::NotTonight,
+            ))
+        }
+    }
+}
+
+/// `a month-end`, `an ordinary`.
+fn a_an(word: &str) -> String {
+    match word.chars().next() {
+        Some(c) if "aeiouAEIOU".contains(c) => format!("an {word}"),
+        _ => format!("a {word}"),
+    }
 }
 
 /// What a check continues: a rehearsed scale-up is only observed by a real check; one that

@@ -235,6 +235,7 @@ fn run_case(c: &Case) -> Answer {
         hold: hold.as_ref(),
         run,
         dry_run: false,
+        scheduled_time: None,
     });
     match (ruling, verdict) {
         (Ruling::Decided(d), _) => Answer::Decided(d),
@@ -259,7 +260,7 @@ fn shape(a: &Answer) -> String {
             None => "skip:no-baseline".into(),
         },
         Decision::Reject { .. } => "reject".into(),
-        Decision::OpenRun => "open-run".into(),
+        Decision::OpenRun { .. } => "open-run".into(),
         Decision::ConvergeUp { .. } => "converge-up".into(),
         Decision::DeferScaleDown { hold, .. } if hold.short.starts_with("held until") => {
             "defer:held".into()
@@ -518,7 +519,10 @@ fn check_rules(c: &Case, a: &Answer) {
         );
     }
     // Only a scale-up opens or grows a run; never once the scale-down started.
-    if matches!(d, Some(Decision::OpenRun | Decision::ConvergeUp { .. })) {
+    if matches!(
+        d,
+        Some(Decision::OpenRun { .. } | Decision::ConvergeUp { .. })
+    ) {
         assert_eq!(c.step, Step::ScaleUp, "{at}");
         assert_ne!(c.run, Run::ScalingDown, "{at}");
     }
@@ -673,6 +677,7 @@ fn a_check_continues_the_whole_scale_up_until_one_converges() {
         hold: None,
         run: RunFacts::Open { run: &run, state },
         dry_run,
+        scheduled_time: None,
     }) {
         Ruling::ReadGate(question) => match question.decide(&busy) {
             Decision::KeepCapacity { keep, .. } => keep,
@@ -688,4 +693,131 @@ fn a_check_continues_the_whole_scale_up_until_one_converges() {
     let mut rehearsed = state(false, true);
     rehearsed.scale_up_unfinished = true;
     assert_eq!(keep_of(&rehearsed, false), Keep::Observe);
+}
+
+/// A New York scenario with a schedule at 23:00 MON-FRI, a month-end profile at 22:00 and the
+/// holiday file of Christmas Day.
+fn calendar_scenario() -> Scenario {
+    use crate::calendar::testing::{scenario, CHRISTMAS, MONTH_END, WEEKDAYS};
+    scenario("America/New_York", WEEKDAYS, "07:30", MONTH_END, CHRISTMAS)
+}
+
+fn scale_up_at(s: &Scenario, now: &str, scheduled: Option<&str>) -> Decision {
+    match decide(&Facts {
+        scenario: s,
+        step: Step::ScaleUp,
+        force: false,
+        now: ts(now),
+        pause: None,
+        hold: None,
+        run: RunFacts::None,
+        dry_run: false,
+        scheduled_time: scheduled.map(ts),
+    }) {
+        Ruling::Decided(d) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_scale_up_opens_the_run_with_the_profile_of_its_night() {
+    let s = calendar_scenario();
+    // 2026-12-31 22:00 EST is the month-end night's scale-up.
+    let Decision::OpenRun { profile } =
+        scale_up_at(&s, "2026-12-31T04:00:00Z", Some("2026-12-31T04:00:00Z"))
+    else {
+        panic!()
+    };
+    assert_eq!(
+        profile.map(|p| p.name),
+        None,
+        "04:00Z is 23:00 on the 30th: ordinary"
+    );
+    let Decision::OpenRun { profile } =
+        scale_up_at(&s, "2027-01-01T03:00:00Z", Some("2027-01-01T03:00:00Z"))
+    else {
+        panic!()
+    };
+    let profile = profile.unwrap();
+    assert_eq!(profile.name, "month-end");
+    assert_eq!(profile.targets[0].night.replicas, Some(6));
+    // A manual scale-up (no scheduled_time) on the month-end night opens it too.
+    assert!(matches!(
+        scale_up_at(&s, "2027-01-01T04:30:00Z", None),
+        Decision::OpenRun { profile: Some(_) }
+    ));
+}
+
+#[test]
+fn a_schedule_made_for_another_kind_of_night_opens_nothing() {
+    let s = calendar_scenario();
+    // The month-end schedule's daily firing at 22:00 on an ordinary night (2026-12-29).
+    let Decision::Skip { why, rule } =
+        scale_up_at(&s, "2026-12-30T03:00:00Z", Some("2026-12-30T03:00:00Z"))
+    else {
+        panic!()
+    };
+    assert_eq!(rule, Some(SkipRule::NotTonight));
+    assert!(
+        why.short.starts_with("not a month-end night"),
+        "{}",
+        why.short
+    );
+    // The ordinary schedule at 23:00 on the month-end night: no second run.
+    let Decision::Skip { why, .. } =
+        scale_up_at(&s, "2027-01-01T04:00:00Z", Some("2027-01-01T04:00:00Z"))
+    else {
+        panic!()
+    };
+    assert!(
+        why.short
+            .starts_with("a month-end night: its scale-up is at 22:00"),
+        "{}",
+        why.short
+    );
+    // A scheduled firing on a Saturday (an L cron) is not one of days.
+    let Decision::Skip { why, .. } =
+        scale_up_at(&s, "2027-01-03T03:00:00Z", Some("2027-01-03T03:00:00Z"))
+    else {
+        panic!()
+    };
+    assert!(
+        why.short.contains("not one of days (MON,TUE,WED,THU,FRI)"),
+        "{}",
+        why.short
+    );
+}
+
+#[test]
+fn a_holiday_skips_the_scale_up_with_its_name() {
+    let s = calendar_scenario();
+    let Decision::Skip { why, rule } = scale_up_at(&s, "2026-12-26T04:00:00Z", None) else {
+        panic!()
+    };
+    assert_eq!(rule, Some(SkipRule::Holiday));
+    assert_eq!(
+        why.short,
+        "holiday 2026-12-25 \"Christmas Day\": scale-up skipped"
+    );
+}
+
+#[test]
+fn a_scale_up_moved_by_the_spring_forward_gap_is_its_nights_scale_up() {
+    let mut s = calendar_scenario();
+    s.profiles.clear();
+    s.schedule.as_mut().unwrap().scale_up = jiff::civil::time(2, 30, 0, 0);
+    // 2026-03-09 is a Monday; 02:30 exists. On Sunday 2026-03-08 it does not, but Sunday is not
+    // one of days: use every day.
+    s.schedule.as_mut().unwrap().days =
+        crate::schedule::DAY_NAMES.iter().map(|(_, d)| *d).collect();
+    // The template's catch-up fires at 03:30 EDT (07:30Z) on the gap day.
+    assert!(matches!(
+        scale_up_at(&s, "2026-03-08T07:30:00Z", Some("2026-03-08T07:30:00Z")),
+        Decision::OpenRun { .. }
+    ));
+    // 03:30 on an ordinary day is not its time.
+    assert!(matches!(
+        scale_up_at(&s, "2026-03-09T07:30:00Z", Some("2026-03-09T07:30:00Z")),
+        Decision::Skip { .. }
+    ));
 }

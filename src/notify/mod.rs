@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `Nightshift Run Opened` | a scale-up opened the night's run |
 //! | `Nightshift Capacity Ready` | a check first saw the night's capacity in place |
+//! | `Nightshift Capacity Late` | a check first saw the batch busy while the capacity was not ready (once per night) |
 //! | `Nightshift Run Closed` | the run closed; `why` is `quiet`, `deadline` or `forced`; the night's `hours` above the baseline and, with `[prices]`, its `money` |
 //! | `Nightshift Deadline Reached` | the deadline started the scale-down while a metric was busy |
 //! | `Nightshift Drift Detected` | the restore left values someone changed during the night |
@@ -41,6 +42,7 @@ pub const MAX_ACTIONS: usize = 25;
 pub enum Kind {
     RunOpened,
     CapacityReady,
+    CapacityLate,
     DeadlineReached,
     DriftDetected,
     RunClosed,
@@ -48,9 +50,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::RunOpened,
         Kind::CapacityReady,
+        Kind::CapacityLate,
         Kind::DeadlineReached,
         Kind::DriftDetected,
         Kind::RunClosed,
@@ -62,6 +65,7 @@ impl Kind {
         match self {
             Kind::RunOpened => "Nightshift Run Opened",
             Kind::CapacityReady => "Nightshift Capacity Ready",
+            Kind::CapacityLate => "Nightshift Capacity Late",
             Kind::DeadlineReached => "Nightshift Deadline Reached",
             Kind::DriftDetected => "Nightshift Drift Detected",
             Kind::RunClosed => "Nightshift Run Closed",
@@ -74,6 +78,7 @@ impl Kind {
         match self {
             Kind::RunOpened => "run-opened",
             Kind::CapacityReady => "capacity-ready",
+            Kind::CapacityLate => "capacity-late",
             Kind::DeadlineReached => "deadline-reached",
             Kind::DriftDetected => "drift-detected",
             Kind::RunClosed => "run-closed",
@@ -154,6 +159,14 @@ pub struct Detail {
     /// Capacity Ready: minutes after the scale-up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_after_minutes: Option<i64>,
+    /// The night's profile, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Capacity Late: the minutes the batch has run without the night's capacity, and since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late_minutes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy_since: Option<Timestamp>,
     /// Deadline Reached: the metrics that were still busy; Drift Detected: the drifted values.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
@@ -181,6 +194,13 @@ pub fn notifications(facts: &StepFacts<'_>) -> Vec<Notification> {
     if ev.ready_at.is_some_and(|at| at == facts.now) {
         let mut n = notification(facts, Kind::CapacityReady);
         n.detail.ready_after_minutes = ev.time_to_ready_s.map(|s| s / 60);
+        out.push(n);
+    }
+    if let Some(late) = &ev.capacity_late {
+        let mut n = notification(facts, Kind::CapacityLate);
+        n.detail.late_minutes = Some(late.late_minutes);
+        n.detail.busy_since = Some(late.busy_since);
+        n.detail.items = late.waiting.clone();
         out.push(n);
     }
     if let Some(busy) = busy_at_deadline(ev) {
@@ -270,6 +290,9 @@ fn notification(facts: &StepFacts<'_>, kind: Kind) -> Notification {
             hours: None,
             money: None,
             ready_after_minutes: None,
+            profile: facts.evidence.profile.clone(),
+            late_minutes: None,
+            busy_since: None,
             items: Vec::new(),
             error: None,
             retryable: None,

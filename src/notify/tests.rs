@@ -249,6 +249,7 @@ fn details_are_bounded_and_every_kind_has_its_contract_spelling() {
         [
             "Nightshift Run Opened",
             "Nightshift Capacity Ready",
+            "Nightshift Capacity Late",
             "Nightshift Deadline Reached",
             "Nightshift Drift Detected",
             "Nightshift Run Closed",
@@ -323,4 +324,29 @@ fn a_run_closed_event_carries_the_nights_hours_and_its_money_at_the_prices() {
         json["notification_id"],
         "nightly-batch/2026-11-26/run-closed"
     );
+}
+
+#[test]
+fn capacity_late_is_sent_by_the_check_that_recorded_it_with_the_minutes_and_the_profile() {
+    let evidence = StepEvidence {
+        capacity_late: Some(crate::evidence::CapacityLate {
+            busy_since: ts("2026-11-25T21:10:00Z"),
+            late_minutes: 20,
+            waiting: vec!["batch-db: 2 of 6 readers available".into()],
+        }),
+        profile: Some("month-end".into()),
+        ..StepEvidence::default()
+    };
+    let f = facts(Step::Check, &evidence, &[]);
+    let events = notifications(&f);
+    assert_eq!(kinds(&f), [Kind::CapacityLate]);
+    let d = &events[0].detail;
+    assert_eq!(events[0].detail_type, "Nightshift Capacity Late");
+    assert_eq!(d.notification_id, "nightly-batch/2026-11-26/capacity-late");
+    assert_eq!(d.late_minutes, Some(20));
+    assert_eq!(d.profile.as_deref(), Some("month-end"));
+    assert_eq!(d.items, ["batch-db: 2 of 6 readers available"]);
+    // A later check of the same night records no capacity_late: nothing is sent again.
+    let later = StepEvidence::default();
+    assert!(kinds(&facts(Step::Check, &later, &[])).is_empty());
 }

@@ -111,6 +111,14 @@ pub struct RunState {
     /// asynchronous part. Absent (false) in the runs of earlier builds.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scale_up_unfinished: bool,
+    /// The night's profile, chosen when the run opened (None: the ordinary night, or a run of an
+    /// earlier build): every later step uses it, whatever the config says by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::config::NightProfile>,
+    /// When a check first saw the batch busy while the night's capacity was not ready: the
+    /// batch's first busy datapoint (`Nightshift Capacity Late` is sent once, by that check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_late_since: Option<Timestamp>,
 }
 
 impl RunState {
@@ -122,6 +130,8 @@ impl RunState {
             scale_down_started_at: None,
             scale_down_rule: None,
             scale_up_unfinished: false,
+            profile: None,
+            capacity_late_since: None,
         }
     }
 

@@ -174,6 +174,9 @@ fn summary(night: &Night, deadline: Option<Timestamp>, now: Timestamp) -> Markup
                     }
                 }
                 dt { "opened by" } dd { (Text(&run.opened_by)) } "\n"
+                @if let Some(p) = night.profile() {
+                    dt { "profile" } dd { (Text(&p)) } "\n"
+                }
                 dt { "summary" } dd { (Text(&run.summary)) } "\n"
                 @if let Some(d) = deadline {
                     dt { "deadline" } dd { (clock_full(d, zone)) } "\n"

@@ -199,6 +199,14 @@ pub struct Night<'a> {
     pub zone: Option<&'a TimeZone>,
 }
 
+impl Night<'_> {
+    /// The night's profile as the run recorded it when it opened (None for an ordinary night).
+    pub fn profile(&self) -> Option<String> {
+        let state = crate::plan::RunState::from_json(self.run.baseline.as_ref()?).ok()?;
+        state.profile.map(|p| p.name)
+    }
+}
+
 /// One page of `history`, after filtering.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryPage<'a> {

@@ -166,6 +166,9 @@ fn run_header(night: &Night, now: Timestamp) -> String {
         ("opened", when(run.opened_at)),
         ("by", one_line(&run.opened_by)),
     ];
+    if let Some(profile) = night.profile() {
+        fields.push(("profile", one_line(&profile)));
+    }
     if let Some(closed) = run.closed_at {
         fields.push(("closed", when(closed)));
     }

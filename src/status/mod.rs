@@ -176,6 +176,9 @@ pub struct StatusView {
     pub timezone: String,
     pub now: Timestamp,
     pub phase: Phase,
+    /// The night's profile: the open run's recorded one, else tonight's by the calendar
+    /// (`ordinary` without one; `skipped: …` on a night without a batch).
+    pub profile: String,
     /// The open run, else the latest one.
     pub run: Option<RunView>,
     pub last_step: Option<LastStep>,
@@ -231,6 +234,24 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
     let run_state: Option<RunState> = run
         .and_then(|r| r.baseline.as_ref())
         .and_then(|v| serde_json::from_value(v.clone()).ok());
+    // The open run's night: its recorded profile's targets are the ones to reach.
+    let recorded = open.and(run_state.as_ref()).map(|s| s.profile.as_ref());
+    let night = recorded.map(|p| scenario.for_night(p));
+    let scenario = night.as_ref().unwrap_or(scenario);
+    let profile = match recorded {
+        Some(p) => p.map_or(crate::config::ORDINARY.to_string(), |p| p.name.clone()),
+        None => {
+            let today = now.to_zoned_datetime(scenario.timezone.clone()).date();
+            match crate::calendar::night(scenario, today) {
+                crate::calendar::Night::Batch(p) => {
+                    p.map_or(crate::config::ORDINARY.to_string(), |p| p.name.clone())
+                }
+                crate::calendar::Night::Skipped(why) => {
+                    format!("skipped: {}", why.describe(scenario))
+                }
+            }
+        }
+    };
     let empty = Snapshot::default();
     let live = snapshot.unwrap_or(&empty);
     let ready_now = readiness(scenario, live);
@@ -350,6 +371,7 @@ pub fn view(inputs: Inputs<'_>) -> StatusView {
         reason: p.reason.clone(),
     };
     StatusView {
+        profile,
         scenario: scenario.name.clone(),
         timezone: scenario.timezone_name.clone(),
         now,

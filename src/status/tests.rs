@@ -149,3 +149,47 @@ fn the_next_step_is_the_schedules_first_after_now_on_its_days() {
     let n = next_step(&s, ts("2026-11-28T03:00:00Z")).expect("a next step");
     assert_eq!(n.at, ts("2026-11-30T13:00:00Z"));
 }
+
+#[test]
+fn the_view_names_the_nights_profile_and_reads_its_targets_from_the_run() {
+    use crate::config::{NightProfile, NightValues, TargetId, TargetKind, TargetNight};
+    use crate::plan::{Baseline, RunState};
+    let mut state = RunState::new(
+        Baseline {
+            taken_at: ts("2026-11-26T13:00:00Z"),
+            services: Vec::new(),
+            clusters: Vec::new(),
+            environments: Vec::new(),
+            groups: Vec::new(),
+        },
+        false,
+    );
+    state.profile = Some(NightProfile {
+        name: "month-end".into(),
+        scale_up: None,
+        deadline: None,
+        targets: vec![TargetNight {
+            target: TargetId {
+                kind: TargetKind::DocDb,
+                name: "db".into(),
+            },
+            night: NightValues {
+                replicas: Some(4),
+                ..NightValues::default()
+            },
+        }],
+    });
+    let mut run = open_run();
+    run.baseline = Some(state.to_json());
+    let v = view_of(Some(&run), Ok(&snapshot(6, "available")));
+    assert_eq!(v.profile, "month-end");
+    assert_eq!(v.clusters[0].readers_target, 4);
+    let first = render_text(&v);
+    let first = first.lines().next().unwrap_or_default();
+    assert!(first.ends_with("night: month-end"), "{first}");
+    // With no run open, tonight by the calendar: 2026-11-26 is an ordinary Thursday.
+    assert_eq!(
+        view_of(None, Ok(&snapshot(6, "available"))).profile,
+        "ordinary"
+    );
+}

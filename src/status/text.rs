@@ -34,11 +34,12 @@ pub fn render_text(view: &StatusView) -> String {
         },
     );
     lines.push(format!(
-        "{}: {} at {} {}; {run}",
+        "{}: {} at {} {}; {run}; night: {}",
         view.scenario,
         view.phase.as_str(),
         local(view, view.now),
-        view.timezone
+        view.timezone,
+        view.profile
     ));
     for s in &view.services {
         let live = match (s.desired, s.running, s.pending) {

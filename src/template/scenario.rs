@@ -87,13 +87,56 @@ fn rule_groups(scenario: &Scenario) -> Vec<Vec<&CompletionMatcher>> {
 }
 
 /// Retry policy of a schedule's target: how long an undelivered step is still worth running.
-fn schedule_retry(night: &NightSchedule, schedule: &schedule::Schedule) -> (i64, i64) {
-    match night.role {
+fn schedule_retry(role: StepRole, schedule: &schedule::Schedule) -> (i64, i64) {
+    match role {
         // A late scale-up or scale-down is still wanted within the hour.
         StepRole::ScaleUp | StepRole::ScaleDown | StepRole::DeadlineCheck => (3600, 10),
         // A check older than the interval is superseded by the next one.
         _ => ((schedule.check_every.as_secs() as i64).clamp(60, 3600), 3),
     }
+}
+
+/// One `AWS::Scheduler::Schedule` of a scenario.
+fn schedule_resource(
+    scenario: &Scenario,
+    description: String,
+    expression: String,
+    input: String,
+    (age, attempts): (i64, i64),
+) -> Node {
+    map([
+        ("Type", s("AWS::Scheduler::Schedule")),
+        (
+            "Properties",
+            map([
+                ("GroupName", reference("ScheduleGroup")),
+                ("Description", s(description)),
+                ("ScheduleExpression", s(expression)),
+                ("ScheduleExpressionTimezone", s(&scenario.timezone_name)),
+                ("FlexibleTimeWindow", map([("Mode", s("OFF"))])),
+                ("State", s("ENABLED")),
+                (
+                    "Target",
+                    map([
+                        ("Arn", get_att("Function", "Arn")),
+                        ("RoleArn", get_att("SchedulerRole", "Arn")),
+                        ("Input", s(input)),
+                        (
+                            "RetryPolicy",
+                            map([
+                                ("MaximumEventAgeInSeconds", Node::Int(age)),
+                                ("MaximumRetryAttempts", Node::Int(attempts)),
+                            ]),
+                        ),
+                        (
+                            "DeadLetterConfig",
+                            map([("Arn", get_att("SchedulerDeadLetterQueue", "Arn"))]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
 }
 
 /// What a schedule fires, for its description: "scale-up at 23:00", "6 checks 23:10-23:50".
@@ -129,51 +172,35 @@ pub(super) fn scenario_resources(
                 StepRole::OverdueCheck => "OverdueCheck",
                 StepRole::ScaleDown => "ScaleDown",
             };
-            let (age, attempts) = schedule_retry(night, schedule);
+            let (age, attempts) = schedule_retry(night.role, schedule);
             let logical = format!("{id}{role}{}", night.first().at.strftime("%H%M"));
+            let description = format!(
+                "nightshift {}: {} {}",
+                scenario.name,
+                fires(night),
+                scenario.timezone_name
+            );
+            let expression = night.cron.expression();
+            let input = schedule_input(&scenario.name, night.step);
             resources.push(
                 logical,
-                map([
-                    ("Type", s("AWS::Scheduler::Schedule")),
-                    (
-                        "Properties",
-                        map([
-                            ("GroupName", reference("ScheduleGroup")),
-                            (
-                                "Description",
-                                s(format!(
-                                    "nightshift {}: {} {}",
-                                    scenario.name,
-                                    fires(night),
-                                    scenario.timezone_name
-                                )),
-                            ),
-                            ("ScheduleExpression", s(night.cron.expression())),
-                            ("ScheduleExpressionTimezone", s(&scenario.timezone_name)),
-                            ("FlexibleTimeWindow", map([("Mode", s("OFF"))])),
-                            ("State", s("ENABLED")),
-                            (
-                                "Target",
-                                map([
-                                    ("Arn", get_att("Function", "Arn")),
-                                    ("RoleArn", get_att("SchedulerRole", "Arn")),
-                                    ("Input", s(schedule_input(&scenario.name, night.step))),
-                                    (
-                                        "RetryPolicy",
-                                        map([
-                                            ("MaximumEventAgeInSeconds", Node::Int(age)),
-                                            ("MaximumRetryAttempts", Node::Int(attempts)),
-                                        ]),
-                                    ),
-                                    (
-                                        "DeadLetterConfig",
-                                        map([("Arn", get_att("SchedulerDeadLetterQueue", "Arn"))]),
-                                    ),
-                                ]),
-                            ),
-                        ]),
-                    ),
-                ]),
+                schedule_resource(scenario, description, expression, input, (age, attempts)),
+            );
+        }
+        // The business calendar's: profile nights and daylight-saving catch-ups.
+        for extra in schedule::calendar_schedules(scenario) {
+            let retry = schedule_retry(extra.role, schedule);
+            let description = crate::text::cut(
+                &format!(
+                    "nightshift {}: {} {}",
+                    scenario.name, extra.what, scenario.timezone_name
+                ),
+                512,
+            );
+            let input = schedule_input(&scenario.name, extra.step);
+            resources.push(
+                format!("{id}{}", extra.key),
+                schedule_resource(scenario, description, extra.expression, input, retry),
             );
         }
     }

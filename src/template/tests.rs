@@ -1118,3 +1118,62 @@ fn the_dashboard_names_only_metrics_the_emf_lines_declare_with_their_dimensions(
         .iter()
         .any(|(n, _)| *n == "ReaderHour"));
 }
+
+/// A config with the business calendar (two profiles, a holiday file, in New York): its
+/// template holds the night's schedules and the calendar's, each sending a step command the
+/// event parser accepts; and how many scenarios like it fit one stack.
+#[test]
+fn a_calendar_config_adds_its_profiles_schedules_within_the_limits() {
+    let text = include_str!("../../integration/fixtures/config/calendar/nightshift.toml");
+    let mut files = config::InMemory::default();
+    files.0.insert(
+        "holidays.ics".into(),
+        include_bytes!("../../integration/fixtures/config/calendar/holidays.ics").to_vec(),
+    );
+    let cfg = config::parse_with(text, "calendar.toml", &files).unwrap();
+    let migrations = crate::migrations::embedded().unwrap();
+    let template = build(&cfg, DEPLOY_IMAGE_URI, &migrations)
+        .unwrap()
+        .to_value();
+    let schedules = resources_of_type(&template, "AWS::Scheduler::Schedule");
+    let sc = &cfg.scenarios[0];
+    let ordinary = schedule::schedules(sc.schedule.as_ref().unwrap(), &sc.scale_down).unwrap();
+    let calendar = schedule::calendar_schedules(sc);
+    assert_eq!(schedules.len(), ordinary.len() + calendar.len());
+    let expressions: Vec<&str> = schedules
+        .iter()
+        .map(|(_, r)| r["Properties"]["ScheduleExpression"].as_str().unwrap())
+        .collect();
+    // quarter-end at 21:30 on the last weekday of the quarter's months (no holiday falls on
+    // one); month-end at 22:00 every night, because Memorial Day is Monday 2027-05-31, May's
+    // last weekday: LW would fire on the holiday and miss the 28th.
+    assert!(
+        expressions.contains(&"cron(30 21 LW 3,6,9,12 ? *)"),
+        "{expressions:?}"
+    );
+    assert!(
+        expressions.contains(&"cron(0 22 ? * * *)"),
+        "{expressions:?}"
+    );
+    for (_, r) in &schedules {
+        let input = r["Properties"]["Target"]["Input"].as_str().unwrap();
+        let sent = input.replace("<aws.scheduler.scheduled-time>", "2026-12-31T03:00:00Z");
+        crate::event::parse(sent.as_bytes()).unwrap_or_else(|e| panic!("{input}: {e:?}"));
+        assert!(
+            r["Properties"]["ScheduleExpression"]
+                .as_str()
+                .unwrap()
+                .len()
+                <= 256
+        );
+    }
+    let per_scenario = ordinary.len() + calendar.len() + 1;
+    let fixed = template["Resources"].as_object().unwrap().len() - per_scenario;
+    println!(
+        "calendar scenario: {} ordinary + {} calendar schedules; {} such scenarios fit {MAX_RESOURCES} resources",
+        ordinary.len(),
+        calendar.len(),
+        (MAX_RESOURCES - fixed) / per_scenario
+    );
+    assert!((MAX_RESOURCES - fixed) / per_scenario >= 25);
+}

@@ -124,6 +124,7 @@ pub(super) fn night_input(
         .baseline
         .as_ref()
         .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let ready_at = state.as_ref().and_then(|s| s.ready_at);
     let (added_readers, added_tasks) = state.as_ref().map_or((0, 0), |s| {
         let readers = s
             .baseline
@@ -172,6 +173,7 @@ pub(super) fn night_input(
         added_tasks,
         added_vcpus,
         added_instances,
+        ready_at,
         metrics,
     }
 }

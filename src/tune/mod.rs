@@ -20,6 +20,7 @@
 //! to the close decision.
 
 mod gather;
+pub mod lead;
 pub mod set;
 mod table;
 
@@ -27,7 +28,7 @@ mod table;
 mod tests;
 
 pub use gather::{gather, TuneError};
-pub use set::{candidate, Setting};
+pub use set::{candidate, candidate_with, Setting};
 pub use table::render_table;
 
 use crate::config::{MetricSpec, Scenario};
@@ -62,6 +63,8 @@ pub struct NightInput {
     /// baseline.
     pub added_vcpus: u32,
     pub added_instances: u32,
+    /// When a check first saw the night's capacity ready (the run's readiness record).
+    pub ready_at: Option<Timestamp>,
     /// The night's datapoints, one window per distinct metric query of every setting.
     pub metrics: MetricsFetch,
 }

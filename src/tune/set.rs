@@ -42,6 +42,17 @@ enum Target {
 /// The candidate `spec` (`quiet_for=10m,min_hold=20m`) of scenario `name` in the config text
 /// `text` (the file `source`). Errors name the `--set` text, the key, the problem and the fix.
 pub fn candidate(text: &str, source: &str, name: &str, spec: &str) -> Result<Setting, String> {
+    candidate_with(text, source, name, spec, &config::InMemory::default())
+}
+
+/// [`candidate`] for a config whose included files (a holiday file) are read from `files`.
+pub fn candidate_with(
+    text: &str,
+    source: &str,
+    name: &str,
+    spec: &str,
+    files: &dyn config::Files,
+) -> Result<Setting, String> {
     let mut doc: toml::Table = text
         .parse()
         .map_err(|e| format!("{source}: the config does not parse as TOML: {e}"))?;
@@ -89,7 +100,7 @@ pub fn candidate(text: &str, source: &str, name: &str, spec: &str) -> Result<Set
     }
     let edited = toml::to_string(&doc).map_err(|e| format!("--set \"{spec}\": {e}"))?;
     let label = format!("--set {spec}");
-    let cfg = config::parse(&edited, &label).map_err(|errors| {
+    let cfg = config::parse_with(&edited, &label, files).map_err(|errors| {
         let lines: Vec<String> = errors
             .iter()
             .map(|e| {

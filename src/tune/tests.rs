@@ -63,6 +63,7 @@ fn night(settings: &[Setting], busy_until: &str, checks: &[&str]) -> NightInput 
         added_tasks: 8,
         added_vcpus: 0,
         added_instances: 0,
+        ready_at: None,
         metrics: MetricsFetch::Windows(vec![MetricWindow { spec, points }]),
     }
 }

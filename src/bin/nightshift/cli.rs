@@ -106,6 +106,14 @@ pub enum Command {
     /// change otherwise) until the capacity is ready or the run closes: exit 0 then, 3 when the
     /// last step failed, 130 on Ctrl-C. Read-only: GetItem, Query and Describe calls only.
     Status(StatusArgs),
+    /// The nights of a month: each date's profile (or `ordinary`), or why it has no batch.
+    ///
+    /// One line per night: date, weekday, profile, or skipped and why (a skip date, the
+    /// holiday's name, not one of the schedule's days); the scale-up time and deadline in local
+    /// time; the night's targets; and, where a local time of that night does not exist or
+    /// happens twice (daylight saving), what the schedule and nightshift do then. Reads only the
+    /// config (and its holiday file).
+    Calendar(CalendarArgs),
 }
 
 // The option structs carry no doc comment of their own: the variant's above is the help text.
@@ -115,6 +123,25 @@ pub struct ValidateArgs {
     /// Config file (TOML).
     #[arg(long, env = "NIGHTSHIFT_CONFIG")]
     pub config: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct CalendarArgs {
+    /// Config file (TOML).
+    #[arg(long, env = "NIGHTSHIFT_CONFIG")]
+    pub config: PathBuf,
+    /// The scenario.
+    #[arg(long)]
+    pub scenario: String,
+    /// The month, YYYY-MM [default: this month on the scenario's clock].
+    #[arg(long)]
+    pub month: Option<String>,
+    /// `table` (fits 100 columns) or `json`.
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: ListFormat,
+    /// Pretend the current time is this (RFC 3339): rehearsals and tests.
+    #[arg(long)]
+    pub now: Option<jiff::Timestamp>,
 }
 
 #[derive(clap::Args)]
@@ -293,9 +320,14 @@ pub struct TuneArgs {
     /// The scenario.
     #[arg(long)]
     pub scenario: String,
-    /// Nights opened within this long before now (CloudWatch keeps 1-minute data for 15 days).
-    #[arg(long, default_value = "14d", value_parser = parse_duration)]
-    pub since: Duration,
+    /// Nights opened within this long before now (CloudWatch keeps 1-minute data for 15 days)
+    /// [default: 14d, 30d with --scale-up].
+    #[arg(long, value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// The scale-up lead instead: per night the scale-up, capacity ready, the batch's first
+    /// busy datapoint and the margin; the latest scale-up in time on 90% of the nights.
+    #[arg(long)]
+    pub scale_up: bool,
     /// A candidate: KEY=VALUE[,KEY=VALUE...] of scale_down (quiet_for, min_hold, deadline,
     /// missing_data, metric.below/stat/period or metric[N].…); repeat for more candidates.
     #[arg(long = "set", value_name = "KEY=VALUE")]

@@ -14,7 +14,7 @@ mod errors;
 
 use clap::Parser;
 use cli::{Cli, Command};
-use commands::{deploy, history, live, overrides, steps, trends};
+use commands::{calendar, deploy, history, live, overrides, steps, trends};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
@@ -47,5 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => trends::report(args).await,
         Command::Tune(args) => live::tune(args).await,
         Command::Status(args) => live::status(args).await,
+        Command::Calendar(args) => calendar::calendar(args),
     }
 }

@@ -9,6 +9,7 @@
 
 use super::{RawAsg, RawBatch, RawNotify, RawPrices, RawSchedule, RawTaskPrices, SourceText};
 use super::{RawCluster, RawCompletion, RawConfig, RawEcs, RawMetric, RawScaleDown, RawScenario};
+use super::{RawProfile, RawProfileAsg, RawProfileBatch, RawProfileCluster, RawProfileEcs};
 use crate::config::diagnostics::{render_path, suggest, table_label, ConfigError, Segment};
 use serde::de::{self, Deserialize, Visitor};
 use std::borrow::Cow;
@@ -32,6 +33,12 @@ enum Table {
     Asg,
     Prices,
     TaskPrices,
+    Profile,
+    /// `[[scenario.profile.docdb]]`, `.aurora` and `.neptune`: the same keys.
+    ProfileCluster,
+    ProfileEcs,
+    ProfileBatch,
+    ProfileAsg,
 }
 
 impl Table {
@@ -51,6 +58,11 @@ impl Table {
             Table::Asg => field_names::<RawAsg>(),
             Table::Prices => field_names::<RawPrices>(),
             Table::TaskPrices => field_names::<RawTaskPrices>(),
+            Table::Profile => field_names::<RawProfile>(),
+            Table::ProfileCluster => field_names::<RawProfileCluster>(),
+            Table::ProfileEcs => field_names::<RawProfileEcs>(),
+            Table::ProfileBatch => field_names::<RawProfileBatch>(),
+            Table::ProfileAsg => field_names::<RawProfileAsg>(),
         }
     }
 
@@ -71,6 +83,11 @@ impl Table {
             (Table::ScaleDown, "metric") => Some(Table::Metric),
             (Table::Scenario, "batch") => Some(Table::Batch),
             (Table::Scenario, "asg") => Some(Table::Asg),
+            (Table::Scenario, "profile") => Some(Table::Profile),
+            (Table::Profile, "docdb" | "aurora" | "neptune") => Some(Table::ProfileCluster),
+            (Table::Profile, "ecs") => Some(Table::ProfileEcs),
+            (Table::Profile, "batch") => Some(Table::ProfileBatch),
+            (Table::Profile, "asg") => Some(Table::ProfileAsg),
             _ => None,
         }
     }

@@ -13,6 +13,11 @@ use crate::config::raw::{RawCluster, RawEcs};
 use crate::config::{ClusterTarget, Dcu, EcsTarget, Engine, MAX_DOCDB_REPLICAS};
 use toml::Spanned;
 
+/// The unit and the service of a vCPU count (`[[scenario.batch]]`), for its messages.
+pub(super) const VCPUS: (&str, &str) = ("vCPU", "AWS Batch");
+/// The unit and the service of a group size (`[[scenario.asg]]`), for its messages.
+pub(super) const INSTANCES: (&str, &str) = ("instance", "an Auto Scaling group");
+
 impl Validator<'_> {
     /// The scenario's `[[scenario.ecs]]` entries that are valid; a service configured twice (here
     /// or in an earlier scenario) is an error at its second entry.
@@ -137,7 +142,7 @@ impl Validator<'_> {
     }
 
     /// A task count that fits ECS's u32; zero is the caller's decision.
-    fn count(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
+    pub(super) fn count(&mut self, raw: &Spanned<i64>, key: &str, what: &str) -> Option<u32> {
         let value = *raw.get_ref();
         match u32::try_from(value) {
             Ok(count) => Some(count),
@@ -235,7 +240,12 @@ impl Validator<'_> {
 
     /// A MinCapacity the engine accepts for the night: DocumentDB and Aurora 0.5 to 256, Neptune
     /// 1 to 128, in steps of 0.5.
-    fn serverless_min(&mut self, engine: Engine, raw: &Spanned<f64>, key: &str) -> Option<Dcu> {
+    pub(super) fn serverless_min(
+        &mut self,
+        engine: Engine,
+        raw: &Spanned<f64>,
+        key: &str,
+    ) -> Option<Dcu> {
         let value = *raw.get_ref();
         let (lo, hi) = engine.serverless_range();
         let (min, max) = (Dcu::nearest(lo), Dcu::nearest(hi));
@@ -314,7 +324,7 @@ impl Validator<'_> {
         ok.then_some(classes)
     }
 
-    fn replicas(&mut self, engine: Engine, raw: &Spanned<i64>, key: &str) -> Option<u8> {
+    pub(super) fn replicas(&mut self, engine: Engine, raw: &Spanned<i64>, key: &str) -> Option<u8> {
         let value = *raw.get_ref();
         match u8::try_from(value) {
             Ok(n) if n <= MAX_DOCDB_REPLICAS => Some(n),
@@ -339,7 +349,7 @@ impl Validator<'_> {
         }
     }
 
-    fn instance_class(
+    pub(super) fn instance_class(
         &mut self,
         engine: Engine,
         raw: &Spanned<String>,

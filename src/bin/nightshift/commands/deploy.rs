@@ -24,6 +24,14 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             for warning in config::prices::warnings(&cfg) {
                 eprintln!("warning: {warning}");
             }
+            // Daylight saving within the next twelve months, from today on each scenario's clock.
+            let now = super::now_or(None);
+            for s in &cfg.scenarios {
+                let today = now.to_zoned_datetime(s.timezone.clone()).date();
+                for w in nightshift::calendar::view::dst_warnings(s, today) {
+                    eprintln!("warning: {w}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

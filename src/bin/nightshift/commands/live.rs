@@ -50,11 +50,15 @@ pub async fn tune(args: TuneArgs) -> anyhow::Result<ExitCode> {
         config,
         scenario,
         since,
+        scale_up,
         set,
         output,
         table,
         now,
     } = args;
+    let since = since.unwrap_or(std::time::Duration::from_secs(
+        if scale_up { 30 } else { 14 } * 86_400,
+    ));
     let mut cfg = load_config(&config)?;
     if let Some(table) = table {
         cfg = cfg.with_table_override(Some(table));
@@ -71,7 +75,11 @@ pub async fn tune(args: TuneArgs) -> anyhow::Result<ExitCode> {
         scenario: current.clone(),
     }];
     for spec in &set {
-        settings.push(tune::candidate(&text, &source, &scenario, spec).map_err(|e| anyhow!(e))?);
+        let files = nightshift::config::Dir::of(&config);
+        settings.push(
+            tune::candidate_with(&text, &source, &scenario, spec, &files)
+                .map_err(|e| anyhow!(e))?,
+        );
     }
     let now = now_or(now);
     let since = now
@@ -85,6 +93,13 @@ pub async fn tune(args: TuneArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| match e {
             TuneError::Store(e) => explain(e),
         })?;
+    if scale_up {
+        let report = tune::lead::report(&current, &nights, since);
+        return match output {
+            ListFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
+            ListFormat::Table => emit(&tune::lead::render(&report, &current.timezone)),
+        };
+    }
     let report = tune::replay(&current, &settings, &nights, since, open);
     match output {
         ListFormat::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report)?)),

@@ -7,8 +7,10 @@
 //! - `overrides`: `pause`, `resume`, `hold`, `release` (the ops overrides; `hold` keeps the open
 //!   run's capacity until a time);
 //! - `trends`: `report` (the nights over weeks);
-//! - `live`: `tune` (replay past nights with other settings), `status` (the night now, `--watch`).
+//! - `live`: `tune` (replay past nights with other settings), `status` (the night now, `--watch`);
+//! - `calendar`: `calendar` (the nights of a month by the business calendar).
 
+pub mod calendar;
 pub mod deploy;
 pub mod history;
 pub mod live;

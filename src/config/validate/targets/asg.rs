@@ -2,12 +2,10 @@
 //! DesiredCapacity) and the `max` guardrail.
 
 use super::super::{claim, Validator};
+use super::INSTANCES;
 use crate::config::raw::RawAsg;
 use crate::config::AsgTarget;
 use toml::Spanned;
-
-/// The unit and the service of a group size, for its messages.
-const INSTANCES: (&str, &str) = ("instance", "an Auto Scaling group");
 
 /// A group name AWS accepts that also keeps the IAM policy's ARN exact: 1 to 255 printable
 /// characters without the IAM wildcards `*` and `?`, and without `:` (the ARN's separator).

@@ -2,12 +2,10 @@
 //! `min_vcpus`, and the optional `max_vcpus` guardrail.
 
 use super::super::{claim, Validator};
+use super::VCPUS;
 use crate::config::raw::RawBatch;
 use crate::config::{batch_environment_name, BatchTarget};
 use toml::Spanned;
-
-/// The unit and the service of a vCPU count, for its messages.
-const VCPUS: (&str, &str) = ("vCPU", "AWS Batch");
 
 /// AWS's rule for a compute environment name: up to 128 letters, digits, hyphens and
 /// underscores, starting and ending with a letter or digit.
@@ -123,7 +121,7 @@ impl Validator<'_> {
 
     /// A count AWS accepts for `what` (a 32-bit integer, not negative; `unit` names it in the
     /// hints, `service` in the message); zero is the caller's decision.
-    pub(super) fn aws_count(
+    pub(in crate::config::validate) fn aws_count(
         &mut self,
         raw: &Spanned<i64>,
         key: &str,

@@ -120,7 +120,9 @@ pub fn warnings(config: &Config) -> Vec<ConfigError> {
     for scenario in &config.scenarios {
         let mut classes: Vec<(&str, &str)> = Vec::new();
         let mut serverless = false;
-        for target in &scenario.docdb {
+        // Instance prices are by class, whatever the engine: an Aurora or Neptune reader of a
+        // class is priced as that class (docs/costs.md says so), so every engine's classes count.
+        for target in scenario.clusters() {
             serverless |= target.serverless_min.is_some();
             let used = target
                 .instance_class
@@ -157,7 +159,7 @@ pub fn warnings(config: &Config) -> Vec<ConfigError> {
             warn(
                 "prices.dcu",
                 format!(
-                    "[prices] has no dcu price, and scenario \"{}\" uses DocumentDB Serverless: its DCU-hours are reported without a cost",
+                    "[prices] has no dcu price, and scenario \"{}\" uses serverless capacity (DocumentDB DCUs; Aurora ACUs and Neptune NCUs are counted with them): its capacity-unit-hours are reported without a cost",
                     scenario.name
                 ),
                 "add dcu = <price per DCU-hour> to [prices]".to_string(),

@@ -102,19 +102,35 @@ fn scenario_rows(sc: &Scenario, currency: Option<&str>, y: u32, widgets: &mut Ve
         ),
     ];
     let mut hours = Vec::new();
-    if sc.docdb.iter().any(|d| d.replicas > 0) {
+    // Every engine's readers, resizes and serverless capacity are counted in the same metrics
+    // (Aurora's ACUs and Neptune's NCUs with DocumentDB's DCUs). The worker kinds' hours are the
+    // report's only: no EMF metric carries them, so a scenario of only those has no hours graph
+    // rather than an empty one.
+    if sc.clusters().any(|d| d.replicas > 0) {
         hours.push(l("ri", "ReaderHours", "Sum", "reader instance-hours"));
     }
-    if sc.docdb.iter().any(|d| d.resize.is_some()) {
+    if sc.clusters().any(|d| d.resize.is_some()) {
         hours.push(l("rz", "ResizedHours", "Sum", "resized instance-hours"));
     }
-    if sc.docdb.iter().any(|d| d.serverless_min.is_some()) {
-        hours.push(l("dc", "DcuHours", "Sum", "DCU-hours"));
+    if sc.clusters().any(|d| d.serverless_min.is_some()) {
+        let unit = if sc
+            .aurora
+            .iter()
+            .chain(&sc.neptune)
+            .any(|d| d.serverless_min.is_some())
+        {
+            "serverless capacity-unit-hours"
+        } else {
+            "DCU-hours"
+        };
+        hours.push(l("dc", "DcuHours", "Sum", unit));
     }
     if !sc.ecs.is_empty() {
         hours.push(l("t", "TaskHours", "Sum", "task-hours"));
     }
-    graphs.push((format!("{name}: hours above the baseline"), hours));
+    if !hours.is_empty() {
+        graphs.push((format!("{name}: hours above the baseline"), hours));
+    }
     if let Some(currency) = currency {
         graphs.push((
             format!("{name}: cost and savings, {currency}"),

@@ -1119,6 +1119,43 @@ fn the_dashboard_names_only_metrics_the_emf_lines_declare_with_their_dimensions(
         .any(|(n, _)| *n == "ReaderHour"));
 }
 
+/// An Aurora-only scenario graphs its readers' hours like a DocumentDB one; a scenario of only
+/// Batch and Auto Scaling (whose hours no EMF line carries) has no hours graph, never an empty one
+/// (CloudWatch refuses a graph without metrics).
+#[test]
+fn the_dashboard_graphs_the_hours_every_kind_emits_and_no_empty_graph() {
+    use super::dashboard::body;
+    let contract = include_str!("../../integration/fixtures/config/contract.toml");
+    let ecs = "  [[scenario.ecs]]\n  cluster = \"batch\"\n  service = \"worker\"\n  desired = 10                       # desired count while the batch runs\n  max = 20                           # guardrail: never set more than this\n";
+    assert!(contract.contains(ecs));
+    let aurora = contract
+        .replace(ecs, "")
+        .replace("[[scenario.docdb]]", "[[scenario.aurora]]");
+    let workers = contract.replace(ecs, "").replace(
+        "  [[scenario.docdb]]\n  cluster = \"batch-db\"\n  replicas = 3",
+        "  [[scenario.batch]]\n  compute_environment = \"nightly-ce\"\n  min_vcpus = 64\n  [[scenario.asg]]\n  name = \"batch-workers\"\n  min = 4\n  max = 10\n  # replicas = 3",
+    );
+    let workers = workers.replace("  instance_class = \"db.r6g.large\"", "  # instance_class");
+    let aurora = config::parse(&aurora, "aurora.toml").unwrap();
+    let body_aurora = body(&aurora);
+    assert!(body_aurora.contains("ReaderHours"), "{body_aurora}");
+    assert!(!body_aurora.contains("TaskHours"), "{body_aurora}");
+    let workers = config::parse(&workers, "workers.toml").unwrap();
+    assert!(workers.scenarios[0].clusters().next().is_none());
+    let body_workers = body(&workers);
+    assert!(
+        !body_workers.contains("hours above the baseline"),
+        "{body_workers}"
+    );
+    let widgets: Value = serde_json::from_str(&body_workers).unwrap();
+    for w in widgets["widgets"].as_array().unwrap() {
+        if w["type"] == "metric" {
+            let metrics = w["properties"]["metrics"].as_array().unwrap();
+            assert!(!metrics.is_empty(), "an empty graph: {w}");
+        }
+    }
+}
+
 /// A config with the business calendar (two profiles, a holiday file, in New York): its
 /// template holds the night's schedules and the calendar's, each sending a step command the
 /// event parser accepts; and how many scenarios like it fit one stack.

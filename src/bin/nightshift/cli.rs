@@ -15,7 +15,7 @@ use std::time::Duration;
 #[command(
     name = "nightshift",
     version,
-    about = "Scale DocumentDB and ECS up for the nightly batch and back down when it is done"
+    about = "Scale a nightly batch's capacity (DocumentDB, Aurora and Neptune readers, ECS services, Batch compute environments, Auto Scaling groups) up for the batch and back down when it is done"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,8 +45,9 @@ pub enum Command {
     /// What a step would call now, against the live state, without calling it.
     ///
     /// Reads the scenario's state and open run from the table, asks the ops overrides (pause,
-    /// skip dates) and, for check and scale-down, the metric gate, reads the live ECS, Application
-    /// Auto Scaling and DocumentDB state, and prints the calls the step's planner makes from it
+    /// skip dates) and, for check and scale-down, the metric gate, reads the live state of the
+    /// scenario's targets (ECS services and their scalable targets, DocumentDB, Aurora and Neptune
+    /// clusters, Batch compute environments, Auto Scaling groups), and prints the calls the step's planner makes from it
     /// after the safety check: one per line (service, call, resource, detail), refused calls
     /// marked with the rule. Only Describe/Get/List calls are sent; nothing is written. A step
     /// that continues asynchronously plans its later calls from later state: see `waiting`.
@@ -74,8 +75,9 @@ pub enum Command {
     /// The nights over weeks: one line per night and the totals.
     ///
     /// Per night: opened, capacity ready after, quiet at, closed, duration, why it closed (quiet,
-    /// deadline, forced), failed steps and drift; the totals: nights, deadline hits, and the
-    /// task-hours and reader-hours held above the baseline. `--output html` writes one
+    /// deadline, forced), failed steps and drift, the capacity held above the baseline (reader-,
+    /// resized-, capacity-unit-, task-, Batch vCPU- and Auto Scaling instance-hours) and, with
+    /// `[prices]`, its cost and what it saved; the month's totals. `--output html` writes one
     /// self-contained page plotting the nights. Reads the runs as `history` does and one Query per
     /// night for its events: the cost follows the nights in range, not the table.
     Report(crate::commands::trends::ReportArgs),
@@ -85,8 +87,9 @@ pub enum Command {
     /// Print the least-privilege IAM policy (JSON) for exactly the configured resources.
     ///
     /// The policy of the function's execution role: the table (NIGHTSHIFT_TABLE overrides the
-    /// config's, as in the function) and its indexes, the configured ECS services, DocumentDB
-    /// clusters and nightshift's own readers, and the batch metrics.
+    /// config's, as in the function) and its indexes, the configured ECS services, DocumentDB,
+    /// Aurora and Neptune clusters and nightshift's own readers, Batch compute environments, Auto
+    /// Scaling groups, and the batch metrics.
     IamPolicy(IamPolicyArgs),
     /// Replay the scenario's past nights through the scale-down gate with candidate settings.
     ///
@@ -100,7 +103,8 @@ pub enum Command {
     /// The live state of a scenario's night: capacity against the target and the baseline.
     ///
     /// Per resource: ECS desired/running/pending against the night's target, the scalable
-    /// target's min/max, each DocumentDB reader with its status and class; the run's phase (day /
+    /// target's min/max, each reader of a DocumentDB, Aurora or Neptune cluster with its status and
+    /// class, a Batch environment's vCPUs, an Auto Scaling group's sizes; the run's phase (day /
     /// scaling up / ready / scaling down), the last step and its reason, the next scheduled step,
     /// a pause or hold in force. `--watch` follows it (progress bars on a terminal, one line per
     /// change otherwise) until the capacity is ready or the run closes: exit 0 then, 3 when the

@@ -159,3 +159,33 @@ fn a_class_the_scenarios_use_without_a_price_is_a_warning_naming_it_and_the_scen
     assert_eq!(keys, ["prices.instance", "prices.task"]);
     assert!(warnings(&parse(BASE, "t.toml").unwrap()).is_empty());
 }
+
+#[test]
+fn an_aurora_or_neptune_class_without_a_price_is_a_warning_too() {
+    // Instance prices are by class whatever the engine, so every database table's classes are
+    // checked, not only [[scenario.docdb]]'s.
+    let text = BASE
+        .replace("[[scenario.docdb]]", "[[scenario.aurora]]")
+        .replace(
+            "  instance_class = \"db.r6g.large\"\n",
+            "  instance_class = \"db.r7g.large\"\n",
+        );
+    let text = format!(
+        "{text}[prices]\ninstance = {{ \"db.r6g.large\" = 0.277 }}\ntask = {{ vcpu = 0.04048, gb = 0.004445 }}\n"
+    );
+    let config = parse(&text, "t.toml").expect("warnings are not errors");
+    assert_eq!(config.scenarios[0].aurora.len(), 1);
+    let found = warnings(&config);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("no price for db.r7g.large"),
+        "{}",
+        found[0]
+    );
+    let neptune = parse(
+        &text.replace("[[scenario.aurora]]", "[[scenario.neptune]]"),
+        "t.toml",
+    )
+    .expect("warnings are not errors");
+    assert_eq!(warnings(&neptune).len(), 1);
+}

@@ -43,6 +43,16 @@ const ASG_DAY: (i32, i32, i32) = (1, 1, 2);
 
 impl World {
     async fn new(kind: EnvironmentKind, min_vcpus: u32) -> World {
+        World::build(kind, min_vcpus, None).await
+    }
+
+    /// The same world with an Aurora PostgreSQL cluster (its writer only) in `[[scenario.aurora]]`
+    /// for 2 readers: every kind of target in one night.
+    async fn with_aurora(aurora: &str) -> World {
+        World::build(EnvironmentKind::Ec2, 64, Some(aurora)).await
+    }
+
+    async fn build(kind: EnvironmentKind, min_vcpus: u32, aurora: Option<&str>) -> World {
         let sdk = support::sdk_config().await;
         let table = harness::fresh_table().await;
         let ecs_cluster = unique("batch");
@@ -55,6 +65,13 @@ impl World {
         let network = BatchNetwork::create(&ce);
         workers::create_compute_environment(&sdk, &network, &ce, kind, CE_DAY).await;
         workers::create_auto_scaling_group(&sdk, &asg, ASG_DAY).await;
+        let aurora_table = match aurora {
+            Some(cluster) => {
+                support::create_rds_cluster(&sdk, cluster, "aurora-postgresql").await;
+                format!("  [[scenario.aurora]]\n  cluster = \"{cluster}\"\n  replicas = 2\n  instance_class = \"db.r6g.large\"\n")
+            }
+            None => String::new(),
+        };
         let text = format!(
             r#"
 table = "{table}"
@@ -73,7 +90,7 @@ timezone = "Asia/Tokyo"
   cluster = "{db}"
   replicas = 1
   instance_class = "db.r6g.large"
-
+{aurora_table}
   [[scenario.batch]]
   compute_environment = "{ce}"
   min_vcpus = {min_vcpus}
@@ -429,4 +446,109 @@ async fn a_missing_environment_or_group_is_rejected_with_the_fix_and_nothing_is_
     assert_eq!(up.outcome, Outcome::Rejected, "{up:?}");
     assert!(up.reason.contains("Auto Scaling group"), "{}", up.reason);
     assert_eq!(mutating(&log), Vec::<String>::new());
+}
+
+/// The whole nightly stack in one night: an Aurora cluster's readers and a DocumentDB cluster's
+/// first, then the Batch environment, the Auto Scaling group and the ECS service; in the morning
+/// the workers first and the databases last; every kind back at its day values; and `nightshift
+/// show` tells the night kind by kind (printed: `--nocapture` shows it).
+#[tokio::test]
+async fn a_night_of_every_kind_restores_each_and_show_tells_it_kind_by_kind() {
+    let aurora = unique("reports-db");
+    let w = World::with_aurora(&aurora).await;
+    let log = CallLog::new();
+    let app = w.app(&log).await;
+    let rds_readers = || async {
+        aws_sdk_docdb::Client::new(&w.sdk)
+            .describe_db_clusters()
+            .db_cluster_identifier(&aurora)
+            .send()
+            .await
+            .expect("DescribeDBClusters")
+            .db_clusters()[0]
+            .db_cluster_members()
+            .iter()
+            .filter(|m| m.is_cluster_writer() != Some(true))
+            .count()
+    };
+
+    let up = handle(&app, &step("scale-up", "up-1"), "r1", NIGHT).await;
+    assert_eq!(up.outcome, Outcome::Acted, "{up:?}");
+    assert_eq!(
+        mutating(&log),
+        [
+            "CreateDBInstance",
+            "CreateDBInstance",
+            "CreateDBInstance",
+            "UpdateComputeEnvironment",
+            "UpdateAutoScalingGroup",
+            "UpdateService"
+        ]
+    );
+    assert_eq!((rds_readers().await, w.readers().await), (2, 1));
+    assert_eq!(w.ce_vcpus().await, (64, 256, Some(64)));
+    assert_eq!(w.asg_size().await, (4, 4, 4));
+    assert_eq!(w.ecs_desired().await, 6);
+
+    log.clear();
+    let check = handle(&app, &step("check", "c-1"), "r2", "2026-11-25T13:10:00Z").await;
+    assert!(
+        matches!(check.outcome, Outcome::Deferred | Outcome::Skipped),
+        "{check:?}"
+    );
+    assert_eq!(mutating(&log), Vec::<String>::new());
+
+    log.clear();
+    let down = handle(
+        &app,
+        &step("scale-down", "down-1"),
+        "r3",
+        "2026-11-25T20:00:00Z",
+    )
+    .await;
+    assert_eq!(down.outcome, Outcome::Acted, "{down:?}");
+    assert_eq!(
+        mutating(&log),
+        [
+            "UpdateService",
+            "UpdateComputeEnvironment",
+            "UpdateAutoScalingGroup",
+            "DeleteDBInstance",
+            "DeleteDBInstance",
+            "DeleteDBInstance"
+        ]
+    );
+    assert_eq!((rds_readers().await, w.readers().await), (0, 0));
+    assert_eq!(w.ce_vcpus().await.0, 0);
+    assert_eq!(w.asg_size().await, ASG_DAY);
+    assert_eq!(w.ecs_desired().await, 2);
+    let run = w.store().get_run(SCENARIO, RUN).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Closed);
+
+    let out = harness::cli()
+        .args(["show", SCENARIO, RUN, "--table", &w.table])
+        .output()
+        .expect("nightshift show");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("$ nightshift show {SCENARIO} {RUN}\n{text}");
+    for name in [&aurora, &w.db, &w.ce, &w.asg, &w.service] {
+        assert!(
+            text.contains(name.as_str()),
+            "{name} missing from show:\n{text}"
+        );
+    }
+    for call in [
+        "CreateDBInstance",
+        "DeleteDBInstance",
+        "UpdateComputeEnvironment",
+        "UpdateAutoScalingGroup",
+        "UpdateService",
+    ] {
+        assert!(text.contains(call), "{call} missing from show:\n{text}");
+    }
 }
